@@ -1,0 +1,152 @@
+"""`clearance`: services, workers, ingestion and the demo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli import services
+from streams.config import get_settings
+from streams.logs import configure_logging
+
+app = typer.Typer(help="Clearance: provenance and content-ID moderation.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+services_app = typer.Typer(help="Run the real Kafka and Elasticsearch nodes locally.", no_args_is_help=True)
+app.add_typer(services_app, name="services")
+console = Console()
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
+@services_app.command("up")
+def services_up() -> None:
+    """Fetch (first time), start and wait for Kafka and Elasticsearch. Harmless when running."""
+    try:
+        services.up(get_settings(), console.print)
+    except services.ServiceError as exc:
+        _fail(str(exc))
+
+
+@services_app.command("down")
+def services_down() -> None:
+    """Stop both services; no process is left behind."""
+    services.down(get_settings(), console.print)
+
+
+@services_app.command("status")
+def services_status() -> None:
+    """Say what runs where."""
+    table = Table("service", "state", "pid", "address", "health", "log")
+    for s in services.status(get_settings()):
+        table.add_row(s.name, "running" if s.running else "stopped", str(s.pid or "-"), s.address, s.health,
+                      str(s.log))
+    console.print(table)
+
+
+@app.command()
+def worker() -> None:
+    """Run the Faust workers (analyze, decide, index) until interrupted."""
+    import faust
+
+    from elasticsearch import Elasticsearch
+
+    from index.names import Indices
+    from index.templates import ensure_indices
+    from streams.admin import ensure_topics
+
+    settings = get_settings()
+    configure_logging(settings)
+    try:
+        ensure_topics(settings)
+        ensure_indices(Elasticsearch(settings.es_url), Indices(settings.index_prefix), settings.es_replicas)
+    except Exception as exc:  # unreachable services: say so in one line
+        _fail(f"cannot reach Kafka at {settings.kafka_bootstrap} or Elasticsearch at {settings.es_url} "
+              f"({type(exc).__name__}: {exc}); start them with `clearance services up`")
+    from streams.agents import app as faust_app
+
+    faust.Worker(faust_app, loglevel=settings.log_level.lower()).execute_from_commandline()
+
+
+@app.command()
+def submit(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+    generated: Annotated[bool, typer.Option("--generated", help="made by the platform's generator")] = False,
+    title: Annotated[str | None, typer.Option(help="defaults to the file name")] = None,
+    artist: Annotated[list[str] | None, typer.Option(help="credited artist (repeatable)")] = None,
+    prompt: Annotated[str | None, typer.Option(help="generation prompt")] = None,
+    description: Annotated[str, typer.Option()] = "",
+    lyrics: Annotated[str | None, typer.Option()] = None,
+    uploader: Annotated[str, typer.Option(help="uploader id")] = "cli",
+    declared_ai: Annotated[str, typer.Option(help="none | assisted | generated")] = "none",
+    parent: Annotated[list[str] | None, typer.Option(help="track id this derives from (repeatable)")] = None,
+    track_id: Annotated[str | None, typer.Option(help="only with one file; default: from the audio's sha256")] = None,
+) -> None:
+    """Store audio by content and publish a TrackSubmitted event per file."""
+    from cli.ingest import TrackMetadata
+    from cli.ingest import submit as submit_tracks
+    from streams.admin import ensure_topics
+
+    if track_id and len(files) > 1:
+        _fail("--track-id names one track; give one file")
+    if declared_ai not in ("none", "assisted", "generated"):
+        _fail("--declared-ai must be none, assisted or generated")
+    source: Literal["upload", "generated"] = "generated" if generated else "upload"
+    meta = TrackMetadata(
+        source=source, title=title, artists=artist or [], uploader_id=uploader, description=description,
+        prompt=prompt, lyrics=lyrics, declared_ai_use=declared_ai,  # type: ignore[arg-type]
+        parent_track_ids=parent or [], track_id=track_id,
+    )
+    settings = get_settings()
+    try:
+        ensure_topics(settings)
+        submissions = submit_tracks(list(files), meta, settings)
+    except Exception as exc:
+        _fail(f"could not publish to Kafka at {settings.kafka_bootstrap} ({type(exc).__name__}: {exc}); "
+              "is it running? `clearance services status`")
+    for s in submissions:
+        console.print(json.dumps({"track_id": s.track_id, "event_id": s.event_id, "audio_uri": s.audio_uri}))
+
+
+@app.command()
+def demo() -> None:
+    """Start the services, submit synthesized demo tracks, and show the decisions."""
+    from cli.demo import run_demo
+
+    settings = get_settings()
+    try:
+        ok = run_demo(settings, console)
+    except services.ServiceError as exc:
+        _fail(str(exc))
+    if not ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def show(track_id: str) -> None:
+    """Print a track's provenance record and its decisions as JSON."""
+    from elasticsearch import Elasticsearch
+
+    from index.names import Indices
+    from index.reader import decisions_for, provenance
+
+    settings = get_settings()
+    es = Elasticsearch(settings.es_url)
+    indices = Indices(settings.index_prefix)
+    record = provenance(es, indices, track_id)
+    if record is None:
+        _fail(f"no provenance record for {track_id}")
+    record_out = dict(record or {})
+    record_out.pop("findings", None)
+    console.print_json(json.dumps({"record": record_out, "decisions": decisions_for(es, indices, track_id)}))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""The index layer: the only code that talks to Elasticsearch."""

@@ -1,0 +1,154 @@
+"""Composable index templates with explicit mappings, and their installation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from elasticsearch import BadRequestError, Elasticsearch
+
+from index.names import Indices
+
+_KEYWORD = {"type": "keyword"}
+_DATE = {"type": "date"}
+_TEXT_WITH_KEYWORD = {"type": "text", "fields": {"raw": {"type": "keyword", "ignore_above": 512}}}
+_OPAQUE = {"type": "object", "enabled": False}  # stored with the record, not searchable
+
+_REASONS = {
+    "properties": {
+        "code": _KEYWORD,
+        "message": {"type": "text"},
+        "evidence": _OPAQUE,
+    }
+}
+_LABEL = {"properties": {"digital_source_type": _KEYWORD, "summary": {"type": "text"}}}
+_ROYALTY = {"properties": {"rights_holder": _KEYWORD, "isrc": _KEYWORD, "basis_points": {"type": "integer"}}}
+
+_SUBMISSION = {
+    "properties": {
+        "event_id": _KEYWORD,
+        "event_type": _KEYWORD,
+        "schema_version": {"type": "integer"},
+        "occurred_at": _DATE,
+        "track_id": _KEYWORD,
+        "source": _KEYWORD,
+        "audio_uri": {"type": "keyword", "index": False},
+        "audio_sha256": _KEYWORD,
+        "uploader_id": _KEYWORD,
+        "title": _TEXT_WITH_KEYWORD,
+        "artists": _TEXT_WITH_KEYWORD,
+        "description": {"type": "text"},
+        "prompt": {"type": "text"},
+        "lyrics": {"type": "text"},
+        "declared_ai_use": _KEYWORD,
+        "parent_track_ids": _KEYWORD,
+    }
+}
+
+_CURRENT_DECISION = {
+    "properties": {
+        "event_id": _KEYWORD,
+        "submission_event_id": _KEYWORD,
+        "action": _KEYWORD,
+        "policy_version": _KEYWORD,
+        "decided_at": _DATE,
+        "reasons": _REASONS,
+        "label": _LABEL,
+    }
+}
+
+
+def provenance_mappings() -> dict[str, Any]:
+    """One document per track: metadata, latest findings, current decision."""
+    return {
+        "dynamic": "strict",
+        "properties": {
+            "track_id": _KEYWORD,
+            "status": _KEYWORD,
+            "submission": _SUBMISSION,
+            "analysis_event_id": _KEYWORD,
+            "analyzed_at": _DATE,
+            "facts": {
+                "properties": {
+                    "kind": _KEYWORD,
+                    "duration_s": {"type": "float"},
+                    "source_sample_rate": {"type": "integer"},
+                    "source_channels": {"type": "short"},
+                    "codec": _KEYWORD,
+                    "container": _KEYWORD,
+                    "loudness_lufs": {"type": "float"},
+                    "peak_dbfs": {"type": "float"},
+                    "silent": {"type": "boolean"},
+                }
+            },
+            "fingerprint": {
+                "properties": {
+                    "kind": _KEYWORD,
+                    "algorithm": {"type": "short"},
+                    "item_count": {"type": "integer"},
+                    "items_per_second": {"type": "float"},
+                    "duration_s": {"type": "float"},
+                    "fingerprint": {"type": "keyword", "index": False, "doc_values": False},
+                }
+            },
+            "detectors": {
+                "properties": {
+                    "detector": _KEYWORD,
+                    "version": _KEYWORD,
+                    "took_ms": {"type": "float"},
+                    "status": _KEYWORD,
+                    "error": {"type": "text"},
+                }
+            },
+            "findings": _OPAQUE,
+            "decision": _CURRENT_DECISION,
+            "label": _LABEL,
+            "updated_at": _DATE,
+        },
+    }
+
+
+def decisions_mappings() -> dict[str, Any]:
+    """Append-only: every decision event, never overwritten."""
+    return {
+        "dynamic": "strict",
+        "properties": {
+            "event_id": _KEYWORD,
+            "event_type": _KEYWORD,
+            "schema_version": {"type": "integer"},
+            "occurred_at": _DATE,
+            "indexed_at": _DATE,
+            "track_id": _KEYWORD,
+            "action": _KEYWORD,
+            "verdict": {"type": "boolean"},
+            "submission_event_id": _KEYWORD,
+            "submitted_at": _DATE,
+            "policy_version": _KEYWORD,
+            "reasons": _REASONS,
+            "label": _LABEL,
+            "royalty": _ROYALTY,
+        },
+    }
+
+
+def _template(pattern: str, mappings: dict[str, Any], replicas: int) -> dict[str, Any]:
+    return {
+        "index_patterns": [pattern],
+        "priority": 200,
+        "template": {
+            "settings": {"number_of_shards": 1, "number_of_replicas": replicas, "refresh_interval": "1s"},
+            "mappings": mappings,
+        },
+    }
+
+
+def ensure_indices(es: Elasticsearch, indices: Indices, replicas: int = 0) -> None:
+    """Install (or update) the templates and create the indices if they are missing."""
+    for name, mappings in ((indices.provenance, provenance_mappings()), (indices.decisions, decisions_mappings())):
+        es.indices.put_index_template(name=name, **_template(name, mappings, replicas))
+        if es.indices.exists(index=name):
+            continue
+        try:
+            es.indices.create(index=name)
+        except BadRequestError as exc:
+            if exc.error != "resource_already_exists_exception":  # another worker was first
+                raise

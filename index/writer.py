@@ -1,0 +1,171 @@
+"""Turns analysis and decision events into Elasticsearch bulk actions, and applies them.
+
+- `decisions` is append-only: each decision is created under its (deterministic) event id;
+  a replay is a harmless 409.
+- `provenance` holds one document per track (id = track id), updated in place. A track's
+  events come from one partition of each topic and reach one writer, so a read of the
+  current documents before each batch is enough to refuse stale replays: an event for an
+  older submission than the one on record never overwrites it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from elasticsearch import AsyncElasticsearch
+from elasticsearch.helpers import async_bulk
+
+from index.names import Indices
+from streams.events import Action, Decision, TrackAnalyzed, utcnow
+
+IndexableEvent = TrackAnalyzed | Decision
+
+
+class IndexWriteError(Exception):
+    """Elasticsearch refused some documents for a reason other than a duplicate."""
+
+    def __init__(self, failures: list[dict[str, Any]]) -> None:
+        super().__init__(f"{len(failures)} document(s) refused: {failures[:3]}")
+        self.failures = failures
+
+
+@dataclass
+class TrackState:
+    """What the provenance record currently describes: which submission, and is it decided."""
+
+    submission_event_id: str
+    submitted_at: datetime
+    decided: bool
+
+
+def _submission_of(event: IndexableEvent) -> tuple[str, datetime]:
+    if isinstance(event, TrackAnalyzed):
+        return event.submission.event_id, event.submission.occurred_at
+    return event.submission_event_id, event.submitted_at
+
+
+def state_from_document(source: dict[str, Any] | None) -> TrackState | None:
+    submission = (source or {}).get("submission")
+    if not submission:
+        return None
+    decision = (source or {}).get("decision") or {}
+    return TrackState(
+        submission_event_id=submission["event_id"],
+        submitted_at=datetime.fromisoformat(submission["occurred_at"]),
+        decided=decision.get("submission_event_id") == submission["event_id"],
+    )
+
+
+def plan_actions(
+    events: list[IndexableEvent], current: dict[str, TrackState | None], indices: Indices
+) -> list[dict[str, Any]]:
+    """Bulk actions for a batch of events, given what the provenance records hold now."""
+    now = utcnow().isoformat()
+    state = dict(current)
+    actions: list[dict[str, Any]] = []
+    for event in events:
+        if isinstance(event, Decision):
+            actions.append(_decision_create(event, indices, now))
+        submission_id, submitted_at = _submission_of(event)
+        known = state.get(event.track_id)
+        if known is not None and known.submission_event_id != submission_id and known.submitted_at > submitted_at:
+            continue  # an older submission's event: the record already describes a newer one
+        same_submission = known is not None and known.submission_event_id == submission_id
+        decided = same_submission and known is not None and known.decided
+        doc = _provenance_doc(event, now, decided, reset=not same_submission)
+        if doc is None:
+            continue
+        state[event.track_id] = TrackState(
+            submission_id, submitted_at, decided or (isinstance(event, Decision) and event.verdict)
+        )
+        actions.append({
+            "_op_type": "update", "_index": indices.provenance, "_id": event.track_id,
+            "doc": doc, "doc_as_upsert": True,
+        })
+    return actions
+
+
+def _decision_create(decision: Decision, indices: Indices, now: str) -> dict[str, Any]:
+    source = decision.model_dump(mode="json")
+    source["indexed_at"] = now
+    return {"_op_type": "create", "_index": indices.decisions, "_id": decision.event_id, "_source": source}
+
+
+def _provenance_doc(event: IndexableEvent, now: str, decided: bool, reset: bool) -> dict[str, Any] | None:
+    doc: dict[str, Any] = {"track_id": event.track_id, "updated_at": now}
+    if reset:  # a new submission: what was decided about the previous one no longer applies
+        doc.update(decision=None, label=None)
+    if isinstance(event, TrackAnalyzed):
+        doc.update(_analysis_fields(event))
+        doc["status"] = "decided" if decided else "analyzed"
+        return doc
+    # A decision may be indexed before its analysis; it names its submission either way.
+    doc["submission"] = {"event_id": event.submission_event_id, "occurred_at": event.submitted_at.isoformat()}
+    if event.action is Action.LABEL and event.label is not None:
+        doc["label"] = event.label.model_dump(mode="json")
+    if event.verdict:
+        doc["status"] = "decided"
+        doc["decision"] = {
+            "event_id": event.event_id,
+            "submission_event_id": event.submission_event_id,
+            "action": event.action.value,
+            "policy_version": event.policy_version,
+            "decided_at": event.occurred_at.isoformat(),
+            "reasons": [r.model_dump(mode="json") for r in event.reasons],
+            "label": event.label.model_dump(mode="json") if event.label else None,
+        }
+    elif "label" not in doc:
+        return None  # royalties and other side decisions live in the decisions index only
+    return doc
+
+
+def _analysis_fields(analysis: TrackAnalyzed) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "submission": analysis.submission.model_dump(mode="json"),
+        "analysis_event_id": analysis.event_id,
+        "analyzed_at": analysis.occurred_at.isoformat(),
+        "findings": [f.model_dump(mode="json") for f in analysis.findings],
+        "detectors": [
+            {"detector": f.detector, "version": f.version, "took_ms": f.took_ms, "status": f.status,
+             "error": f.error}
+            for f in analysis.findings
+        ],
+        "facts": None,
+        "fingerprint": None,
+    }
+    for finding in analysis.findings:
+        if finding.result is not None and finding.result.kind == "audio_facts":
+            fields["facts"] = finding.result.model_dump(mode="json")
+        elif finding.result is not None and finding.result.kind == "chromaprint":
+            fields["fingerprint"] = finding.result.model_dump(mode="json")
+    return fields
+
+
+async def current_states(es: AsyncElasticsearch, indices: Indices, track_ids: set[str]) -> dict[str, TrackState | None]:
+    if not track_ids:
+        return {}
+    response = await es.mget(
+        index=indices.provenance, ids=sorted(track_ids),
+        source_includes=["submission.event_id", "submission.occurred_at", "decision.submission_event_id"],
+    )
+    return {doc["_id"]: state_from_document(doc.get("_source") if doc.get("found") else None)
+            for doc in response["docs"]}
+
+
+async def write_events(es: AsyncElasticsearch, indices: Indices, events: list[IndexableEvent]) -> int:
+    """Index a batch; returns how many actions Elasticsearch applied (duplicates excluded)."""
+    states = await current_states(es, indices, {e.track_id for e in events})
+    actions = plan_actions(events, states, indices)
+    applied, errors = await async_bulk(
+        es, actions, raise_on_error=False, raise_on_exception=True, max_retries=3, refresh="wait_for"
+    )
+    failures = [e for e in errors if _status_of(e) != 409]  # type: ignore[union-attr]
+    if failures:
+        raise IndexWriteError(failures)
+    return applied
+
+
+def _status_of(error: dict[str, Any]) -> int:
+    return int(next(iter(error.values())).get("status", 0))

@@ -1,0 +1,1 @@
+"""Event plumbing: configuration, event schemas, topics, the Faust app and its agents."""

@@ -1,0 +1,69 @@
+"""Every setting Clearance reads, in one place.
+
+Each field is read from the environment variable ``CLEARANCE_<FIELD NAME IN CAPITALS>``
+(for example ``CLEARANCE_KAFKA_PORT``); the README lists them all.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLEARANCE_", frozen=True)
+
+    # Kafka (KRaft, one node, bound to 127.0.0.1)
+    kafka_host: str = "127.0.0.1"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    kafka_heap: str = "512m"
+    topic_prefix: str = Field("clearance.", description="prefix of every topic the project creates")
+    topic_partitions: int = Field(4, ge=1)
+
+    # Elasticsearch (one node, bound to 127.0.0.1)
+    es_host: str = "127.0.0.1"
+    es_port: int = 9200
+    es_transport_port: int = 9300
+    es_heap: str = "1g"
+    index_prefix: str = Field("clearance-", description="prefix of every index and template")
+    es_replicas: int = Field(0, ge=0, description="replicas per shard; 0 on one node, 1+ in a cluster")
+
+    # Where the fetched services, their data and logs live (git-ignored)
+    services_dir: Path = PROJECT_ROOT / ".services"
+    service_start_timeout_s: float = 180.0
+
+    # Content-addressed audio store used by `clearance submit`
+    store_dir: Path = PROJECT_ROOT / ".clearance" / "store"
+
+    # Analysis
+    analysis_sample_rate: int = Field(22050, description="mono PCM rate the detectors receive")
+    max_audio_seconds: float = Field(1800.0, description="longer audio is rejected to the dead-letter topic")
+    min_audio_seconds: float = Field(1.0, description="shorter audio is rejected to the dead-letter topic")
+
+    # Workers
+    app_id: str = "clearance"
+    index_batch_size: int = Field(200, ge=1)
+    index_batch_seconds: float = Field(0.5, gt=0)
+
+    # Logs
+    log_level: str = "INFO"
+    log_format: str = Field("console", pattern="^(console|json)$")
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.kafka_host}:{self.kafka_port}"
+
+    @property
+    def es_url(self) -> str:
+        return f"http://{self.es_host}:{self.es_port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

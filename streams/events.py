@@ -1,0 +1,188 @@
+"""Versioned JSON events. Every event has `event_type`, `event_id`, `schema_version`,
+`occurred_at` and `track_id`; consumers ignore fields they do not know (tolerant reader)
+and reject a `schema_version` newer than the one they understand.
+
+Events derived from another event (analysis, decisions) get deterministic ids, so a replay
+of the same submission produces the same ids and every write keyed by them is idempotent.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from detectors.findings import Finding
+
+SCHEMA_VERSION = 1
+_DERIVED_NAMESPACE = uuid.UUID("6f1d3c8e-5a0b-4c52-9c1e-2b7d6a4e9f10")
+
+TrackId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_event_id() -> str:
+    return str(uuid.uuid4())
+
+
+def derived_id(parent_event_id: str, *parts: str) -> str:
+    """A deterministic id for an event derived from `parent_event_id`."""
+    return str(uuid.uuid5(_DERIVED_NAMESPACE, ":".join((parent_event_id, *parts))))
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event_type: str
+    event_id: str = Field(default_factory=new_event_id, min_length=1, max_length=64)
+    schema_version: int = Field(SCHEMA_VERSION, ge=1)
+    occurred_at: datetime = Field(default_factory=utcnow)
+    track_id: TrackId
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class TrackSubmitted(Event):
+    """A track entered the platform: uploaded by a user or made by the platform's generator."""
+
+    event_type: Literal["track_submitted"] = "track_submitted"
+    source: Literal["upload", "generated"]
+    audio_uri: str = Field(min_length=1, description="where the audio is, e.g. file:///…/store/<sha256>")
+    audio_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    uploader_id: str = Field(min_length=1)
+    title: str = ""
+    artists: list[str] = Field(default_factory=list, description="credited artists")
+    description: str = ""
+    prompt: str | None = Field(None, description="the generation prompt, for generated tracks")
+    lyrics: str | None = None
+    declared_ai_use: Literal["none", "assisted", "generated"] = "none"
+    parent_track_ids: list[str] = Field(default_factory=list, description="what a remix or cover derives from")
+
+
+class TrackAnalyzed(Event):
+    """Every detector's findings for one submission (the submission is carried along, so
+    deciding needs nothing but this event and the policy)."""
+
+    event_type: Literal["track_analyzed"] = "track_analyzed"
+    submission: TrackSubmitted
+    findings: list[Finding]
+
+    def finding(self, detector: str) -> Finding | None:
+        return next((f for f in self.findings if f.detector == detector), None)
+
+
+class Action(StrEnum):
+    ALLOW = "allow"
+    LABEL = "label"
+    ROYALTY = "royalty"
+    NEEDS_REVIEW = "needs_review"
+    TAKEDOWN = "takedown"
+
+
+class Evidence(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    detector: str
+    summary: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Reason(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    message: str
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class AiLabel(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    digital_source_type: str = Field(description="C2PA / IPTC digital source type, e.g. trainedAlgorithmicMedia")
+    summary: str = Field(description="one human-readable line")
+
+
+class Royalty(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    rights_holder: str
+    isrc: str
+    basis_points: int = Field(ge=0, le=10_000)
+
+
+class Decision(Event):
+    """A decision about one submission. Exactly one decision per submission has
+    `verdict=True`: the strongest action, listing every reason. Label and royalty
+    decisions may accompany it."""
+
+    event_type: Literal["decision"] = "decision"
+    action: Action
+    verdict: bool
+    submission_event_id: str
+    submitted_at: datetime = Field(description="when the decided submission occurred")
+    policy_version: str
+    reasons: list[Reason] = Field(default_factory=list)
+    label: AiLabel | None = None
+    royalty: Royalty | None = None
+
+
+class DeadLetter(BaseModel):
+    """A message a worker could not process, kept whole with the reason."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_type: Literal["dead_letter"] = "dead_letter"
+    event_id: str = Field(default_factory=new_event_id)
+    schema_version: int = SCHEMA_VERSION
+    occurred_at: datetime = Field(default_factory=utcnow)
+    track_id: str | None = None
+    stage: Literal["parse", "decode", "analyze", "decide", "index"]
+    reason: str
+    error_type: str
+    source_topic: str
+    partition: int | None = None
+    offset: int | None = None
+    key: str | None = None
+    payload_b64: str = Field(description="the original message, byte for byte")
+
+    @property
+    def payload(self) -> bytes:
+        return base64.b64decode(self.payload_b64)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class EventParseError(ValueError):
+    """A message that is not a valid event of the expected type; the text says why."""
+
+
+E = TypeVar("E", bound=Event)
+
+
+def parse_event(raw: bytes | str, model: type[E]) -> E:
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EventParseError(f"not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise EventParseError(f"expected a JSON object, got {type(data).__name__}")
+    version = data.get("schema_version")
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise EventParseError(f"schema_version {version} is newer than the supported {SCHEMA_VERSION}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+        )
+        raise EventParseError(f"invalid {model.__name__}: {problems}") from exc

@@ -1,0 +1,30 @@
+"""Every topic the project uses, named in one place. All are keyed by track id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streams.events import Action
+
+
+@dataclass(frozen=True)
+class Topics:
+    prefix: str
+
+    @property
+    def submitted(self) -> str:
+        return f"{self.prefix}tracks.submitted"
+
+    @property
+    def analyzed(self) -> str:
+        return f"{self.prefix}tracks.analyzed"
+
+    def decisions(self, action: Action) -> str:
+        return f"{self.prefix}decisions.{action.value}"
+
+    @property
+    def deadletter(self) -> str:
+        return f"{self.prefix}deadletter"
+
+    def all(self) -> list[str]:
+        return [self.submitted, self.analyzed, *(self.decisions(a) for a in Action), self.deadletter]
