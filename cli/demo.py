@@ -36,15 +36,45 @@ def demo_tracks(workdir: Path) -> list[tuple[Path, TrackMetadata]]:
     broken = workdir / "broken-upload.mp3"
     broken.write_bytes(b"ID3" + os.urandom(4096))  # claims to be MP3, is not
     return [
-        (original, TrackMetadata(title="Sunrise Drive", artists=["The Demo Band"], uploader_id="fan-1",
-                                 track_id="demo-sunrise-drive")),
-        (generated, TrackMetadata(source="generated", title="Neon Skies", uploader_id="platform-generator",
-                                  prompt="dreamy synthwave with a slow build", track_id="demo-neon-skies")),
-        (remix, TrackMetadata(title="Sunrise Drive (AI remix)", artists=["fan-2"], uploader_id="fan-2",
-                              declared_ai_use="assisted", parent_track_ids=["demo-sunrise-drive"],
-                              track_id="demo-sunrise-remix")),
-        (loop, TrackMetadata(title="Late Night Loop", artists=["fan-3"], uploader_id="fan-3",
-                             track_id="demo-late-night-loop")),
+        (
+            original,
+            TrackMetadata(
+                title="Sunrise Drive",
+                artists=["The Demo Band"],
+                uploader_id="fan-1",
+                track_id="demo-sunrise-drive",
+            ),
+        ),
+        (
+            generated,
+            TrackMetadata(
+                source="generated",
+                title="Neon Skies",
+                uploader_id="platform-generator",
+                prompt="dreamy synthwave with a slow build",
+                track_id="demo-neon-skies",
+            ),
+        ),
+        (
+            remix,
+            TrackMetadata(
+                title="Sunrise Drive (AI remix)",
+                artists=["fan-2"],
+                uploader_id="fan-2",
+                declared_ai_use="assisted",
+                parent_track_ids=["demo-sunrise-drive"],
+                track_id="demo-sunrise-remix",
+            ),
+        ),
+        (
+            loop,
+            TrackMetadata(
+                title="Late Night Loop",
+                artists=["fan-3"],
+                uploader_id="fan-3",
+                track_id="demo-late-night-loop",
+            ),
+        ),
         (broken, TrackMetadata(title="Broken upload", uploader_id="fan-4", track_id="demo-broken-upload")),
     ]
 
@@ -53,8 +83,11 @@ def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
         [sys.executable, "-m", "cli.main", "worker"],
-        stdout=log_path.open("ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        env={**os.environ, "CLEARANCE_LOG_FORMAT": "json"}, start_new_session=True,
+        stdout=log_path.open("ab"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "CLEARANCE_LOG_FORMAT": "json"},
+        start_new_session=True,
     )
 
 
@@ -69,8 +102,12 @@ def stop_worker(worker: subprocess.Popen[bytes]) -> None:
 
 
 def wait_until_decided(
-    es: Elasticsearch, indices: Indices, submissions: list[TrackSubmitted], settings: Settings,
-    timeout_s: float, worker: subprocess.Popen[bytes] | None = None,
+    es: Elasticsearch,
+    indices: Indices,
+    submissions: list[TrackSubmitted],
+    settings: Settings,
+    timeout_s: float,
+    worker: subprocess.Popen[bytes] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """Poll until every submission is decided (in Elasticsearch) or dead-lettered (in Kafka).
     Returns the records and the dead-letter reasons, by track id."""
@@ -83,13 +120,15 @@ def wait_until_decided(
             raise RuntimeError(f"the worker exited with code {worker.returncode}")
         docs = provenance_many(es, indices, list(wanted))
         records = {
-            tid: doc for tid, doc in docs.items()
+            tid: doc
+            for tid, doc in docs.items()
             if (doc.get("decision") or {}).get("submission_event_id") == wanted[tid] and "facts" in doc
         }
         letters = read_dead_letters(settings, timeout_s=1.0)
         submitted_ids = set(wanted.values())
         rejected = {
-            dl.track_id: dl.reason for dl in letters
+            dl.track_id: dl.reason
+            for dl in letters
             if dl.track_id in wanted and _event_id_of(dl.payload) in submitted_ids
         }
         if set(records) | set(rejected) >= set(wanted):
@@ -105,8 +144,9 @@ def _event_id_of(payload: bytes) -> str | None:
         return None
 
 
-def decisions_table(submissions: list[TrackSubmitted], records: dict[str, dict[str, Any]],
-                    rejected: dict[str, str]) -> Table:
+def decisions_table(
+    submissions: list[TrackSubmitted], records: dict[str, dict[str, Any]], rejected: dict[str, str]
+) -> Table:
     table = Table(title="Clearance decisions", show_lines=True)
     for column in ("track", "source", "findings", "decision", "why"):
         table.add_column(column, overflow="fold")
@@ -151,6 +191,8 @@ def run_demo(settings: Settings, console: Console, timeout_s: float = 300.0) -> 
     finally:
         stop_worker(worker)
     console.print(decisions_table(submissions, records, rejected))
-    console.print(f"demo took {time.monotonic() - started:.0f} s. "
-                  "Stop the services with: [bold].venv/bin/clearance services down[/bold]")
+    console.print(
+        f"demo took {time.monotonic() - started:.0f} s. "
+        "Stop the services with: [bold].venv/bin/clearance services down[/bold]"
+    )
     return len(records) + len(rejected) == len(submissions)

@@ -8,14 +8,16 @@ from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from cli import services
 from streams.config import get_settings
 from streams.logs import configure_logging
 
-app = typer.Typer(help="Clearance: provenance and content-ID moderation.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Clearance: provenance and content-ID moderation.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 services_app = typer.Typer(help="Run the real Kafka and Elasticsearch nodes locally.", no_args_is_help=True)
 app.add_typer(services_app, name="services")
 console = Console()
@@ -44,18 +46,17 @@ def services_down() -> None:
 @services_app.command("status")
 def services_status() -> None:
     """Say what runs where."""
-    table = Table("service", "state", "pid", "address", "health", "log")
     for s in services.status(get_settings()):
-        table.add_row(s.name, "running" if s.running else "stopped", str(s.pid or "-"), s.address, s.health,
-                      str(s.log))
-    console.print(table)
+        state = f"running (pid {s.pid})" if s.running else "stopped"
+        console.print(
+            f"{s.name}: {state} at {s.address}, {s.health}; log {s.log}", highlight=False, soft_wrap=True
+        )
 
 
 @app.command()
 def worker() -> None:
     """Run the Faust workers (analyze, decide, index) until interrupted."""
     import faust
-
     from elasticsearch import Elasticsearch
 
     from index.names import Indices
@@ -68,9 +69,12 @@ def worker() -> None:
         ensure_topics(settings)
         ensure_indices(Elasticsearch(settings.es_url), Indices(settings.index_prefix), settings.es_replicas)
     except Exception as exc:  # unreachable services: say so in one line
-        _fail(f"cannot reach Kafka at {settings.kafka_bootstrap} or Elasticsearch at {settings.es_url} "
-              f"({type(exc).__name__}: {exc}); start them with `clearance services up`")
-    from streams.agents import app as faust_app
+        _fail(
+            f"cannot reach Kafka at {settings.kafka_bootstrap} or Elasticsearch at {settings.es_url} "
+            f"({type(exc).__name__}: {exc}); start them with `clearance services up`"
+        )
+    import streams.agents  # noqa: F401  (registers the agents)
+    from streams.app import app as faust_app
 
     faust.Worker(faust_app, loglevel=settings.log_level.lower()).execute_from_commandline()
 
@@ -87,7 +91,9 @@ def submit(
     uploader: Annotated[str, typer.Option(help="uploader id")] = "cli",
     declared_ai: Annotated[str, typer.Option(help="none | assisted | generated")] = "none",
     parent: Annotated[list[str] | None, typer.Option(help="track id this derives from (repeatable)")] = None,
-    track_id: Annotated[str | None, typer.Option(help="only with one file; default: from the audio's sha256")] = None,
+    track_id: Annotated[
+        str | None, typer.Option(help="only with one file; default: from the audio's sha256")
+    ] = None,
 ) -> None:
     """Store audio by content and publish a TrackSubmitted event per file."""
     from cli.ingest import TrackMetadata
@@ -100,19 +106,28 @@ def submit(
         _fail("--declared-ai must be none, assisted or generated")
     source: Literal["upload", "generated"] = "generated" if generated else "upload"
     meta = TrackMetadata(
-        source=source, title=title, artists=artist or [], uploader_id=uploader, description=description,
-        prompt=prompt, lyrics=lyrics, declared_ai_use=declared_ai,  # type: ignore[arg-type]
-        parent_track_ids=parent or [], track_id=track_id,
+        source=source,
+        title=title,
+        artists=artist or [],
+        uploader_id=uploader,
+        description=description,
+        prompt=prompt,
+        lyrics=lyrics,
+        declared_ai_use=declared_ai,  # type: ignore[arg-type]
+        parent_track_ids=parent or [],
+        track_id=track_id,
     )
     settings = get_settings()
     try:
         ensure_topics(settings)
         submissions = submit_tracks(list(files), meta, settings)
     except Exception as exc:
-        _fail(f"could not publish to Kafka at {settings.kafka_bootstrap} ({type(exc).__name__}: {exc}); "
-              "is it running? `clearance services status`")
+        _fail(
+            f"could not publish to Kafka at {settings.kafka_bootstrap} ({type(exc).__name__}: {exc}); "
+            "is it running? `clearance services status`"
+        )
     for s in submissions:
-        console.print(json.dumps({"track_id": s.track_id, "event_id": s.event_id, "audio_uri": s.audio_uri}))
+        typer.echo(json.dumps({"track_id": s.track_id, "event_id": s.event_id, "audio_uri": s.audio_uri}))
 
 
 @app.command()
@@ -145,7 +160,9 @@ def show(track_id: str) -> None:
         _fail(f"no provenance record for {track_id}")
     record_out = dict(record or {})
     record_out.pop("findings", None)
-    console.print_json(json.dumps({"record": record_out, "decisions": decisions_for(es, indices, track_id)}))
+    typer.echo(
+        json.dumps({"record": record_out, "decisions": decisions_for(es, indices, track_id)}, indent=2)
+    )
 
 
 if __name__ == "__main__":

@@ -48,10 +48,11 @@ class ServiceStatus:
 @dataclass(frozen=True)
 class Layout:
     root: Path
+    cache: Path
 
-    @property
-    def cache(self) -> Path:
-        return self.root / "cache"
+    @classmethod
+    def of(cls, settings: Settings) -> Layout:
+        return cls(settings.services_dir, settings.services_cache_dir or settings.services_dir / "cache")
 
     @property
     def maven_repo(self) -> Path:
@@ -80,11 +81,15 @@ class Layout:
 def require_tools() -> None:
     for tool, package in (("java", "openjdk-17-jdk-headless"), ("mvn", "maven")):
         if shutil.which(tool) is None:
-            raise ServiceError(f"{tool} is not installed; install Java 17 and Maven (apt-get install {package})")
+            raise ServiceError(
+                f"{tool} is not installed; install Java 17 and Maven (apt-get install {package})"
+            )
     version = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False).stderr
     match = re.search(r'version "(\d+)', version)
     if match is None or int(match.group(1)) < 17:
-        raise ServiceError(f"Java 17 or newer is needed, found: {version.splitlines()[0] if version else 'unknown'}")
+        raise ServiceError(
+            f"Java 17 or newer is needed, found: {version.splitlines()[0] if version else 'unknown'}"
+        )
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -114,8 +119,14 @@ def fetch(layout: Layout, service: str) -> list[str]:
     if not target.exists():
         layout.cache.mkdir(parents=True, exist_ok=True)
         cmd = [
-            "mvn", "-B", "-q", f"-Dmaven.repo.local={layout.maven_repo}", "-f", str(POMS / service / "pom.xml"),
-            "dependency:build-classpath", f"-Dmdep.outputFile={target}.tmp",
+            "mvn",
+            "-B",
+            "-q",
+            f"-Dmaven.repo.local={layout.maven_repo}",
+            "-f",
+            str(POMS / service / "pom.xml"),
+            "dependency:build-classpath",
+            f"-Dmdep.outputFile={target}.tmp",
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
@@ -136,10 +147,14 @@ def _es_launcher(layout: Layout, classpath: list[str]) -> Path:
         classes.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(
             ["javac", "-d", str(classes), "-cp", os.pathsep.join(classpath), str(ES_LAUNCHER_SOURCE)],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if proc.returncode != 0:
-            raise ServiceError(f"javac could not build the Elasticsearch launcher: {proc.stderr.strip()[-300:]}")
+            raise ServiceError(
+                f"javac could not build the Elasticsearch launcher: {proc.stderr.strip()[-300:]}"
+            )
     return classes
 
 
@@ -183,8 +198,9 @@ def _owned_processes(layout: Layout) -> list[int]:
 
 def _start(cmd: list[str], layout: Layout, service: str, cwd: Path) -> int:
     log = layout.logfile(service).open("ab")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            cwd=cwd, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd, start_new_session=True
+    )
     layout.pidfile(service).write_text(str(proc.pid))
     return proc.pid
 
@@ -197,7 +213,9 @@ def _wait(check: Callable[[], bool], pid: int, layout: Layout, service: str, tim
         if not _alive(pid):
             raise ServiceError(f"{service} exited during start-up; see the end of {layout.logfile(service)}")
         time.sleep(0.5)
-    raise ServiceError(f"{service} did not become healthy within {timeout_s:.0f} s; see {layout.logfile(service)}")
+    raise ServiceError(
+        f"{service} did not become healthy within {timeout_s:.0f} s; see {layout.logfile(service)}"
+    )
 
 
 def _stop(pid: int) -> None:
@@ -237,24 +255,26 @@ def kafka_accepts_metadata(settings: Settings) -> bool:
 
 def _kafka_properties(settings: Settings, data: Path) -> str:
     host = settings.kafka_host
-    return "\n".join([
-        "process.roles=broker,controller",
-        "node.id=1",
-        f"controller.quorum.voters=1@{host}:{settings.kafka_controller_port}",
-        f"listeners=PLAINTEXT://{host}:{settings.kafka_port},CONTROLLER://{host}:{settings.kafka_controller_port}",
-        f"advertised.listeners=PLAINTEXT://{host}:{settings.kafka_port}",
-        "controller.listener.names=CONTROLLER",
-        "inter.broker.listener.name=PLAINTEXT",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        f"log.dirs={data}",
-        f"num.partitions={settings.topic_partitions}",
-        "offsets.topic.replication.factor=1",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
-        "group.initial.rebalance.delay.ms=0",
-        "auto.create.topics.enable=false",
-        "",
-    ])
+    return "\n".join(
+        [
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@{host}:{settings.kafka_controller_port}",
+            f"listeners=PLAINTEXT://{host}:{settings.kafka_port},CONTROLLER://{host}:{settings.kafka_controller_port}",
+            f"advertised.listeners=PLAINTEXT://{host}:{settings.kafka_port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"log.dirs={data}",
+            f"num.partitions={settings.topic_partitions}",
+            "offsets.topic.replication.factor=1",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "auto.create.topics.enable=false",
+            "",
+        ]
+    )
 
 
 _KAFKA_LOG4J = """log4j.rootLogger=INFO, stdout
@@ -270,20 +290,38 @@ def start_kafka(settings: Settings, layout: Layout) -> str:
     if _read_pid(layout.pidfile("kafka")) is not None:
         return f"Kafka already running on {settings.kafka_bootstrap}"
     _require_free(settings.kafka_host, settings.kafka_port, "CLEARANCE_KAFKA_PORT", "Kafka")
-    _require_free(settings.kafka_host, settings.kafka_controller_port, "CLEARANCE_KAFKA_CONTROLLER_PORT", "Kafka")
+    _require_free(
+        settings.kafka_host, settings.kafka_controller_port, "CLEARANCE_KAFKA_CONTROLLER_PORT", "Kafka"
+    )
     classpath = os.pathsep.join(fetch(layout, "kafka"))
     data = home / "data"
     home.mkdir(parents=True, exist_ok=True)
     (home / "server.properties").write_text(_kafka_properties(settings, data))
     (home / "log4j.properties").write_text(_KAFKA_LOG4J)
-    java = ["java", f"-Xms{settings.kafka_heap}", f"-Xmx{settings.kafka_heap}",
-            f"-Dlog4j.configuration=file:{home / 'log4j.properties'}", "-cp", classpath]
+    java = [
+        "java",
+        f"-Xms{settings.kafka_heap}",
+        f"-Xmx{settings.kafka_heap}",
+        f"-Dlog4j.configuration=file:{home / 'log4j.properties'}",
+        "-cp",
+        classpath,
+    ]
     if not (data / "meta.properties").exists():
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         proc = subprocess.run(
-            [*java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(home / "server.properties"),
-             "--ignore-formatted"],
-            capture_output=True, text=True, check=False,
+            [
+                *java,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(home / "server.properties"),
+                "--ignore-formatted",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if proc.returncode != 0:
             raise ServiceError(f"Kafka could not format its storage: {proc.stdout.strip()[-300:]}")
@@ -308,24 +346,39 @@ def start_elasticsearch(settings: Settings, layout: Layout) -> str:
     if _read_pid(layout.pidfile("elasticsearch")) is not None:
         return f"Elasticsearch already running on {settings.es_url}"
     _require_free(settings.es_host, settings.es_port, "CLEARANCE_ES_PORT", "Elasticsearch")
-    _require_free(settings.es_host, settings.es_transport_port, "CLEARANCE_ES_TRANSPORT_PORT", "Elasticsearch")
+    _require_free(
+        settings.es_host, settings.es_transport_port, "CLEARANCE_ES_TRANSPORT_PORT", "Elasticsearch"
+    )
     classpath = fetch(layout, "elasticsearch")
     launcher = _es_launcher(layout, classpath)
     node_home = home / "node"
     (node_home / "tmp").mkdir(parents=True, exist_ok=True)
     cmd = [
-        "java", f"-Xms{settings.es_heap}", f"-Xmx{settings.es_heap}", f"-Djava.io.tmpdir={node_home / 'tmp'}",
-        "-cp", os.pathsep.join([str(launcher), *classpath]), ES_MAIN_CLASS,
-        str(node_home), str(settings.es_port), str(settings.es_transport_port),
+        "java",
+        f"-Xms{settings.es_heap}",
+        f"-Xmx{settings.es_heap}",
+        f"-Djava.io.tmpdir={node_home / 'tmp'}",
+        "-cp",
+        os.pathsep.join([str(launcher), *classpath]),
+        ES_MAIN_CLASS,
+        str(node_home),
+        str(settings.es_port),
+        str(settings.es_transport_port),
     ]
     if os.geteuid() == 0:  # Elasticsearch will not run as root
         _chown_tree(node_home, "nobody")
+        _let_others_traverse_to(node_home)
         for path in (launcher, *(Path(p) for p in classpath)):
             _make_world_readable(path)
         cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *cmd]
     pid = _start(cmd, layout, "elasticsearch", node_home)
-    _wait(lambda: es_health(settings) in ("green", "yellow"), pid, layout, "elasticsearch",
-          settings.service_start_timeout_s)
+    _wait(
+        lambda: es_health(settings) in ("green", "yellow"),
+        pid,
+        layout,
+        "elasticsearch",
+        settings.service_start_timeout_s,
+    )
     return f"Elasticsearch {settings.es_url} up (pid {pid})"
 
 
@@ -339,8 +392,17 @@ def _chown_tree(root: Path, user: str) -> None:
 def _make_world_readable(path: Path) -> None:
     paths = [path] if path.is_file() else [Path(d) / f for d, _, fs in os.walk(path) for f in fs] + [path]
     for p in paths:
-        p.chmod(p.stat().st_mode | 0o444 | (0o111 if p.is_dir() else 0))
-    for parent in path.parents:  # every directory on the way must be traversable
+        mode = p.stat().st_mode
+        wanted = mode | 0o444 | (0o111 if p.is_dir() else 0)
+        if wanted != mode:
+            p.chmod(wanted)
+    _let_others_traverse_to(path)
+
+
+def _let_others_traverse_to(path: Path) -> None:
+    """Add the search bit (not read) to private parent directories, e.g. a `mktemp -d` checkout,
+    so the unprivileged Elasticsearch user can reach its files."""
+    for parent in path.parents:
         mode = parent.stat().st_mode
         if not mode & 0o001:
             parent.chmod(mode | 0o001)
@@ -354,13 +416,13 @@ SERVICES = ("kafka", "elasticsearch")
 
 def up(settings: Settings, say: Callable[[str], None]) -> None:
     require_tools()
-    layout = Layout(settings.services_dir)
+    layout = Layout.of(settings)
     say(start_kafka(settings, layout))
     say(start_elasticsearch(settings, layout))
 
 
 def down(settings: Settings, say: Callable[[str], None]) -> None:
-    layout = Layout(settings.services_dir)
+    layout = Layout.of(settings)
     for service in SERVICES:
         pid = _read_pid(layout.pidfile(service))
         if pid is not None:
@@ -373,16 +435,26 @@ def down(settings: Settings, say: Callable[[str], None]) -> None:
 
 
 def status(settings: Settings) -> list[ServiceStatus]:
-    layout = Layout(settings.services_dir)
+    layout = Layout.of(settings)
     kafka_pid = _read_pid(layout.pidfile("kafka"))
     es_pid = _read_pid(layout.pidfile("elasticsearch"))
     kafka_ok = kafka_pid is not None and kafka_accepts_metadata(settings)
     es_state = es_health(settings) if es_pid is not None else None
     return [
-        ServiceStatus("kafka", kafka_pid is not None, kafka_pid, settings.kafka_bootstrap,
-                      "accepting requests" if kafka_ok else ("starting or unhealthy" if kafka_pid else "stopped"),
-                      layout.logfile("kafka")),
-        ServiceStatus("elasticsearch", es_pid is not None, es_pid, settings.es_url,
-                      f"cluster {es_state}" if es_state else ("starting or unhealthy" if es_pid else "stopped"),
-                      layout.logfile("elasticsearch")),
+        ServiceStatus(
+            "kafka",
+            kafka_pid is not None,
+            kafka_pid,
+            settings.kafka_bootstrap,
+            "accepting requests" if kafka_ok else ("starting or unhealthy" if kafka_pid else "stopped"),
+            layout.logfile("kafka"),
+        ),
+        ServiceStatus(
+            "elasticsearch",
+            es_pid is not None,
+            es_pid,
+            settings.es_url,
+            f"cluster {es_state}" if es_state else ("starting or unhealthy" if es_pid else "stopped"),
+            layout.logfile("elasticsearch"),
+        ),
     ]

@@ -19,7 +19,9 @@ _PROGRESSIONS = ([0, 5, 7, 5], [0, 9, 5, 7], [0, 7, 9, 5], [0, 3, 8, 10], [0, 4,
 _MAJOR = [0, 2, 4, 5, 7, 9, 11]
 
 
-def _tone(freq: float, duration: float, harmonics: npt.NDArray[np.float64], rate: int) -> npt.NDArray[np.float64]:
+def _tone(
+    freq: float, duration: float, harmonics: npt.NDArray[np.float64], rate: int
+) -> npt.NDArray[np.float64]:
     t = np.arange(int(duration * rate)) / rate
     wave = sum(a * np.sin(2 * np.pi * freq * (k + 1) * t) for k, a in enumerate(harmonics))
     attack = np.minimum(1.0, t / 0.02)
@@ -47,23 +49,23 @@ def song(seed: int, seconds: float, rate: int = SAMPLE_RATE) -> npt.NDArray[np.f
         degree = progression[bar_index % len(progression)]
         for interval in (0, 4 if degree in (0, 5, 7) else 3, 7):
             chord = _tone(midi(root + degree + interval), bar, pad_timbre, rate) * 0.12
-            out[start:start + len(chord)] += chord
+            out[start : start + len(chord)] += chord
         bass = _tone(midi(root - 12 + degree), bar / 2, np.array([1.0, 0.5]), rate) * 0.25
-        out[start:start + len(bass)] += bass
-        out[start + len(bass):start + 2 * len(bass)] += bass
+        out[start : start + len(bass)] += bass
+        out[start + len(bass) : start + 2 * len(bass)] += bass
         for step in range(8):
             note = root + 12 + _MAJOR[int(rng.integers(0, 7))] + (12 if rng.random() < 0.2 else 0)
             lead = _tone(midi(note), beat / 2, lead_timbre, rate) * 0.15
             at = start + int(step * beat / 2 * rate)
-            out[at:at + len(lead)] += lead
+            out[at : at + len(lead)] += lead
         for step in range(4):
             at = start + int(step * beat * rate)
             kick_t = np.arange(int(0.15 * rate)) / rate
             kick = np.sin(2 * np.pi * (60 + 80 * np.exp(-kick_t * 30)) * kick_t) * np.exp(-kick_t * 20) * 0.5
-            out[at:at + len(kick)] += kick
+            out[at : at + len(kick)] += kick
             hat = rng.normal(0, 1, int(0.05 * rate)) * np.exp(-np.arange(int(0.05 * rate)) / rate * 80) * 0.05
             hat_at = at + int(beat / 2 * rate)
-            out[hat_at:hat_at + len(hat)] += hat
+            out[hat_at : hat_at + len(hat)] += hat
     out = out[:n]
     return (out / max(1e-9, float(np.max(np.abs(out)))) * 0.8).astype(np.float32)
 
@@ -74,8 +76,9 @@ def write(path: Path, samples: npt.NDArray[np.float32], rate: int = SAMPLE_RATE)
     if path.suffix == ".mp3":
         wav = path.with_suffix(".tmp.wav")
         soundfile.write(wav, samples, rate)
-        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(wav), "-b:a", "128k", str(path)],
-                       check=True)
+        subprocess.run(
+            ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(wav), "-b:a", "128k", str(path)], check=True
+        )
         wav.unlink()
     else:
         soundfile.write(path, samples, rate)

@@ -51,12 +51,17 @@ def declared_ai_rule(analysis: TrackAnalyzed, policy: Policy) -> Iterable[Outcom
         reason=Reason(
             code="ai_declared",
             message=f"{summary} (known from the {how})",
-            evidence=[Evidence(
-                detector="submission",
-                summary=f"source={sub.source}, declared_ai_use={sub.declared_ai_use}",
-                data={"source": sub.source, "declared_ai_use": sub.declared_ai_use,
-                      "parent_track_ids": list(sub.parent_track_ids)},
-            )],
+            evidence=[
+                Evidence(
+                    detector="submission",
+                    summary=f"source={sub.source}, declared_ai_use={sub.declared_ai_use}",
+                    data={
+                        "source": sub.source,
+                        "declared_ai_use": sub.declared_ai_use,
+                        "parent_track_ids": list(sub.parent_track_ids),
+                    },
+                )
+            ],
         ),
         label=AiLabel(digital_source_type=source_type, summary=summary),
     )
@@ -93,8 +98,12 @@ def decide(analysis: TrackAnalyzed, policy: Policy, rules: tuple[Rule, ...] = RU
 
 
 def _decision(
-    analysis: TrackAnalyzed, policy: Policy, action: Action, verdict: bool,
-    reasons: list[Reason], label: AiLabel | None,
+    analysis: TrackAnalyzed,
+    policy: Policy,
+    action: Action,
+    verdict: bool,
+    reasons: list[Reason],
+    label: AiLabel | None,
 ) -> Decision:
     submission_id = analysis.submission.event_id
     return Decision(

@@ -16,6 +16,10 @@ class DecodeError(Exception):
     """Audio that cannot be decoded or is unfit for analysis; the message says why."""
 
 
+class DecoderInterrupted(RuntimeError):
+    """ffmpeg was stopped from outside (a signal): the audio may be fine, so try again later."""
+
+
 @dataclass(frozen=True)
 class SourceInfo:
     container: str
@@ -46,11 +50,18 @@ def _require(tool: str) -> str:
 def probe(path: Path) -> SourceInfo:
     """Describe the first audio stream of `path`, or raise DecodeError."""
     cmd = [
-        _require("ffprobe"), "-v", "error", "-select_streams", "a:0",
-        "-show_entries", "stream=codec_name,sample_rate,channels,duration:format=format_name,duration",
-        "-of", "json", str(path),
+        _require("ffprobe"),
+        "-v",
+        "error",
+        "-select_streams",
+        "a:0",
+        "-show_entries",
+        "stream=codec_name,sample_rate,channels,duration:format=format_name,duration",
+        "-of",
+        "json",
+        str(path),
     ]
-    proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
+    proc = _run(cmd, timeout_s=60)
     if proc.returncode != 0:
         raise DecodeError(f"ffprobe could not read the file: {_last_line(proc.stderr, path)}")
     info = json.loads(proc.stdout or b"{}")
@@ -76,10 +87,25 @@ def decode(path: Path, sample_rate: int, max_seconds: float, min_seconds: float 
     if source.duration_s > max_seconds:
         raise DecodeError(f"audio is {source.duration_s:.0f} s long; the limit is {max_seconds:.0f} s")
     cmd = [
-        _require("ffmpeg"), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0",
-        "-t", str(max_seconds), "-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "-",
+        _require("ffmpeg"),
+        "-nostdin",
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+        "-t",
+        str(max_seconds),
+        "-ac",
+        "1",
+        "-ar",
+        str(sample_rate),
+        "-f",
+        "f32le",
+        "-",
     ]
-    proc = subprocess.run(cmd, capture_output=True, timeout=max(60.0, max_seconds), check=False)
+    proc = _run(cmd, timeout_s=max(60.0, max_seconds))
     if proc.returncode != 0:
         raise DecodeError(f"ffmpeg could not decode the audio: {_last_line(proc.stderr, path)}")
     samples = np.frombuffer(proc.stdout, dtype="<f4").astype(np.float32)
@@ -87,6 +113,15 @@ def decode(path: Path, sample_rate: int, max_seconds: float, min_seconds: float 
     if decoded.duration_s < max(min_seconds, 1.0 / sample_rate):
         raise DecodeError(f"audio is {decoded.duration_s:.2f} s long; at least {min_seconds:.1f} s is needed")
     return decoded
+
+
+def _run(cmd: list[str], timeout_s: float) -> subprocess.CompletedProcess[bytes]:
+    # Own session: a Ctrl-C or SIGTERM meant for the worker must not kill the decoder mid-track
+    # and make good audio look undecodable.
+    proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False, start_new_session=True)
+    if proc.returncode < 0:
+        raise DecoderInterrupted(f"{Path(cmd[0]).name} was stopped by signal {-proc.returncode}")
+    return proc
 
 
 def _last_line(stderr: bytes, path: Path) -> str:

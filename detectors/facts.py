@@ -22,7 +22,9 @@ def audio_facts(audio: DecodedAudio) -> AudioFacts:
     peak_dbfs = 20 * math.log10(peak) if peak > 0 else None
     loudness: float | None = None
     if audio.duration_s >= _MIN_LOUDNESS_SECONDS and peak > 0:
-        value = float(pyloudnorm.Meter(audio.sample_rate).integrated_loudness(audio.samples.astype(np.float64)))
+        value = float(
+            pyloudnorm.Meter(audio.sample_rate).integrated_loudness(audio.samples.astype(np.float64))
+        )
         loudness = value if math.isfinite(value) else None
     return AudioFacts(
         duration_s=round(audio.duration_s, 3),

@@ -38,12 +38,18 @@ def _run_one(detector: Detector, audio: DecodedAudio) -> Finding:
         result = detector.run(audio)
     except Exception as exc:  # a detector bug must not lose the track
         return Finding(
-            detector=detector.name, version=detector.version, took_ms=_ms_since(started),
-            status="error", error=f"{type(exc).__name__}: {exc}",
+            detector=detector.name,
+            version=detector.version,
+            took_ms=_ms_since(started),
+            status="error",
+            error=f"{type(exc).__name__}: {exc}",
         )
     return Finding(
-        detector=detector.name, version=detector.version, took_ms=_ms_since(started),
-        status="ok", result=result,
+        detector=detector.name,
+        version=detector.version,
+        took_ms=_ms_since(started),
+        status="ok",
+        result=result,
     )
 
 

@@ -24,9 +24,13 @@ def provenance_many(es: Elasticsearch, indices: Indices, track_ids: list[str]) -
     return {d["_id"]: d["_source"] for d in docs if d.get("found")}
 
 
-def decisions_for(es: Elasticsearch, indices: Indices, track_id: str, size: int = 100) -> list[dict[str, Any]]:
+def decisions_for(
+    es: Elasticsearch, indices: Indices, track_id: str, size: int = 100
+) -> list[dict[str, Any]]:
     response = es.search(
-        index=indices.decisions, query={"term": {"track_id": track_id}},
-        sort=[{"occurred_at": "asc"}, {"event_id": "asc"}], size=size,
+        index=indices.decisions,
+        query={"term": {"track_id": track_id}},
+        sort=[{"occurred_at": "asc"}, {"event_id": "asc"}],
+        size=size,
     )
     return [hit["_source"] for hit in response["hits"]["hits"]]

@@ -143,7 +143,10 @@ def _template(pattern: str, mappings: dict[str, Any], replicas: int) -> dict[str
 
 def ensure_indices(es: Elasticsearch, indices: Indices, replicas: int = 0) -> None:
     """Install (or update) the templates and create the indices if they are missing."""
-    for name, mappings in ((indices.provenance, provenance_mappings()), (indices.decisions, decisions_mappings())):
+    for name, mappings in (
+        (indices.provenance, provenance_mappings()),
+        (indices.decisions, decisions_mappings()),
+    ):
         es.indices.put_index_template(name=name, **_template(name, mappings, replicas))
         if es.indices.exists(index=name):
             continue

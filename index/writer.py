@@ -70,7 +70,11 @@ def plan_actions(
             actions.append(_decision_create(event, indices, now))
         submission_id, submitted_at = _submission_of(event)
         known = state.get(event.track_id)
-        if known is not None and known.submission_event_id != submission_id and known.submitted_at > submitted_at:
+        if (
+            known is not None
+            and known.submission_event_id != submission_id
+            and known.submitted_at > submitted_at
+        ):
             continue  # an older submission's event: the record already describes a newer one
         same_submission = known is not None and known.submission_event_id == submission_id
         decided = same_submission and known is not None and known.decided
@@ -80,10 +84,15 @@ def plan_actions(
         state[event.track_id] = TrackState(
             submission_id, submitted_at, decided or (isinstance(event, Decision) and event.verdict)
         )
-        actions.append({
-            "_op_type": "update", "_index": indices.provenance, "_id": event.track_id,
-            "doc": doc, "doc_as_upsert": True,
-        })
+        actions.append(
+            {
+                "_op_type": "update",
+                "_index": indices.provenance,
+                "_id": event.track_id,
+                "doc": doc,
+                "doc_as_upsert": True,
+            }
+        )
     return actions
 
 
@@ -128,8 +137,13 @@ def _analysis_fields(analysis: TrackAnalyzed) -> dict[str, Any]:
         "analyzed_at": analysis.occurred_at.isoformat(),
         "findings": [f.model_dump(mode="json") for f in analysis.findings],
         "detectors": [
-            {"detector": f.detector, "version": f.version, "took_ms": f.took_ms, "status": f.status,
-             "error": f.error}
+            {
+                "detector": f.detector,
+                "version": f.version,
+                "took_ms": f.took_ms,
+                "status": f.status,
+                "error": f.error,
+            }
             for f in analysis.findings
         ],
         "facts": None,
@@ -143,15 +157,20 @@ def _analysis_fields(analysis: TrackAnalyzed) -> dict[str, Any]:
     return fields
 
 
-async def current_states(es: AsyncElasticsearch, indices: Indices, track_ids: set[str]) -> dict[str, TrackState | None]:
+async def current_states(
+    es: AsyncElasticsearch, indices: Indices, track_ids: set[str]
+) -> dict[str, TrackState | None]:
     if not track_ids:
         return {}
     response = await es.mget(
-        index=indices.provenance, ids=sorted(track_ids),
+        index=indices.provenance,
+        ids=sorted(track_ids),
         source_includes=["submission.event_id", "submission.occurred_at", "decision.submission_event_id"],
     )
-    return {doc["_id"]: state_from_document(doc.get("_source") if doc.get("found") else None)
-            for doc in response["docs"]}
+    return {
+        doc["_id"]: state_from_document(doc.get("_source") if doc.get("found") else None)
+        for doc in response["docs"]
+    }
 
 
 async def write_events(es: AsyncElasticsearch, indices: Indices, events: list[IndexableEvent]) -> int:

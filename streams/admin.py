@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from kafka.admin import KafkaAdminClient, NewPartitions, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
@@ -30,10 +32,8 @@ def ensure_topics(settings: Settings) -> list[str]:
             if name not in existing
         ]
         if wanted:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
                 admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass  # another worker created them first
         _grow_partitions(admin, [t for t in topics.all() if t in existing], settings.topic_partitions)
         return [t.name for t in wanted]
     finally:
@@ -45,7 +45,7 @@ def _grow_partitions(admin: KafkaAdminClient, names: list[str], partitions: int)
         return
     described = admin.describe_topics(names)
     grow = {
-        d["topic"]: NewPartitions(total_count=partitions)
+        d["name"]: NewPartitions(total_count=partitions)
         for d in described
         if len(d.get("partitions", [])) < partitions
     }

@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from typing import Any
 
 from elastic_transport import ConnectionError as EsConnectionError
 from elastic_transport import TransportError
 from elasticsearch import AsyncElasticsearch
+from faust import Stream
 from faust.types import EventT, StreamT
 
 from decisions.decide import decide
@@ -22,8 +22,15 @@ from detectors.audio import DecodeError
 from index.names import Indices
 from index.writer import IndexableEvent, IndexWriteError, write_events
 from streams.analysis import analyze_submission
-from streams.app import analyzed_topic, app, deadletter_topic, decision_topics, indexable_topic, settings
-from streams.app import submitted_topic
+from streams.app import (
+    analyzed_topic,
+    app,
+    deadletter_topic,
+    decision_topics,
+    indexable_topic,
+    settings,
+    submitted_topic,
+)
 from streams.events import (
     DeadLetter,
     Decision,
@@ -41,12 +48,14 @@ indices = Indices(settings.index_prefix)
 _MAX_BACKOFF_S = 30.0
 
 
-async def dead_letter(event: EventT[Any, Any], stage: str, error: Exception, track_id: str | None = None) -> None:
+async def dead_letter(
+    event: EventT[bytes], stage: str, error: Exception, track_id: str | None = None
+) -> None:
     message = event.message
     raw_value = message.value if isinstance(message.value, bytes) else bytes(str(message.value), "utf-8")
     key = message.key.decode(errors="replace") if isinstance(message.key, bytes) else None
     letter = DeadLetter(
-        stage=stage,  # type: ignore[arg-type]
+        stage=stage,
         reason=str(error),
         error_type=type(error).__name__,
         source_topic=message.topic,
@@ -57,8 +66,15 @@ async def dead_letter(event: EventT[Any, Any], stage: str, error: Exception, tra
         payload_b64=base64.b64encode(raw_value).decode(),
     )
     await deadletter_topic.send(key=(key or "").encode(), value=letter.to_bytes())
-    log.warning("dead_letter", stage=stage, reason=letter.reason, topic=message.topic,
-                partition=message.partition, offset=message.offset, track_id=track_id)
+    log.warning(
+        "dead_letter",
+        stage=stage,
+        reason=letter.reason,
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        track_id=track_id,
+    )
 
 
 @app.agent(submitted_topic, concurrency=1)
@@ -76,8 +92,12 @@ async def analyze(stream: StreamT[bytes]) -> None:
             await dead_letter(event, "decode", exc, submission.track_id)
             continue
         await analyzed_topic.send(key=submission.track_id.encode(), value=analysis.to_bytes())
-        log.info("analyzed", track_id=submission.track_id, submission=submission.event_id,
-                 detectors={f.detector: f.status for f in analysis.findings})
+        log.info(
+            "analyzed",
+            track_id=submission.track_id,
+            submission=submission.event_id,
+            detectors={f.detector: f.status for f in analysis.findings},
+        )
 
 
 @app.agent(analyzed_topic, concurrency=1)
@@ -89,7 +109,9 @@ async def decide_track(stream: StreamT[bytes]) -> None:
             await dead_letter(event, "parse", exc)
             continue
         for decision in decide(analysis, DEFAULT_POLICY):
-            await decision_topics[decision.action].send(key=decision.track_id.encode(), value=decision.to_bytes())
+            await decision_topics[decision.action].send(
+                key=decision.track_id.encode(), value=decision.to_bytes()
+            )
         log.info("decided", track_id=analysis.track_id, submission=analysis.submission.event_id)
 
 
@@ -107,10 +129,11 @@ def parse_indexable(raw: bytes) -> IndexableEvent:
 
 @app.agent(indexable_topic, concurrency=1)
 async def index(stream: StreamT[bytes]) -> None:
+    assert isinstance(stream, Stream)  # the runtime stream batches; the StreamT protocol does not say so
     es = AsyncElasticsearch(settings.es_url, request_timeout=30)
     try:
         async for batch in stream.take_events(settings.index_batch_size, within=settings.index_batch_seconds):
-            parsed: list[tuple[EventT[Any, Any], IndexableEvent]] = []
+            parsed: list[tuple[EventT[bytes], IndexableEvent]] = []
             for event in batch:
                 try:
                     parsed.append((event, parse_indexable(event.value)))
@@ -122,7 +145,9 @@ async def index(stream: StreamT[bytes]) -> None:
         await es.close()
 
 
-async def _index_until_written(es: AsyncElasticsearch, parsed: list[tuple[EventT[Any, Any], IndexableEvent]]) -> None:
+async def _index_until_written(
+    es: AsyncElasticsearch, parsed: list[tuple[EventT[bytes], IndexableEvent]]
+) -> None:
     """Write a batch; while Elasticsearch is unreachable, wait and retry rather than drop it."""
     backoff = 0.5
     while True:

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
 
     # Where the fetched services, their data and logs live (git-ignored)
     services_dir: Path = PROJECT_ROOT / ".services"
+    services_cache_dir: Path | None = Field(None, description="fetched jars; default <services_dir>/cache")
     service_start_timeout_s: float = 180.0
 
     # Content-addressed audio store used by `clearance submit`

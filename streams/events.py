@@ -65,7 +65,9 @@ class TrackSubmitted(Event):
     prompt: str | None = Field(None, description="the generation prompt, for generated tracks")
     lyrics: str | None = None
     declared_ai_use: Literal["none", "assisted", "generated"] = "none"
-    parent_track_ids: list[str] = Field(default_factory=list, description="what a remix or cover derives from")
+    parent_track_ids: list[str] = Field(
+        default_factory=list, description="what a remix or cover derives from"
+    )
 
 
 class TrackAnalyzed(Event):
@@ -107,7 +109,9 @@ class Reason(BaseModel):
 class AiLabel(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    digital_source_type: str = Field(description="C2PA / IPTC digital source type, e.g. trainedAlgorithmicMedia")
+    digital_source_type: str = Field(
+        description="C2PA / IPTC digital source type, e.g. trainedAlgorithmicMedia"
+    )
     summary: str = Field(description="one human-readable line")
 
 
@@ -135,6 +139,9 @@ class Decision(Event):
     royalty: Royalty | None = None
 
 
+DeadLetterStage = Literal["parse", "decode", "analyze", "decide", "index"]
+
+
 class DeadLetter(BaseModel):
     """A message a worker could not process, kept whole with the reason."""
 
@@ -145,7 +152,7 @@ class DeadLetter(BaseModel):
     schema_version: int = SCHEMA_VERSION
     occurred_at: datetime = Field(default_factory=utcnow)
     track_id: str | None = None
-    stage: Literal["parse", "decode", "analyze", "decide", "index"]
+    stage: DeadLetterStage
     reason: str
     error_type: str
     source_topic: str

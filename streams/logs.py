@@ -11,7 +11,8 @@ from streams.config import Settings
 
 def configure_logging(settings: Settings) -> None:
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if settings.log_format == "json"
+        structlog.processors.JSONRenderer()
+        if settings.log_format == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(

@@ -45,9 +45,8 @@ def put(path: Path, store_dir: Path) -> StoredAudio:
     target = object_path(store_dir, sha256)
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
-            with path.open("rb") as source:
-                shutil.copyfileobj(source, tmp, _CHUNK)
+        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp, path.open("rb") as source:
+            shutil.copyfileobj(source, tmp, _CHUNK)
         os.replace(tmp.name, target)
     return StoredAudio(sha256=sha256, uri=target.resolve().as_uri(), size=target.stat().st_size)
 
@@ -56,5 +55,7 @@ def local_path(uri: str) -> Path:
     """The local file behind an audio URI (only `file://` for now)."""
     parsed = urlparse(uri)
     if parsed.scheme != "file":
-        raise UnsupportedAudioUri(f"audio URI scheme {parsed.scheme or '(none)'!r} is not supported; use file://")
+        raise UnsupportedAudioUri(
+            f"audio URI scheme {parsed.scheme or '(none)'!r} is not supported; use file://"
+        )
     return Path(unquote(parsed.path))
