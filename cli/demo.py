@@ -3,6 +3,7 @@ decision is indexed, and print what was decided."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,11 +12,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from elasticsearch import Elasticsearch
 from rich.console import Console
 from rich.table import Table
 
 from cli import services, synth
+from cli.catalog import add_from_manifest
 from cli.deadletters import read_dead_letters
 from cli.ingest import TrackMetadata, submission_for
 from index.names import Indices
@@ -28,21 +31,78 @@ from streams.publisher import Publisher
 from streams.topics import Topics
 
 
+def demo_catalog(workdir: Path) -> Path:
+    """Three masters from two rights holders, with different policies; returns the manifest."""
+    rows = [
+        (
+            "sunrise-drive-master.flac",
+            1,
+            {
+                "isrc": "QZDMO2600001",
+                "title": "Sunrise Drive",
+                "artists": ["The Demo Band"],
+                "rights_holder": "Demo Records",
+                "catalog": "label-masters",
+                "policy": "block",
+                "royalty_rate_bp": 0,
+            },
+        ),
+        (
+            "harbor-lights-master.flac",
+            5,
+            {
+                "isrc": "QZDMO2600002",
+                "title": "Harbor Lights",
+                "artists": ["Mara Vale"],
+                "rights_holder": "Demo Records",
+                "catalog": "label-masters",
+                "policy": "monetize",
+                "royalty_rate_bp": 1500,
+            },
+        ),
+        (
+            "paper-kites-master.flac",
+            6,
+            {
+                "isrc": "QZIND2600003",
+                "title": "Paper Kites",
+                "artists": ["Juno Park"],
+                "rights_holder": "Indie Co",
+                "catalog": "indie",
+                "policy": "track",
+                "royalty_rate_bp": 1000,
+            },
+        ),
+    ]
+    lines = []
+    for name, seed, meta in rows:
+        synth.write(workdir / "catalog" / name, synth.song(seed=seed, seconds=60))
+        lines.append(json.dumps({"file": name, **meta}))
+    manifest = workdir / "catalog" / "manifest.jsonl"
+    manifest.write_text("\n".join(lines) + "\n")
+    return manifest
+
+
 def demo_tracks(workdir: Path) -> list[tuple[Path, TrackMetadata]]:
-    original = synth.write(workdir / "sunrise-drive.flac", synth.song(seed=1, seconds=40))
+    rate = synth.SAMPLE_RATE
+    rip = synth.write(workdir / "sunrise-drive-rip.mp3", synth.song(seed=1, seconds=60)[5 * rate : 50 * rate])
     generated = synth.write(workdir / "neon-skies.wav", synth.song(seed=2, seconds=30))
-    remix = synth.write(workdir / "sunrise-drive-remix.mp3", synth.song(seed=3, seconds=35))
+    own, harbor = synth.song(seed=3, seconds=30), synth.song(seed=5, seconds=60)
+    remix = synth.write(
+        workdir / "harbor-lights-remix.mp3",
+        np.concatenate([own[: 10 * rate], harbor[20 * rate : 40 * rate], own[10 * rate : 20 * rate]]),
+    )
     loop = synth.write(workdir / "late-night-loop.mp3", synth.song(seed=4, seconds=25))
     broken = workdir / "broken-upload.mp3"
     broken.write_bytes(b"ID3" + os.urandom(4096))  # claims to be MP3, is not
     return [
         (
-            original,
+            rip,
             TrackMetadata(
-                title="Sunrise Drive",
-                artists=["The Demo Band"],
+                title="sunrise drive (full rip)",
+                artists=["fan-1"],
                 uploader_id="fan-1",
-                track_id="demo-sunrise-drive",
+                track_id="demo-sunrise-rip",
             ),
         ),
         (
@@ -58,12 +118,11 @@ def demo_tracks(workdir: Path) -> list[tuple[Path, TrackMetadata]]:
         (
             remix,
             TrackMetadata(
-                title="Sunrise Drive (AI remix)",
+                title="Harbor Lights (AI remix)",
                 artists=["fan-2"],
                 uploader_id="fan-2",
                 declared_ai_use="assisted",
-                parent_track_ids=["demo-sunrise-drive"],
-                track_id="demo-sunrise-remix",
+                track_id="demo-harbor-remix",
             ),
         ),
         (
@@ -112,6 +171,7 @@ def wait_until_decided(
     """Poll until every submission is decided (in Elasticsearch) or dead-lettered (in Kafka).
     Returns the records and the dead-letter reasons, by track id."""
     wanted = {s.track_id: s.event_id for s in submissions}
+    since = min(s.occurred_at for s in submissions)
     deadline = time.monotonic() + timeout_s
     records: dict[str, dict[str, Any]] = {}
     rejected: dict[str, str] = {}
@@ -124,24 +184,15 @@ def wait_until_decided(
             for tid, doc in docs.items()
             if (doc.get("decision") or {}).get("submission_event_id") == wanted[tid] and "facts" in doc
         }
-        letters = read_dead_letters(settings, timeout_s=1.0)
-        submitted_ids = set(wanted.values())
         rejected = {
-            dl.track_id: dl.reason
-            for dl in letters
-            if dl.track_id in wanted and _event_id_of(dl.payload) in submitted_ids
+            dl.track_id: f"{dl.stage}: {dl.reason}"
+            for dl in read_dead_letters(settings, timeout_s=1.0)
+            if dl.track_id in wanted and dl.occurred_at >= since and dl.track_id not in records
         }
         if set(records) | set(rejected) >= set(wanted):
             break
         time.sleep(1.0)
     return records, rejected
-
-
-def _event_id_of(payload: bytes) -> str | None:
-    try:
-        return TrackSubmitted.model_validate_json(payload).event_id
-    except ValueError:
-        return None
 
 
 def decisions_table(
@@ -163,6 +214,13 @@ def decisions_table(
             f"{facts.get('codec')}, {facts.get('loudness_lufs')} LUFS\n"
             f"chromaprint: {fingerprint.get('item_count')} items"
         )
+        for match in record.get("matches") or []:
+            spans = ", ".join(
+                f"{s['upload_start_s']:.1f}-{s['upload_end_s']:.1f} s <- {s['reference_start_s']:.1f}-"
+                f"{s['reference_end_s']:.1f} s"
+                for s in match["segments"]
+            )
+            findings += f"\nmatch: '{match['title']}' {match['isrc']}: {spans}"
         decision = record["decision"]
         why = "\n".join(r["message"] for r in decision.get("reasons") or []) or "no rule applies"
         table.add_row(f"{sub.title}\n{sub.track_id}", sub.source, findings, decision["action"], why)
@@ -177,6 +235,9 @@ def run_demo(settings: Settings, console: Console, timeout_s: float = 300.0) -> 
     es = Elasticsearch(settings.es_url, request_timeout=30)
     ensure_indices(es, indices, settings.es_replicas)
     workdir = settings.store_dir.parent / "demo"
+    with console.status("registering the demo catalog (3 masters)"):
+        registered = add_from_manifest(demo_catalog(workdir), settings, es)
+    console.print(f"registered {registered} catalog recordings")
     with console.status("synthesizing demo tracks"):
         tracks = demo_tracks(workdir)
         submissions = [submission_for(path, meta, settings) for path, meta in tracks]

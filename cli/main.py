@@ -20,6 +20,8 @@ app = typer.Typer(
 )
 services_app = typer.Typer(help="Run the real Kafka and Elasticsearch nodes locally.", no_args_is_help=True)
 app.add_typer(services_app, name="services")
+catalog_app = typer.Typer(help="Register and remove catalog recordings.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
 console = Console()
 
 
@@ -51,6 +53,51 @@ def services_status() -> None:
         console.print(
             f"{s.name}: {state} at {s.address}, {s.health}; log {s.log}", highlight=False, soft_wrap=True
         )
+
+
+@catalog_app.command("add")
+def catalog_add(
+    manifest: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="JSONL or CSV, one row per recording")
+    ],
+) -> None:
+    """Fingerprint whole recordings and register them (re-adding an ISRC updates it).
+
+    Columns: file (audio, relative to the manifest), isrc, title, artists (';'-separated in CSV),
+    rights_holder, catalog, policy (block|monetize|track), artist_opt_out, royalty_rate_bp
+    (or royalty_rate as a fraction)."""
+    from elasticsearch import Elasticsearch
+    from rich.progress import Progress
+
+    from cli.catalog import ManifestError, add_from_manifest, read_manifest
+    from index.names import Indices
+    from index.templates import ensure_indices
+
+    settings = get_settings()
+    try:
+        total = len(read_manifest(manifest))
+        es = Elasticsearch(settings.es_url, request_timeout=60)
+        ensure_indices(es, Indices(settings.index_prefix), settings.es_replicas)
+        with Progress(console=console) as progress:
+            task = progress.add_task("fingerprinting", total=total)
+            written = add_from_manifest(manifest, settings, es, lambda n: progress.advance(task, n))
+    except ManifestError as exc:
+        _fail(str(exc))
+    console.print(f"registered {written} recording(s)")
+
+
+@catalog_app.command("remove")
+def catalog_remove(isrc: str) -> None:
+    """Remove a recording from the catalog."""
+    from elasticsearch import Elasticsearch
+
+    from index.catalog import remove
+    from index.names import Indices
+
+    settings = get_settings()
+    if not remove(Elasticsearch(settings.es_url), Indices(settings.index_prefix), isrc):
+        _fail(f"no recording with ISRC {isrc}")
+    console.print(f"removed {isrc}")
 
 
 @app.command()

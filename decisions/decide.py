@@ -82,7 +82,34 @@ def detector_error_rule(analysis: TrackAnalyzed, policy: Policy) -> Iterable[Out
             )
 
 
-RULES: tuple[Rule, ...] = (declared_ai_rule, detector_error_rule)
+def catalog_match_rule(analysis: TrackAnalyzed, policy: Policy) -> Iterable[Outcome]:
+    """Matched catalog recordings, under their rights holder's policy: `block` takes the
+    upload down; `monetize` and `track` let it stay, with the match on record."""
+    finding = analysis.finding("catalog_match")
+    if finding is None or finding.result is None or finding.result.kind != "catalog_match":
+        return
+    for match in finding.result.matches:
+        artists = ", ".join(match.artists)
+        message = (
+            f"{match.seconds_matched:.1f} s ({match.share_of_upload:.0%} of the upload) come from "
+            f"'{match.title}' by {artists} ({match.isrc}, {match.catalog}); "
+            f"{match.rights_holder} policy: {match.policy}"
+        )
+        evidence = Evidence(
+            detector="catalog_match",
+            summary=(
+                f"{len(match.segments)} segment(s), longest {match.longest_segment_s:.1f} s, "
+                f"score {match.score:.2f}"
+            ),
+            data=match.model_dump(mode="json"),
+        )
+        action = Action.TAKEDOWN if match.policy == "block" else Action.ALLOW
+        yield Outcome(
+            action=action, reason=Reason(code=f"catalog_{match.policy}", message=message, evidence=[evidence])
+        )
+
+
+RULES: tuple[Rule, ...] = (declared_ai_rule, catalog_match_rule, detector_error_rule)
 
 
 def decide(analysis: TrackAnalyzed, policy: Policy, rules: tuple[Rule, ...] = RULES) -> list[Decision]:

@@ -36,7 +36,45 @@ class ChromaprintFingerprint(_Result):
     fingerprint: str = Field(description="compressed, base64 as produced by chromaprint_encode_fingerprint")
 
 
-FindingResult = Annotated[AudioFacts | ChromaprintFingerprint, Field(discriminator="kind")]
+class MatchSegment(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    upload_start_s: float
+    upload_end_s: float
+    reference_start_s: float
+    reference_end_s: float
+    bit_error_rate: float
+    score: float
+
+
+class RecordingMatch(BaseModel):
+    """One catalog recording that part of the upload comes from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    isrc: str
+    title: str
+    artists: list[str]
+    rights_holder: str
+    catalog: str
+    policy: Literal["block", "monetize", "track"]
+    artist_opt_out: bool
+    royalty_rate_bp: int
+    segments: list[MatchSegment]
+    seconds_matched: float
+    share_of_upload: float
+    longest_segment_s: float
+    score: float
+
+
+class CatalogMatch(_Result):
+    kind: Literal["catalog_match"] = "catalog_match"
+    matches: list[RecordingMatch]
+    candidates_considered: int
+    too_short: bool = Field(description="the upload is too short to match reliably; nothing was looked up")
+
+
+FindingResult = Annotated[AudioFacts | ChromaprintFingerprint | CatalogMatch, Field(discriminator="kind")]
 
 
 class Finding(BaseModel):

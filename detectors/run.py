@@ -1,4 +1,5 @@
-"""Runs every available detector on one decoded track, timing each one.
+"""Runs the detectors on one decoded track, in order, timing each one. A detector sees the
+results of those before it (catalog matching uses the fingerprint).
 
 A detector that fails yields an `error` finding; the others still run, so one broken
 detector never loses a track.
@@ -7,35 +8,52 @@ detector never loses a track.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from detectors import facts, fingerprint
+from detectors import catalog, facts, fingerprint
 from detectors.audio import DecodedAudio
+from detectors.catalog import CatalogLookup, CatalogMatcher
 from detectors.findings import Finding, FindingResult
+
+DetectorFunction = Callable[[DecodedAudio, Mapping[str, FindingResult]], FindingResult]
 
 
 @dataclass(frozen=True)
 class Detector:
     name: str
     version: str
-    run: Callable[[DecodedAudio], FindingResult]
+    run: DetectorFunction
 
 
-DETECTORS: tuple[Detector, ...] = (
-    Detector(facts.NAME, facts.VERSION, facts.audio_facts),
-    Detector(fingerprint.NAME, fingerprint.VERSION, fingerprint.chromaprint_fingerprint),
-)
+def standard_detectors(lookup: CatalogLookup | None) -> tuple[Detector, ...]:
+    """Audio facts and the fingerprint always; catalog matching when a catalog is available."""
+    detectors = (
+        Detector(facts.NAME, facts.VERSION, lambda audio, _: facts.audio_facts(audio)),
+        Detector(
+            fingerprint.NAME, fingerprint.VERSION, lambda audio, _: fingerprint.chromaprint_fingerprint(audio)
+        ),
+    )
+    if lookup is None:
+        return detectors
+    return (*detectors, Detector(catalog.NAME, catalog.VERSION, CatalogMatcher(lookup)))
 
 
-def run_detectors(audio: DecodedAudio, detectors: tuple[Detector, ...] = DETECTORS) -> list[Finding]:
-    return [_run_one(detector, audio) for detector in detectors]
+def run_detectors(audio: DecodedAudio, detectors: tuple[Detector, ...]) -> list[Finding]:
+    findings: list[Finding] = []
+    results: dict[str, FindingResult] = {}
+    for detector in detectors:
+        finding = _run_one(detector, audio, results)
+        if finding.result is not None:
+            results[detector.name] = finding.result
+        findings.append(finding)
+    return findings
 
 
-def _run_one(detector: Detector, audio: DecodedAudio) -> Finding:
+def _run_one(detector: Detector, audio: DecodedAudio, earlier: Mapping[str, FindingResult]) -> Finding:
     started = time.perf_counter()
     try:
-        result = detector.run(audio)
+        result = detector.run(audio, earlier)
     except Exception as exc:  # a detector bug must not lose the track
         return Finding(
             detector=detector.name,

@@ -17,5 +17,9 @@ class Indices:
     def decisions(self) -> str:
         return f"{self.prefix}decisions"
 
+    @property
+    def catalog(self) -> str:
+        return f"{self.prefix}catalog"
+
     def all(self) -> list[str]:
-        return [self.provenance, self.decisions]
+        return [self.provenance, self.decisions, self.catalog]

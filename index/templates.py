@@ -100,6 +100,24 @@ def provenance_mappings() -> dict[str, Any]:
                 }
             },
             "findings": _OPAQUE,
+            "matches": {
+                "type": "nested",
+                "properties": {
+                    "isrc": _KEYWORD,
+                    "title": _TEXT_WITH_KEYWORD,
+                    "artists": _TEXT_WITH_KEYWORD,
+                    "rights_holder": _KEYWORD,
+                    "catalog": _KEYWORD,
+                    "policy": _KEYWORD,
+                    "artist_opt_out": {"type": "boolean"},
+                    "royalty_rate_bp": {"type": "integer"},
+                    "seconds_matched": {"type": "float"},
+                    "share_of_upload": {"type": "float"},
+                    "longest_segment_s": {"type": "float"},
+                    "score": {"type": "float"},
+                    "segments": _OPAQUE,
+                },
+            },
             "decision": _CURRENT_DECISION,
             "label": _LABEL,
             "updated_at": _DATE,
@@ -130,6 +148,28 @@ def decisions_mappings() -> dict[str, Any]:
     }
 
 
+def catalog_mappings() -> dict[str, Any]:
+    """One document per registered recording (id = ISRC), with its retrieval terms."""
+    return {
+        "dynamic": "strict",
+        "properties": {
+            "isrc": _KEYWORD,
+            "title": _TEXT_WITH_KEYWORD,
+            "artists": _TEXT_WITH_KEYWORD,
+            "rights_holder": _KEYWORD,
+            "catalog": _KEYWORD,
+            "policy": _KEYWORD,
+            "artist_opt_out": {"type": "boolean"},
+            "royalty_rate_bp": {"type": "integer"},
+            "duration_s": {"type": "float"},
+            "item_count": {"type": "integer"},
+            "fingerprint": {"type": "keyword", "index": False, "doc_values": False},
+            "terms": {"type": "keyword", "doc_values": False, "norms": False},
+            "registered_at": _DATE,
+        },
+    }
+
+
 def _template(pattern: str, mappings: dict[str, Any], replicas: int) -> dict[str, Any]:
     return {
         "index_patterns": [pattern],
@@ -142,13 +182,17 @@ def _template(pattern: str, mappings: dict[str, Any], replicas: int) -> dict[str
 
 
 def ensure_indices(es: Elasticsearch, indices: Indices, replicas: int = 0) -> None:
-    """Install (or update) the templates and create the indices if they are missing."""
-    for name, mappings in (
+    """Install (or update) the templates, create missing indices, and bring new fields to
+    existing ones (a conflicting mapping change fails loudly here, not at write time)."""
+    wanted = (
         (indices.provenance, provenance_mappings()),
         (indices.decisions, decisions_mappings()),
-    ):
+        (indices.catalog, catalog_mappings()),
+    )
+    for name, mappings in wanted:
         es.indices.put_index_template(name=name, **_template(name, mappings, replicas))
         if es.indices.exists(index=name):
+            es.indices.put_mapping(index=name, **mappings)
             continue
         try:
             es.indices.create(index=name)

@@ -148,12 +148,15 @@ def _analysis_fields(analysis: TrackAnalyzed) -> dict[str, Any]:
         ],
         "facts": None,
         "fingerprint": None,
+        "matches": [],
     }
     for finding in analysis.findings:
         if finding.result is not None and finding.result.kind == "audio_facts":
             fields["facts"] = finding.result.model_dump(mode="json")
         elif finding.result is not None and finding.result.kind == "chromaprint":
             fields["fingerprint"] = finding.result.model_dump(mode="json")
+        elif finding.result is not None and finding.result.kind == "catalog_match":
+            fields["matches"] = [m.model_dump(mode="json") for m in finding.result.matches]
     return fields
 
 

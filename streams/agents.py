@@ -12,13 +12,15 @@ import json
 
 from elastic_transport import ConnectionError as EsConnectionError
 from elastic_transport import TransportError
-from elasticsearch import AsyncElasticsearch
+from elasticsearch import AsyncElasticsearch, Elasticsearch
 from faust import Stream
 from faust.types import EventT, StreamT
 
 from decisions.decide import decide
 from decisions.policy import DEFAULT_POLICY
 from detectors.audio import DecodeError
+from detectors.run import standard_detectors
+from index.catalog import EsCatalogLookup
 from index.names import Indices
 from index.writer import IndexableEvent, IndexWriteError, write_events
 from streams.analysis import analyze_submission
@@ -44,6 +46,8 @@ from streams.store import UnsupportedAudioUri
 
 log = get_logger("clearance.agents")
 indices = Indices(settings.index_prefix)
+# Detectors run in a worker thread, so the catalog lookup uses the synchronous client.
+detectors = standard_detectors(EsCatalogLookup(Elasticsearch(settings.es_url, request_timeout=30), indices))
 
 _MAX_BACKOFF_S = 30.0
 
@@ -87,7 +91,7 @@ async def analyze(stream: StreamT[bytes]) -> None:
             continue
         try:
             # Decoding and fingerprinting are blocking; keep the event loop (heartbeats) free.
-            analysis = await asyncio.to_thread(analyze_submission, submission, settings)
+            analysis = await asyncio.to_thread(analyze_submission, submission, settings, detectors)
         except (DecodeError, UnsupportedAudioUri) as exc:
             await dead_letter(event, "decode", exc, submission.track_id)
             continue

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from detectors.audio import decode
-from detectors.run import run_detectors
+from detectors.run import Detector, run_detectors
 from streams.config import Settings
 from streams.events import TrackAnalyzed, TrackSubmitted, derived_id, utcnow
 from streams.store import local_path
 
 
-def analyze_submission(submission: TrackSubmitted, settings: Settings) -> TrackAnalyzed:
+def analyze_submission(
+    submission: TrackSubmitted, settings: Settings, detectors: tuple[Detector, ...]
+) -> TrackAnalyzed:
     """Raises DecodeError or UnsupportedAudioUri for audio that cannot be analysed."""
     audio = decode(
         local_path(submission.audio_uri),
@@ -22,5 +24,5 @@ def analyze_submission(submission: TrackSubmitted, settings: Settings) -> TrackA
         track_id=submission.track_id,
         occurred_at=utcnow(),
         submission=submission,
-        findings=run_detectors(audio),
+        findings=run_detectors(audio, detectors),
     )

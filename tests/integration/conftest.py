@@ -16,6 +16,7 @@ from elasticsearch import Elasticsearch
 
 from cli import services
 from index.names import Indices
+from index.templates import ensure_indices
 from streams.config import PROJECT_ROOT, Settings
 
 SESSION = uuid.uuid4().hex[:8]
@@ -42,6 +43,7 @@ def live_settings(live_env: dict[str, str]) -> Settings:
 @pytest.fixture(scope="session")
 def es(live_settings: Settings) -> Iterator[Elasticsearch]:
     client = Elasticsearch(live_settings.es_url, request_timeout=30)
+    ensure_indices(client, Indices(live_settings.index_prefix))
     yield client
     for name in Indices(live_settings.index_prefix).all():
         client.options(ignore_status=404).indices.delete(index=name)

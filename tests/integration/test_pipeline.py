@@ -97,7 +97,9 @@ def test_submitted_track_gets_a_provenance_record_with_fingerprint_facts(
     assert {d["detector"]: d["status"] for d in record["detectors"]} == {
         "audio_facts": "ok",
         "chromaprint": "ok",
+        "catalog_match": "ok",
     }
+    assert record["matches"] == []  # an original: nothing in the catalog
     assert record["decision"]["action"] == "allow" and record["status"] == "decided"
 
 

@@ -1,0 +1,103 @@
+"""Catalog registration from a manifest (JSONL or CSV) of recordings and their audio files."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch
+from pydantic import ValidationError
+
+from detectors.audio import DecodeError, decode
+from detectors.findings import ChromaprintFingerprint
+from detectors.fingerprint import chromaprint_fingerprint
+from index.catalog import RecordingMetadata, register
+from index.names import Indices
+from streams.config import Settings
+from streams.events import describe_validation_error
+
+_BATCH = 50
+_TRUE = {"1", "true", "yes", "y"}
+
+
+class ManifestError(ValueError):
+    """A manifest row that cannot be registered; the message names the row and the problem."""
+
+
+def _normalise(row: dict[str, Any]) -> dict[str, Any]:
+    """CSV cells are strings: split artists on ';', read booleans and royalty rates."""
+    out = {k: v for k, v in row.items() if v not in (None, "") and k != "file"}
+    if isinstance(out.get("artists"), str):
+        out["artists"] = [a.strip() for a in out["artists"].split(";") if a.strip()]
+    if isinstance(out.get("artist_opt_out"), str):
+        out["artist_opt_out"] = out["artist_opt_out"].strip().lower() in _TRUE
+    if "royalty_rate" in out:  # a fraction such as 0.15, converted exactly to basis points
+        try:
+            out["royalty_rate_bp"] = int((Decimal(str(out.pop("royalty_rate"))) * 10_000).to_integral_exact())
+        except InvalidOperation as exc:
+            raise ValueError(f"royalty_rate is not a number: {row.get('royalty_rate')!r}") from exc
+    return out
+
+
+def read_manifest(manifest: Path) -> list[tuple[Path, RecordingMetadata]]:
+    if manifest.suffix.lower() == ".csv":
+        with manifest.open(newline="") as handle:
+            rows: list[dict[str, Any]] = list(csv.DictReader(handle))
+    else:
+        rows = []
+        for number, line in enumerate(manifest.read_text().splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise ManifestError(f"{manifest.name} line {number}: not JSON ({exc})") from exc
+    entries = []
+    for number, row in enumerate(rows, 1):
+        where = f"{manifest.name} row {number}"
+        if not row.get("file"):
+            raise ManifestError(f"{where}: no 'file' column naming the audio")
+        audio = (manifest.parent / row["file"]).resolve()
+        if not audio.is_file():
+            raise ManifestError(f"{where}: audio file not found: {audio}")
+        try:
+            entries.append((audio, RecordingMetadata.model_validate(_normalise(row))))
+        except ValidationError as exc:
+            raise ManifestError(f"{where}: {describe_validation_error(exc)}") from exc
+        except ValueError as exc:
+            raise ManifestError(f"{where}: {exc}") from exc
+    isrcs = [meta.isrc for _, meta in entries]
+    duplicates = sorted({i for i in isrcs if isrcs.count(i) > 1})
+    if duplicates:
+        raise ManifestError(f"{manifest.name}: ISRC listed more than once: {', '.join(duplicates)}")
+    return entries
+
+
+def fingerprint_file(path: Path, settings: Settings) -> ChromaprintFingerprint:
+    audio = decode(path, sample_rate=settings.analysis_sample_rate, max_seconds=settings.max_audio_seconds)
+    return chromaprint_fingerprint(audio)
+
+
+def add_from_manifest(
+    manifest: Path, settings: Settings, es: Elasticsearch, advance: Callable[[int], None] = lambda n: None
+) -> int:
+    """Fingerprint every recording (the whole of it) and register them in batches."""
+    entries = read_manifest(manifest)
+    indices = Indices(settings.index_prefix)
+    written = 0
+    batch: list[tuple[RecordingMetadata, ChromaprintFingerprint]] = []
+    for audio, meta in entries:
+        try:
+            batch.append((meta, fingerprint_file(audio, settings)))
+        except DecodeError as exc:
+            raise ManifestError(f"{meta.isrc}: {exc}") from exc
+        advance(1)
+        if len(batch) == _BATCH:
+            written += register(es, indices, batch)
+            batch = []
+    if batch:
+        written += register(es, indices, batch)
+    return written

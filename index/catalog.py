@@ -1,0 +1,148 @@
+"""The catalog in Elasticsearch: registered recordings (id = ISRC) with their full fingerprint
+and retrieval terms, an inverted index that scales past one machine's memory."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch.helpers import bulk
+from pydantic import BaseModel, ConfigDict, Field
+
+from detectors.catalog import Recording, decode_items
+from detectors.findings import ChromaprintFingerprint
+from detectors.matcher import Items, terms
+from index.names import Indices
+from streams.events import utcnow
+
+
+class RecordingMetadata(BaseModel):
+    """What a rights holder says about a recording when registering it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    isrc: str = Field(pattern=r"^[A-Z]{2}[A-Z0-9]{3}\d{7}$", description="e.g. USRC17607839")
+    title: str = Field(min_length=1)
+    artists: list[str] = Field(min_length=1)
+    rights_holder: str = Field(min_length=1)
+    catalog: str = Field("label-masters", min_length=1)
+    policy: Literal["block", "monetize", "track"] = "track"
+    artist_opt_out: bool = False
+    royalty_rate_bp: int = Field(0, ge=0, le=10_000, description="royalty rate in basis points")
+
+
+def register(
+    es: Elasticsearch, indices: Indices, entries: Iterable[tuple[RecordingMetadata, ChromaprintFingerprint]]
+) -> int:
+    """Add or replace recordings (re-adding an ISRC updates it); returns how many were written."""
+    now = utcnow().isoformat()
+    actions = (
+        {
+            "_op_type": "index",
+            "_index": indices.catalog,
+            "_id": meta.isrc,
+            "_source": {
+                **meta.model_dump(mode="json"),
+                "duration_s": fp.duration_s,
+                "item_count": fp.item_count,
+                "fingerprint": fp.fingerprint,
+                "terms": terms(decode_items(fp.fingerprint)),
+                "registered_at": now,
+            },
+        }
+        for meta, fp in entries
+    )
+    written, _ = bulk(es, actions, refresh="wait_for", chunk_size=100, max_chunk_bytes=20 * 1024 * 1024)
+    return written
+
+
+def remove(es: Elasticsearch, indices: Indices, isrc: str) -> bool:
+    try:
+        es.delete(index=indices.catalog, id=isrc, refresh="wait_for")
+    except NotFoundError:
+        return False
+    return True
+
+
+def get_recording(es: Elasticsearch, indices: Indices, isrc: str) -> dict[str, Any] | None:
+    try:
+        doc: dict[str, Any] = es.get(index=indices.catalog, id=isrc, source_excludes=["terms"])["_source"]
+    except NotFoundError:
+        return None
+    return doc
+
+
+class EsCatalogLookup:
+    """`CatalogLookup` backed by the catalog index, with an in-worker cache of decoded fingerprints."""
+
+    def __init__(
+        self, es: Elasticsearch, indices: Indices, per_window: int = 8, cache_size: int = 4096
+    ) -> None:
+        self.es = es
+        self.indices = indices
+        self.per_window = per_window
+        self._items: OrderedDict[str, Items] = OrderedDict()
+        self._cache_size = cache_size
+
+    def candidates(self, window_terms: list[list[str]]) -> list[str]:
+        searches: list[dict[str, Any]] = []
+        for window in window_terms:
+            if not window:
+                continue
+            searches.append({"index": self.indices.catalog})
+            searches.append(
+                {
+                    "size": self.per_window,
+                    "_source": False,
+                    # each shared term counts 1: the score is the number of shared terms
+                    "query": {
+                        "bool": {
+                            "should": [
+                                {"constant_score": {"filter": {"term": {"terms": t}}}} for t in window
+                            ],
+                            "minimum_should_match": 2,
+                        }
+                    },
+                }
+            )
+        if not searches:
+            return []
+        responses = self.es.msearch(searches=searches)["responses"]
+        ranked: dict[str, float] = {}
+        for response in responses:
+            for hit in response.get("hits", {}).get("hits", []):
+                ranked[hit["_id"]] = max(ranked.get(hit["_id"], 0.0), float(hit["_score"] or 0.0))
+        return sorted(ranked, key=lambda isrc: -ranked[isrc])
+
+    def recordings(self, isrcs: list[str]) -> list[Recording]:
+        if not isrcs:
+            return []
+        docs = self.es.mget(index=self.indices.catalog, ids=isrcs, source_excludes=["terms"])["docs"]
+        return [self._recording(d["_source"]) for d in docs if d.get("found")]
+
+    def _recording(self, source: dict[str, Any]) -> Recording:
+        return Recording(
+            isrc=source["isrc"],
+            title=source["title"],
+            artists=source["artists"],
+            rights_holder=source["rights_holder"],
+            catalog=source["catalog"],
+            policy=source["policy"],
+            artist_opt_out=source["artist_opt_out"],
+            royalty_rate_bp=source["royalty_rate_bp"],
+            items=self._decoded(source["fingerprint"]),
+        )
+
+    def _decoded(self, compressed: str) -> Items:
+        # keyed by the fingerprint itself, so a re-registered recording is never served stale
+        items = self._items.get(compressed)
+        if items is None:
+            items = decode_items(compressed)
+            self._items[compressed] = items
+            if len(self._items) > self._cache_size:
+                self._items.popitem(last=False)
+        else:
+            self._items.move_to_end(compressed)
+        return items

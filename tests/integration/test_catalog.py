@@ -1,0 +1,150 @@
+"""Catalog registration in the real Elasticsearch, and matching through the real pipeline."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from elasticsearch import Elasticsearch
+
+from cli import synth
+from cli.catalog import ManifestError, add_from_manifest
+from cli.ingest import TrackMetadata, submission_for
+from index.catalog import EsCatalogLookup, get_recording, remove
+from index.names import Indices
+from streams.config import Settings
+from tests.integration.test_pipeline import decided_record, eventually, publish
+
+pytestmark = pytest.mark.integration
+RATE = synth.SAMPLE_RATE
+
+
+def write_manifest(folder: Path, rows: list[dict[str, object]]) -> Path:
+    manifest = folder / "manifest.jsonl"
+    manifest.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return manifest
+
+
+@pytest.fixture(scope="module")
+def catalog(
+    live_settings: Settings, es: Elasticsearch, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("catalog")
+    synth.write(folder / "block.flac", synth.song(seed=201, seconds=150))
+    synth.write(folder / "monetize.flac", synth.song(seed=202, seconds=60))
+    manifest = write_manifest(
+        folder,
+        [
+            {
+                "file": "block.flac",
+                "isrc": "QZTST2600001",
+                "title": "Locked",
+                "artists": ["Ria"],
+                "rights_holder": "Label A",
+                "policy": "block",
+            },
+            {
+                "file": "monetize.flac",
+                "isrc": "QZTST2600002",
+                "title": "Open",
+                "artists": ["Sol"],
+                "rights_holder": "Label B",
+                "catalog": "indie",
+                "policy": "monetize",
+                "royalty_rate": "0.15",
+            },
+        ],
+    )
+    assert add_from_manifest(manifest, live_settings, es) == 2
+    return {"block": "QZTST2600001", "monetize": "QZTST2600002", "manifest": str(manifest)}
+
+
+def test_registration_fingerprints_the_whole_recording_and_re_adding_updates(
+    live_settings: Settings, es: Elasticsearch, catalog: dict[str, str]
+) -> None:
+    indices = Indices(live_settings.index_prefix)
+    locked = get_recording(es, indices, catalog["block"])
+    assert locked is not None and locked["duration_s"] == pytest.approx(150, abs=0.1)
+    assert locked["item_count"] > 8 * 140  # past chromaprint's usual 120 s
+    assert get_recording(es, indices, catalog["monetize"])["royalty_rate_bp"] == 1500  # type: ignore[index]
+
+    assert add_from_manifest(Path(catalog["manifest"]), live_settings, es) == 2
+    es.indices.refresh(index=indices.catalog)
+    assert es.count(index=indices.catalog, query={"term": {"isrc": catalog["block"]}})["count"] == 1
+
+
+def test_bad_manifest_rows_are_named(live_settings: Settings, es: Elasticsearch, tmp_path: Path) -> None:
+    synth.write(tmp_path / "a.wav", synth.song(seed=1, seconds=5))
+    manifest = write_manifest(
+        tmp_path,
+        [{"file": "a.wav", "isrc": "not-an-isrc", "title": "x", "artists": ["y"], "rights_holder": "z"}],
+    )
+    with pytest.raises(ManifestError, match=r"row 1.*isrc"):
+        add_from_manifest(manifest, live_settings, es)
+
+
+def test_removing_a_recording(live_settings: Settings, es: Elasticsearch, tmp_path: Path) -> None:
+    synth.write(tmp_path / "gone.wav", synth.song(seed=203, seconds=20))
+    manifest = write_manifest(
+        tmp_path,
+        [
+            {
+                "file": "gone.wav",
+                "isrc": "QZTST2600099",
+                "title": "Gone",
+                "artists": ["N"],
+                "rights_holder": "Label C",
+            }
+        ],
+    )
+    add_from_manifest(manifest, live_settings, es)
+    indices = Indices(live_settings.index_prefix)
+    assert remove(es, indices, "QZTST2600099") and get_recording(es, indices, "QZTST2600099") is None
+    assert not remove(es, indices, "QZTST2600099")
+
+
+def test_lookup_finds_the_master_of_an_excerpt(
+    live_settings: Settings, es: Elasticsearch, catalog: dict[str, str], tmp_path: Path
+) -> None:
+    from detectors.audio import decode
+    from detectors.catalog import CatalogMatcher, decode_items
+    from detectors.fingerprint import chromaprint_fingerprint
+
+    excerpt = synth.write(tmp_path / "x.mp3", synth.song(seed=201, seconds=150)[130 * RATE : 140 * RATE])
+    items = decode_items(chromaprint_fingerprint(decode(excerpt, 22050, 60)).fingerprint)
+    result = CatalogMatcher(EsCatalogLookup(es, Indices(live_settings.index_prefix))).match(items)
+    assert [m.isrc for m in result.matches] == [catalog["block"]]
+    assert result.matches[0].segments[0].reference_start_s == pytest.approx(130, abs=0.5)
+
+
+def test_an_upload_built_from_two_masters_is_matched_and_decided(
+    live_settings: Settings,
+    es: Elasticsearch,
+    catalog: dict[str, str],
+    worker: subprocess.Popen[bytes],
+    tmp_path: Path,
+) -> None:
+    filler = synth.song(seed=204, seconds=20)
+    medley = np.concatenate(
+        [
+            filler[: 8 * RATE],
+            synth.song(seed=202, seconds=60)[10 * RATE : 25 * RATE],
+            synth.song(seed=201, seconds=150)[100 * RATE : 112 * RATE],
+            filler[8 * RATE :],
+        ]
+    )
+    audio = synth.write(tmp_path / "medley.mp3", medley)
+    sub = submission_for(audio, TrackMetadata(title="Two Songs", track_id="it-two-masters"), live_settings)
+    publish(live_settings, (sub.track_id, sub.to_bytes()))
+    record = eventually(decided_record(es, live_settings, sub), what="the medley's decision")
+
+    by_isrc = {m["isrc"]: m for m in record["matches"]}
+    assert set(by_isrc) == {catalog["block"], catalog["monetize"]}
+    assert by_isrc[catalog["monetize"]]["segments"][0]["upload_start_s"] == pytest.approx(8, abs=1.0)
+    assert by_isrc[catalog["block"]]["segments"][0]["upload_start_s"] == pytest.approx(23, abs=1.0)
+    assert by_isrc[catalog["block"]]["rights_holder"] == "Label A"
+    assert record["decision"]["action"] == "takedown"
+    assert {r["code"] for r in record["decision"]["reasons"]} == {"catalog_block", "catalog_monetize"}
