@@ -33,29 +33,48 @@ class RecordingMetadata(BaseModel):
     royalty_rate_bp: int = Field(0, ge=0, le=10_000, description="royalty rate in basis points")
 
 
+def catalog_document(
+    meta: RecordingMetadata, fingerprint: str, duration_s: float, items: Items
+) -> dict[str, Any]:
+    return {
+        **meta.model_dump(mode="json"),
+        "duration_s": duration_s,
+        "item_count": len(items),
+        "fingerprint": fingerprint,
+        "terms": terms(items),
+        "registered_at": utcnow().isoformat(),
+    }
+
+
+def register_documents(
+    es: Elasticsearch, indices: Indices, documents: Iterable[dict[str, Any]], refresh: bool = True
+) -> int:
+    actions = (
+        {"_op_type": "index", "_index": indices.catalog, "_id": doc["isrc"], "_source": doc}
+        for doc in documents
+    )
+    written, _ = bulk(
+        es,
+        actions,
+        refresh="wait_for" if refresh else False,
+        chunk_size=200,
+        max_chunk_bytes=20 * 1024 * 1024,
+    )
+    return written
+
+
 def register(
     es: Elasticsearch, indices: Indices, entries: Iterable[tuple[RecordingMetadata, ChromaprintFingerprint]]
 ) -> int:
     """Add or replace recordings (re-adding an ISRC updates it); returns how many were written."""
-    now = utcnow().isoformat()
-    actions = (
-        {
-            "_op_type": "index",
-            "_index": indices.catalog,
-            "_id": meta.isrc,
-            "_source": {
-                **meta.model_dump(mode="json"),
-                "duration_s": fp.duration_s,
-                "item_count": fp.item_count,
-                "fingerprint": fp.fingerprint,
-                "terms": terms(decode_items(fp.fingerprint)),
-                "registered_at": now,
-            },
-        }
-        for meta, fp in entries
+    return register_documents(
+        es,
+        indices,
+        (
+            catalog_document(meta, fp.fingerprint, fp.duration_s, decode_items(fp.fingerprint))
+            for meta, fp in entries
+        ),
     )
-    written, _ = bulk(es, actions, refresh="wait_for", chunk_size=100, max_chunk_bytes=20 * 1024 * 1024)
-    return written
 
 
 def remove(es: Elasticsearch, indices: Indices, isrc: str) -> bool:
@@ -78,11 +97,17 @@ class EsCatalogLookup:
     """`CatalogLookup` backed by the catalog index, with an in-worker cache of decoded fingerprints."""
 
     def __init__(
-        self, es: Elasticsearch, indices: Indices, per_window: int = 8, cache_size: int = 4096
+        self,
+        es: Elasticsearch,
+        indices: Indices,
+        per_window: int = 8,
+        cache_size: int = 4096,
+        extra_catalogs: tuple[str, ...] = (),
     ) -> None:
         self.es = es
-        self.indices = indices
+        self.catalogs = ",".join((indices.catalog, *extra_catalogs))
         self.per_window = per_window
+        self._index_of: dict[str, str] = {}
         self._items: OrderedDict[str, Items] = OrderedDict()
         self._cache_size = cache_size
 
@@ -91,7 +116,7 @@ class EsCatalogLookup:
         for window in window_terms:
             if not window:
                 continue
-            searches.append({"index": self.indices.catalog})
+            searches.append({"index": self.catalogs})
             searches.append(
                 {
                     "size": self.per_window,
@@ -114,12 +139,15 @@ class EsCatalogLookup:
         for response in responses:
             for hit in response.get("hits", {}).get("hits", []):
                 ranked[hit["_id"]] = max(ranked.get(hit["_id"], 0.0), float(hit["_score"] or 0.0))
+                self._index_of[hit["_id"]] = hit["_index"]
         return sorted(ranked, key=lambda isrc: -ranked[isrc])
 
     def recordings(self, isrcs: list[str]) -> list[Recording]:
         if not isrcs:
             return []
-        docs = self.es.mget(index=self.indices.catalog, ids=isrcs, source_excludes=["terms"])["docs"]
+        home = self.catalogs.split(",")[0]
+        wanted = [{"_index": self._index_of.get(isrc, home), "_id": isrc} for isrc in isrcs]
+        docs = self.es.mget(docs=wanted, source_excludes=["terms"])["docs"]
         return [self._recording(d["_source"]) for d in docs if d.get("found")]
 
     def _recording(self, source: dict[str, Any]) -> Recording:

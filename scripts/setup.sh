@@ -13,6 +13,10 @@ command -v fpcalc >/dev/null || missing+=(libchromaprint-tools)
 ldconfig -p | grep -q libchromaprint.so.1 || missing+=(libchromaprint1)
 command -v java >/dev/null || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || missing+=(maven)
+if [ "${1:-}" = "--bench" ]; then  # the benchmarks render MIDI with a General MIDI soundfont
+  command -v fluidsynth >/dev/null || missing+=(fluidsynth)
+  [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || missing+=(fluid-soundfont-gm)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
   as_root apt-get update -q

@@ -1,0 +1,1 @@
+"""Catalog-matching benchmark (`python -m bench.matching`)."""

@@ -1,0 +1,448 @@
+"""Catalog-matching benchmark: `python -m bench.matching [--quick]`.
+
+Builds its own corpus (MIDI rendered with fluidsynth; no downloads), registers the masters in
+the real Elasticsearch (index prefix `bench-`), queries excerpts under transforms, and reports
+recall, false matches, medley boundary error, lookup latency (also at 10,000 and 100,000
+registered recordings) and fingerprinting speed. Every stage is cached under bench/.cache, so
+an interrupted run resumes. The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import chromaprint
+import numpy as np
+from elasticsearch import Elasticsearch
+from rich.console import Console
+from rich.progress import Progress
+
+from bench.matching.corpus import CACHE, Song, build, plan
+from bench.matching.transforms import RATE, TRANSFORMS, Audio
+from cli import synth
+from detectors.audio import decode
+from detectors.catalog import CatalogMatcher, decode_items
+from detectors.fingerprint import chromaprint_fingerprint
+from detectors.matcher import Items, MatchParams, align, query_windows, terms
+from index.catalog import EsCatalogLookup, RecordingMetadata, catalog_document, register_documents
+from index.names import Indices
+from index.templates import ensure_indices
+from streams.config import Settings
+
+LENGTHS = (5, 10, 30)
+console = Console(stderr=True)
+
+
+def isrc_of(seed: int) -> str:
+    return f"QZBEN{seed:07d}"
+
+
+def load(song: Song) -> Audio:
+    return decode(song.path, sample_rate=RATE, max_seconds=600).samples
+
+
+def fingerprint_audio(x: Audio) -> tuple[Items, str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = synth.write(Path(tmp) / "q.wav", x, RATE)
+        fp = chromaprint_fingerprint(decode(path, 22050, 600))
+    return decode_items(fp.fingerprint), fp.fingerprint
+
+
+# ------------------------------------------------------------------ catalog
+
+
+def register_masters(es: Elasticsearch, indices: Indices, masters: list[Song]) -> dict[str, float]:
+    """Fingerprint every master (whole song) and register it; returns ingest speed figures."""
+    cache = CACHE / "master-fingerprints.jsonl"
+    known = {json.loads(line)["seed"]: json.loads(line) for line in cache.open()} if cache.exists() else {}
+    audio_s = decode_s = fp_s = 0.0
+    with Progress(console=console) as progress, cache.open("a") as out:
+        task = progress.add_task("fingerprinting masters", total=len(masters))
+        for song in masters:
+            if song.seed not in known:
+                started = time.process_time()
+                decoded = decode(song.path, 22050, 600)
+                decoded_at = time.process_time()
+                fp = chromaprint_fingerprint(decoded)
+                done = time.process_time()
+                known[song.seed] = {
+                    "seed": song.seed,
+                    "fingerprint": fp.fingerprint,
+                    "duration_s": fp.duration_s,
+                    "decode_cpu_s": decoded_at - started,
+                    "fingerprint_cpu_s": done - decoded_at,
+                }
+                out.write(json.dumps(known[song.seed]) + "\n")
+            row = known[song.seed]
+            audio_s += row["duration_s"]
+            decode_s += row["decode_cpu_s"]
+            fp_s += row["fingerprint_cpu_s"]
+            progress.advance(task)
+    documents = (
+        catalog_document(
+            RecordingMetadata(
+                isrc=isrc_of(s.seed),
+                title=f"Bench song {s.seed}",
+                artists=[f"Artist {s.seed % 97}"],
+                rights_holder=f"Label {s.seed % 7}",
+                policy="monetize",
+            ),
+            known[s.seed]["fingerprint"],
+            known[s.seed]["duration_s"],
+            decode_items(known[s.seed]["fingerprint"]),
+        )
+        for s in masters
+    )
+    register_documents(es, indices, documents)
+    # decoding is ffmpeg's (a child process, not counted by process_time): measured separately below
+    return {"audio_s": audio_s, "fingerprint_cpu_s": fp_s}
+
+
+def ingest_speed(masters: list[Song], count: int = 20) -> dict[str, float]:
+    """Wall-clock speed of decode + fingerprint, one track at a time (one core)."""
+    audio_s = wall = fp_wall = 0.0
+    for song in masters[:count]:
+        started = time.perf_counter()
+        decoded = decode(song.path, 22050, 600)
+        decoded_at = time.perf_counter()
+        chromaprint_fingerprint(decoded)
+        done = time.perf_counter()
+        audio_s += decoded.duration_s
+        wall += done - started
+        fp_wall += done - decoded_at
+    return {"ingest_x_realtime": audio_s / wall, "fingerprint_x_realtime": audio_s / fp_wall}
+
+
+# ------------------------------------------------------------------ queries
+
+
+@dataclass(frozen=True)
+class Query:
+    qid: str
+    seed: int  # the song the excerpt comes from
+    master: bool  # registered or held back
+    length: int
+    transform: str
+    start_s: float
+    other_seed: int  # the non-catalog song used by mixed_0db
+
+
+def plan_queries(masters: list[Song], held: list[Song], per_cell: int, rng: random.Random) -> list[Query]:
+    queries = []
+    for length in LENGTHS:
+        for transform in TRANSFORMS:
+            for i in range(per_cell):
+                song = rng.choice(masters)
+                start = round(rng.uniform(0, song.seconds - length - 1), 2)
+                queries.append(
+                    Query(
+                        f"p-{length}-{transform}-{i}",
+                        song.seed,
+                        True,
+                        length,
+                        transform,
+                        start,
+                        rng.choice(held).seed,
+                    )
+                )
+    names = list(TRANSFORMS)
+    for j, song in enumerate(held):
+        for length in LENGTHS:
+            for k in range(5):
+                transform = names[(j + k + length) % len(names)]
+                start = round(rng.uniform(0, song.seconds - length - 1), 2)
+                other = rng.choice([h for h in held if h.seed != song.seed]).seed
+                queries.append(
+                    Query(f"n-{song.seed}-{length}-{k}", song.seed, False, length, transform, start, other)
+                )
+    return queries
+
+
+def query_fingerprints(queries: list[Query], songs: dict[int, Song]) -> dict[str, Items]:
+    cache = CACHE / "query-fingerprints.jsonl"
+    known: dict[str, str] = {}
+    if cache.exists():
+        for line in cache.open():
+            row = json.loads(line)
+            known[row["qid"]] = row["fingerprint"]
+    missing = [q for q in queries if q.qid not in known]
+    by_song: dict[int, list[Query]] = {}
+    for q in missing:
+        by_song.setdefault(q.seed, []).append(q)
+    with Progress(console=console) as progress, cache.open("a") as out:
+        task = progress.add_task("making query excerpts", total=len(missing))
+        for seed, group in by_song.items():
+            audio = load(songs[seed])
+            for q in group:
+                excerpt = audio[int(q.start_s * RATE) : int((q.start_s + q.length) * RATE)]
+                other = load(songs[q.other_seed]) if q.transform == "mixed_0db" else excerpt
+                offset = random.Random(q.qid).randint(0, max(0, len(other) - len(excerpt)))
+                transformed = TRANSFORMS[q.transform](
+                    excerpt, np.random.default_rng(abs(hash(q.qid)) % 2**32), other[offset:]
+                )
+                _, fp = fingerprint_audio(transformed)
+                known[q.qid] = fp
+                out.write(json.dumps({"qid": q.qid, "fingerprint": fp}) + "\n")
+                progress.advance(task)
+    return {q.qid: decode_items(known[q.qid]) for q in queries}
+
+
+def found_true_master(result: Any, q: Query) -> bool:
+    for match in result.matches:
+        if match.isrc == isrc_of(q.seed):
+            for s in match.segments:
+                # the segment must point at where the excerpt was taken
+                if s.reference_start_s < q.start_s + q.length + 1.0 and s.reference_end_s > q.start_s - 1.0:
+                    return True
+    return False
+
+
+def run_lookups(
+    matcher: CatalogMatcher, queries: list[Query], items: dict[str, Items], label: str
+) -> tuple[dict[str, Any], list[float]]:
+    outcome: dict[str, Any] = {}
+    latencies: list[float] = []
+    with Progress(console=console) as progress:
+        task = progress.add_task(label, total=len(queries))
+        for q in queries:
+            started = time.perf_counter()
+            result = matcher.match(items[q.qid])
+            latencies.append((time.perf_counter() - started) * 1000)
+            outcome[q.qid] = result
+            progress.advance(task)
+    return outcome, latencies
+
+
+# ------------------------------------------------------------------ medleys
+
+
+def medleys(
+    count: int,
+    masters: list[Song],
+    held: list[Song],
+    songs: dict[int, Song],
+    rng: random.Random,
+    matcher: CatalogMatcher,
+) -> dict[str, Any]:
+    errors: list[float] = []
+    found = total = 0
+    for _ in range(count):
+        parts: list[Audio] = []
+        truth: list[tuple[int, float, float]] = []
+        now = 0.0
+        filler = load(rng.choice(held))
+        for seed in [s.seed for s in rng.sample(masters, 3)]:
+            gap = rng.uniform(4, 8)
+            start = rng.uniform(0, 30)
+            parts.append(filler[int(start * RATE) : int((start + gap) * RATE)])
+            now += gap
+            length = rng.uniform(10, 20)
+            m_start = rng.uniform(0, songs[seed].seconds - length - 1)
+            parts.append(load(songs[seed])[int(m_start * RATE) : int((m_start + length) * RATE)])
+            truth.append((seed, now, now + length))
+            now += length
+        parts.append(filler[int(40 * RATE) : int(46 * RATE)])
+        items, _ = fingerprint_audio(np.concatenate(parts).astype(np.float32))
+        result = matcher.match(items)
+        by_isrc = {m.isrc: m for m in result.matches}
+        for seed, start, end in truth:
+            total += 1
+            match = by_isrc.get(isrc_of(seed))
+            if match is None:
+                continue
+            found += 1
+            est_start = min(s.upload_start_s for s in match.segments)
+            est_end = max(s.upload_end_s for s in match.segments)
+            errors.extend([abs(est_start - start), abs(est_end - end)])
+    return {
+        "medley_parts": total,
+        "medley_recall": found / max(1, total),
+        "boundary_error_s_p50": float(np.percentile(errors, 50)) if errors else None,
+        "boundary_error_s_p95": float(np.percentile(errors, 95)) if errors else None,
+    }
+
+
+# ------------------------------------------------------------------ calibration
+
+
+def calibration_curve(
+    queries: list[Query], items: dict[str, Items], lookup: EsCatalogLookup
+) -> list[dict[str, Any]]:
+    """Best segment BER per query under permissive thresholds: the true master's for positives,
+    any recording's for held-back queries; then recall and false matches per threshold."""
+    permissive = MatchParams(max_segment_ber=0.45, short_segment_ber=0.45)
+    positives: list[float] = []
+    negatives: list[float] = []
+    for q in queries:
+        if q.length != 10 and q.master:
+            continue
+        q_items = items[q.qid]
+        best_true, best_false = 1.0, 1.0
+        for recording in lookup.recordings(lookup.candidates([terms(w) for w in query_windows(q_items)])):
+            for s in align(q_items, recording.items, permissive):
+                if q.master and recording.isrc == isrc_of(q.seed):
+                    best_true = min(best_true, s.bit_error_rate)
+                else:
+                    best_false = min(best_false, s.bit_error_rate)
+        (positives if q.master else negatives).append(best_true if q.master else best_false)
+    curve = []
+    for t in np.arange(0.04, 0.31, 0.02):
+        curve.append(
+            {
+                "max_ber": round(float(t), 2),
+                "recall_10s_all_transforms": round(float(np.mean(np.array(positives) <= t)), 4),
+                "held_back_queries_matched": int(np.sum(np.array(negatives) <= t)),
+            }
+        )
+    return curve
+
+
+# ------------------------------------------------------------------ distractors
+
+
+def add_distractors(
+    es: Elasticsearch, indices: Indices, target: int, master_items: list[Items], seed: int
+) -> None:
+    """Synthetic recordings built from real fingerprints: a master's item sequence, rotated,
+    with its 32 bit positions permuted and XOR-ed with a random constant. They keep real
+    fingerprints' temporal structure and per-item statistics, and match no query."""
+    existing = es.count(index=indices.catalog, query={"prefix": {"isrc": "ZZSYN"}})["count"]
+    if existing >= target:
+        return
+    rng = np.random.default_rng(seed + existing)
+
+    def documents() -> Any:
+        for n in range(existing, target):
+            base = master_items[int(rng.integers(0, len(master_items)))]
+            rolled = np.roll(base, int(rng.integers(0, len(base))))
+            bits = np.unpackbits(rolled.astype(">u4").view(np.uint8)).reshape(-1, 32)[:, rng.permutation(32)]
+            items = np.packbits(bits, axis=1).view(">u4").reshape(-1).astype(np.uint32)
+            items ^= np.uint32(rng.integers(0, 2**32, dtype=np.uint64))
+            compressed = chromaprint.encode_fingerprint([int(i) for i in items.astype(np.int32)], 1).decode()
+            meta = RecordingMetadata(
+                isrc=f"ZZSYN{n:07d}",
+                title=f"Distractor {n}",
+                artists=["Synthetic"],
+                rights_holder="Distractors",
+                catalog="synthetic",
+                policy="track",
+            )
+            yield catalog_document(meta, compressed, len(items) / 8.0769, items)
+            progress.advance(task)
+
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"indexing distractors up to {target}", total=target - existing)
+        register_documents(es, indices, documents(), refresh=False)
+    es.indices.refresh(index=indices.catalog)
+
+
+# ------------------------------------------------------------------ main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--masters", type=int, default=320)
+    parser.add_argument("--held-back", type=int, default=80)
+    parser.add_argument("--per-cell", type=int, default=50, help="positive queries per length x transform")
+    parser.add_argument("--medleys", type=int, default=40)
+    parser.add_argument("--distractors", type=int, nargs="*", default=[10_000, 100_000])
+    parser.add_argument("--latency-queries", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    rng = random.Random(args.seed)
+    masters, held = plan(args.masters, args.held_back)
+    build(masters + held)
+    songs = {s.seed: s for s in masters + held}
+    settings = Settings(index_prefix="bench-")
+    indices = Indices(settings.index_prefix)
+    es = Elasticsearch(settings.es_url, request_timeout=120)
+    ensure_indices(es, indices)
+    register_masters(es, indices, masters)
+    speed = ingest_speed(masters)
+    catalog_size = es.count(index=indices.catalog, query={"prefix": {"isrc": "QZBEN"}})["count"]
+
+    queries = plan_queries(masters, held, args.per_cell, rng)
+    items = query_fingerprints(queries, songs)
+    lookup = EsCatalogLookup(es, indices)
+    matcher = CatalogMatcher(lookup)
+    results, latencies = run_lookups(matcher, queries, items, f"lookups at {catalog_size} recordings")
+
+    recall: dict[str, dict[str, float]] = {}
+    for length in LENGTHS:
+        recall[f"{length}s"] = {
+            t: round(
+                float(
+                    np.mean(
+                        [
+                            found_true_master(results[q.qid], q)
+                            for q in queries
+                            if q.master and q.length == length and q.transform == t
+                        ]
+                    )
+                ),
+                4,
+            )
+            for t in TRANSFORMS
+        }
+    negatives = [q for q in queries if not q.master]
+    false_matches = sum(1 for q in negatives if results[q.qid].matches)
+    wrong_master = sum(
+        1 for q in queries if q.master for m in results[q.qid].matches if m.isrc != isrc_of(q.seed)
+    )
+    lat10 = [lat for q, lat in zip(queries, latencies, strict=True) if q.length == 10]
+    medley = medleys(args.medleys, masters, held, songs, rng, matcher)
+    curve = calibration_curve(queries, items, lookup)
+
+    at_scale: dict[str, Any] = {}
+    master_items = [
+        decode_items(json.loads(line)["fingerprint"]) for line in (CACHE / "master-fingerprints.jsonl").open()
+    ]
+    sample = rng.sample([q for q in queries if q.length == 10], args.latency_queries)
+    distractors = Indices("bench-distractors-")
+    ensure_indices(es, distractors)
+    scaled_matcher = CatalogMatcher(EsCatalogLookup(es, indices, extra_catalogs=(distractors.catalog,)))
+    for target in sorted(args.distractors):
+        add_distractors(es, distractors, target, master_items, args.seed)
+        scaled, lat = run_lookups(
+            scaled_matcher, sample, items, f"lookups at {target} + {catalog_size} recordings"
+        )
+        at_scale[str(target)] = {
+            "lookup_ms_p50": round(float(np.percentile(lat, 50)), 2),
+            "lookup_ms_p95": round(float(np.percentile(lat, 95)), 2),
+            "recall_10s": round(
+                float(np.mean([found_true_master(scaled[q.qid], q) for q in sample if q.master])), 4
+            ),
+            "held_back_matched": sum(1 for q in sample if not q.master and scaled[q.qid].matches),
+        }
+
+    report = {
+        "catalog_size": catalog_size,
+        "held_back_songs": len(held),
+        "queries": len(queries),
+        "held_back_queries": len(negatives),
+        "recall": recall,
+        "false_positive_rate": round(false_matches / max(1, len(negatives)), 5),
+        "false_matches": false_matches,
+        "wrong_master_matches_in_positive_queries": wrong_master,
+        **medley,
+        "lookup_ms_p50": round(float(np.percentile(lat10, 50)), 2),
+        "lookup_ms_p95": round(float(np.percentile(lat10, 95)), 2),
+        "lookup_at_distractors": at_scale,
+        "distractors": "real master fingerprints rotated, bit-permuted and XOR-ed with a random constant",
+        **{k: round(v, 1) for k, v in speed.items()},
+        "calibration_curve": curve,
+    }
+    (CACHE / "results.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

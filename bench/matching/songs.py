@@ -1,0 +1,168 @@
+"""Songs for the benchmark: generated as General MIDI and rendered with fluidsynth and Debian's
+FluidR3 soundfont. Each seed draws its own tempo, key, scale, chord progressions, instruments,
+melody, bass and drum pattern, so songs differ the way a catalog's do (and share what real
+music shares: common progressions, timbres and grooves)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import mido
+import numpy as np
+
+SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+TICKS = 480
+SCALES = {
+    "major": [0, 2, 4, 5, 7, 9, 11],
+    "minor": [0, 2, 3, 5, 7, 8, 10],
+    "dorian": [0, 2, 3, 5, 7, 9, 10],
+    "mixolydian": [0, 2, 4, 5, 7, 9, 10],
+}
+PROGRESSIONS = [
+    [0, 4, 5, 3],
+    [0, 5, 3, 4],
+    [5, 3, 0, 4],
+    [0, 3, 4, 4],
+    [1, 4, 0, 0],
+    [0, 6, 5, 4],
+    [0, 2, 3, 4],
+    [3, 4, 2, 5],
+]
+HARMONY = [0, 1, 2, 4, 5, 6, 7, 16, 19, 24, 25, 26, 27, 46, 48, 49, 50, 52, 88, 89, 90, 91]
+LEADS = [0, 4, 11, 12, 13, 22, 24, 27, 40, 41, 56, 57, 60, 64, 65, 66, 68, 71, 73, 75, 80, 81, 82, 84]
+BASSES = [32, 33, 34, 35, 36, 38, 39, 43]
+DRUM_PATTERNS = [  # (kick steps, snare steps, hat steps) over 16 sixteenths
+    ([0, 8], [4, 12], list(range(0, 16, 2))),
+    ([0, 6, 8], [4, 12], list(range(16))),
+    ([0, 10], [4, 12], list(range(0, 16, 2))),
+    ([0, 3, 8, 11], [4, 12], list(range(0, 16, 4))),
+    ([0], [8], list(range(0, 16, 2))),
+]
+
+
+def _note_events(track: mido.MidiTrack, channel: int, notes: list[tuple[int, int, int, int]]) -> None:
+    """notes: (start_tick, duration_ticks, pitch, velocity) -> delta-timed note on/off messages."""
+    events = []
+    for start, duration, pitch, velocity in notes:
+        events.append((start, 1, mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)))
+        events.append(
+            (start + duration, 0, mido.Message("note_off", channel=channel, note=pitch, velocity=0))
+        )
+    events.sort(key=lambda e: (e[0], e[1]))
+    now = 0
+    for tick, _, message in events:
+        track.append(message.copy(time=tick - now))
+        now = tick
+
+
+def make_song(seed: int, seconds: float) -> mido.MidiFile:
+    rng = np.random.default_rng(seed)
+    bpm = float(rng.uniform(72, 160))
+    root = 48 + int(rng.integers(0, 12))
+    scale = SCALES[list(SCALES)[int(rng.integers(0, len(SCALES)))]]
+    verse, chorus = (PROGRESSIONS[int(i)] for i in rng.choice(len(PROGRESSIONS), 2, replace=False))
+    bar = 4 * TICKS
+    bars = int(seconds / (4 * 60 / bpm)) + 1
+    song = mido.MidiFile(ticks_per_beat=TICKS)
+    meta = mido.MidiTrack()
+    meta.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)))
+    song.tracks.append(meta)
+
+    def pitch(degree: int, octave: int = 0) -> int:
+        return root + 12 * (octave + degree // 7) + scale[degree % 7]
+
+    parts: dict[int, list[tuple[int, int, int, int]]] = {0: [], 1: [], 2: [], 3: [], 9: []}
+    programs = {
+        0: int(rng.choice(HARMONY)),
+        1: int(rng.choice(LEADS)),
+        2: int(rng.choice(BASSES)),
+        3: int(rng.choice(HARMONY)),
+    }
+    motif = [int(d) for d in rng.integers(0, 8, 8)]
+    rhythm = rng.choice([1, 2, 2, 4], 8) * (TICKS // 2)
+    kick, snare, hats = DRUM_PATTERNS[int(rng.integers(0, len(DRUM_PATTERNS)))]
+    arpeggio = bool(rng.random() < 0.6)
+    for b in range(bars):
+        section = verse if (b // 8) % 2 == 0 else chorus
+        degree = section[b % len(section)]
+        start = b * bar
+        for interval in (0, 2, 4):
+            parts[0].append((start, bar - 10, pitch(degree + interval), 70))
+        parts[2].append((start, bar // 2 - 10, pitch(degree, -1), 90))
+        parts[2].append(
+            (start + bar // 2, bar // 2 - 10, pitch(degree + (4 if rng.random() < 0.5 else 0), -1), 85)
+        )
+        at = start
+        for i, length in enumerate(rhythm):
+            if at >= start + bar:
+                break
+            step = motif[(i + b) % len(motif)] if rng.random() < 0.8 else int(rng.integers(0, 8))
+            parts[1].append((int(at), int(length) - 10, pitch(degree + step, 1), int(rng.integers(80, 110))))
+            at += int(length)
+        if arpeggio:
+            for i in range(8):
+                parts[3].append(
+                    (start + i * TICKS // 2, TICKS // 2 - 10, pitch(degree + (0, 2, 4, 7)[i % 4], 1), 55)
+                )
+        for s in range(16):
+            tick = start + s * TICKS // 4
+            if s in kick:
+                parts[9].append((tick, 60, 36, 100))
+            if s in snare:
+                parts[9].append((tick, 60, 38, 95))
+            if s in hats:
+                parts[9].append((tick, 30, 42, 60))
+    for channel, notes in parts.items():
+        if not notes:
+            continue
+        track = mido.MidiTrack()
+        if channel != 9:
+            track.append(mido.Message("program_change", channel=channel, program=programs[channel], time=0))
+        _note_events(track, channel, notes)
+        song.tracks.append(track)
+    return song
+
+
+def render(seed: int, seconds: float, out: Path) -> Path:
+    """Render a song to FLAC (44.1 kHz stereo), trimmed to `seconds`. Skips existing files."""
+    if out.exists():
+        return out
+    if shutil.which("fluidsynth") is None or not SOUNDFONT.exists():
+        raise SystemExit(
+            "the benchmark needs fluidsynth and fluid-soundfont-gm: bash scripts/setup.sh --bench"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    midi = out.with_suffix(".mid")
+    wav = out.with_suffix(".render.wav")
+    make_song(seed, seconds).save(midi)
+    subprocess.run(
+        ["fluidsynth", "-ni", "-q", "-g", "0.7", "-r", "44100", "-F", str(wav), str(SOUNDFONT), str(midi)],
+        check=True,
+        capture_output=True,
+    )
+    tmp = out.with_suffix(".tmp.flac")
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(wav),
+            "-t",
+            str(seconds),
+            "-af",
+            "loudnorm=I=-16:TP=-1.5:LRA=11",
+            "-ar",
+            "44100",
+            str(tmp),
+        ],
+        check=True,
+    )
+    tmp.replace(out)
+    wav.unlink()
+    midi.unlink()
+    return out
