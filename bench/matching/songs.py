@@ -11,8 +11,11 @@ from pathlib import Path
 
 import mido
 import numpy as np
+import pyloudnorm
+import soundfile
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+TARGET_LUFS = -16.0  # a static gain, as mastering would leave it; dynamics untouched
 TICKS = 480
 SCALES = {
     "major": [0, 2, 4, 5, 7, 9, 11],
@@ -142,26 +145,14 @@ def render(seed: int, seconds: float, out: Path) -> Path:
         check=True,
         capture_output=True,
     )
+    audio, rate = soundfile.read(wav, dtype="float32")
+    audio = audio[: int(seconds * rate)]
+    loudness = pyloudnorm.Meter(rate).integrated_loudness(audio)
+    gain = 10 ** ((TARGET_LUFS - loudness) / 20) if np.isfinite(loudness) else 1.0
+    audio = audio * gain
+    audio /= max(1.0, float(np.max(np.abs(audio))) / 0.98)  # keep peaks under full scale
     tmp = out.with_suffix(".tmp.flac")
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-v",
-            "error",
-            "-y",
-            "-i",
-            str(wav),
-            "-t",
-            str(seconds),
-            "-af",
-            "loudnorm=I=-16:TP=-1.5:LRA=11",
-            "-ar",
-            "44100",
-            str(tmp),
-        ],
-        check=True,
-    )
+    soundfile.write(tmp, audio, rate)
     tmp.replace(out)
     wav.unlink()
     midi.unlink()
