@@ -14,6 +14,7 @@ import json
 import random
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,7 +186,7 @@ def query_fingerprints(queries: list[Query], songs: dict[int, Song]) -> dict[str
                 other = load(songs[q.other_seed]) if q.transform == "mixed_0db" else excerpt
                 offset = random.Random(q.qid).randint(0, max(0, len(other) - len(excerpt)))
                 transformed = TRANSFORMS[q.transform](
-                    excerpt, np.random.default_rng(abs(hash(q.qid)) % 2**32), other[offset:]
+                    excerpt, np.random.default_rng(zlib.crc32(q.qid.encode())), other[offset:]
                 )
                 _, fp = fingerprint_audio(transformed)
                 known[q.qid] = fp
