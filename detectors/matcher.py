@@ -30,27 +30,28 @@ Items = npt.NDArray[np.uint32]
 
 SILENCE_ITEM = 627964279  # what libchromaprint emits for digital silence
 ITEM_SECONDS = 1.0 / ITEMS_PER_SECOND
-# Item i summarises ~2.6 s of audio from i * hop, weighted towards its start. Measured on
-# synthesized medleys: the first matching item of a segment starts ~0.5 s before the true
-# boundary and the last one ends its window ~1.36 s after its index time. To be recalibrated
-# on the benchmark corpus (boundary error p95).
+# Item i summarises ~2.6 s of audio from i * hop. A segment's edges are its first and last
+# items that match well on their own (edge_ber); the offsets below turn those into times. They
+# centre the errors measured on 120 medley boundaries of the benchmark corpus (bench/matching):
+# first good item starts 0.33 s before the true start (median), last one ends 0.67 s after.
 ITEM_CONTEXT_S = 2.6
-START_LEAD_S = 0.5
-END_LAG_S = 1.36
+START_LEAD_S = 0.33
+END_LAG_S = ITEM_CONTEXT_S - 0.67
 _POPCOUNT8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 
 @dataclass(frozen=True)
 class MatchParams:
-    """Defaults chosen from the separation measured between matching pairs (bit error rate,
-    BER, ≤ 0.15 even after MP3 and noise) and unrelated pairs (BER ≈ 0.45); see the README's
-    matching section for how they are to be calibrated on the benchmark corpus."""
+    """Calibrated on the benchmark corpus (bench/matching; curve and figures in the README):
+    true matches sit at bit error rate (BER) <= 0.06 after MP3, gain, 20 dB noise, low-pass and
+    tempo +2 %; never-registered songs reach 0.08 only in short (< 3 s) stretches, from chord
+    progressions and sounds that songs share, so short segments need a lower BER."""
 
     max_ber: float = 0.30  # smoothed per-item bit error rate under which an item matches
     max_segment_ber: float = 0.15  # a segment's mean bit error rate must stay under this…
-    short_segment_ber: float = 0.08  # …tightening to this at min_segment_s: short runs match by chance more
+    short_segment_ber: float = 0.06  # …tightening to this at min_segment_s: short runs match by chance more
     full_trust_segment_s: float = 8.0
-    min_segment_s: float = 2.5
+    min_segment_s: float = 3.0
     min_distinct_share: float = 0.25  # distinct items / items in a segment (rejects loops, drones)
     smoothing_items: int = 8  # ~1 s
     drift_items: int = 2  # neighbouring items searched per offset (tempo drift)
@@ -59,6 +60,7 @@ class MatchParams:
     max_key_repeats: int = 64  # a half-item that repeats more often in a reference carries no information
     max_jump_items: int = 4  # a larger step in reference position starts a new segment
     hysteresis_bits: float = 1.5  # keep the previous item's alignment unless another is clearly better
+    edge_ber: float = 0.10  # a segment's first and last items must match at least this well
     min_upload_s: float = 3.0
 
 
@@ -190,8 +192,22 @@ def align(query: Items, ref: Items, params: MatchParams | None = None) -> list[S
     ref_indices = np.stack([ref_index for _, ref_index in per_offset])
     best, best_ref = _follow(smoothed, ref_indices, params.hysteresis_bits)
     matched = best <= params.max_ber * 32
-    segments = (_segment(query, ref, best_ref, run, params) for run in _runs(matched, best_ref, params))
+    raw = popcount(query ^ ref[np.clip(best_ref, 0, len(ref) - 1)]).astype(np.float64)
+    runs = (_trim(run, raw, params) for run in _runs(matched, best_ref, params))
+    segments = (_segment(query, ref, best_ref, run, params) for run in runs)
     return [segment for segment in segments if segment is not None]
+
+
+def _trim(run: tuple[int, int], raw_errors: npt.NDArray[np.float64], params: MatchParams) -> tuple[int, int]:
+    """Smoothing lets the items just outside a segment borrow good scores from inside it;
+    drop edge items whose own bit errors (two at a time) say they do not match."""
+    a, b = run
+    limit = params.edge_ber * 32
+    while b - a > 2 and raw_errors[a : a + 2].mean() > limit:
+        a += 1
+    while b - a > 2 and raw_errors[b - 2 : b].mean() > limit:
+        b -= 1
+    return a, b
 
 
 def _follow(

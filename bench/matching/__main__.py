@@ -329,7 +329,7 @@ def add_distractors(
             base = master_items[int(rng.integers(0, len(master_items)))]
             rolled = np.roll(base, int(rng.integers(0, len(base))))
             bits = np.unpackbits(rolled.astype(">u4").view(np.uint8)).reshape(-1, 32)[:, rng.permutation(32)]
-            items = np.packbits(bits, axis=1).view(">u4").reshape(-1).astype(np.uint32)
+            items = np.ascontiguousarray(np.packbits(bits, axis=1)).view(">u4").reshape(-1).astype(np.uint32)
             items ^= np.uint32(rng.integers(0, 2**32, dtype=np.uint64))
             compressed = chromaprint.encode_fingerprint([int(i) for i in items.astype(np.int32)], 1).decode()
             meta = RecordingMetadata(
@@ -411,6 +411,18 @@ def main() -> None:
     medley = medleys(args.medleys, masters, held, songs, rng, matcher)
     curve = calibration_curve(queries, items, lookup)
 
+    partial = {
+        "recall": recall,
+        "false_matches": false_matches,
+        "held_back_queries": len(negatives),
+        "wrong_master": wrong_master,
+        **medley,
+        "calibration_curve": curve,
+        "lookup_ms_p50": float(np.percentile(lat10, 50)),
+        "lookup_ms_p95": float(np.percentile(lat10, 95)),
+    }
+    (CACHE / "results-before-distractors.json").write_text(json.dumps(partial, indent=2))
+    console.print_json(json.dumps({k: v for k, v in partial.items() if k != "calibration_curve"}))
     at_scale: dict[str, Any] = {}
     master_items = [
         decode_items(json.loads(line)["fingerprint"]) for line in (CACHE / "master-fingerprints.jsonl").open()
