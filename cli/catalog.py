@@ -13,9 +13,9 @@ from elasticsearch import Elasticsearch
 from pydantic import ValidationError
 
 from detectors.audio import DecodeError, decode
-from detectors.findings import ChromaprintFingerprint
+from detectors.findings import ChromaprintFingerprint, RecordingMetadata
 from detectors.fingerprint import chromaprint_fingerprint
-from index.catalog import RecordingMetadata, register
+from index.catalog import register
 from index.names import Indices
 from streams.config import Settings
 from streams.events import describe_validation_error

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 import chromaprint
 
@@ -16,6 +16,7 @@ from detectors.findings import (
     FindingResult,
     MatchSegment,
     RecordingMatch,
+    RecordingMetadata,
 )
 from detectors.matcher import (
     ITEM_CONTEXT_S,
@@ -39,14 +40,7 @@ VERSION = "0.1.0"
 class Recording:
     """A registered recording: its rights metadata and its full fingerprint."""
 
-    isrc: str
-    title: str
-    artists: list[str]
-    rights_holder: str
-    catalog: str
-    policy: Literal["block", "monetize", "track"]
-    artist_opt_out: bool
-    royalty_rate_bp: int
+    metadata: RecordingMetadata
     items: Items
 
 
@@ -90,14 +84,7 @@ class CatalogMatcher:
 def _recording_match(recording: Recording, segments: list[Segment], upload_s: float) -> RecordingMatch:
     sums = totals(segments, upload_s)
     return RecordingMatch(
-        isrc=recording.isrc,
-        title=recording.title,
-        artists=recording.artists,
-        rights_holder=recording.rights_holder,
-        catalog=recording.catalog,
-        policy=recording.policy,
-        artist_opt_out=recording.artist_opt_out,
-        royalty_rate_bp=recording.royalty_rate_bp,
+        **recording.metadata.model_dump(),
         segments=[
             MatchSegment(
                 upload_start_s=s.upload_start_s,

@@ -47,19 +47,24 @@ class MatchSegment(BaseModel):
     score: float
 
 
-class RecordingMatch(BaseModel):
+class RecordingMetadata(BaseModel):
+    """What a rights holder says about a recording when registering it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    isrc: str = Field(pattern=r"^[A-Z]{2}[A-Z0-9]{3}\d{7}$", description="e.g. USRC17607839")
+    title: str = Field(min_length=1)
+    artists: list[str] = Field(min_length=1)
+    rights_holder: str = Field(min_length=1)
+    catalog: str = Field("label-masters", min_length=1)
+    policy: Literal["block", "monetize", "track"] = "track"
+    artist_opt_out: bool = False
+    royalty_rate_bp: int = Field(0, ge=0, le=10_000, description="royalty rate in basis points")
+
+
+class RecordingMatch(RecordingMetadata):
     """One catalog recording that part of the upload comes from."""
 
-    model_config = ConfigDict(frozen=True)
-
-    isrc: str
-    title: str
-    artists: list[str]
-    rights_holder: str
-    catalog: str
-    policy: Literal["block", "monetize", "track"]
-    artist_opt_out: bool
-    royalty_rate_bp: int
     segments: list[MatchSegment]
     seconds_matched: float
     share_of_upload: float

@@ -5,32 +5,16 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
 from elasticsearch.helpers import bulk
-from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.catalog import Recording, decode_items
-from detectors.findings import ChromaprintFingerprint
+from detectors.findings import ChromaprintFingerprint, RecordingMetadata
 from detectors.matcher import Items, terms
 from index.names import Indices
 from streams.events import utcnow
-
-
-class RecordingMetadata(BaseModel):
-    """What a rights holder says about a recording when registering it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    isrc: str = Field(pattern=r"^[A-Z]{2}[A-Z0-9]{3}\d{7}$", description="e.g. USRC17607839")
-    title: str = Field(min_length=1)
-    artists: list[str] = Field(min_length=1)
-    rights_holder: str = Field(min_length=1)
-    catalog: str = Field("label-masters", min_length=1)
-    policy: Literal["block", "monetize", "track"] = "track"
-    artist_opt_out: bool = False
-    royalty_rate_bp: int = Field(0, ge=0, le=10_000, description="royalty rate in basis points")
 
 
 def catalog_document(
@@ -151,17 +135,8 @@ class EsCatalogLookup:
         return [self._recording(d["_source"]) for d in docs if d.get("found")]
 
     def _recording(self, source: dict[str, Any]) -> Recording:
-        return Recording(
-            isrc=source["isrc"],
-            title=source["title"],
-            artists=source["artists"],
-            rights_holder=source["rights_holder"],
-            catalog=source["catalog"],
-            policy=source["policy"],
-            artist_opt_out=source["artist_opt_out"],
-            royalty_rate_bp=source["royalty_rate_bp"],
-            items=self._decoded(source["fingerprint"]),
-        )
+        metadata = RecordingMetadata.model_validate({k: source[k] for k in RecordingMetadata.model_fields})
+        return Recording(metadata=metadata, items=self._decoded(source["fingerprint"]))
 
     def _decoded(self, compressed: str) -> Items:
         # keyed by the fingerprint itself, so a re-registered recording is never served stale

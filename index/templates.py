@@ -20,6 +20,17 @@ _REASONS = {
         "evidence": _OPAQUE,
     }
 }
+# a catalog recording's rights metadata, as registered and as quoted in matches
+_RECORDING_METADATA = {
+    "isrc": _KEYWORD,
+    "title": _TEXT_WITH_KEYWORD,
+    "artists": _TEXT_WITH_KEYWORD,
+    "rights_holder": _KEYWORD,
+    "catalog": _KEYWORD,
+    "policy": _KEYWORD,
+    "artist_opt_out": {"type": "boolean"},
+    "royalty_rate_bp": {"type": "integer"},
+}
 _LABEL = {"properties": {"digital_source_type": _KEYWORD, "summary": {"type": "text"}}}
 _ROYALTY = {"properties": {"rights_holder": _KEYWORD, "isrc": _KEYWORD, "basis_points": {"type": "integer"}}}
 
@@ -103,14 +114,7 @@ def provenance_mappings() -> dict[str, Any]:
             "matches": {
                 "type": "nested",
                 "properties": {
-                    "isrc": _KEYWORD,
-                    "title": _TEXT_WITH_KEYWORD,
-                    "artists": _TEXT_WITH_KEYWORD,
-                    "rights_holder": _KEYWORD,
-                    "catalog": _KEYWORD,
-                    "policy": _KEYWORD,
-                    "artist_opt_out": {"type": "boolean"},
-                    "royalty_rate_bp": {"type": "integer"},
+                    **_RECORDING_METADATA,
                     "seconds_matched": {"type": "float"},
                     "share_of_upload": {"type": "float"},
                     "longest_segment_s": {"type": "float"},
@@ -153,14 +157,7 @@ def catalog_mappings() -> dict[str, Any]:
     return {
         "dynamic": "strict",
         "properties": {
-            "isrc": _KEYWORD,
-            "title": _TEXT_WITH_KEYWORD,
-            "artists": _TEXT_WITH_KEYWORD,
-            "rights_holder": _KEYWORD,
-            "catalog": _KEYWORD,
-            "policy": _KEYWORD,
-            "artist_opt_out": {"type": "boolean"},
-            "royalty_rate_bp": {"type": "integer"},
+            **_RECORDING_METADATA,
             "duration_s": {"type": "float"},
             "item_count": {"type": "integer"},
             "fingerprint": {"type": "keyword", "index": False, "doc_values": False},

@@ -30,9 +30,10 @@ from bench.matching.transforms import RATE, TRANSFORMS, Audio
 from cli import synth
 from detectors.audio import decode
 from detectors.catalog import CatalogMatcher, decode_items
+from detectors.findings import RecordingMetadata
 from detectors.fingerprint import chromaprint_fingerprint
 from detectors.matcher import Items, MatchParams, align, query_windows, terms
-from index.catalog import EsCatalogLookup, RecordingMetadata, catalog_document, register_documents
+from index.catalog import EsCatalogLookup, catalog_document, register_documents
 from index.names import Indices
 from index.templates import ensure_indices
 from streams.config import Settings
