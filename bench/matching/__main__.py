@@ -294,7 +294,7 @@ def calibration_curve(
         best_true, best_false = 1.0, 1.0
         for recording in lookup.recordings(lookup.candidates([terms(w) for w in query_windows(q_items)])):
             for s in align(q_items, recording.items, permissive):
-                if q.master and recording.isrc == isrc_of(q.seed):
+                if q.master and recording.metadata.isrc == isrc_of(q.seed):
                     best_true = min(best_true, s.bit_error_rate)
                 else:
                     best_false = min(best_false, s.bit_error_rate)
@@ -429,11 +429,12 @@ def main() -> None:
         decode_items(json.loads(line)["fingerprint"]) for line in (CACHE / "master-fingerprints.jsonl").open()
     ]
     sample = rng.sample([q for q in queries if q.length == 10], args.latency_queries)
-    distractors = Indices("bench-distractors-")
-    ensure_indices(es, distractors)
-    scaled_matcher = CatalogMatcher(EsCatalogLookup(es, indices, extra_catalogs=(distractors.catalog,)))
     for target in sorted(args.distractors):
+        # one index per size, kept between runs, so each figure searches exactly that many
+        distractors = Indices(f"bench-distractors-{target}-")
+        ensure_indices(es, distractors)
         add_distractors(es, distractors, target, master_items, args.seed)
+        scaled_matcher = CatalogMatcher(EsCatalogLookup(es, indices, extra_catalogs=(distractors.catalog,)))
         scaled, lat = run_lookups(
             scaled_matcher, sample, items, f"lookups at {target} + {catalog_size} recordings"
         )

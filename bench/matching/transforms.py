@@ -73,7 +73,8 @@ _LOWPASS = signal.butter(8, 4000, "low", fs=RATE, output="sos")
 
 
 def lowpass_4k(x: Audio, rng: np.random.Generator, other: Audio) -> Audio:
-    return signal.sosfilt(_LOWPASS, x).astype(np.float32)
+    filtered: Audio = np.asarray(signal.sosfilt(_LOWPASS, x), dtype=np.float32)
+    return filtered
 
 
 def mixed_0db(x: Audio, rng: np.random.Generator, other: Audio) -> Audio:
