@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from elasticsearch import Elasticsearch
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cli import services, synth
@@ -203,9 +204,12 @@ def decisions_table(
         table.add_column(column, overflow="fold")
     for sub in submissions:
         record = records.get(sub.track_id)
+        name = escape(f"{sub.title}\n{sub.track_id}")
         if record is None:
-            reason = rejected.get(sub.track_id, "not decided in time")
-            table.add_row(f"{sub.title}\n{sub.track_id}", sub.source, "-", "dead-lettered", reason)
+            if sub.track_id in rejected:
+                table.add_row(name, sub.source, "-", "dead-lettered", escape(rejected[sub.track_id]))
+            else:
+                table.add_row(name, sub.source, "-", "pending", "not decided within the demo's time limit")
             continue
         facts = record.get("facts") or {}
         fingerprint = record.get("fingerprint") or {}
@@ -223,7 +227,7 @@ def decisions_table(
             findings += f"\nmatch: '{match['title']}' {match['isrc']}: {spans}"
         decision = record["decision"]
         why = "\n".join(r["message"] for r in decision.get("reasons") or []) or "no rule applies"
-        table.add_row(f"{sub.title}\n{sub.track_id}", sub.source, findings, decision["action"], why)
+        table.add_row(name, sub.source, escape(findings), decision["action"], escape(why))
     return table
 
 
