@@ -55,7 +55,7 @@ def song(seed: int, seconds: float, rate: int = SAMPLE_RATE) -> npt.NDArray[np.f
         out[start + len(bass) : start + 2 * len(bass)] += bass
         for step in range(8):
             note = root + 12 + _MAJOR[int(rng.integers(0, 7))] + (12 if rng.random() < 0.2 else 0)
-            lead = _tone(midi(note), beat / 2, lead_timbre, rate) * 0.15
+            lead = _tone(midi(note), beat / 2, lead_timbre, rate) * 0.35  # audible enough to tell bars apart
             at = start + int(step * beat / 2 * rate)
             out[at : at + len(lead)] += lead
         for step in range(4):

@@ -192,10 +192,64 @@ def align(query: Items, ref: Items, params: MatchParams | None = None) -> list[S
     ref_indices = np.stack([ref_index for _, ref_index in per_offset])
     best, best_ref = _follow(smoothed, ref_indices, params.hysteresis_bits)
     matched = best <= params.max_ber * 32
+    found = _runs(matched, best_ref, params)
+    for run in found:
+        _settle(run, smoothed, ref_indices, best, best_ref)
     raw = popcount(query ^ ref[np.clip(best_ref, 0, len(ref) - 1)]).astype(np.float64)
-    runs = (_trim(run, raw, params) for run in _runs(matched, best_ref, params))
+    runs = (_trim(run, raw, params) for run in found)
     segments = (_segment(query, ref, best_ref, run, params) for run in runs)
-    return [segment for segment in segments if segment is not None]
+    return _merge([segment for segment in segments if segment is not None])
+
+
+def _merge(segments: list[Segment], tolerance_s: float = 0.5) -> list[Segment]:
+    """Join touching or overlapping segments that place the upload at the same reference offset."""
+    merged: list[Segment] = []
+    for segment in sorted(segments, key=lambda s: s.upload_start_s):
+        if merged:
+            last = merged[-1]
+            same_offset = (
+                abs(
+                    (last.reference_start_s - last.upload_start_s)
+                    - (segment.reference_start_s - segment.upload_start_s)
+                )
+                <= tolerance_s
+            )
+            if same_offset and segment.upload_start_s <= last.upload_end_s + tolerance_s:
+                span = last.duration_s + segment.duration_s
+                merged[-1] = Segment(
+                    upload_start_s=last.upload_start_s,
+                    upload_end_s=max(last.upload_end_s, segment.upload_end_s),
+                    reference_start_s=last.reference_start_s,
+                    reference_end_s=max(last.reference_end_s, segment.reference_end_s),
+                    bit_error_rate=round(
+                        (last.bit_error_rate * last.duration_s + segment.bit_error_rate * segment.duration_s)
+                        / span,
+                        4,
+                    ),
+                )
+                continue
+        merged.append(segment)
+    return merged
+
+
+def _settle(
+    run: tuple[int, int],
+    smoothed: npt.NDArray[np.float64],
+    ref_indices: npt.NDArray[np.int64],
+    best: npt.NDArray[np.float64],
+    best_ref: npt.NDArray[np.int64],
+) -> None:
+    """Where one offset explains a whole run clearly better than the item-by-item path (which
+    can start on another repeat of a repeated section), align the run with that offset."""
+    a, b = run
+    means = smoothed[:, a:b].mean(axis=1)  # inf where an offset leaves the reference
+    k = int(np.argmin(means))
+    if np.isfinite(means[k]) and means[k] < best[a:b].mean() - _SETTLE_MARGIN_BITS:
+        best[a:b] = smoothed[k, a:b]
+        best_ref[a:b] = ref_indices[k, a:b]
+
+
+_SETTLE_MARGIN_BITS = 0.25
 
 
 def _trim(run: tuple[int, int], raw_errors: npt.NDArray[np.float64], params: MatchParams) -> tuple[int, int]:
