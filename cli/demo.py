@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from index.names import Indices
 from index.reader import provenance_many
 from index.templates import ensure_indices
 from streams.admin import ensure_topics
-from streams.config import Settings
+from streams.config import PROJECT_ROOT, Settings
 from streams.events import TrackSubmitted
 from streams.publisher import Publisher
 from streams.topics import Topics
@@ -139,14 +140,16 @@ def demo_tracks(workdir: Path) -> list[tuple[Path, TrackMetadata]]:
     ]
 
 
-def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
+def start_worker(log_path: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """`clearance worker` in a process group of its own; `env` overrides CLEARANCE_* settings."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
         [sys.executable, "-m", "cli.main", "worker"],
+        cwd=PROJECT_ROOT,
         stdout=log_path.open("ab"),
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
-        env={**os.environ, "CLEARANCE_LOG_FORMAT": "json"},
+        env={**os.environ, "CLEARANCE_LOG_FORMAT": "json", **(env or {})},
         start_new_session=True,
     )
 
@@ -245,7 +248,7 @@ def run_demo(settings: Settings, console: Console, timeout_s: float = 300.0) -> 
     with console.status("synthesizing demo tracks"):
         tracks = demo_tracks(workdir)
         submissions = [submission_for(path, meta, settings) for path, meta in tracks]
-    worker = start_worker(settings, settings.services_dir / "worker" / "demo-worker.log")
+    worker = start_worker(settings.services_dir / "worker" / "demo-worker.log")
     try:
         with Publisher(settings) as publisher:
             for submission in submissions:

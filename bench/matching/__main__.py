@@ -28,6 +28,7 @@ from rich.progress import Progress
 from bench.matching.corpus import CACHE, Song, build, plan
 from bench.matching.transforms import RATE, TRANSFORMS, Audio
 from cli import synth
+from cli.catalog import fingerprint_file
 from detectors.audio import decode
 from detectors.catalog import CatalogMatcher, decode_items
 from detectors.findings import RecordingMetadata
@@ -60,32 +61,21 @@ def fingerprint_audio(x: Audio) -> tuple[Items, str]:
 # ------------------------------------------------------------------ catalog
 
 
-def register_masters(es: Elasticsearch, indices: Indices, masters: list[Song]) -> dict[str, float]:
-    """Fingerprint every master (whole song) and register it; returns ingest speed figures."""
+def register_masters(es: Elasticsearch, indices: Indices, masters: list[Song], settings: Settings) -> None:
+    """Fingerprint every master (whole song; cached) and register it."""
     cache = CACHE / "master-fingerprints.jsonl"
     known = {json.loads(line)["seed"]: json.loads(line) for line in cache.open()} if cache.exists() else {}
-    audio_s = decode_s = fp_s = 0.0
     with Progress(console=console) as progress, cache.open("a") as out:
         task = progress.add_task("fingerprinting masters", total=len(masters))
         for song in masters:
             if song.seed not in known:
-                started = time.process_time()
-                decoded = decode(song.path, 22050, 600)
-                decoded_at = time.process_time()
-                fp = chromaprint_fingerprint(decoded)
-                done = time.process_time()
+                fp = fingerprint_file(song.path, settings)
                 known[song.seed] = {
                     "seed": song.seed,
                     "fingerprint": fp.fingerprint,
                     "duration_s": fp.duration_s,
-                    "decode_cpu_s": decoded_at - started,
-                    "fingerprint_cpu_s": done - decoded_at,
                 }
                 out.write(json.dumps(known[song.seed]) + "\n")
-            row = known[song.seed]
-            audio_s += row["duration_s"]
-            decode_s += row["decode_cpu_s"]
-            fp_s += row["fingerprint_cpu_s"]
             progress.advance(task)
     documents = (
         catalog_document(
@@ -103,8 +93,6 @@ def register_masters(es: Elasticsearch, indices: Indices, masters: list[Song]) -
         for s in masters
     )
     register_documents(es, indices, documents)
-    # decoding is ffmpeg's (a child process, not counted by process_time): measured separately below
-    return {"audio_s": audio_s, "fingerprint_cpu_s": fp_s}
 
 
 def ingest_speed(masters: list[Song], count: int = 20) -> dict[str, float]:
@@ -372,7 +360,7 @@ def main() -> None:
     indices = Indices(settings.index_prefix)
     es = Elasticsearch(settings.es_url, request_timeout=120)
     ensure_indices(es, indices)
-    register_masters(es, indices, masters)
+    register_masters(es, indices, masters, settings)
     speed = ingest_speed(masters)
     catalog_size = es.count(index=indices.catalog, query={"prefix": {"isrc": "QZBEN"}})["count"]
 

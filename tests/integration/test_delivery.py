@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,12 +13,14 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from cli import synth
+from cli.demo import start_worker, stop_worker
 from cli.ingest import TrackMetadata, submission_for
 from index.names import Indices
 from index.templates import ensure_indices
 from streams.admin import ensure_topics
-from streams.config import PROJECT_ROOT, Settings
+from streams.config import Settings
 from streams.events import TrackSubmitted
+from tests.integration.conftest import drop_indices, isolated_env, settings_from
 from tests.integration.test_pipeline import eventually, publish
 
 pytestmark = pytest.mark.integration
@@ -29,32 +29,12 @@ TRACKS = 24
 
 @pytest.fixture
 def isolated(tmp_path: Path, es: Elasticsearch) -> Iterator[tuple[Settings, dict[str, str]]]:
-    run = uuid.uuid4().hex[:8]
-    env = {
-        "CLEARANCE_TOPIC_PREFIX": f"kill-{run}.",
-        "CLEARANCE_INDEX_PREFIX": f"kill-{run}-",
-        "CLEARANCE_APP_ID": f"clearance-kill-{run}",
-        "CLEARANCE_STORE_DIR": str(tmp_path / "store"),
-        "CLEARANCE_LOG_FORMAT": "json",
-    }
-    settings = Settings(**{k.removeprefix("CLEARANCE_").lower(): v for k, v in env.items()})  # type: ignore[arg-type]
+    env = isolated_env(f"kill-{uuid.uuid4().hex[:8]}", tmp_path / "store")
+    settings = settings_from(env)
     ensure_topics(settings)
     ensure_indices(es, Indices(settings.index_prefix))
     yield settings, env
-    for name in Indices(settings.index_prefix).all():
-        es.options(ignore_status=404).indices.delete(index=name)
-        es.options(ignore_status=404).indices.delete_index_template(name=name)
-
-
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "worker"],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **env},
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    drop_indices(es, settings.index_prefix)
 
 
 def decided(es: Elasticsearch, settings: Settings, subs: list[TrackSubmitted]) -> int:
@@ -73,7 +53,7 @@ def test_a_killed_worker_loses_nothing_and_its_replacement_duplicates_nothing(
         audio = synth.write(tmp_path / f"t{n}.wav", synth.song(seed=300 + n, seconds=10))
         subs.append(submission_for(audio, TrackMetadata(source="generated", track_id=f"kill-{n}"), settings))
     log = tmp_path / "worker.log"
-    first = start_worker(env, log)
+    first = start_worker(log, env)
     try:
         publish(settings, *((s.track_id, s.to_bytes()) for s in subs))
         eventually(lambda: decided(es, settings, subs) >= 1, timeout_s=120, what="the first decision")
@@ -82,12 +62,11 @@ def test_a_killed_worker_loses_nothing_and_its_replacement_duplicates_nothing(
         first.wait()
     assert decided(es, settings, subs) < TRACKS, "the kill came too late to test anything"
 
-    second = start_worker(env, log)
+    second = start_worker(log, env)
     try:
         eventually(lambda: decided(es, settings, subs) == TRACKS, timeout_s=180, what="every track decided")
     finally:
-        os.killpg(second.pid, signal.SIGTERM)
-        second.wait(timeout=60)
+        stop_worker(second)
 
     indices = Indices(settings.index_prefix)
     es.indices.refresh(index=indices.all())
