@@ -22,6 +22,8 @@ services_app = typer.Typer(help="Run the real Kafka and Elasticsearch nodes loca
 app.add_typer(services_app, name="services")
 catalog_app = typer.Typer(help="Register and remove catalog recordings.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
+watermark_app = typer.Typer(help="Embed and detect AudioSeal watermarks.", no_args_is_help=True)
+app.add_typer(watermark_app, name="watermark")
 console = Console()
 
 
@@ -210,6 +212,49 @@ def show(track_id: str) -> None:
     typer.echo(
         json.dumps({"record": record_out, "decisions": decisions_for(es, indices, track_id)}, indent=2)
     )
+
+
+@watermark_app.command("embed")
+def watermark_embed(
+    source: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    target: Annotated[Path, typer.Argument(help="output file; the suffix picks the format (.flac, .wav)")],
+    generator: Annotated[str, typer.Option(help="generator id or registered name (payload.py)")],
+    model_version: Annotated[int, typer.Option(help="the generator's model version, 0-15")] = 0,
+) -> None:
+    """Watermark an audio file with the generator's 16-bit payload."""
+    from cli.watermark import embed_file
+    from detectors.audio import DecodeError
+    from detectors.watermark.payload import Payload, generator_id
+
+    try:
+        payload = Payload(generator_id(generator), model_version)
+        snr = embed_file(source, target, payload, get_settings().watermark_generator)
+    except (ValueError, DecodeError) as exc:
+        _fail(str(exc))
+    else:
+        console.print(
+            f"{target}: payload {payload.value:#06x} ({payload.generator_name} v{payload.model_version}), "
+            f"watermark {snr:.1f} dB below the audio",
+            highlight=False,
+        )
+
+
+@watermark_app.command("detect")
+def watermark_detect(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Print the watermark detection for an audio file as JSON."""
+    from cli.watermark import detect_file
+    from detectors.audio import DecodeError
+    from detectors.watermark.detect import AudioTooShort
+
+    settings = get_settings()
+    try:
+        result = detect_file(path, settings.watermark_detector, settings.watermark_threshold)
+    except (AudioTooShort, DecodeError) as exc:
+        _fail(str(exc))
+    else:
+        typer.echo(result.model_dump_json(indent=2, exclude={"per_second"}))
 
 
 if __name__ == "__main__":

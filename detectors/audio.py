@@ -86,6 +86,28 @@ def decode(path: Path, sample_rate: int, max_seconds: float, min_seconds: float 
     source = probe(path)
     if source.duration_s > max_seconds:
         raise DecodeError(f"audio is {source.duration_s:.0f} s long; the limit is {max_seconds:.0f} s")
+    samples = _pcm(path, max_seconds, ["-ac", "1", "-ar", str(sample_rate)])
+    decoded = DecodedAudio(samples=samples, sample_rate=sample_rate, source=source)
+    if decoded.duration_s < max(min_seconds, 1.0 / sample_rate):
+        raise DecodeError(f"audio is {decoded.duration_s:.2f} s long; at least {min_seconds:.1f} s is needed")
+    return decoded
+
+
+def decode_all_channels(path: Path, max_seconds: float = 7200.0) -> tuple[npt.NDArray[np.float32], int]:
+    """Decode at the file's own rate and channel count: (samples x channels) float32, rate."""
+    if not path.is_file():
+        raise DecodeError(f"no such audio file: {path}")
+    source = probe(path)
+    if source.channels < 1 or source.sample_rate < 1:
+        raise DecodeError("the audio stream has no channels or no sample rate")
+    samples = _pcm(path, max_seconds, [])
+    return samples[: samples.shape[0] // source.channels * source.channels].reshape(
+        -1, source.channels
+    ), source.sample_rate
+
+
+def _pcm(path: Path, max_seconds: float, conversion: list[str]) -> npt.NDArray[np.float32]:
+    """Interleaved float32 PCM of the first audio stream, converted as `conversion` asks."""
     cmd = [
         _require("ffmpeg"),
         "-nostdin",
@@ -97,10 +119,7 @@ def decode(path: Path, sample_rate: int, max_seconds: float, min_seconds: float 
         "0:a:0",
         "-t",
         str(max_seconds),
-        "-ac",
-        "1",
-        "-ar",
-        str(sample_rate),
+        *conversion,
         "-f",
         "f32le",
         "-",
@@ -108,11 +127,7 @@ def decode(path: Path, sample_rate: int, max_seconds: float, min_seconds: float 
     proc = _run(cmd, timeout_s=max(60.0, max_seconds))
     if proc.returncode != 0:
         raise DecodeError(f"ffmpeg could not decode the audio: {_last_line(proc.stderr, path)}")
-    samples = np.frombuffer(proc.stdout, dtype="<f4").astype(np.float32)
-    decoded = DecodedAudio(samples=samples, sample_rate=sample_rate, source=source)
-    if decoded.duration_s < max(min_seconds, 1.0 / sample_rate):
-        raise DecodeError(f"audio is {decoded.duration_s:.2f} s long; at least {min_seconds:.1f} s is needed")
-    return decoded
+    return np.frombuffer(proc.stdout, dtype="<f4").astype(np.float32)
 
 
 def _run(cmd: list[str], timeout_s: float) -> subprocess.CompletedProcess[bytes]:

@@ -79,7 +79,37 @@ class CatalogMatch(_Result):
     too_short: bool = Field(description="the upload is too short to match reliably; nothing was looked up")
 
 
-FindingResult = Annotated[AudioFacts | ChromaprintFingerprint | CatalogMatch, Field(discriminator="kind")]
+class WatermarkSpan(BaseModel):
+    """A stretch of the track that carries the watermark."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start_s: float = Field(ge=0)
+    end_s: float = Field(ge=0)
+    probability: float = Field(ge=0, le=1, description="mean detection probability over the span")
+
+
+class WatermarkDetection(_Result):
+    """AudioSeal detection: is the track watermarked, where, and what payload does it carry."""
+
+    kind: Literal["watermark"] = "watermark"
+    model: str = Field(description="detector checkpoint and its content hash")
+    detected: bool
+    probability: float = Field(ge=0, le=1, description="track score: best 5 s window's mean probability")
+    threshold: float = Field(ge=0, le=1, description="score at or above which `detected` is true")
+    spans: list[WatermarkSpan]
+    watermarked_seconds: float = Field(ge=0)
+    per_second: list[float] = Field(description="mean detection probability of each second of the track")
+    payload: int | None = Field(None, description="16-bit payload; None when nothing is detected")
+    bit_confidence: list[float] = Field(default_factory=list, description="per bit, 0 (a coin toss) to 1")
+    generator_id: int | None = None
+    generator_version: int | None = None
+    generator_name: str | None = None
+
+
+FindingResult = Annotated[
+    AudioFacts | ChromaprintFingerprint | CatalogMatch | WatermarkDetection, Field(discriminator="kind")
+]
 
 
 class Finding(BaseModel):

@@ -15,6 +15,7 @@ from detectors import catalog, facts, fingerprint
 from detectors.audio import DecodedAudio
 from detectors.catalog import CatalogLookup, CatalogMatcher
 from detectors.findings import Finding, FindingResult
+from detectors.watermark import detect
 
 DetectorFunction = Callable[[DecodedAudio, Mapping[str, FindingResult]], FindingResult]
 
@@ -26,14 +27,34 @@ class Detector:
     run: DetectorFunction
 
 
-def standard_detectors(lookup: CatalogLookup | None) -> tuple[Detector, ...]:
-    """Audio facts and the fingerprint always; catalog matching when a catalog is available."""
-    detectors = (
+@dataclass(frozen=True)
+class WatermarkModel:
+    source: str
+    threshold: float
+
+
+def standard_detectors(
+    lookup: CatalogLookup | None, watermark: WatermarkModel | None = None
+) -> tuple[Detector, ...]:
+    """Audio facts and the fingerprint always; catalog matching when a catalog is available;
+    watermark detection when a detector model is configured."""
+    detectors: tuple[Detector, ...] = (
         Detector(facts.NAME, facts.VERSION, lambda audio, _: facts.audio_facts(audio)),
         Detector(
             fingerprint.NAME, fingerprint.VERSION, lambda audio, _: fingerprint.chromaprint_fingerprint(audio)
         ),
     )
+    if watermark is not None:
+        detectors = (
+            *detectors,
+            Detector(
+                detect.NAME,
+                detect.VERSION,
+                lambda audio, _: detect.detect(
+                    audio.samples, audio.sample_rate, watermark.source, watermark.threshold
+                ),
+            ),
+        )
     if lookup is None:
         return detectors
     return (*detectors, Detector(catalog.NAME, catalog.VERSION, CatalogMatcher(lookup)))

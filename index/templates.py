@@ -122,6 +122,29 @@ def provenance_mappings() -> dict[str, Any]:
                     "segments": _OPAQUE,
                 },
             },
+            "watermark": {
+                "properties": {
+                    "kind": _KEYWORD,
+                    "model": _KEYWORD,
+                    "detected": {"type": "boolean"},
+                    "probability": {"type": "float"},
+                    "threshold": {"type": "float"},
+                    "spans": {
+                        "properties": {
+                            "start_s": {"type": "float"},
+                            "end_s": {"type": "float"},
+                            "probability": {"type": "float"},
+                        }
+                    },
+                    "watermarked_seconds": {"type": "float"},
+                    "per_second": {"type": "float", "index": False},
+                    "payload": {"type": "integer"},
+                    "bit_confidence": {"type": "float", "index": False},
+                    "generator_id": {"type": "integer"},
+                    "generator_version": {"type": "short"},
+                    "generator_name": _KEYWORD,
+                }
+            },
             "decision": _CURRENT_DECISION,
             "label": _LABEL,
             "updated_at": _DATE,

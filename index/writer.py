@@ -149,6 +149,7 @@ def _analysis_fields(analysis: TrackAnalyzed) -> dict[str, Any]:
         "facts": None,
         "fingerprint": None,
         "matches": [],
+        "watermark": None,
     }
     for finding in analysis.findings:
         if finding.result is not None and finding.result.kind == "audio_facts":
@@ -157,6 +158,8 @@ def _analysis_fields(analysis: TrackAnalyzed) -> dict[str, Any]:
             fields["fingerprint"] = finding.result.model_dump(mode="json")
         elif finding.result is not None and finding.result.kind == "catalog_match":
             fields["matches"] = [m.model_dump(mode="json") for m in finding.result.matches]
+        elif finding.result is not None and finding.result.kind == "watermark":
+            fields["watermark"] = finding.result.model_dump(mode="json")
     return fields
 
 

@@ -13,7 +13,8 @@ command -v fpcalc >/dev/null || missing+=(libchromaprint-tools)
 ldconfig -p | grep -q libchromaprint.so.1 || missing+=(libchromaprint1)
 command -v java >/dev/null || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || missing+=(maven)
-if [ "${1:-}" = "--bench" ]; then  # the benchmarks render MIDI with a General MIDI soundfont
+command -v espeak-ng >/dev/null || missing+=(espeak-ng)  # speech for the voice and watermark tests
+if [ "${1:-}" = "--bench" ]; then  # benchmarks and training render MIDI with a General MIDI soundfont
   command -v fluidsynth >/dev/null || missing+=(fluidsynth)
   [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || missing+=(fluid-soundfont-gm)
 fi

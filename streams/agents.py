@@ -19,7 +19,7 @@ from faust.types import EventT, StreamT
 from decisions.decide import decide
 from decisions.policy import DEFAULT_POLICY
 from detectors.audio import DecodeError
-from detectors.run import standard_detectors
+from detectors.run import WatermarkModel, standard_detectors
 from index.catalog import EsCatalogLookup
 from index.names import Indices
 from index.writer import IndexableEvent, IndexWriteError, write_events
@@ -47,7 +47,10 @@ from streams.store import UnsupportedAudioUri
 log = get_logger("clearance.agents")
 indices = Indices(settings.index_prefix)
 # Detectors run in a worker thread, so the catalog lookup uses the synchronous client.
-detectors = standard_detectors(EsCatalogLookup(Elasticsearch(settings.es_url, request_timeout=30), indices))
+detectors = standard_detectors(
+    EsCatalogLookup(Elasticsearch(settings.es_url, request_timeout=30), indices),
+    WatermarkModel(settings.watermark_detector, settings.watermark_threshold),
+)
 
 _MAX_BACKOFF_S = 30.0
 

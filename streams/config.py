@@ -47,6 +47,20 @@ class Settings(BaseSettings):
     max_audio_seconds: float = Field(1800.0, description="longer audio is rejected to the dead-letter topic")
     min_audio_seconds: float = Field(1.0, description="shorter audio is rejected to the dead-letter topic")
 
+    # Watermark (AudioSeal). A model card name such as audioseal_detector_16bits works too, where
+    # the official checkpoints can be fetched.
+    watermark_detector: str = Field(
+        str(PROJECT_ROOT / "detectors/watermark/weights/clearance_detector_16bits.pth"),
+        description="detector checkpoint (path or audioseal model card)",
+    )
+    watermark_generator: str = Field(
+        str(PROJECT_ROOT / "detectors/watermark/weights/clearance_wm_16bits.pth"),
+        description="generator checkpoint used by `clearance watermark embed`",
+    )
+    watermark_threshold: float = Field(
+        0.5, ge=0, le=1, description="track score at which a watermark is reported (calibrated: README)"
+    )
+
     # Workers
     app_id: str = "clearance"
     index_batch_size: int = Field(200, ge=1)

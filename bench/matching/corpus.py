@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.progress import Progress
 
-from bench.matching.songs import render
+from corpus.songs import render
 
 CACHE = Path(__file__).resolve().parent.parent / ".cache" / "matching"
 MASTER_SEEDS_START = 1

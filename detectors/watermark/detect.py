@@ -1,0 +1,186 @@
+"""Watermark detection on a whole track: any sample rate and channel count, any length up to the
+pipeline's limit, in bounded memory.
+
+The track is mixed to mono, resampled to 16 kHz and cut into windows with context on both sides;
+windows go through the detector a few at a time, and only their centres are kept. That bounds
+memory (a 20-minute track never sits in the model at once) and is also faster on a CPU, whose
+caches like short sequences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torchaudio.functional as AF
+from audioseal.loader import AudioSeal
+from audioseal.models import AudioSealDetector
+
+from detectors.findings import WatermarkDetection, WatermarkSpan
+from detectors.watermark.architecture import HOP, NBITS, SAMPLE_RATE
+from detectors.watermark.payload import Payload
+from detectors.watermark.weights import model_version
+
+NAME = "watermark"
+VERSION = "1"
+MIN_SECONDS = 1.0
+WINDOW_S = 4.0
+CONTEXT_S = 0.5
+WINDOWS_PER_BATCH = 4
+SCORE_WINDOW_S = 5.0
+SPAN_PROBABILITY = 0.5
+MIN_SPAN_S = 1.0
+MAX_GAP_S = 1.0
+
+
+class AudioTooShort(ValueError):
+    """Too little audio for a judgement either way."""
+
+
+@dataclass(frozen=True)
+class FrameScores:
+    """Per 20 ms frame: detection probability and the 16 message logits."""
+
+    probability: npt.NDArray[np.float32]  # frames
+    bit_logits: npt.NDArray[np.float32]  # frames x 16
+
+    @property
+    def frame_s(self) -> float:
+        return HOP / SAMPLE_RATE
+
+
+@lru_cache(maxsize=4)
+def load_detector(source: str) -> tuple[AudioSealDetector, str]:
+    """The detector from a local checkpoint or an audioseal model card name, and its version."""
+    model = AudioSeal.load_detector(source).eval()
+    return model, model_version(source)
+
+
+def to_mono_16k(samples: npt.NDArray[np.float32], sample_rate: int) -> torch.Tensor:
+    """samples: (n,) or (n, channels) -> mono float32 at 16 kHz."""
+    audio = np.asarray(samples, dtype=np.float32)
+    if audio.ndim == 2:
+        audio = audio.mean(axis=1)
+    tensor = torch.from_numpy(np.ascontiguousarray(audio))
+    if sample_rate != SAMPLE_RATE:
+        tensor = AF.resample(tensor, sample_rate, SAMPLE_RATE)
+    return tensor
+
+
+@torch.inference_mode()
+def frame_scores(model: AudioSealDetector, audio: torch.Tensor) -> FrameScores:
+    """Run the detector window by window over 16 kHz mono audio."""
+    window, context = int(WINDOW_S * SAMPLE_RATE), int(CONTEXT_S * SAMPLE_RATE)
+    total = audio.shape[0]
+    starts = list(range(0, total, window))
+    padded = torch.nn.functional.pad(audio, (context, window + context))
+    probabilities, logits = [], []
+    for first in range(0, len(starts), WINDOWS_PER_BATCH):
+        chunk = starts[first : first + WINDOWS_PER_BATCH]
+        batch = torch.stack([padded[s : s + window + 2 * context] for s in chunk]).unsqueeze(1)
+        output = model.detector(batch)[..., context : context + window]
+        probabilities.append(torch.softmax(output[:, :2], dim=1)[:, 1].reshape(-1))
+        logits.append(output[:, 2:].permute(0, 2, 1).reshape(-1, NBITS))
+    probability = torch.cat(probabilities)[:total]
+    bit_logits = torch.cat(logits)[:total]
+    frames = total // HOP
+    return FrameScores(
+        probability=probability[: frames * HOP].reshape(frames, HOP).mean(dim=1).numpy(),
+        bit_logits=bit_logits[: frames * HOP].reshape(frames, HOP, NBITS).mean(dim=1).numpy(),
+    )
+
+
+def track_score(scores: FrameScores) -> float:
+    """Best mean probability over 5 s windows (the whole track if shorter), stepping by 1 s: a
+    watermark on part of a long track still counts, and one window's noise doesn't."""
+    per_window = int(SCORE_WINDOW_S / scores.frame_s)
+    probability = scores.probability
+    if probability.shape[0] <= per_window:
+        return float(probability.mean())
+    sums = np.concatenate([[0.0], np.cumsum(probability, dtype=np.float64)])
+    step = int(1.0 / scores.frame_s)
+    starts = np.arange(0, probability.shape[0] - per_window + 1, step)
+    return float(((sums[starts + per_window] - sums[starts]) / per_window).max())
+
+
+def spans(scores: FrameScores) -> list[WatermarkSpan]:
+    """Runs of frames above 0.5, joined across gaps under 1 s, kept when at least 1 s long."""
+    above = scores.probability >= SPAN_PROBABILITY
+    runs: list[list[int]] = []
+    frame_s = scores.frame_s
+    for index in np.flatnonzero(above):
+        if runs and (index - runs[-1][1]) * frame_s <= MAX_GAP_S:
+            runs[-1][1] = int(index) + 1
+        else:
+            runs.append([int(index), int(index) + 1])
+    return [
+        WatermarkSpan(
+            start_s=round(start * frame_s, 2),
+            end_s=round(end * frame_s, 2),
+            probability=round(float(scores.probability[start:end].mean()), 4),
+        )
+        for start, end in runs
+        if (end - start) * frame_s >= MIN_SPAN_S
+    ]
+
+
+def per_second(scores: FrameScores) -> list[float]:
+    frames_per_second = round(1.0 / scores.frame_s)
+    count = -(-scores.probability.shape[0] // frames_per_second)
+    return [
+        round(float(scores.probability[i * frames_per_second : (i + 1) * frames_per_second].mean()), 4)
+        for i in range(count)
+    ]
+
+
+def decode_bits(scores: FrameScores) -> tuple[list[int], list[float]]:
+    """Message bits from the frames that carry the watermark (all frames, weighted by their
+    probability, when none clearly does), with each bit's confidence."""
+    weights = np.where(scores.probability >= SPAN_PROBABILITY, scores.probability, 0.0)
+    if weights.sum() <= 0:
+        weights = scores.probability.astype(np.float64) + 1e-9
+    logits = (scores.bit_logits * weights[:, None]).sum(axis=0) / weights.sum()
+    ones = 1.0 / (1.0 + np.exp(-logits))
+    bits = [int(p > 0.5) for p in ones]
+    return bits, [round(float(abs(2 * p - 1)), 4) for p in ones]
+
+
+def detect(
+    samples: npt.NDArray[np.float32], sample_rate: int, source: str, threshold: float
+) -> WatermarkDetection:
+    """Is the audio watermarked, where, and with what payload. Raises AudioTooShort under 1 s."""
+    duration = samples.shape[0] / sample_rate
+    if duration < MIN_SECONDS:
+        raise AudioTooShort(
+            f"audio is {duration:.2f} s long; the watermark detector needs at least {MIN_SECONDS:.0f} s"
+        )
+    model, version = load_detector(source)
+    scores = frame_scores(model, to_mono_16k(samples, sample_rate))
+    probability = track_score(scores)
+    found = spans(scores)
+    detected = probability >= threshold
+    result = WatermarkDetection(
+        model=version,
+        detected=detected,
+        probability=round(probability, 4),
+        threshold=threshold,
+        spans=found if detected else [],
+        watermarked_seconds=round(sum(s.end_s - s.start_s for s in found), 2) if detected else 0.0,
+        per_second=per_second(scores),
+    )
+    if not detected:
+        return result
+    bits, confidence = decode_bits(scores)
+    payload = Payload.from_bits(bits)
+    return result.model_copy(
+        update={
+            "payload": payload.value,
+            "bit_confidence": confidence,
+            "generator_id": payload.generator_id,
+            "generator_version": payload.model_version,
+            "generator_name": payload.generator_name,
+        }
+    )

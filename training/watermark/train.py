@@ -1,0 +1,348 @@
+"""Train Clearance's AudioSeal generator + detector pair on the CPU, resumably.
+
+    python -m training.watermark.train            # train (or resume) to --steps, then export
+    python -m training.watermark.train --export   # write the weights from the last checkpoint
+
+The recipe follows the AudioSeal paper at a compact scale: 1 s segments at 16 kHz, a per-sample
+detection loss, a message loss on the watermarked samples, parts of each segment reverted to the
+original, replaced by other audio or silenced so the detector learns *where* the mark is,
+unwatermarked segments as negatives, and edits in the loop (gain, noise, filters, resampling,
+echo, MP3 with a straight-through gradient). Loudness is constrained by the budget the embedder
+applies (detectors/watermark/budget.py), tightened from 12 dB to its final value once detection
+is learned, with a multi-scale mel loss brought in alongside it.
+
+Every step draws its randomness from (seed, step), so a resumed run is the run it would have been.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchaudio
+from audioseal.builder import AudioSealDetectorConfig, AudioSealWMConfig, create_detector, create_generator
+from audioseal.loader import AudioSeal
+from audioseal.models import AudioSealDetector, AudioSealWM
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from corpus import splits
+from detectors.watermark import architecture
+from detectors.watermark.budget import DEFAULT_SNR_DB, fit_budget
+from detectors.watermark.weights import DETECTOR_WEIGHTS, GENERATOR_WEIGHTS, save_checkpoint
+from streams.config import PROJECT_ROOT
+from training.watermark.augment import EDITS
+from training.watermark.pool import Clip, PoolSpec, build_pool
+
+CACHE = PROJECT_ROOT / "training" / ".cache" / "watermark"
+SEGMENT = architecture.SAMPLE_RATE  # 1 s
+
+
+@dataclass(frozen=True)
+class Recipe:
+    seed: int = 20261121
+    steps: int = 8000
+    batch: int = 12
+    lr: float = 5e-4
+    warmup_steps: int = 300  # loud watermark, no edits: learn detection first
+    ramp_steps: int = 2500  # then tighten the budget and bring edits in over this many steps
+    start_snr_db: float = 12.0
+    final_snr_db: float = DEFAULT_SNR_DB
+    detection_weight: float = 10.0
+    bits_weight: float = 5.0
+    mel_weight: float = 0.5
+    negative_share: float = 0.2
+    masked_share: float = 0.5
+    edit_probability: float = 0.7
+    checkpoint_every: int = 100
+    validate_every: int = 250
+
+
+def _schedule(recipe: Recipe, step: int) -> float:
+    """0 during warm-up, rising to 1 at the end of the ramp."""
+    return min(1.0, max(0.0, (step - recipe.warmup_steps) / recipe.ramp_steps))
+
+
+def _config(raw: dict[str, Any], kind: type[Any]) -> Any:
+    return AudioSeal.parse_config(raw, config_type=kind)
+
+
+def new_models() -> tuple[AudioSealWM, AudioSealDetector]:
+    generator = create_generator(_config(architecture.generator_config(), AudioSealWMConfig))
+    detector = create_detector(_config(architecture.detector_config(), AudioSealDetectorConfig))
+    return generator, detector
+
+
+class Batches:
+    """Segments drawn from the pool with their labels, deterministically per step."""
+
+    def __init__(self, pool: dict[str, list[Clip]], recipe: Recipe) -> None:
+        self.music = [c for c in pool["music"] if c.shape[0] > SEGMENT]
+        self.speech = [c for c in pool["speech"] if c.shape[0] > SEGMENT]
+        self.recipe = recipe
+
+    def _segment(self, rng: np.random.Generator) -> np.ndarray:
+        clips = self.speech if rng.random() < 0.3 else self.music
+        clip = clips[int(rng.integers(0, len(clips)))]
+        for _ in range(8):  # avoid near-silent segments: nothing to watermark there
+            start = int(rng.integers(0, clip.shape[0] - SEGMENT))
+            piece = clip[start : start + SEGMENT]
+            if np.sqrt(np.mean(piece**2)) > 1e-3:
+                break
+        level_db = float(rng.uniform(-35.0, -12.0))
+        scaled = piece / (np.sqrt(np.mean(piece**2)) + 1e-8) * 10 ** (level_db / 20)
+        return np.asarray(scaled, dtype=np.float32)
+
+    def draw(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """audio (B x 1 x T), other audio for replaced spans (B x 1 x T), messages (B x 16)."""
+        audio = np.stack([self._segment(rng) for _ in range(self.recipe.batch)])
+        other = np.stack([self._segment(rng) for _ in range(self.recipe.batch)])
+        messages = rng.integers(0, 2, (self.recipe.batch, architecture.NBITS))
+        return (
+            torch.from_numpy(audio).float().unsqueeze(1),
+            torch.from_numpy(other).float().unsqueeze(1),
+            torch.from_numpy(messages),
+        )
+
+
+def _masks(batch: int, rng: np.random.Generator, recipe: Recipe) -> tuple[torch.Tensor, list[str]]:
+    """Per-sample 1 where the watermark stays, and how each item's removed span is filled."""
+    mask = torch.ones(batch, 1, SEGMENT)
+    fills = []
+    for i in range(batch):
+        roll = rng.random()
+        if roll < recipe.negative_share:
+            mask[i] = 0.0
+            fills.append("original")
+            continue
+        fill = "none"
+        if roll < recipe.negative_share + recipe.masked_share:
+            fill = str(rng.choice(["original", "original", "other", "zeros"]))
+            for _ in range(int(rng.integers(1, 3))):
+                length = int(rng.uniform(0.1, 0.4) * SEGMENT)
+                start = int(rng.integers(0, SEGMENT - length))
+                mask[i, :, start : start + length] = 0.0
+        fills.append(fill)
+    return mask, fills
+
+
+def _apply_masks(
+    audio: torch.Tensor, marked: torch.Tensor, other: torch.Tensor, mask: torch.Tensor, fills: list[str]
+) -> torch.Tensor:
+    out = []
+    for i, fill in enumerate(fills):
+        replacement = {"other": other[i], "zeros": torch.zeros_like(audio[i])}.get(fill, audio[i])
+        out.append(marked[i] * mask[i] + replacement * (1 - mask[i]))
+    return torch.stack(out)
+
+
+def _edit(x: torch.Tensor, rng: np.random.Generator, probability: float) -> tuple[torch.Tensor, str]:
+    if rng.random() >= probability:
+        return x, "none"
+    name = str(rng.choice(list(EDITS)))
+    return EDITS[name](x, rng), name
+
+
+class MelLoss(torch.nn.Module):
+    """Multi-scale log-mel L1 distance between the original and the watermarked audio."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mels = torch.nn.ModuleList(
+            torchaudio.transforms.MelSpectrogram(
+                sample_rate=architecture.SAMPLE_RATE, n_fft=n, hop_length=n // 4, n_mels=64
+            )
+            for n in (256, 512, 1024, 2048)
+        )
+
+    def forward(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
+        total = torch.zeros(())
+        for mel in self.mels:
+            total = total + F.l1_loss(torch.log(mel(estimate) + 1e-5), torch.log(mel(reference) + 1e-5))
+        return total / len(self.mels)
+
+
+def losses(
+    generator: AudioSealWM,
+    detector: AudioSealDetector,
+    mel_loss: MelLoss,
+    batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    rng: np.random.Generator,
+    recipe: Recipe,
+    step: int,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    audio, other, messages = batch
+    ramp = _schedule(recipe, step)
+    snr_db = recipe.start_snr_db + ramp * (recipe.final_snr_db - recipe.start_snr_db)
+    watermark = fit_budget(audio, generator.get_watermark(audio, message=messages), snr_db)
+    marked = audio + watermark
+    mask, fills = _masks(audio.shape[0], rng, recipe)
+    received, edit = _edit(
+        _apply_masks(audio, marked, other, mask, fills), rng, recipe.edit_probability * ramp
+    )
+    output = detector.detector(received)
+    labels = mask[:, 0, :].long()
+    detection = F.cross_entropy(output[:, :2, :], labels)
+    present = mask.sum(dim=-1)  # B x 1
+    has_mark = present[:, 0] > 0
+    bit_logits = (output[:, 2:, :] * mask).sum(dim=-1) / present.clamp(min=1.0)
+    bits = (
+        F.binary_cross_entropy_with_logits(bit_logits[has_mark], messages[has_mark].float())
+        if bool(has_mark.any())
+        else torch.zeros(())
+    )
+    perceptual = mel_loss(audio, marked)
+    total = (
+        recipe.detection_weight * detection
+        + recipe.bits_weight * bits
+        + recipe.mel_weight * ramp * perceptual
+    )
+    with torch.no_grad():
+        snr = 10 * torch.log10(audio.pow(2).sum() / watermark.pow(2).sum().clamp(min=1e-12))
+    figures = {
+        "loss": float(total),
+        "detection": float(detection),
+        "bits": float(bits),
+        "mel": float(perceptual),
+        "snr_db": float(snr),
+        "budget_db": snr_db,
+    }
+    figures[f"edit_{edit}"] = 1.0
+    return total, figures
+
+
+@torch.no_grad()
+def validate(
+    generator: AudioSealWM, detector: AudioSealDetector, batches: Batches, recipe: Recipe
+) -> dict[str, float]:
+    """Clean detection and message figures on fixed dev segments at the final loudness budget."""
+    rng = np.random.default_rng([recipe.seed, 999_999])
+    audio, _, messages = batches.draw(rng)
+    watermark = fit_budget(audio, generator.get_watermark(audio, message=messages), recipe.final_snr_db)
+    positives = detector.detector(audio + watermark)
+    negatives = detector.detector(audio)
+    p_pos = torch.softmax(positives[:, :2, :], dim=1)[:, 1].mean(dim=-1)
+    p_neg = torch.softmax(negatives[:, :2, :], dim=1)[:, 1].mean(dim=-1)
+    decoded = (positives[:, 2:, :].mean(dim=-1) > 0).long()
+    return {
+        "val_detect_pos": float((p_pos > 0.5).float().mean()),
+        "val_detect_neg": float((p_neg > 0.5).float().mean()),
+        "val_bit_accuracy": float((decoded == messages).float().mean()),
+        "val_payload_exact": float((decoded == messages).all(dim=1).float().mean()),
+        "val_snr_db": float(10 * torch.log10(audio.pow(2).sum() / watermark.pow(2).sum())),
+    }
+
+
+def _learning_rate(recipe: Recipe, step: int) -> float:
+    return recipe.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / recipe.steps))))
+
+
+def _save_state(path: Path, state: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def export(state_path: Path) -> None:
+    state = torch.load(state_path, map_location="cpu", weights_only=False)
+    generator, detector = new_models()
+    generator.load_state_dict(state["generator"])
+    detector.load_state_dict(state["detector"])
+    save_checkpoint(generator, architecture.generator_config(), GENERATOR_WEIGHTS, state["step"])
+    save_checkpoint(detector, architecture.detector_config(), DETECTOR_WEIGHTS, state["step"])
+    print(f"exported step {state['step']} to {GENERATOR_WEIGHTS.parent}")
+
+
+def train(recipe: Recipe, threads: int) -> Path:
+    torch.set_num_threads(threads)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    state_path = CACHE / "state.pt"
+    log_path = CACHE / "log.jsonl"
+    pool = build_pool(
+        PoolSpec(splits.WATERMARK_TRAIN, rendered_songs=160, synth_songs=40, utterances=400),
+        CACHE / "audio",
+        "training",
+    )
+    dev_pool = build_pool(
+        PoolSpec(splits.WATERMARK_DEV, rendered_songs=16, synth_songs=4, utterances=40),
+        CACHE / "audio",
+        "dev",
+    )
+    batches, dev_batches = Batches(pool, recipe), Batches(dev_pool, recipe)
+    torch.manual_seed(recipe.seed)
+    generator, detector = new_models()
+    mel_loss = MelLoss()
+    optimizer = torch.optim.Adam([*generator.parameters(), *detector.parameters()], lr=recipe.lr)
+    step = 0
+    if state_path.exists():
+        state = torch.load(state_path, map_location="cpu", weights_only=False)
+        if state["recipe"] != asdict(recipe):
+            raise SystemExit(f"{state_path} was trained with another recipe; move it away to start over")
+        generator.load_state_dict(state["generator"])
+        detector.load_state_dict(state["detector"])
+        optimizer.load_state_dict(state["optimizer"])
+        step = int(state["step"])
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[figures]}"))
+    with Progress(*columns, TimeRemainingColumn()) as progress, log_path.open("a") as log:
+        task = progress.add_task("training", total=recipe.steps, completed=step, figures="")
+        while step < recipe.steps:
+            started = time.perf_counter()
+            rng = np.random.default_rng([recipe.seed, step])
+            torch.manual_seed(recipe.seed * 100_003 + step)
+            for group in optimizer.param_groups:
+                group["lr"] = _learning_rate(recipe, step)
+            total, figures = losses(generator, detector, mel_loss, batches.draw(rng), rng, recipe, step)
+            optimizer.zero_grad()
+            total.backward()  # type: ignore[no-untyped-call]
+            torch.nn.utils.clip_grad_norm_([*generator.parameters(), *detector.parameters()], 5.0)
+            optimizer.step()
+            step += 1
+            figures.update(step=step, seconds=time.perf_counter() - started)
+            if step % recipe.validate_every == 0 or step == recipe.steps:
+                figures.update(validate(generator, detector, dev_batches, recipe))
+            log.write(json.dumps(figures) + "\n")
+            log.flush()
+            if step % recipe.checkpoint_every == 0 or step == recipe.steps:
+                _save_state(
+                    state_path,
+                    {
+                        "step": step,
+                        "recipe": asdict(recipe),
+                        "generator": generator.state_dict(),
+                        "detector": detector.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                    },
+                )
+            progress.update(
+                task,
+                advance=1,
+                figures=(
+                    f"det {figures['detection']:.3f} bits {figures['bits']:.3f} snr {figures['snr_db']:.1f}"
+                ),
+            )
+    return state_path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--steps", type=int, default=Recipe.steps)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--export", action="store_true", help="only export the last checkpoint")
+    args = parser.parse_args()
+    if args.export:
+        export(CACHE / "state.pt")
+        return
+    export(train(Recipe(steps=args.steps), args.threads))
+
+
+if __name__ == "__main__":
+    main()
