@@ -1,147 +1,135 @@
-"""From findings + policy to decision events.
+"""From findings + policies + context to decision events: a pure function, tested without servers.
 
-Each rule looks at the analysis and returns outcomes (an action with its reason). The verdict
-is the strongest action (takedown > needs_review > label > allow) and lists every reason;
-an AI label is published as its own `label` decision whatever the verdict.
-Ids derive from the submission's event id, so deciding the same submission twice gives the
-same events.
+One verdict per track version: the strongest action of every rule's outcomes
+(takedown > needs_review > royalty/label > allow), listing every reason. Beside it:
+- a `label` decision whenever AI is involved (whatever the verdict), with the C2PA source type;
+- one `royalty` decision per rights holder for monetized matches (decisions/royalties.py), unless
+  the track is taken down, and never one that was already paid for this track version.
+Ids derive from the submission (verdict, label) or from the track version (royalties), so the
+same input always gives the same events and replays are recognised downstream.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from decisions import royalties
+from decisions.policy import Policies
+from decisions.rules import (
+    DecisionContext,
+    Outcome,
+    ai_label_rule,
+    catalog_rule,
+    detector_error_rule,
+    harassment_rule,
+    matches_of,
+    name_opt_out_rule,
+    voice_opt_out_rule,
+)
+from streams.events import Action, AiLabel, Decision, Reason, Royalty, TrackAnalyzed, derived_id
 
-from decisions.policy import Policy
-from streams.events import Action, AiLabel, Decision, Evidence, Reason, TrackAnalyzed, derived_id
-
-# C2PA / IPTC digital source types
-TRAINED_ALGORITHMIC_MEDIA = "trainedAlgorithmicMedia"
-COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA = "compositeWithTrainedAlgorithmicMedia"
-
-STRENGTH: dict[Action, int] = {Action.ALLOW: 0, Action.LABEL: 1, Action.NEEDS_REVIEW: 2, Action.TAKEDOWN: 3}
-
-
-@dataclass(frozen=True)
-class Outcome:
-    action: Action
-    reason: Reason
-    label: AiLabel | None = None
-
-
-Rule = Callable[[TrackAnalyzed, Policy], Iterable[Outcome]]
+STRENGTH: dict[Action, int] = {
+    Action.ALLOW: 0,
+    Action.LABEL: 1,
+    Action.ROYALTY: 1,
+    Action.NEEDS_REVIEW: 2,
+    Action.TAKEDOWN: 3,
+}
+RULES = (
+    ai_label_rule,
+    catalog_rule,
+    name_opt_out_rule,
+    voice_opt_out_rule,
+    harassment_rule,
+    detector_error_rule,
+)
 
 
-def declared_ai_rule(analysis: TrackAnalyzed, policy: Policy) -> Iterable[Outcome]:
-    """Label what the submission itself says about AI involvement."""
+def royalty_id(analysis: TrackAnalyzed, rights_holder: str) -> str:
+    """Per track version (track id + audio), not per submission: a replay or a re-submission of
+    the same audio gets the same id and is not paid again."""
     sub = analysis.submission
-    if sub.source == "generated" or sub.declared_ai_use == "generated":
-        source_type, what = TRAINED_ALGORITHMIC_MEDIA, "AI-generated"
-    elif sub.declared_ai_use == "assisted":
-        source_type, what = COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA, "AI-assisted"
-    else:
-        return
-    title = f"'{sub.title}'" if sub.title else "this track"
-    summary = f"{what} track {title}"
-    if sub.parent_track_ids:
-        summary += f", derived from {', '.join(sub.parent_track_ids)}"
-    how = "platform generator" if sub.source == "generated" else "uploader's declaration"
-    yield Outcome(
-        action=Action.LABEL,
-        reason=Reason(
-            code="ai_declared",
-            message=f"{summary} (known from the {how})",
-            evidence=[
-                Evidence(
-                    detector="submission",
-                    summary=f"source={sub.source}, declared_ai_use={sub.declared_ai_use}",
-                    data={
-                        "source": sub.source,
-                        "declared_ai_use": sub.declared_ai_use,
-                        "parent_track_ids": list(sub.parent_track_ids),
-                    },
-                )
-            ],
-        ),
-        label=AiLabel(digital_source_type=source_type, summary=summary),
-    )
+    version = f"{sub.track_id}:{sub.audio_sha256 or sub.audio_uri}"
+    return derived_id(version, "royalty", rights_holder)
 
 
-def detector_error_rule(analysis: TrackAnalyzed, policy: Policy) -> Iterable[Outcome]:
-    if not policy.review_on_detector_error:
-        return
-    for finding in analysis.findings:
-        if finding.status == "error":
-            yield Outcome(
-                action=Action.NEEDS_REVIEW,
-                reason=Reason(
-                    code="detector_error",
-                    message=f"detector {finding.detector} could not examine the track",
-                    evidence=[Evidence(detector=finding.detector, summary=finding.error or "unknown error")],
-                ),
-            )
+def _verdict_action(outcomes: list[Outcome]) -> Action:
+    """The strongest action; between the equally strong royalty and label, royalty (the track
+    stays up and is monetized; its label is published beside the verdict either way)."""
+    actions = [o.action for o in outcomes] or [Action.ALLOW]
+    return max(actions, key=lambda a: (STRENGTH[a], a is Action.ROYALTY))
 
 
-def catalog_match_rule(analysis: TrackAnalyzed, policy: Policy) -> Iterable[Outcome]:
-    """Matched catalog recordings, under their rights holder's policy: `block` takes the
-    upload down; `monetize` and `track` let it stay, with the match on record."""
-    finding = analysis.finding("catalog_match")
-    if finding is None or finding.result is None or finding.result.kind != "catalog_match":
-        return
-    for match in finding.result.matches:
-        artists = ", ".join(match.artists)
-        message = (
-            f"{match.seconds_matched:.1f} s ({match.share_of_upload:.0%} of the upload) come from "
-            f"'{match.title}' by {artists} ({match.isrc}, {match.catalog}); "
-            f"{match.rights_holder} policy: {match.policy}"
-        )
-        evidence = Evidence(
-            detector="catalog_match",
-            summary=(
-                f"{len(match.segments)} segment(s), longest {match.longest_segment_s:.1f} s, "
-                f"score {match.score:.2f}"
-            ),
-            data=match.model_dump(mode="json"),
-        )
-        action = Action.TAKEDOWN if match.policy == "block" else Action.ALLOW
-        yield Outcome(
-            action=action, reason=Reason(code=f"catalog_{match.policy}", message=message, evidence=[evidence])
-        )
-
-
-RULES: tuple[Rule, ...] = (declared_ai_rule, catalog_match_rule, detector_error_rule)
-
-
-def decide(analysis: TrackAnalyzed, policy: Policy, rules: tuple[Rule, ...] = RULES) -> list[Decision]:
-    outcomes = [outcome for rule in rules for outcome in rule(analysis, policy)]
+def decide(
+    analysis: TrackAnalyzed, policies: Policies, context: DecisionContext | None = None
+) -> list[Decision]:
+    context = context or DecisionContext()
+    outcomes = [o for rule in RULES for o in rule(analysis, policies, context)]
+    verdict_action = _verdict_action(outcomes)
+    holders = [m.rights_holder for m in matches_of(analysis)]
+    version = policies.version_label(holders)
     label = next((o.label for o in outcomes if o.label is not None), None)
-    verdict_action = max((o.action for o in outcomes), key=STRENGTH.__getitem__, default=Action.ALLOW)
     reasons = [o.reason for o in outcomes]
-    decisions = [_decision(analysis, policy, verdict_action, True, reasons, label)]
+    decisions = [_decision(analysis, version, verdict_action, True, reasons, label)]
     if label is not None and verdict_action is not Action.LABEL:
         label_reasons = [o.reason for o in outcomes if o.label is not None]
-        decisions.append(_decision(analysis, policy, Action.LABEL, False, label_reasons, label))
+        decisions.append(_decision(analysis, version, Action.LABEL, False, label_reasons, label))
+    if verdict_action is not Action.TAKEDOWN:
+        decisions.extend(_royalties(analysis, version, outcomes, context))
     return decisions
+
+
+def _royalties(
+    analysis: TrackAnalyzed, version: str, outcomes: list[Outcome], context: DecisionContext
+) -> list[Decision]:
+    claims = [claim for o in outcomes for claim in o.claims]
+    if not claims:
+        return []
+    duration = _upload_seconds(analysis)
+    decisions = []
+    for royalty in royalties.split(claims, duration):
+        event_id = royalty_id(analysis, royalty.rights_holder)
+        if event_id in context.paid_royalty_ids:
+            continue
+        reasons = [
+            o.reason for o in outcomes if any(c.rights_holder == royalty.rights_holder for c in o.claims)
+        ]
+        decisions.append(
+            _decision(analysis, version, Action.ROYALTY, False, reasons, None, royalty, event_id)
+        )
+    return decisions
+
+
+def _upload_seconds(analysis: TrackAnalyzed) -> float:
+    for finding in analysis.findings:
+        result = finding.result
+        if result is not None and result.kind == "audio_facts":
+            return float(result.duration_s)
+    matches = matches_of(analysis)
+    if matches and matches[0].share_of_upload > 0:
+        return matches[0].seconds_matched / matches[0].share_of_upload
+    return 0.0
 
 
 def _decision(
     analysis: TrackAnalyzed,
-    policy: Policy,
+    policy_version: str,
     action: Action,
     verdict: bool,
     reasons: list[Reason],
     label: AiLabel | None,
+    royalty: Royalty | None = None,
+    event_id: str | None = None,
 ) -> Decision:
     submission_id = analysis.submission.event_id
     return Decision(
-        event_id=derived_id(submission_id, "decision", action.value),
+        event_id=event_id or derived_id(submission_id, "decision", action.value),
         track_id=analysis.track_id,
         occurred_at=analysis.occurred_at,
         action=action,
         verdict=verdict,
         submission_event_id=submission_id,
         submitted_at=analysis.submission.occurred_at,
-        policy_version=policy.version,
+        policy_version=policy_version,
         reasons=reasons,
         label=label,
+        royalty=royalty,
     )

@@ -9,7 +9,6 @@ from typing import Protocol
 
 import chromaprint
 
-from detectors.audio import DecodedAudio
 from detectors.findings import (
     CatalogMatch,
     ChromaprintFingerprint,
@@ -61,7 +60,7 @@ class CatalogMatcher:
         self.lookup = lookup
         self.params = params
 
-    def __call__(self, audio: DecodedAudio, earlier: Mapping[str, FindingResult]) -> CatalogMatch:
+    def __call__(self, earlier: Mapping[str, FindingResult]) -> CatalogMatch:
         fingerprint = earlier.get("chromaprint")
         if not isinstance(fingerprint, ChromaprintFingerprint):
             raise ValueError("catalog matching needs the chromaprint fingerprint, which is missing")

@@ -107,8 +107,70 @@ class WatermarkDetection(_Result):
     generator_name: str | None = None
 
 
+class HarassmentHit(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["threat", "abuse"]
+    field: str = Field(description="title | description | prompt | lyrics")
+    sentence: str
+    words: list[str] = Field(description="the words that made it a threat or abuse")
+    targets: list[str] = Field(description="the real people it is aimed at")
+    score: float
+
+
+class HarassmentFinding(_Result):
+    """Abuse or threats aimed at real people in the track's text."""
+
+    kind: Literal["harassment"] = "harassment"
+    severity: Literal["none", "abuse", "threat"]
+    hits: list[HarassmentHit]
+
+
+class NameRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    artist: str = Field(description="the opted-out artist, as registered")
+    field: str = Field(description="title | description | prompt | credits")
+    written: str = Field(description="how the text wrote the name")
+    similarity: float = Field(ge=0, le=1)
+    cue: str | None = Field(description='the request around the name ("style of", "voice", ...)')
+
+
+class NameRequests(_Result):
+    """Opted-out artists named in the track's metadata."""
+
+    kind: Literal["name_opt_out"] = "name_opt_out"
+    requests: list[NameRequest]
+
+
+class VoiceMatch(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    artist: str
+    similarity: float = Field(description="cosine similarity of speaker embeddings")
+    start_s: float = Field(ge=0)
+    end_s: float = Field(ge=0)
+
+
+class VoiceMatches(_Result):
+    """Voices in the track that resemble a registered voiceprint of an opted-out artist."""
+
+    kind: Literal["voice_opt_out"] = "voice_opt_out"
+    threshold: float
+    review_threshold: float
+    voiced_seconds: float = Field(ge=0)
+    matches: list[VoiceMatch] = Field(description="best segment per artist at or above review_threshold")
+
+
 FindingResult = Annotated[
-    AudioFacts | ChromaprintFingerprint | CatalogMatch | WatermarkDetection, Field(discriminator="kind")
+    AudioFacts
+    | ChromaprintFingerprint
+    | CatalogMatch
+    | WatermarkDetection
+    | HarassmentFinding
+    | NameRequests
+    | VoiceMatches,
+    Field(discriminator="kind"),
 ]
 
 

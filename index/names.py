@@ -21,5 +21,13 @@ class Indices:
     def catalog(self) -> str:
         return f"{self.prefix}catalog"
 
+    @property
+    def policies(self) -> str:
+        return f"{self.prefix}policies"
+
+    @property
+    def people(self) -> str:
+        return f"{self.prefix}people"
+
     def all(self) -> list[str]:
-        return [self.provenance, self.decisions, self.catalog]
+        return [self.provenance, self.decisions, self.catalog, self.policies, self.people]

@@ -32,7 +32,22 @@ _RECORDING_METADATA = {
     "royalty_rate_bp": {"type": "integer"},
 }
 _LABEL = {"properties": {"digital_source_type": _KEYWORD, "summary": {"type": "text"}}}
-_ROYALTY = {"properties": {"rights_holder": _KEYWORD, "isrc": _KEYWORD, "basis_points": {"type": "integer"}}}
+_ROYALTY = {
+    "properties": {
+        "rights_holder": _KEYWORD,
+        "isrc": _KEYWORD,  # schema 1 before royalty lines; kept so old documents still map
+        "basis_points": {"type": "integer"},
+        "recordings": {
+            "properties": {
+                "isrc": _KEYWORD,
+                "title": _TEXT_WITH_KEYWORD,
+                "royalty_rate_bp": {"type": "integer"},
+                "counted_seconds": {"type": "float"},
+                "basis_points": {"type": "integer"},
+            }
+        },
+    }
+}
 
 _SUBMISSION = {
     "properties": {
@@ -145,6 +160,52 @@ def provenance_mappings() -> dict[str, Any]:
                     "generator_name": _KEYWORD,
                 }
             },
+            "harassment": {
+                "properties": {
+                    "kind": _KEYWORD,
+                    "severity": _KEYWORD,
+                    "hits": {
+                        "properties": {
+                            "kind": _KEYWORD,
+                            "field": _KEYWORD,
+                            "sentence": {"type": "text"},
+                            "words": _KEYWORD,
+                            "targets": _KEYWORD,
+                            "score": {"type": "float"},
+                        }
+                    },
+                }
+            },
+            "name_opt_out": {
+                "properties": {
+                    "kind": _KEYWORD,
+                    "requests": {
+                        "properties": {
+                            "artist": _KEYWORD,
+                            "field": _KEYWORD,
+                            "written": _KEYWORD,
+                            "similarity": {"type": "float"},
+                            "cue": _KEYWORD,
+                        }
+                    },
+                }
+            },
+            "voice_opt_out": {
+                "properties": {
+                    "kind": _KEYWORD,
+                    "threshold": {"type": "float"},
+                    "review_threshold": {"type": "float"},
+                    "voiced_seconds": {"type": "float"},
+                    "matches": {
+                        "properties": {
+                            "artist": _KEYWORD,
+                            "similarity": {"type": "float"},
+                            "start_s": {"type": "float"},
+                            "end_s": {"type": "float"},
+                        }
+                    },
+                }
+            },
             "decision": _CURRENT_DECISION,
             "label": _LABEL,
             "updated_at": _DATE,
@@ -190,6 +251,35 @@ def catalog_mappings() -> dict[str, Any]:
     }
 
 
+def policies_mappings() -> dict[str, Any]:
+    """Every version of every rights holder's policy (id = holder@version); never overwritten."""
+    return {
+        "dynamic": "strict",
+        "properties": {
+            "rights_holder": _KEYWORD,
+            "version": {"type": "integer"},
+            "rules": _OPAQUE,
+            "created_at": _DATE,
+        },
+    }
+
+
+def people_mappings() -> dict[str, Any]:
+    """Real people the checks protect (id = folded name): opt-outs, aliases, voiceprints."""
+    return {
+        "dynamic": "strict",
+        "properties": {
+            "name": _TEXT_WITH_KEYWORD,
+            "aliases": _TEXT_WITH_KEYWORD,
+            "opted_out": {"type": "boolean"},
+            "registered_by": _KEYWORD,
+            "voiceprint": {"type": "dense_vector", "dims": 256, "index": False},
+            "voiceprint_clips": {"type": "integer"},
+            "updated_at": _DATE,
+        },
+    }
+
+
 def _template(pattern: str, mappings: dict[str, Any], replicas: int) -> dict[str, Any]:
     return {
         "index_patterns": [pattern],
@@ -208,6 +298,8 @@ def ensure_indices(es: Elasticsearch, indices: Indices, replicas: int = 0) -> No
         (indices.provenance, provenance_mappings()),
         (indices.decisions, decisions_mappings()),
         (indices.catalog, catalog_mappings()),
+        (indices.policies, policies_mappings()),
+        (indices.people, people_mappings()),
     )
     for name, mappings in wanted:
         es.indices.put_index_template(name=name, **_template(name, mappings, replicas))

@@ -130,6 +130,15 @@ def _provenance_doc(event: IndexableEvent, now: str, decided: bool, reset: bool)
     return doc
 
 
+# finding kind -> provenance record field, for findings stored whole
+_RECORD_FIELDS = {
+    "watermark": "watermark",
+    "harassment": "harassment",
+    "name_opt_out": "name_opt_out",
+    "voice_opt_out": "voice_opt_out",
+}
+
+
 def _analysis_fields(analysis: TrackAnalyzed) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "submission": analysis.submission.model_dump(mode="json"),
@@ -149,7 +158,7 @@ def _analysis_fields(analysis: TrackAnalyzed) -> dict[str, Any]:
         "facts": None,
         "fingerprint": None,
         "matches": [],
-        "watermark": None,
+        **dict.fromkeys(_RECORD_FIELDS.values()),
     }
     for finding in analysis.findings:
         if finding.result is not None and finding.result.kind == "audio_facts":
@@ -158,8 +167,8 @@ def _analysis_fields(analysis: TrackAnalyzed) -> dict[str, Any]:
             fields["fingerprint"] = finding.result.model_dump(mode="json")
         elif finding.result is not None and finding.result.kind == "catalog_match":
             fields["matches"] = [m.model_dump(mode="json") for m in finding.result.matches]
-        elif finding.result is not None and finding.result.kind == "watermark":
-            fields["watermark"] = finding.result.model_dump(mode="json")
+        elif finding.result is not None and finding.result.kind in _RECORD_FIELDS:
+            fields[_RECORD_FIELDS[finding.result.kind]] = finding.result.model_dump(mode="json")
     return fields
 
 

@@ -17,11 +17,13 @@ from faust import Stream
 from faust.types import EventT, StreamT
 
 from decisions.decide import decide
-from decisions.policy import DEFAULT_POLICY
+from decisions.policy import PlatformPolicy, Policies
+from decisions.rules import DecisionContext
 from detectors.audio import DecodeError
-from detectors.run import WatermarkModel, standard_detectors
+from detectors.run import VoiceThresholds, WatermarkModel, standard_detectors
 from index.catalog import EsCatalogLookup
 from index.names import Indices
+from index.registry import EsPeopleLookup, Expiring, current_policies, opted_out_artists, paid_royalty_ids
 from index.writer import IndexableEvent, IndexWriteError, write_events
 from streams.analysis import analyze_submission
 from streams.app import (
@@ -46,10 +48,16 @@ from streams.store import UnsupportedAudioUri
 
 log = get_logger("clearance.agents")
 indices = Indices(settings.index_prefix)
-# Detectors run in a worker thread, so the catalog lookup uses the synchronous client.
+# Detectors and registry lookups run in worker threads, so they use the synchronous client.
+_es = Elasticsearch(settings.es_url, request_timeout=30)
+people = EsPeopleLookup(_es, indices, settings.registry_cache_seconds)
+policies = Expiring(lambda: current_policies(_es, indices), settings.registry_cache_seconds)
+_platform = PlatformPolicy()
 detectors = standard_detectors(
-    EsCatalogLookup(Elasticsearch(settings.es_url, request_timeout=30), indices),
+    EsCatalogLookup(_es, indices),
     WatermarkModel(settings.watermark_detector, settings.watermark_threshold),
+    people,
+    VoiceThresholds(_platform.voice_takedown_similarity, _platform.voice_review_similarity),
 )
 
 _MAX_BACKOFF_S = 30.0
@@ -115,11 +123,43 @@ async def decide_track(stream: StreamT[bytes]) -> None:
         except EventParseError as exc:
             await dead_letter(event, "parse", exc)
             continue
-        for decision in decide(analysis, DEFAULT_POLICY):
+        decisions = await _decide_with_retry(analysis)
+        for decision in decisions:
             await decision_topics[decision.action].send(
                 key=decision.track_id.encode(), value=decision.to_bytes()
             )
-        log.info("decided", track_id=analysis.track_id, submission=analysis.submission.event_id)
+        log.info(
+            "decided",
+            track_id=analysis.track_id,
+            submission=analysis.submission.event_id,
+            actions=[d.action.value for d in decisions],
+        )
+
+
+def decide_now(analysis: TrackAnalyzed) -> list[Decision]:
+    """Decide under the current policies; royalties already recorded for this track version
+    are left out (the decision function drops them when told they are paid)."""
+    current: Policies = policies.get()
+    opted_out = opted_out_artists(people.people())
+    first = decide(analysis, current, DecisionContext(opted_out_artists=opted_out))
+    royalty_ids = [d.event_id for d in first if d.royalty is not None]
+    paid = paid_royalty_ids(_es, indices, royalty_ids)
+    if not paid:
+        return first
+    return decide(analysis, current, DecisionContext(opted_out_artists=opted_out, paid_royalty_ids=paid))
+
+
+async def _decide_with_retry(analysis: TrackAnalyzed) -> list[Decision]:
+    """Policies and opt-outs live in Elasticsearch; while it is unreachable, wait rather than
+    decide under the wrong policy."""
+    backoff = 0.5
+    while True:
+        try:
+            return await asyncio.to_thread(decide_now, analysis)
+        except (EsConnectionError, TransportError) as exc:
+            log.warning("decide waiting for elasticsearch", error=str(exc), retry_in_s=backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, _MAX_BACKOFF_S)
 
 
 def parse_indexable(raw: bytes) -> IndexableEvent:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from detectors.audio import decode
-from detectors.run import Detector, run_detectors
+from detectors.run import Detector, Track, run_detectors
+from detectors.text import TrackText
 from streams.config import Settings
 from streams.events import TrackAnalyzed, TrackSubmitted, derived_id, utcnow
 from streams.store import local_path
@@ -24,5 +25,16 @@ def analyze_submission(
         track_id=submission.track_id,
         occurred_at=utcnow(),
         submission=submission,
-        findings=run_detectors(audio, detectors),
+        findings=run_detectors(Track(audio, track_text(submission)), detectors),
+    )
+
+
+def track_text(submission: TrackSubmitted) -> TrackText:
+    return TrackText(
+        source=submission.source,
+        title=submission.title,
+        description=submission.description,
+        prompt=submission.prompt or "",
+        lyrics=submission.lyrics or "",
+        credits=tuple(submission.artists),
     )

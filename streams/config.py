@@ -61,6 +61,9 @@ class Settings(BaseSettings):
         0.5, ge=0, le=1, description="track score at which a watermark is reported (calibrated: README)"
     )
 
+    # Policies and the people registry (opt-outs, voiceprints) are re-read this often
+    registry_cache_seconds: float = Field(30.0, gt=0, description="how stale policies/opt-outs may be")
+
     # Workers
     app_id: str = "clearance"
     index_batch_size: int = Field(200, ge=1)

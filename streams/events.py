@@ -115,12 +115,26 @@ class AiLabel(BaseModel):
     summary: str = Field(description="one human-readable line")
 
 
+class RoyaltyLine(BaseModel):
+    """One recording's part of a royalty."""
+
+    model_config = ConfigDict(frozen=True)
+
+    isrc: str
+    title: str = ""
+    royalty_rate_bp: int = Field(ge=0, le=10_000)
+    counted_seconds: float = Field(ge=0, description="matched seconds after splitting overlaps")
+    basis_points: int = Field(ge=0, le=10_000)
+
+
 class Royalty(BaseModel):
+    """What one rights holder is owed for one track version, in basis points of its revenue."""
+
     model_config = ConfigDict(frozen=True)
 
     rights_holder: str
-    isrc: str
     basis_points: int = Field(ge=0, le=10_000)
+    recordings: list[RoyaltyLine] = Field(default_factory=list)
 
 
 class Decision(Event):

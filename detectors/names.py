@@ -1,0 +1,103 @@
+"""Finding people's names in free text: case, accents, punctuation, spacing and small misspellings
+do not hide a name ("taylor  swift", "Taylor-Swift", "Tayler Swift", "TAYLORSWIFT").
+
+Names are compared token window by token window with rapidfuzz's edit-distance ratio. Short
+names must match exactly (one edit turns "Sia" into "Sea"); longer names tolerate about one edit
+in ten characters.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+EXACT_BELOW = 5  # names shorter than this (without spaces) must match exactly
+MIN_RATIO_LONG = 86.0  # for names of 8+ characters
+MIN_RATIO_MEDIUM = 90.0  # for names of 5-7 characters
+
+
+@dataclass(frozen=True)
+class Person:
+    """A real person who may be named: a catalog artist, an opted-out artist, anyone registered."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    opted_out: bool = False
+
+
+@dataclass(frozen=True)
+class NameHit:
+    person: Person
+    matched: str  # the text as written
+    start: int  # character offsets into the text searched
+    end: int
+    similarity: float  # 0-100
+
+
+def fold(text: str) -> str:
+    """Lower case, accents removed, anything but letters and digits turned into spaces."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(_TOKEN.findall(stripped.casefold()))
+
+
+def tokens(text: str) -> list[tuple[str, int, int]]:
+    """Folded tokens with their character spans in `text` (spans index the original text)."""
+    found = []
+    for match in re.finditer(r"\w+", text):
+        folded = fold(match.group())
+        if folded:
+            found.append((folded.replace(" ", ""), match.start(), match.end()))
+    return found
+
+
+def _min_ratio(name: str) -> float:
+    length = len(name.replace(" ", ""))
+    if length < EXACT_BELOW:
+        return 100.0
+    return MIN_RATIO_MEDIUM if length < 8 else MIN_RATIO_LONG
+
+
+class NameIndex:
+    """All the names to look for, grouped by their number of tokens."""
+
+    def __init__(self, people: list[Person]) -> None:
+        self.by_length: dict[int, tuple[list[str], list[Person]]] = {}
+        for person in people:
+            for alias in (person.name, *person.aliases):
+                folded = fold(alias)
+                if not folded:
+                    continue
+                words = folded.count(" ") + 1
+                names, owners = self.by_length.setdefault(words, ([], []))
+                names.append(folded)
+                owners.append(person)
+                # also as one glued token ("taylorswift"), for texts that drop the spaces
+                if words > 1:
+                    glued, glued_owners = self.by_length.setdefault(1, ([], []))
+                    glued.append(folded.replace(" ", ""))
+                    glued_owners.append(person)
+
+    def find(self, text: str) -> list[NameHit]:
+        words = tokens(text)
+        hits: dict[tuple[str, int], NameHit] = {}
+        for length, (names, owners) in self.by_length.items():
+            for i in range(len(words) - length + 1):
+                window = words[i : i + length]
+                candidate = " ".join(w for w, _, _ in window)
+                best = process.extractOne(candidate, names, scorer=fuzz.ratio)
+                if best is None:
+                    continue
+                name, score, index = best
+                if score < _min_ratio(name):
+                    continue
+                person = owners[index]
+                start, end = window[0][1], window[-1][2]
+                key = (person.name, start)
+                if key not in hits or hits[key].similarity < score:
+                    hits[key] = NameHit(person, text[start:end], start, end, float(score))
+        return sorted(hits.values(), key=lambda h: (h.start, -h.similarity))

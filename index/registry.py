@@ -1,0 +1,238 @@
+"""Rights-holder policies and the people registry in Elasticsearch, and the short-lived caches
+workers read them through (a change reaches every worker within the cache's expiry, with no
+redeploy).
+
+Policies are versioned: setting a policy writes a new document `holder@version` and never
+overwrites an old one, so the version a decision names can always be looked up.
+People are keyed by their folded name; opting out, aliases and voiceprints are fields of the
+person's document.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError
+
+from decisions.policy import (
+    DEFAULT_HOLDER,
+    DEFAULT_RIGHTS_HOLDER_POLICY,
+    MatchRule,
+    Policies,
+    RightsHolderPolicy,
+)
+from detectors.names import Person, fold
+from detectors.voice import Voiceprint
+from index.names import Indices
+from streams.events import utcnow
+
+T = TypeVar("T")
+
+
+class Expiring(Generic[T]):
+    """A value loaded on first use and again once it is older than `ttl_s` (thread-safe)."""
+
+    def __init__(self, load: Callable[[], T], ttl_s: float) -> None:
+        self._load, self._ttl_s = load, ttl_s
+        self._value: T | None = None
+        self._loaded_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        with self._lock:
+            if self._value is None or time.monotonic() - self._loaded_at > self._ttl_s:
+                self._value = self._load()
+                self._loaded_at = time.monotonic()
+            return self._value
+
+
+# Policies -----------------------------------------------------------------------------------
+
+
+def latest_policy(es: Elasticsearch, indices: Indices, rights_holder: str) -> RightsHolderPolicy | None:
+    response = es.search(
+        index=indices.policies,
+        query={"term": {"rights_holder": rights_holder}},
+        sort=[{"version": "desc"}],
+        size=1,
+    )
+    hits = response["hits"]["hits"]
+    return _policy(hits[0]["_source"]) if hits else None
+
+
+def set_policy(
+    es: Elasticsearch, indices: Indices, rights_holder: str, rules: list[MatchRule]
+) -> RightsHolderPolicy:
+    """Store `rules` as the holder's next policy version (concurrent writers: one wins, the
+    other retries with the next number)."""
+    for _ in range(5):
+        current = latest_policy(es, indices, rights_holder)
+        policy = RightsHolderPolicy(
+            rights_holder=rights_holder, version=(current.version + 1) if current else 1, rules=rules
+        )
+        try:
+            es.create(
+                index=indices.policies,
+                id=policy.label,
+                document={
+                    "rights_holder": rights_holder,
+                    "version": policy.version,
+                    "rules": [r.model_dump(mode="json") for r in rules],
+                    "created_at": utcnow().isoformat(),
+                },
+                refresh="wait_for",
+            )
+            return policy
+        except ConflictError:
+            continue
+    raise RuntimeError(
+        f"could not store a new policy version for {rights_holder}: too many concurrent writers"
+    )
+
+
+def _policy(source: dict[str, Any]) -> RightsHolderPolicy:
+    return RightsHolderPolicy(
+        rights_holder=source["rights_holder"],
+        version=int(source["version"]),
+        rules=[MatchRule.model_validate(r) for r in source["rules"]],
+    )
+
+
+def current_policies(es: Elasticsearch, indices: Indices) -> Policies:
+    """Every holder's newest policy version (one search, collapsed by holder)."""
+    response = es.search(
+        index=indices.policies,
+        query={"match_all": {}},
+        collapse={"field": "rights_holder"},
+        sort=[{"version": "desc"}],
+        size=10_000,
+    )
+    latest = {p.rights_holder: p for p in (_policy(h["_source"]) for h in response["hits"]["hits"])}
+    default = latest.pop(DEFAULT_HOLDER, DEFAULT_RIGHTS_HOLDER_POLICY)
+    return Policies(default=default, rights_holders=latest)
+
+
+# People -------------------------------------------------------------------------------------
+
+
+def person_id(name: str) -> str:
+    folded = fold(name)
+    if not folded:
+        raise ValueError(f"{name!r} is not a usable name")
+    return folded
+
+
+def register_person(
+    es: Elasticsearch,
+    indices: Indices,
+    name: str,
+    *,
+    aliases: list[str] | None = None,
+    opted_out: bool | None = None,
+    registered_by: str | None = None,
+) -> dict[str, Any]:
+    """Create or update a person; fields left as None keep their stored value."""
+    doc: dict[str, Any] = {"name": name, "updated_at": utcnow().isoformat()}
+    if aliases is not None:
+        doc["aliases"] = aliases
+    if opted_out is not None:
+        doc["opted_out"] = opted_out
+    if registered_by is not None:
+        doc["registered_by"] = registered_by
+    es.update(
+        index=indices.people,
+        id=person_id(name),
+        doc=doc,
+        upsert={"opted_out": False, "aliases": [], **doc},
+        refresh="wait_for",
+    )
+    return get_person(es, indices, name) or doc
+
+
+def set_voiceprint(
+    es: Elasticsearch, indices: Indices, name: str, voiceprint: Voiceprint, clips: int
+) -> None:
+    doc = {
+        "name": name,
+        "voiceprint": [float(v) for v in voiceprint.embedding],
+        "voiceprint_clips": clips,
+        "updated_at": utcnow().isoformat(),
+    }
+    es.update(
+        index=indices.people,
+        id=person_id(name),
+        doc=doc,
+        upsert={"opted_out": False, "aliases": [], **doc},
+        refresh="wait_for",
+    )
+
+
+def get_person(es: Elasticsearch, indices: Indices, name: str) -> dict[str, Any] | None:
+    try:
+        return dict(es.get(index=indices.people, id=person_id(name))["_source"])
+    except NotFoundError:
+        return None
+
+
+def _all_people(es: Elasticsearch, indices: Indices) -> list[dict[str, Any]]:
+    response = es.search(index=indices.people, query={"match_all": {}}, size=10_000)
+    return [h["_source"] for h in response["hits"]["hits"]]
+
+
+def catalog_artists(es: Elasticsearch, indices: Indices, limit: int = 10_000) -> list[str]:
+    response = es.search(
+        index=indices.catalog,
+        size=0,
+        aggs={"artists": {"terms": {"field": "artists.raw", "size": limit}}},
+    )
+    return [b["key"] for b in response["aggregations"]["artists"]["buckets"]]
+
+
+def load_people(es: Elasticsearch, indices: Indices) -> list[Person]:
+    """Registered people plus every catalog artist (opted out when a registration says so)."""
+    registered = {
+        person_id(p["name"]): Person(p["name"], tuple(p.get("aliases") or ()), bool(p.get("opted_out")))
+        for p in _all_people(es, indices)
+    }
+    for artist in catalog_artists(es, indices):
+        registered.setdefault(person_id(artist), Person(artist))
+    return list(registered.values())
+
+
+def load_voiceprints(es: Elasticsearch, indices: Indices) -> list[Voiceprint]:
+    """Voiceprints of people who opted out (only theirs are enforced)."""
+    return [
+        Voiceprint(p["name"], np.asarray(p["voiceprint"], dtype=np.float32))
+        for p in _all_people(es, indices)
+        if p.get("opted_out") and p.get("voiceprint")
+    ]
+
+
+class EsPeopleLookup:
+    """The detectors' view of the registry, cached for `ttl_s` seconds."""
+
+    def __init__(self, es: Elasticsearch, indices: Indices, ttl_s: float) -> None:
+        self._people = Expiring(lambda: load_people(es, indices), ttl_s)
+        self._voiceprints = Expiring(lambda: load_voiceprints(es, indices), ttl_s)
+
+    def people(self) -> list[Person]:
+        return self._people.get()
+
+    def voiceprints(self) -> list[Voiceprint]:
+        return self._voiceprints.get()
+
+
+def opted_out_artists(people: list[Person]) -> frozenset[str]:
+    return frozenset(fold(name) for p in people if p.opted_out for name in (p.name, *p.aliases))
+
+
+def paid_royalty_ids(es: Elasticsearch, indices: Indices, ids: list[str]) -> frozenset[str]:
+    """Royalty decision ids already recorded (decisions are created under their ids)."""
+    if not ids:
+        return frozenset()
+    response = es.mget(index=indices.decisions, ids=ids, source=False)
+    return frozenset(d["_id"] for d in response["docs"] if d.get("found"))
