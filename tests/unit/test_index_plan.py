@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from decisions.decide import decide
-from decisions.policy import DEFAULT_POLICY
+from decisions.policy import DEFAULT_POLICIES
 from detectors.findings import AudioFacts, ChromaprintFingerprint, Finding
 from index.names import Indices
 from index.writer import TrackState, plan_actions, state_from_document
@@ -68,7 +68,7 @@ def test_analysis_updates_the_track_record_with_its_facts() -> None:
 
 def test_decisions_are_created_under_their_event_id_and_mark_the_record_decided() -> None:
     a = analysis(declared_ai_use="generated")
-    decisions = decide(a, DEFAULT_POLICY)
+    decisions = decide(a, DEFAULT_POLICIES)
     actions = plan_actions([a, *decisions], {}, INDICES)
     creates = by_index(actions, INDICES.decisions)
     assert [(c["_op_type"], c["_id"]) for c in creates] == [("create", d.event_id) for d in decisions]
@@ -80,22 +80,22 @@ def test_decisions_are_created_under_their_event_id_and_mark_the_record_decided(
 
 def test_replayed_events_plan_the_same_ids() -> None:
     a = analysis()
-    first = plan_actions([a, *decide(a, DEFAULT_POLICY)], {}, INDICES)
-    second = plan_actions([a, *decide(a, DEFAULT_POLICY)], {}, INDICES)
+    first = plan_actions([a, *decide(a, DEFAULT_POLICIES)], {}, INDICES)
+    second = plan_actions([a, *decide(a, DEFAULT_POLICIES)], {}, INDICES)
     assert [(x["_index"], x["_id"]) for x in first] == [(x["_index"], x["_id"]) for x in second]
 
 
 def test_an_older_submission_never_overwrites_a_newer_record() -> None:
     newer, older = analysis(T0 + timedelta(hours=1)), analysis(T0)
     current = {"trk-1": TrackState(newer.submission.event_id, newer.submission.occurred_at, decided=True)}
-    actions = plan_actions([older, *decide(older, DEFAULT_POLICY)], current, INDICES)
+    actions = plan_actions([older, *decide(older, DEFAULT_POLICIES)], current, INDICES)
     assert by_index(actions, INDICES.provenance) == []
     assert len(by_index(actions, INDICES.decisions)) == 1  # history keeps it all the same
 
 
 def test_a_decision_indexed_before_its_analysis_keeps_the_record_decided() -> None:
     a = analysis()
-    (verdict,) = decide(a, DEFAULT_POLICY)
+    (verdict,) = decide(a, DEFAULT_POLICIES)
     actions = plan_actions([verdict], {}, INDICES)
     record = by_index(actions, INDICES.provenance)[0]["doc"]
     state = state_from_document({"submission": record["submission"], "decision": record["decision"]})
