@@ -72,8 +72,9 @@ class PlatformPolicy(BaseModel):
 
     version: int = 1
     review_on_detector_error: bool = True
-    voice_takedown_similarity: float = Field(0.80, ge=-1, le=1)
-    voice_review_similarity: float = Field(0.74, ge=-1, le=1)
+    # Resemblyzer cosine similarity; calibration and reasoning in the README (bench/voice).
+    voice_takedown_similarity: float = Field(0.94, ge=-1, le=1)
+    voice_review_similarity: float = Field(0.80, ge=-1, le=1)
 
 
 class Policies(BaseModel):

@@ -48,14 +48,17 @@ _OBJECT = r"(?:you|u|ya|him|her|them|yourself|your \w+|his \w+|her \w+|\{target\
 _THREATS = [
     rf"\b{_INTENT}(?: \w+){{0,2}} {_VIOLENCE}(?:s|ed|ing)?(?: \w+){{0,1}} {_OBJECT}\b",
     r"\b(?:you|u|he|she|they|\{target\}) (?:should|must|will|deserves? to|needs? to|is gonna|are gonna|"
-    r"is going to|are going to|better) (?:die|be killed|be shot|get shot|get stabbed|get hurt|burn|hang|"
-    r"rot|disappear)\b",
-    r"\b(?:i|we) know where (?:you|u|he|she|they) (?:live|lives|sleep|sleeps|work|works)\b",
-    r"\bwatch (?:your|ur) back\b",
+    r"is going to|are going to|better) (?:die|be killed|be shot|be murdered|be hanged|be hung|be executed|"
+    r"be stabbed|get shot|get stabbed|get hurt|burn|hang|rot|disappear)\b",
+    r"\b(?:i|we) know where (?:you|u|he|she|they|TARGET) (?:live|lives|sleep|sleeps|work|works)\b",
+    r"\bwatch (?:your|ur|his|her|their) back\b",
+    r"\b(?:i m|im|we re|i am|we are) coming for (?:you|u|him|her|them|TARGET)\b",
+    r"\bput (?:you|u|him|her|them|TARGET) (?:in the ground|six feet under|in a grave|in a coffin)\b",
+    r"\b(?:you|u|he|she|they|TARGET) (?:won t|will not|wont) (?:live|survive) (?:to see|through|past)\b",
     r"\b(?:you|u) (?:re|are) (?:dead|a dead man|a dead woman|next)\b",
     r"\b(?:your|his|her|their) days are numbered\b",
     r"\b(?:i ll|i will|we ll|we will|gonna) (?:find|come for|get|hunt down|hunt) (?:you|u|him|her|them)\b",
-    r"\b(?:bullet|knife|blade) (?:in|into|through) (?:your|his|her|their|ya) "
+    r"\b(?:bullet|knife|blade) (?:in|into|through) (?:your|his|her|their|ya|TARGET s) "
     r"(?:head|chest|skull|face|heart)\b",
     r"\b(?:kill|shoot|stab|murder|hang) (?:yourself|urself)\b",
 ]
@@ -68,6 +71,30 @@ THREAT_EXEMPLARS = (
     "he deserves to be murdered",
     "we're going to burn your house down with you inside",
     "you won't live to see next week",
+)
+STRONG_INSULTS = frozenset(
+    [
+        "whore",
+        "slut",
+        "bitch",
+        "cunt",
+        "twat",
+        "retard",
+        "retarded",
+        "asshole",
+        "dickhead",
+        "prick",
+        "bastard",
+        "wanker",
+        "scum",
+        "vermin",
+        "subhuman",
+        "moron",
+        "idiot",
+        "imbecile",
+        "cretin",
+        "skank",
+    ]
 )
 INSULTS = frozenset(
     [
@@ -116,6 +143,12 @@ INSULTS = frozenset(
         "parasite",
         "dog",
     ]
+)
+# "X is a pathetic clown", "you worthless slut": an insult said *of* the person
+_INSULT_AT_TARGET = re.compile(
+    r"\b(?:TARGET (?:is|s|was|are)|you (?:re|are)|you|ur|your) "
+    r"(?:such |so |just |nothing but )?(?:a |an |the )?"
+    r"(?:\w+ ){0,3}(?:" + "|".join(sorted(INSULTS)) + r")\b"
 )
 _SECOND_OR_THIRD_PERSON = re.compile(r"\b(?:you|u|ya|your|ur|he|him|his|she|her|they|them)\b")
 _SENTENCE = re.compile(r"[^.!?\n;]+")
@@ -232,7 +265,8 @@ def harassment(text: TrackText, names: NameIndex, models: TextModels) -> Harassm
             )
             continue
         insults = _insults_near_target(folded)
-        if offensive_p >= ABUSE_PROBABILITY and insults:
+        strong = any(word in STRONG_INSULTS for word in insults)
+        if insults and (strong or offensive_p >= ABUSE_PROBABILITY or _INSULT_AT_TARGET.search(folded)):
             hits.append(
                 HarassmentHit(
                     kind="abuse",

@@ -67,6 +67,7 @@ class NameIndex:
 
     def __init__(self, people: list[Person]) -> None:
         self.by_length: dict[int, tuple[list[str], list[Person]]] = {}
+        self.glued: dict[str, Person] = {}
         for person in people:
             for alias in (person.name, *person.aliases):
                 folded = fold(alias)
@@ -76,15 +77,18 @@ class NameIndex:
                 names, owners = self.by_length.setdefault(words, ([], []))
                 names.append(folded)
                 owners.append(person)
-                # also as one glued token ("taylorswift"), for texts that drop the spaces
+                # also as one glued token ("taylorswift"), exactly, for texts that drop the spaces
                 if words > 1:
-                    glued, glued_owners = self.by_length.setdefault(1, ([], []))
-                    glued.append(folded.replace(" ", ""))
-                    glued_owners.append(person)
+                    self.glued.setdefault(folded.replace(" ", ""), person)
 
     def find(self, text: str) -> list[NameHit]:
         words = tokens(text)
         hits: dict[tuple[str, int], NameHit] = {}
+        for word, start, end in words:
+            if word in self.glued:
+                hits[(self.glued[word].name, start)] = NameHit(
+                    self.glued[word], text[start:end], start, end, 100.0
+                )
         for length, (names, owners) in self.by_length.items():
             for i in range(len(words) - length + 1):
                 window = words[i : i + length]
@@ -100,4 +104,13 @@ class NameIndex:
                 key = (person.name, start)
                 if key not in hits or hits[key].similarity < score:
                     hits[key] = NameHit(person, text[start:end], start, end, float(score))
-        return sorted(hits.values(), key=lambda h: (h.start, -h.similarity))
+        return _without_overlaps(list(hits.values()))
+
+
+def _without_overlaps(hits: list[NameHit]) -> list[NameHit]:
+    """Where hits overlap ("Ed Sheeran" and "Sheeran"), keep the longest, then the closest."""
+    kept: list[NameHit] = []
+    for hit in sorted(hits, key=lambda h: (-(h.end - h.start), -h.similarity, h.start)):
+        if all(hit.end <= k.start or hit.start >= k.end for k in kept):
+            kept.append(hit)
+    return sorted(kept, key=lambda h: h.start)

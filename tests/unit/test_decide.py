@@ -292,8 +292,8 @@ CASES = [
         {"ai_label"},
         TRAINED_ALGORITHMIC_MEDIA,
     ),
-    Case("voice above the takedown threshold", analysis([voice(0.86)]), Action.TAKEDOWN, {"opt_out_voice"}),
-    Case("voice in the review band", analysis([voice(0.77)]), Action.NEEDS_REVIEW, {"opt_out_voice"}),
+    Case("voice above the takedown threshold", analysis([voice(0.96)]), Action.TAKEDOWN, {"opt_out_voice"}),
+    Case("voice in the review band", analysis([voice(0.86)]), Action.NEEDS_REVIEW, {"opt_out_voice"}),
     Case("voice below the band", analysis([voice(0.70)]), Action.ALLOW, set()),
     Case(
         "explicit but harmless lyrics",

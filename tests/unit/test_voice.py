@@ -1,0 +1,65 @@
+"""Opt-outs by voice, with speech the project makes (espeak-ng voices)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from corpus.speech import Voice, say
+from decisions.policy import PlatformPolicy
+from detectors.voice import match_voiceprints, voiceprint
+
+REGISTERED = Voice("en", "m3", speed=160, pitch=45)
+OTHER = Voice("en", "f4", speed=170, pitch=65)
+POLICY = PlatformPolicy()
+SENTENCES = "Nobody notices the paper boat before the sun comes up. A stranger answers the last chorus."
+
+
+@pytest.fixture(scope="module")
+def artist_print():  # type: ignore[no-untyped-def]
+    clips = [
+        say("The morning light falls on the quiet river.", REGISTERED),
+        say("Our drummer keeps a silver guitar by the door.", REGISTERED),
+        say("Seven yellow lanterns wait for the night train.", REGISTERED),
+    ]
+    return voiceprint("Registered Artist", clips)
+
+
+def _check(samples: np.ndarray, rate: int, artist_print):  # type: ignore[no-untyped-def]
+    return match_voiceprints(
+        samples, rate, [artist_print], POLICY.voice_takedown_similarity, POLICY.voice_review_similarity
+    )
+
+
+def test_registered_voice_saying_other_words_is_found(artist_print) -> None:  # type: ignore[no-untyped-def]
+    samples, rate = say(SENTENCES, REGISTERED)
+    found = _check(samples, rate, artist_print)
+    assert [m.artist for m in found.matches] == ["Registered Artist"]
+    assert found.matches[0].similarity >= POLICY.voice_takedown_similarity
+
+
+def test_a_different_voice_is_not_taken_for_the_artist(artist_print) -> None:  # type: ignore[no-untyped-def]
+    samples, rate = say(SENTENCES, OTHER)
+    found = _check(samples, rate, artist_print)
+    assert found.matches == []  # not even in the review band
+
+
+def test_the_voice_is_found_inside_a_longer_track_and_located(artist_print) -> None:  # type: ignore[no-untyped-def]
+    voice_samples, rate = say("Nobody notices the paper boat before the sun comes up.", REGISTERED)
+    track = np.zeros(rate * 30, dtype=np.float32)
+    rng = np.random.default_rng(0)
+    track += rng.standard_normal(track.shape[0]).astype(np.float32) * 0.002
+    track[rate * 20 : rate * 20 + voice_samples.shape[0]] += voice_samples[: rate * 10]
+    found = _check(track, rate, artist_print)
+    assert found.matches and found.matches[0].artist == "Registered Artist"
+    assert found.matches[0].start_s <= 20.0 <= found.matches[0].end_s
+
+
+def test_silence_has_no_voice(artist_print) -> None:  # type: ignore[no-untyped-def]
+    found = _check(np.zeros(16000 * 5, dtype=np.float32), 16000, artist_print)
+    assert found.matches == [] and found.voiced_seconds == 0.0
+
+
+def test_reference_audio_without_voice_is_refused() -> None:
+    with pytest.raises(ValueError, match="no usable voice"):
+        voiceprint("Nobody", [(np.zeros(16000, dtype=np.float32), 16000)])
