@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -22,6 +22,12 @@ services_app = typer.Typer(help="Run the real Kafka and Elasticsearch nodes loca
 app.add_typer(services_app, name="services")
 catalog_app = typer.Typer(help="Register and remove catalog recordings.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
+people_app = typer.Typer(
+    help="Real people the checks protect: opt-outs, aliases, voiceprints.", no_args_is_help=True
+)
+app.add_typer(people_app, name="people")
+policy_app = typer.Typer(help="Rights holders' match policies (versioned).", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
 watermark_app = typer.Typer(help="Embed and detect AudioSeal watermarks.", no_args_is_help=True)
 app.add_typer(watermark_app, name="watermark")
 console = Console()
@@ -212,6 +218,89 @@ def show(track_id: str) -> None:
     typer.echo(
         json.dumps({"record": record_out, "decisions": decisions_for(es, indices, track_id)}, indent=2)
     )
+
+
+def _registry() -> tuple[Any, Any]:
+    from elasticsearch import Elasticsearch
+
+    from index.names import Indices
+    from index.templates import ensure_indices
+
+    settings = get_settings()
+    es = Elasticsearch(settings.es_url, request_timeout=60)
+    indices = Indices(settings.index_prefix)
+    ensure_indices(es, indices, settings.es_replicas)
+    return es, indices
+
+
+@people_app.command("add")
+def people_add(
+    name: str,
+    alias: Annotated[
+        list[str] | None, typer.Option(help="another spelling or stage name (repeatable)")
+    ] = None,
+    opt_out: Annotated[
+        bool | None, typer.Option("--opt-out/--opt-in", help="opt the artist out of (or back into) AI uses")
+    ] = None,
+    registered_by: Annotated[str | None, typer.Option(help="who registers them (a rights holder)")] = None,
+) -> None:
+    """Register a person, or update their aliases and opt-out."""
+    from index.registry import register_person
+
+    es, indices = _registry()
+    try:
+        person = register_person(
+            es, indices, name, aliases=alias, opted_out=opt_out, registered_by=registered_by
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+    else:
+        person.pop("voiceprint", None)
+        typer.echo(json.dumps(person, indent=2))
+
+
+@people_app.command("voice")
+def people_voice(
+    name: str,
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Register a voiceprint for a person from reference recordings of their voice."""
+    from cli.registry import RegistryInputError, register_voice
+
+    es, indices = _registry()
+    try:
+        clips = register_voice(es, indices, name, files)
+    except (RegistryInputError, ValueError) as exc:
+        _fail(str(exc))
+    else:
+        console.print(f"voiceprint for {name} from {clips} clip(s)", highlight=False)
+
+
+@policy_app.command("set")
+def policy_set(
+    rights_holder: Annotated[str, typer.Argument(help="the holder's name, or _default")],
+    rules: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON list of match rules")],
+) -> None:
+    """Store a new version of a rights holder's policy (rules: see decisions/policy.py)."""
+    from cli.registry import RegistryInputError, policy_from_file, policy_json
+
+    es, indices = _registry()
+    try:
+        policy = policy_from_file(es, indices, rights_holder, rules)
+    except RegistryInputError as exc:
+        _fail(str(exc))
+    else:
+        typer.echo(policy_json(policy))
+
+
+@policy_app.command("show")
+def policy_show(rights_holder: Annotated[str, typer.Argument(help="the holder's name, or _default")]) -> None:
+    """Print the holder's current policy (the default one when they have none)."""
+    from cli.registry import policy_json
+    from index.registry import current_policies
+
+    es, indices = _registry()
+    typer.echo(policy_json(current_policies(es, indices).for_holder(rights_holder)))
 
 
 @watermark_app.command("embed")

@@ -29,6 +29,7 @@ def isolated_env(name: str, store: Path) -> dict[str, str]:
         "CLEARANCE_APP_ID": f"clearance-{name}",
         "CLEARANCE_STORE_DIR": str(store),
         "CLEARANCE_LOG_FORMAT": "json",
+        "CLEARANCE_REGISTRY_CACHE_SECONDS": "1",
     }
 
 

@@ -97,8 +97,13 @@ def test_submitted_track_gets_a_provenance_record_with_fingerprint_facts(
     assert {d["detector"]: d["status"] for d in record["detectors"]} == {
         "audio_facts": "ok",
         "chromaprint": "ok",
+        "watermark": "ok",
         "catalog_match": "ok",
+        "name_opt_out": "ok",
+        "harassment": "ok",
+        "voice_opt_out": "ok",
     }
+    assert record["watermark"]["detected"] is False  # nobody watermarked it
     assert record["matches"] == []  # an original: nothing in the catalog
     assert record["decision"]["action"] == "allow" and record["status"] == "decided"
 
