@@ -28,6 +28,8 @@ people_app = typer.Typer(
 app.add_typer(people_app, name="people")
 policy_app = typer.Typer(help="Rights holders' match policies (versioned).", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
+keys_app = typer.Typer(help="API keys for the review API.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 watermark_app = typer.Typer(help="Embed and detect AudioSeal watermarks.", no_args_is_help=True)
 app.add_typer(watermark_app, name="watermark")
 console = Console()
@@ -301,6 +303,51 @@ def policy_show(rights_holder: Annotated[str, typer.Argument(help="the holder's 
 
     es, indices = _registry()
     typer.echo(policy_json(current_policies(es, indices).for_holder(rights_holder)))
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="reviewer | rights_holder | ingest | admin")],
+    name: Annotated[str, typer.Option(help="who holds the key (shown in the audit trail)")],
+    rights_holder: Annotated[str | None, typer.Option(help="for rights_holder keys: whose records")] = None,
+) -> None:
+    """Create an API key; it is printed once and only its hash is stored."""
+    from index.keys import create_key
+
+    es, indices = _registry()
+    try:
+        secret, key = create_key(es, indices, role, name, rights_holder)  # type: ignore[arg-type]
+    except ValueError as exc:
+        _fail(str(exc))
+    else:
+        typer.echo(
+            json.dumps(
+                {"key": secret, "key_id": key.key_id, "role": key.role, "rights_holder": key.rights_holder}
+            )
+        )
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke an API key by its id."""
+    from index.keys import revoke_key
+
+    es, indices = _registry()
+    if not revoke_key(es, indices, key_id):
+        _fail(f"no key {key_id}")
+    console.print(f"revoked {key_id}")
+
+
+@app.command()
+def api() -> None:
+    """Serve the review API and the reviewer page (CLEARANCE_API_HOST:CLEARANCE_API_PORT)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings()
+    configure_logging(settings)
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info")
 
 
 @watermark_app.command("embed")

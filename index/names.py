@@ -29,5 +29,21 @@ class Indices:
     def people(self) -> str:
         return f"{self.prefix}people"
 
+    @property
+    def audit(self) -> str:
+        return f"{self.prefix}audit"
+
+    @property
+    def keys(self) -> str:
+        return f"{self.prefix}keys"
+
     def all(self) -> list[str]:
-        return [self.provenance, self.decisions, self.catalog, self.policies, self.people]
+        return [
+            self.provenance,
+            self.decisions,
+            self.catalog,
+            self.policies,
+            self.people,
+            self.audit,
+            self.keys,
+        ]

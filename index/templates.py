@@ -79,6 +79,7 @@ _CURRENT_DECISION = {
         "decided_at": _DATE,
         "reasons": _REASONS,
         "label": _LABEL,
+        "severity": {"type": "short"},
     }
 }
 
@@ -207,6 +208,15 @@ def provenance_mappings() -> dict[str, Any]:
                 }
             },
             "decision": _CURRENT_DECISION,
+            "review": {
+                "properties": {
+                    "decision_event_id": _KEYWORD,
+                    "status": _KEYWORD,
+                    "action": _KEYWORD,
+                    "reviewer": _KEYWORD,
+                    "at": _DATE,
+                }
+            },
             "label": _LABEL,
             "updated_at": _DATE,
         },
@@ -280,6 +290,43 @@ def people_mappings() -> dict[str, Any]:
     }
 
 
+def audit_mappings() -> dict[str, Any]:
+    """Append-only trail of reviewers' actions: who, when, what, why."""
+    return {
+        "dynamic": "strict",
+        "properties": {
+            "event_id": _KEYWORD,
+            "event_type": _KEYWORD,
+            "schema_version": {"type": "integer"},
+            "occurred_at": _DATE,
+            "indexed_at": _DATE,
+            "track_id": _KEYWORD,
+            "action": _KEYWORD,
+            "reason": {"type": "text"},
+            "reviewer": _KEYWORD,
+            "reviewed_decision_event_id": _KEYWORD,
+            "reviewed_action": _KEYWORD,
+            "submission_event_id": _KEYWORD,
+            "submitted_at": _DATE,
+        },
+    }
+
+
+def keys_mappings() -> dict[str, Any]:
+    """API keys: only a hash of the secret is stored."""
+    return {
+        "dynamic": "strict",
+        "properties": {
+            "name": _KEYWORD,
+            "role": _KEYWORD,
+            "rights_holder": _KEYWORD,
+            "secret_sha256": {"type": "keyword", "index": False},
+            "created_at": _DATE,
+            "revoked": {"type": "boolean"},
+        },
+    }
+
+
 def _template(pattern: str, mappings: dict[str, Any], replicas: int) -> dict[str, Any]:
     return {
         "index_patterns": [pattern],
@@ -300,6 +347,8 @@ def ensure_indices(es: Elasticsearch, indices: Indices, replicas: int = 0) -> No
         (indices.catalog, catalog_mappings()),
         (indices.policies, policies_mappings()),
         (indices.people, people_mappings()),
+        (indices.audit, audit_mappings()),
+        (indices.keys, keys_mappings()),
     )
     for name, mappings in wanted:
         es.indices.put_index_template(name=name, **_template(name, mappings, replicas))

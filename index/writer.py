@@ -18,9 +18,21 @@ from elasticsearch import AsyncElasticsearch
 from elasticsearch.helpers import async_bulk
 
 from index.names import Indices
-from streams.events import Action, Decision, TrackAnalyzed, utcnow
+from streams.events import Action, Decision, ReviewAction, TrackAnalyzed, utcnow
 
-IndexableEvent = TrackAnalyzed | Decision
+IndexableEvent = TrackAnalyzed | Decision | ReviewAction
+
+# How urgent a case is, by the most severe reason it carries (the review queue sorts on it).
+SEVERITY = {
+    "harassment_threat": 5,
+    "opt_out_voice": 4,
+    "opt_out_name": 4,
+    "opt_out_recording": 4,
+    "harassment_abuse": 3,
+    "ai_undeclared": 2,
+    "review_escalate": 2,
+    "detector_error": 1,
+}
 
 
 class IndexWriteError(Exception):
@@ -66,6 +78,9 @@ def plan_actions(
     state = dict(current)
     actions: list[dict[str, Any]] = []
     for event in events:
+        if isinstance(event, ReviewAction):
+            actions.append(_audit_create(event, indices, now))
+            continue
         if isinstance(event, Decision):
             actions.append(_decision_create(event, indices, now))
         submission_id, submitted_at = _submission_of(event)
@@ -96,13 +111,21 @@ def plan_actions(
     return actions
 
 
+def _audit_create(review: ReviewAction, indices: Indices, now: str) -> dict[str, Any]:
+    source = review.model_dump(mode="json")
+    source["indexed_at"] = now
+    return {"_op_type": "create", "_index": indices.audit, "_id": review.event_id, "_source": source}
+
+
 def _decision_create(decision: Decision, indices: Indices, now: str) -> dict[str, Any]:
     source = decision.model_dump(mode="json")
     source["indexed_at"] = now
     return {"_op_type": "create", "_index": indices.decisions, "_id": decision.event_id, "_source": source}
 
 
-def _provenance_doc(event: IndexableEvent, now: str, decided: bool, reset: bool) -> dict[str, Any] | None:
+def _provenance_doc(
+    event: TrackAnalyzed | Decision, now: str, decided: bool, reset: bool
+) -> dict[str, Any] | None:
     doc: dict[str, Any] = {"track_id": event.track_id, "updated_at": now}
     if reset:  # a new submission: what was decided about the previous one no longer applies
         doc.update(decision=None, label=None)
@@ -116,6 +139,7 @@ def _provenance_doc(event: IndexableEvent, now: str, decided: bool, reset: bool)
         doc["label"] = event.label.model_dump(mode="json")
     if event.verdict:
         doc["status"] = "decided"
+        doc["review"] = None  # a new verdict is a new case (or none): earlier claims are done
         doc["decision"] = {
             "event_id": event.event_id,
             "submission_event_id": event.submission_event_id,
@@ -124,6 +148,7 @@ def _provenance_doc(event: IndexableEvent, now: str, decided: bool, reset: bool)
             "decided_at": event.occurred_at.isoformat(),
             "reasons": [r.model_dump(mode="json") for r in event.reasons],
             "label": event.label.model_dump(mode="json") if event.label else None,
+            "severity": max((SEVERITY.get(r.code, 0) for r in event.reasons), default=0),
         }
     elif "label" not in doc:
         return None  # royalties and other side decisions live in the decisions index only

@@ -18,6 +18,7 @@ from faust.types import EventT, StreamT
 
 from decisions.decide import decide
 from decisions.policy import PlatformPolicy, Policies
+from decisions.review import review_decision
 from decisions.rules import DecisionContext
 from detectors.audio import DecodeError
 from detectors.run import VoiceThresholds, WatermarkModel, standard_detectors
@@ -32,6 +33,7 @@ from streams.app import (
     deadletter_topic,
     decision_topics,
     indexable_topic,
+    reviews_topic,
     settings,
     submitted_topic,
 )
@@ -39,6 +41,7 @@ from streams.events import (
     DeadLetter,
     Decision,
     EventParseError,
+    ReviewAction,
     TrackAnalyzed,
     TrackSubmitted,
     parse_event,
@@ -162,6 +165,21 @@ async def _decide_with_retry(analysis: TrackAnalyzed) -> list[Decision]:
             backoff = min(backoff * 2, _MAX_BACKOFF_S)
 
 
+@app.agent(reviews_topic, concurrency=1)
+async def apply_review(stream: StreamT[bytes]) -> None:
+    """A reviewer's action becomes the track's new verdict (the audit entry is the index
+    agent's: it reads the same topic)."""
+    async for event in stream.events():
+        try:
+            review = parse_event(event.value, ReviewAction)
+        except EventParseError as exc:
+            await dead_letter(event, "review", exc)
+            continue
+        decision = review_decision(review)
+        await decision_topics[decision.action].send(key=decision.track_id.encode(), value=decision.to_bytes())
+        log.info("reviewed", track_id=review.track_id, action=review.action, outcome=decision.action.value)
+
+
 def parse_indexable(raw: bytes) -> IndexableEvent:
     try:
         event_type = json.loads(raw).get("event_type")
@@ -171,6 +189,8 @@ def parse_indexable(raw: bytes) -> IndexableEvent:
         return parse_event(raw, TrackAnalyzed)
     if event_type == "decision":
         return parse_event(raw, Decision)
+    if event_type == "review_action":
+        return parse_event(raw, ReviewAction)
     raise EventParseError(f"unexpected event_type {event_type!r} on an indexed topic")
 
 

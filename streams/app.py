@@ -36,8 +36,9 @@ decision_topics = {
     action: app.topic(topics.decisions(action), value_type=bytes, key_type=bytes) for action in Action
 }
 deadletter_topic = app.topic(topics.deadletter, value_type=bytes, key_type=bytes)
+reviews_topic = app.topic(topics.reviews, value_type=bytes, key_type=bytes)
 # The index agent reads analyses and decisions together; Faust assigns the same partition
 # of each to one worker, so one writer sees all of a track's events.
 indexable_topic = app.topic(
-    topics.analyzed, *(topics.decisions(a) for a in Action), value_type=bytes, key_type=bytes
+    topics.analyzed, *(topics.decisions(a) for a in Action), topics.reviews, value_type=bytes, key_type=bytes
 )

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     # Policies and the people registry (opt-outs, voiceprints) are re-read this often
     registry_cache_seconds: float = Field(30.0, gt=0, description="how stale policies/opt-outs may be")
 
+    # Review API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_max_upload_mb: int = Field(200, ge=1, description="larger uploads get 413")
+
     # Workers
     app_id: str = "clearance"
     index_batch_size: int = Field(200, ge=1)

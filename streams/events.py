@@ -153,7 +153,31 @@ class Decision(Event):
     royalty: Royalty | None = None
 
 
-DeadLetterStage = Literal["parse", "decode", "analyze", "decide", "index"]
+class ReviewAction(Event):
+    """A reviewer's action on a case (a track's current decision), published by the review API
+    and applied by the pipeline: it becomes a new verdict and an entry in the audit trail."""
+
+    event_type: Literal["review_action"] = "review_action"
+    action: Literal["uphold", "overturn", "escalate"]
+    reason: str = Field(min_length=1, max_length=2000)
+    reviewer: str = Field(min_length=1, description="who acted (the API key's name)")
+    reviewed_decision_event_id: str
+    reviewed_action: Action
+    submission_event_id: str
+    submitted_at: datetime
+
+
+def review_outcome(review: ReviewAction) -> Action:
+    """overturn -> allow; uphold -> the decision stands (a needs_review case becomes a takedown);
+    escalate -> stays needs_review, for a senior reviewer."""
+    if review.action == "overturn":
+        return Action.ALLOW
+    if review.action == "escalate":
+        return Action.NEEDS_REVIEW
+    return Action.TAKEDOWN if review.reviewed_action is Action.NEEDS_REVIEW else review.reviewed_action
+
+
+DeadLetterStage = Literal["parse", "decode", "analyze", "decide", "index", "review"]
 
 
 class DeadLetter(BaseModel):

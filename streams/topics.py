@@ -26,5 +26,15 @@ class Topics:
     def deadletter(self) -> str:
         return f"{self.prefix}deadletter"
 
+    @property
+    def reviews(self) -> str:
+        return f"{self.prefix}reviews"
+
     def all(self) -> list[str]:
-        return [self.submitted, self.analyzed, *(self.decisions(a) for a in Action), self.deadletter]
+        return [
+            self.submitted,
+            self.analyzed,
+            *(self.decisions(a) for a in Action),
+            self.deadletter,
+            self.reviews,
+        ]

@@ -1,0 +1,148 @@
+"""The review API: FastAPI over Elasticsearch (reads) and Kafka (every change is an event).
+
+clearance api            # serves on CLEARANCE_API_HOST:CLEARANCE_API_PORT
+GET /docs                # the OpenAPI schema, browsable
+GET /review              # the reviewer page
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from elastic_transport import ConnectionError as EsConnectionError
+from elastic_transport import TransportError
+from elasticsearch import ApiError, Elasticsearch
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from api import page
+from api.deps import FORBIDDEN, UNAUTHORIZED, Services, require, services
+from api.routes import router
+from api.schemas import Health
+from index.names import Indices
+from index.templates import ensure_indices
+from streams.config import Settings
+from streams.logs import get_logger
+from streams.publisher import Publisher
+
+log = get_logger("clearance.api")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "clearance_api_requests_total", "requests", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "clearance_api_request_seconds", "request latency", ["method", "route"], registry=self.registry
+        )
+        self.queue = Gauge("clearance_review_queue_size", "open needs_review cases", registry=self.registry)
+
+
+def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAPI:
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        es = Elasticsearch(settings.es_url, request_timeout=30)
+        indices = Indices(settings.index_prefix)
+        ensure_indices(es, indices, settings.es_replicas)
+        app.state.services = Services(settings, es, indices, publisher or Publisher(settings), {})
+        yield
+        app.state.services.publisher.close()
+        es.close()
+
+    app = FastAPI(
+        title="Clearance review API",
+        version="1",
+        description="Provenance records, the review queue and rights holders' views. "
+        "Every route but /healthz needs an API key (Authorization: Bearer <key>, or X-API-Key).",
+        lifespan=lifespan,
+    )
+    app.include_router(router)
+    app.include_router(page.router)
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+        metrics.latency.labels(request.method, path).observe(time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        message = (
+            "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+            or "invalid request"
+        )
+        return JSONResponse(status_code=422, content={"detail": message})
+
+    @app.exception_handler(EsConnectionError)
+    @app.exception_handler(TransportError)
+    async def store_unreachable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("elasticsearch unreachable", error=str(exc))
+        return JSONResponse(
+            status_code=503, content={"detail": "the record store is unavailable; retry shortly"}
+        )
+
+    @app.exception_handler(ApiError)
+    async def store_refused(request: Request, exc: ApiError) -> JSONResponse:
+        # e.g. a search Elasticsearch cannot run for this input: the caller's request, not our fault
+        log.info("elasticsearch refused a request", status=exc.meta.status, error=str(exc))
+        code = exc.meta.status if 400 <= exc.meta.status < 500 else 503
+        return JSONResponse(
+            status_code=code, content={"detail": f"the store refused the request: {exc.message}"}
+        )
+
+    @app.get("/healthz", response_model=Health, tags=["ops"])
+    def healthz(request: Request) -> Health:
+        """Liveness and whether Elasticsearch answers (no key needed)."""
+        svc = services(request)
+        try:
+            healthy = svc.es.cluster.health(timeout="2s")["status"] in ("green", "yellow")
+        except (EsConnectionError, TransportError, ApiError):
+            healthy = False
+        return Health(status="ok" if healthy else "degraded", elasticsearch=healthy)
+
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        response_class=Response,
+        dependencies=[Depends(require("reviewer"))],
+        responses={200: {"content": {"text/plain": {}}}, 401: UNAUTHORIZED, 403: FORBIDDEN},
+    )
+    def prometheus(request: Request) -> Response:
+        """Prometheus metrics: requests, latency, review queue size."""
+        svc = services(request)
+        try:
+            open_cases = svc.es.count(
+                index=svc.indices.provenance,
+                query={
+                    "bool": {
+                        "filter": [{"term": {"decision.action": "needs_review"}}],
+                        "must_not": [{"term": {"review.status": "claimed"}}],
+                    }
+                },
+            )["count"]
+            metrics.queue.set(open_cases)
+        except (EsConnectionError, TransportError, ApiError):
+            pass
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,394 @@
+"""The /v1 routes: ingest, tracks, review, rights holders."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile, status
+from fastapi.responses import FileResponse
+from pydantic import ValidationError
+
+from api.deps import FORBIDDEN, UNAUTHORIZED, ServicesDep, holder_scope, require
+from api.schemas import (
+    Accepted,
+    Error,
+    OptOutIn,
+    PageOf,
+    Record,
+    RecordingIn,
+    Registered,
+    ReviewAccepted,
+    ReviewActionIn,
+    RoyaltyPeriod,
+    TrackByUri,
+    TrackMetadataIn,
+)
+from detectors.audio import DecodeError, decode, probe
+from detectors.catalog import decode_items
+from detectors.findings import RecordingMetadata
+from detectors.fingerprint import chromaprint_fingerprint
+from index import cases
+from index.catalog import get_recording, register, remove
+from index.keys import ApiKey
+from index.registry import register_person
+from streams.events import Action, ReviewAction, TrackSubmitted, describe_validation_error, review_outcome
+from streams.store import UnsupportedAudioUri, local_path, put
+from streams.topics import Topics
+
+Responses = dict[int | str, dict[str, Any]]
+AUTH: Responses = {401: {"model": Error, **UNAUTHORIZED}, 403: {"model": Error, **FORBIDDEN}}
+NOT_FOUND: Responses = {404: {"model": Error, "description": "no such record (or not yours)"}}
+BAD_AUDIO: Responses = {
+    413: {"model": Error, "description": "upload larger than the limit"},
+    415: {"model": Error, "description": "not audio ffmpeg can read"},
+}
+router = APIRouter(prefix="/v1", responses=AUTH)
+
+Ingest = Annotated[ApiKey, Depends(require("ingest"))]
+Reader = Annotated[ApiKey, Depends(require("reviewer", "rights_holder"))]
+Reviewer = Annotated[ApiKey, Depends(require("reviewer"))]
+Holder = Annotated[ApiKey, Depends(require("rights_holder"))]
+Offset = Annotated[int, Query(ge=0, le=cases.MAX_WINDOW - 100, description="items to skip")]
+Limit = Annotated[int, Query(ge=1, le=100, description="items per page")]
+
+
+def _not_found(what: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no {what}")
+
+
+def _save_upload(upload: UploadFile, limit_bytes: int, folder: Path) -> Path:
+    target = folder / "upload"
+    written = 0
+    with target.open("wb") as out:
+        while chunk := upload.file.read(1 << 20):
+            written += len(chunk)
+            if written > limit_bytes:
+                raise HTTPException(
+                    status.HTTP_413_CONTENT_TOO_LARGE, f"upload exceeds {limit_bytes // (1 << 20)} MB"
+                )
+            out.write(chunk)
+    if written == 0:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "the upload is empty")
+    try:
+        source = probe(target)
+    except DecodeError as exc:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"unsupported audio: {exc}") from exc
+    if source.duration_s <= 0:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "unsupported audio: no duration")
+    return target
+
+
+def _submission(meta: TrackMetadataIn, uri: str, sha256: str | None) -> TrackSubmitted:
+    return TrackSubmitted(
+        track_id=meta.track_id or f"trk-{(sha256 or uri.rsplit('/', 1)[-1])[:16]}",
+        source=meta.source,
+        audio_uri=uri,
+        audio_sha256=sha256,
+        uploader_id=meta.uploader_id,
+        title=meta.title,
+        artists=meta.artists,
+        description=meta.description,
+        prompt=meta.prompt,
+        lyrics=meta.lyrics,
+        declared_ai_use="generated" if meta.source == "generated" else meta.declared_ai_use,
+        parent_track_ids=meta.parent_track_ids,
+    )
+
+
+def _publish_submission(svc: ServicesDep, submission: TrackSubmitted) -> Accepted:
+    svc.publisher.publish(Topics(svc.settings.topic_prefix).submitted, submission)
+    svc.publisher.flush()
+    return Accepted(
+        track_id=submission.track_id, event_id=submission.event_id, audio_uri=submission.audio_uri
+    )
+
+
+# Ingest -------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/tracks",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    tags=["ingest"],
+    responses={**BAD_AUDIO, 422: {"model": Error}},
+)
+def submit_upload(
+    svc: ServicesDep,
+    key: Ingest,
+    audio: Annotated[UploadFile, File(description="the audio file")],
+    metadata: Annotated[str, Form(description="TrackMetadataIn as JSON")] = "{}",
+) -> Accepted:
+    """Upload a track's audio with its metadata; the pipeline takes it from here."""
+    try:
+        meta = TrackMetadataIn.model_validate_json(metadata)
+    except ValidationError as exc:
+        raise HTTPException(422, f"invalid metadata: {describe_validation_error(exc)}") from exc
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = _save_upload(audio, svc.settings.api_max_upload_mb << 20, Path(tmp))
+        stored = put(saved, svc.settings.store_dir)
+    return _publish_submission(svc, _submission(meta, stored.uri, stored.sha256))
+
+
+@router.post(
+    "/tracks/by-uri",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    tags=["ingest"],
+    responses={**BAD_AUDIO, 422: {"model": Error}},
+)
+def submit_uri(svc: ServicesDep, key: Ingest, body: TrackByUri) -> Accepted:
+    """Submit a track whose audio is already in the store, by its file:// URI."""
+    try:
+        path = local_path(body.audio_uri)
+    except UnsupportedAudioUri as exc:
+        raise HTTPException(422, str(exc)) from exc
+    if not path.is_file():
+        raise HTTPException(422, f"no audio at {body.audio_uri}")
+    try:
+        probe(path)
+    except DecodeError as exc:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"unsupported audio: {exc}") from exc
+    return _publish_submission(svc, _submission(body, body.audio_uri, None))
+
+
+# Tracks -------------------------------------------------------------------------------------
+
+
+@router.get("/tracks/{track_id}", response_model=Record, tags=["tracks"], responses=NOT_FOUND)
+def track(svc: ServicesDep, key: Reader, track_id: str) -> Record:
+    """A track's provenance record: metadata, findings, current decision, decision history and,
+    for reviewers, the audit trail of review actions."""
+    scope = holder_scope(key)
+    record = cases.record_for(svc.es, svc.indices, track_id, scope)
+    if record is None:
+        raise _not_found(f"track {track_id}")
+    record.pop("fingerprint", None)
+    if scope is not None:
+        record.pop("findings", None)  # raw findings may name other holders' recordings
+        record["matches"] = [m for m in record.get("matches", []) if m.get("rights_holder") == scope]
+    return Record(
+        track_id=track_id,
+        record=record,
+        decisions=cases.decisions_visible_to(svc.es, svc.indices, track_id, scope),
+        audit=cases.audit_for(svc.es, svc.indices, track_id) if scope is None else [],
+    )
+
+
+@router.get("/tracks/{track_id}/audio", tags=["tracks"], responses=NOT_FOUND, response_class=FileResponse)
+def track_audio(svc: ServicesDep, key: Reviewer, track_id: str) -> FileResponse:
+    """The track's audio, for the reviewer page's player."""
+    record = cases.record_for(svc.es, svc.indices, track_id, None)
+    uri = ((record or {}).get("submission") or {}).get("audio_uri")
+    if not uri:
+        raise _not_found(f"audio for track {track_id}")
+    try:
+        path = local_path(uri)
+    except UnsupportedAudioUri as exc:
+        raise _not_found(f"local audio for track {track_id}") from exc
+    if not path.is_file():
+        raise _not_found(f"audio for track {track_id}")
+    return FileResponse(path, media_type="application/octet-stream")
+
+
+# Review -------------------------------------------------------------------------------------
+
+
+@router.get("/review/cases", response_model=PageOf, tags=["review"])
+def review_queue(
+    svc: ServicesDep,
+    key: Reviewer,
+    reason: Annotated[
+        str | None, Query(max_length=64, description="only cases with this reason code")
+    ] = None,
+    offset: Offset = 0,
+    limit: Limit = 20,
+) -> PageOf:
+    """Open needs_review cases, most severe first, then oldest first."""
+    page = cases.review_queue(svc.es, svc.indices, reason, offset, limit)
+    return PageOf(total=page.total, offset=offset, limit=limit, items=page.items)
+
+
+@router.get("/review/cases/{track_id}", response_model=Record, tags=["review"], responses=NOT_FOUND)
+def review_case(svc: ServicesDep, key: Reviewer, track_id: str) -> Record:
+    """One case with all its evidence: the record, its decision history and its audit trail."""
+    return track(svc, key, track_id)
+
+
+@router.post(
+    "/review/cases/{track_id}/actions",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ReviewAccepted,
+    tags=["review"],
+    responses={**NOT_FOUND, 409: {"model": Error, "description": "someone acted first, or the case changed"}},
+)
+def act_on_case(svc: ServicesDep, key: Reviewer, track_id: str, body: ReviewActionIn) -> ReviewAccepted:
+    """Uphold, overturn or escalate the case's current decision. Published as an event; the
+    pipeline applies it (a new verdict) and records it in the audit trail."""
+    try:
+        before = cases.claim_case(
+            svc.es, svc.indices, track_id, body.decision_event_id, key.name, body.action
+        )
+    except cases.CaseNotFound as exc:
+        raise _not_found(f"track {track_id}") from exc
+    except cases.CaseConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    decision, submission = before["decision"], before["submission"]
+    review = ReviewAction(
+        track_id=track_id,
+        action=body.action,
+        reason=body.reason,
+        reviewer=key.name,
+        reviewed_decision_event_id=body.decision_event_id,
+        reviewed_action=Action(decision["action"]),
+        submission_event_id=submission["event_id"],
+        submitted_at=datetime.fromisoformat(submission["occurred_at"]),
+    )
+    svc.publisher.publish(Topics(svc.settings.topic_prefix).reviews, review)
+    svc.publisher.flush()
+    return ReviewAccepted(
+        review_event_id=review.event_id,
+        track_id=track_id,
+        action=body.action,
+        outcome=review_outcome(review).value,
+    )
+
+
+# Rights holders -----------------------------------------------------------------------------
+
+
+@router.get("/records", response_model=PageOf, tags=["rights holders"])
+def search_records(
+    svc: ServicesDep,
+    key: Reader,
+    isrc: Annotated[str | None, Query(max_length=12)] = None,
+    title: Annotated[str | None, Query(max_length=200)] = None,
+    artist: Annotated[str | None, Query(max_length=200)] = None,
+    decision: Annotated[Action | None, Query(description="current decision")] = None,
+    date_from: Annotated[datetime | None, Query(description="submitted at or after")] = None,
+    date_to: Annotated[datetime | None, Query(description="submitted at or before")] = None,
+    q: Annotated[
+        str | None, Query(max_length=500, description="free text over title, artists, description, prompt")
+    ] = None,
+    offset: Offset = 0,
+    limit: Limit = 20,
+) -> PageOf:
+    """Provenance records; a rights holder sees only records that involve their own catalog."""
+    if date_from and date_to and date_from > date_to:
+        raise HTTPException(422, "date_from is after date_to")
+    query = cases.RecordQuery(
+        isrc, title, artist, decision.value if decision else None, date_from, date_to, q
+    )
+    page = cases.search_records(svc.es, svc.indices, holder_scope(key), query, offset, limit)
+    return PageOf(total=page.total, offset=offset, limit=limit, items=page.items)
+
+
+@router.get("/royalties", response_model=list[RoyaltyPeriod], tags=["rights holders"])
+def royalties(
+    svc: ServicesDep,
+    key: Holder,
+    period: Annotated[cases.Interval, Query(description="bucket size")] = "month",
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+) -> list[RoyaltyPeriod]:
+    """The caller's royalty events summed by period."""
+    holder = key.rights_holder
+    if holder is None:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "royalties are per rights holder; use a rights_holder key"
+        )
+    rows = cases.royalty_totals(svc.es, svc.indices, holder, period, date_from, date_to)
+    return [RoyaltyPeriod(**row) for row in rows]
+
+
+def _own_holder(key: ApiKey) -> str:
+    if key.rights_holder is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "registering recordings needs a rights_holder key")
+    return key.rights_holder
+
+
+@router.post(
+    "/recordings",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Registered,
+    tags=["rights holders"],
+    responses={
+        **BAD_AUDIO,
+        409: {"model": Error, "description": "the ISRC belongs to another rights holder"},
+        422: {"model": Error},
+    },
+)
+def register_recording(
+    svc: ServicesDep,
+    key: Holder,
+    audio: Annotated[UploadFile, File(description="the master")],
+    metadata: Annotated[str, Form(description="RecordingIn as JSON")],
+) -> Registered:
+    """Fingerprint a master (the whole recording) and register it under the caller's name."""
+    holder = _own_holder(key)
+    try:
+        meta_in = RecordingIn.model_validate_json(metadata)
+    except ValidationError as exc:
+        raise HTTPException(422, f"invalid metadata: {describe_validation_error(exc)}") from exc
+    existing = get_recording(svc.es, svc.indices, meta_in.isrc)
+    if existing is not None and existing.get("rights_holder") != holder:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"{meta_in.isrc} is registered by another rights holder"
+        )
+    meta = RecordingMetadata(**{**meta_in.model_dump(), "rights_holder": holder})
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = _save_upload(audio, svc.settings.api_max_upload_mb << 20, Path(tmp))
+        try:
+            decoded = decode(saved, svc.settings.analysis_sample_rate, svc.settings.max_audio_seconds, 1.0)
+        except DecodeError as exc:
+            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"unsupported audio: {exc}") from exc
+    fingerprint = chromaprint_fingerprint(decoded)
+    register(svc.es, svc.indices, [(meta, fingerprint)])
+    return Registered(
+        isrc=meta.isrc,
+        rights_holder=holder,
+        duration_s=fingerprint.duration_s,
+        item_count=len(decode_items(fingerprint.fingerprint)),
+    )
+
+
+@router.delete(
+    "/recordings/{isrc}", status_code=status.HTTP_204_NO_CONTENT, tags=["rights holders"], responses=NOT_FOUND
+)
+def remove_recording(svc: ServicesDep, key: Holder, isrc: str) -> None:
+    """Remove one of the caller's recordings from the catalog."""
+    holder = _own_holder(key)
+    existing = get_recording(svc.es, svc.indices, isrc)
+    if existing is None or existing.get("rights_holder") != holder:
+        raise _not_found(f"recording {isrc} of {holder}")
+    remove(svc.es, svc.indices, isrc)
+
+
+@router.put("/artists/{name}/opt-out", tags=["rights holders"], responses=NOT_FOUND)
+def set_opt_out(svc: ServicesDep, key: Holder, name: str, body: OptOutIn) -> dict[str, Any]:
+    """Opt one of the caller's artists out of (or back into) AI remixes, covers and voices."""
+    holder = _own_holder(key)
+    artists = {a.casefold() for a in _catalog_artists(svc, holder)}
+    if name.casefold() not in artists:
+        raise _not_found(f"artist {name} in {holder}'s catalog")
+    try:
+        person = register_person(
+            svc.es, svc.indices, name, aliases=body.aliases, opted_out=body.opted_out, registered_by=holder
+        )
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    person.pop("voiceprint", None)
+    return person
+
+
+def _catalog_artists(svc: ServicesDep, holder: str) -> list[str]:
+    response = svc.es.search(
+        index=svc.indices.catalog,
+        size=0,
+        query={"term": {"rights_holder": holder}},
+        aggs={"artists": {"terms": {"field": "artists.raw", "size": 10_000}}},
+    )
+    return [b["key"] for b in response["aggregations"]["artists"]["buckets"]]

@@ -1,0 +1,103 @@
+"""Request and response bodies of the review API."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from detectors.findings import RecordingMetadata
+from streams.events import TrackId
+
+
+class Error(BaseModel):
+    detail: str = Field(description="what was wrong")
+
+
+class TrackMetadataIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    track_id: TrackId | None = Field(None, description="default: derived from the audio's sha256")
+    source: Literal["upload", "generated"] = "upload"
+    uploader_id: str = Field("api", min_length=1, max_length=200)
+    title: str = Field("", max_length=500)
+    artists: list[str] = Field(default_factory=list, max_length=50)
+    description: str = Field("", max_length=10_000)
+    prompt: str | None = Field(None, max_length=10_000)
+    lyrics: str | None = Field(None, max_length=50_000)
+    declared_ai_use: Literal["none", "assisted", "generated"] = "none"
+    parent_track_ids: list[TrackId] = Field(default_factory=list, max_length=50)
+
+
+class TrackByUri(TrackMetadataIn):
+    audio_uri: str = Field(min_length=8, max_length=2000, description="file:// URI of audio already stored")
+
+
+class Accepted(BaseModel):
+    track_id: str
+    event_id: str
+    audio_uri: str
+
+
+class Record(BaseModel):
+    """A provenance record: metadata, findings, current decision, history and audit trail."""
+
+    track_id: str
+    record: dict[str, Any]
+    decisions: list[dict[str, Any]]
+    audit: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class PageOf(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    items: list[dict[str, Any]]
+
+
+class ReviewActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["uphold", "overturn", "escalate"]
+    reason: str = Field(min_length=3, max_length=2000)
+    decision_event_id: str = Field(min_length=1, max_length=64, description="the decision the reviewer saw")
+
+
+class ReviewAccepted(BaseModel):
+    review_event_id: str
+    track_id: str
+    action: str
+    outcome: str
+
+
+class RecordingIn(RecordingMetadata):
+    """Registration metadata; the rights holder is the caller's own."""
+
+    model_config = ConfigDict(extra="forbid")
+    rights_holder: str = Field("", description="ignored for rights-holder keys: always their own")
+
+
+class Registered(BaseModel):
+    isrc: str
+    rights_holder: str
+    duration_s: float
+    item_count: int
+
+
+class OptOutIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    opted_out: bool
+    aliases: list[str] | None = Field(None, max_length=20)
+
+
+class RoyaltyPeriod(BaseModel):
+    period_start: str
+    royalty_events: int
+    tracks: int
+    basis_points: int = Field(description="sum of the holder's shares in the period, in basis points")
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    elasticsearch: bool

@@ -1,0 +1,367 @@
+"""The review API against the real Elasticsearch and Kafka, with a real worker applying what it
+publishes."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from elasticsearch import Elasticsearch
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from cli import synth
+from cli.catalog import add_from_manifest
+from index.keys import create_key
+from index.names import Indices
+from index.registry import register_person
+from streams.config import Settings
+from tests.integration.test_catalog import write_manifest
+from tests.integration.test_pipeline import eventually
+
+pytestmark = pytest.mark.integration
+RATE = synth.SAMPLE_RATE
+
+# Who may call what. A new route must be added here, or test_every_route_is_covered fails.
+ROUTES: dict[tuple[str, str], set[str]] = {
+    ("POST", "/v1/tracks"): {"ingest"},
+    ("POST", "/v1/tracks/by-uri"): {"ingest"},
+    ("GET", "/v1/tracks/{track_id}"): {"reviewer", "rights_holder"},
+    ("GET", "/v1/tracks/{track_id}/audio"): {"reviewer"},
+    ("GET", "/v1/review/cases"): {"reviewer"},
+    ("GET", "/v1/review/cases/{track_id}"): {"reviewer"},
+    ("POST", "/v1/review/cases/{track_id}/actions"): {"reviewer"},
+    ("GET", "/v1/records"): {"reviewer", "rights_holder"},
+    ("GET", "/v1/royalties"): {"rights_holder"},
+    ("POST", "/v1/recordings"): {"rights_holder"},
+    ("DELETE", "/v1/recordings/{isrc}"): {"rights_holder"},
+    ("PUT", "/v1/artists/{name}/opt-out"): {"rights_holder"},
+    ("GET", "/metrics"): {"reviewer"},
+}
+
+
+@pytest.fixture(scope="module")
+def client(live_settings: Settings, es: Elasticsearch) -> Iterator[TestClient]:
+    settings = live_settings.model_copy(update={"api_max_upload_mb": 4})
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def keys(live_settings: Settings, es: Elasticsearch) -> dict[str, str]:
+    indices = Indices(live_settings.index_prefix)
+    made = {
+        "reviewer": create_key(es, indices, "reviewer", "rev-ada")[0],
+        "reviewer2": create_key(es, indices, "reviewer", "rev-bo")[0],
+        "ingest": create_key(es, indices, "ingest", "uploader")[0],
+        "admin": create_key(es, indices, "admin", "ops")[0],
+        "holder_a": create_key(es, indices, "rights_holder", "label-a", "Alder Records")[0],
+        "holder_b": create_key(es, indices, "rights_holder", "label-b", "Birch Music")[0],
+    }
+    return made
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def _wav(seconds: float, seed: int) -> bytes:
+    buffer = io.BytesIO()
+    import soundfile
+
+    soundfile.write(buffer, synth.song(seed=seed, seconds=seconds), RATE, format="WAV")
+    return buffer.getvalue()
+
+
+def _upload(client: TestClient, key: str, audio: bytes, **metadata: Any) -> dict[str, Any]:
+    response = client.post(
+        "/v1/tracks",
+        headers=auth(key),
+        files={"audio": ("track.wav", audio, "audio/wav")},
+        data={"metadata": json.dumps(metadata)},
+    )
+    assert response.status_code == 202, response.text
+    return dict(response.json())
+
+
+def _decided(client: TestClient, key: str, track_id: str, event_id: str | None = None) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        response = client.get(f"/v1/tracks/{track_id}", headers=auth(key))
+        if response.status_code != 200:
+            return None
+        record = response.json()["record"]
+        decision = record.get("decision") or {}
+        if event_id is not None and decision.get("submission_event_id") != event_id:
+            return None
+        return dict(response.json()) if decision else None
+
+    return eventually(probe, what=f"a decision for {track_id}")
+
+
+def test_every_route_is_covered(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    found = {(method.upper(), path) for path, operations in paths.items() for method in operations}
+    found.discard(("GET", "/healthz"))
+    assert found == set(ROUTES)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(ROUTES))
+def test_missing_bad_and_wrong_role_keys(
+    client: TestClient, keys: dict[str, str], method: str, path: str
+) -> None:
+    url = path.format(track_id="trk-nobody", isrc="QZAAA2600001", name="Nobody")
+    assert client.request(method, url).status_code == 401
+    assert client.request(method, url, headers=auth("clr_nope_nope")).status_code == 401
+    assert client.request(method, url, headers=auth(keys["reviewer"] + "x")).status_code == 401
+    role_key = {"reviewer": "reviewer", "rights_holder": "holder_a", "ingest": "ingest"}
+    for role, key_name in role_key.items():
+        if role not in ROUTES[(method, path)]:
+            response = client.request(method, url, headers=auth(keys[key_name]))
+            assert response.status_code == 403, (role, response.status_code, response.text)
+            assert "role" in response.json()["detail"]
+
+
+def test_health_needs_no_key(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok", "elasticsearch": True}
+
+
+def test_a_reviewer_overturns_a_takedown_and_the_record_history_and_audit_show_it(
+    client: TestClient,
+    keys: dict[str, str],
+    worker: subprocess.Popen[bytes],
+    es: Elasticsearch,
+    live_settings: Settings,
+) -> None:
+    register_person(es, Indices(live_settings.index_prefix), "Drake")  # a real person the checks know
+    time.sleep(live_settings.registry_cache_seconds + 0.5)
+    sent = _upload(
+        client,
+        keys["ingest"],
+        _wav(8, seed=401),
+        track_id="api-threat",
+        title="Diss",
+        lyrics="Drake, I'm gonna kill you when I find you",
+        artists=["MC Test"],
+    )
+    case = _decided(client, keys["reviewer"], "api-threat", sent["event_id"])
+    assert case["record"]["decision"]["action"] == "takedown", case["record"]["decision"]
+    decision_id = case["record"]["decision"]["event_id"]
+
+    response = client.post(
+        "/v1/review/cases/api-threat/actions",
+        headers=auth(keys["reviewer"]),
+        json={
+            "action": "overturn",
+            "reason": "a battle-rap persona, not a real threat",
+            "decision_event_id": decision_id,
+        },
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["outcome"] == "allow"
+
+    # A second reviewer acting on the same decision is refused, not silently applied.
+    second = client.post(
+        "/v1/review/cases/api-threat/actions",
+        headers=auth(keys["reviewer2"]),
+        json={"action": "uphold", "reason": "looks like a threat to me", "decision_event_id": decision_id},
+    )
+    assert second.status_code == 409 and "rev-ada" in second.json()["detail"]
+
+    def overturned() -> dict[str, Any] | None:
+        body = client.get("/v1/tracks/api-threat", headers=auth(keys["reviewer"])).json()
+        verdicts = [d for d in body["decisions"] if d["verdict"]]
+        applied = body["record"]["decision"]["action"] == "allow" and body["audit"] and len(verdicts) == 2
+        return body if applied else None
+
+    body = eventually(overturned, what="the overturn to be applied and audited")
+    assert body["record"]["decision"]["reasons"][0]["code"] == "review_overturn"
+    verdicts = [d["action"] for d in body["decisions"] if d["verdict"]]
+    assert verdicts == ["takedown", "allow"]
+    (entry,) = body["audit"]
+    assert (entry["reviewer"], entry["action"], entry["reviewed_action"]) == (
+        "rev-ada",
+        "overturn",
+        "takedown",
+    )
+    assert entry["reason"] == "a battle-rap persona, not a real threat" and entry["occurred_at"]
+
+    stale = client.post(
+        "/v1/review/cases/api-threat/actions",
+        headers=auth(keys["reviewer2"]),
+        json={"action": "uphold", "reason": "acting on what I saw earlier", "decision_event_id": decision_id},
+    )
+    assert stale.status_code == 409 and "changed" in stale.json()["detail"]
+
+
+@pytest.fixture(scope="module")
+def holder_records(
+    live_settings: Settings,
+    es: Elasticsearch,
+    client: TestClient,
+    keys: dict[str, str],
+    worker: subprocess.Popen[bytes],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("holders")
+    synth.write(folder / "a.flac", synth.song(seed=411, seconds=40))
+    synth.write(folder / "b.flac", synth.song(seed=412, seconds=40))
+    manifest = write_manifest(
+        folder,
+        [
+            {
+                "file": "a.flac",
+                "isrc": "QZAPI2600001",
+                "title": "Alder Song",
+                "artists": ["Ash"],
+                "rights_holder": "Alder Records",
+                "policy": "monetize",
+                "royalty_rate_bp": 5000,
+            },
+            {
+                "file": "b.flac",
+                "isrc": "QZAPI2600002",
+                "title": "Birch Song",
+                "artists": ["Bea"],
+                "rights_holder": "Birch Music",
+                "policy": "track",
+            },
+        ],
+    )
+    add_from_manifest(manifest, live_settings, es)
+    made = {}
+    for name, seed in (("a", 411), ("b", 412)):
+        remix = np.concatenate(
+            [synth.song(seed=420, seconds=5), synth.song(seed=seed, seconds=40)[5 * RATE : 25 * RATE]]
+        )
+        buffer = io.BytesIO()
+        import soundfile
+
+        soundfile.write(buffer, remix, RATE, format="WAV")
+        sent = _upload(
+            client, keys["ingest"], buffer.getvalue(), track_id=f"api-remix-{name}", title=f"Remix {name}"
+        )
+        _decided(client, keys["reviewer"], f"api-remix-{name}", sent["event_id"])
+        made[name] = f"api-remix-{name}"
+    indices = Indices(live_settings.index_prefix)
+    es.indices.refresh(index=[indices.provenance, indices.decisions])  # searches see what gets see
+    return made
+
+
+def test_a_rights_holder_sees_only_their_own_records(
+    client: TestClient, keys: dict[str, str], holder_records: dict[str, str]
+) -> None:
+    a_key, b_key = auth(keys["holder_a"]), auth(keys["holder_b"])
+    mine = client.get("/v1/records", headers=a_key).json()
+    assert {r["track_id"] for r in mine["items"]} == {"api-remix-a"} and mine["total"] == 1
+    assert client.get("/v1/records", headers=b_key).json()["total"] == 1
+    # by id
+    assert client.get("/v1/tracks/api-remix-a", headers=a_key).status_code == 200
+    assert client.get("/v1/tracks/api-remix-b", headers=a_key).status_code == 404
+    assert client.get("/v1/tracks/api-threat", headers=a_key).status_code == 404
+    # by search on the other's catalog, and through counts
+    for params in ({"isrc": "QZAPI2600002"}, {"title": "Birch"}, {"artist": "Bea"}):
+        assert client.get("/v1/records", headers=a_key, params=params).json()["total"] == 0
+    found = client.get("/v1/records", headers=a_key, params={"q": "Remix b"}).json()
+    assert [r["track_id"] for r in found["items"]] == ["api-remix-a"] and found[
+        "total"
+    ] == 1  # "Remix" matches
+    assert client.get("/v1/records", headers=a_key, params={"isrc": "QZAPI2600001"}).json()["total"] == 1
+    # a reviewer sees both
+    everyone = client.get("/v1/records", headers=auth(keys["reviewer"]), params={"q": "Remix"}).json()
+    assert {"api-remix-a", "api-remix-b"} <= {r["track_id"] for r in everyone["items"]}
+    # royalties summed by period: Alder is paid for its 20 s of a 25 s upload (5000 bp x 20/25)
+    periods = client.get("/v1/royalties", headers=a_key, params={"period": "day"}).json()
+    assert len(periods) == 1 and periods[0]["royalty_events"] == 1
+    assert 3800 <= periods[0]["basis_points"] <= 4000
+    assert client.get("/v1/royalties", headers=b_key).json() == []
+
+
+def test_opt_out_only_for_the_holders_own_artists(
+    client: TestClient, keys: dict[str, str], holder_records: dict[str, str]
+) -> None:
+    a_key = auth(keys["holder_a"])
+    assert (
+        client.put("/v1/artists/Ash/opt-out", headers=a_key, json={"opted_out": True}).json()["opted_out"]
+        is True
+    )
+    assert client.put("/v1/artists/Bea/opt-out", headers=a_key, json={"opted_out": True}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "expected"),
+    [
+        (
+            "POST",
+            "/v1/review/cases/api-threat/actions",
+            {"content": b"{not json", "headers": {"Content-Type": "application/json"}},
+            422,
+        ),
+        (
+            "POST",
+            "/v1/review/cases/api-threat/actions",
+            {"json": {"action": "delete-everything", "reason": "x", "decision_event_id": 3}},
+            422,
+        ),
+        ("GET", "/v1/review/cases", {"params": {"limit": "many"}}, 422),
+        ("GET", "/v1/records", {"params": {"date_from": "yesterday"}}, 422),
+        (
+            "GET",
+            "/v1/records",
+            {"params": {"date_from": "2026-02-01T00:00:00", "date_to": "2026-01-01T00:00:00"}},
+            422,
+        ),
+        ("GET", "/v1/tracks/no-such-track", {}, 404),
+        ("GET", "/v1/review/cases/no-such-track", {}, 404),
+        (
+            "POST",
+            "/v1/review/cases/no-such-track/actions",
+            {"json": {"action": "overturn", "reason": "why not", "decision_event_id": "x"}},
+            404,
+        ),
+    ],
+)
+def test_bad_requests_get_a_4xx_with_a_message(
+    client: TestClient, keys: dict[str, str], method: str, path: str, kwargs: dict[str, Any], expected: int
+) -> None:
+    headers = {**auth(keys["reviewer"]), **kwargs.pop("headers", {})}
+    response = client.request(method, path, headers=headers, **kwargs)
+    assert response.status_code == expected, response.text
+    assert response.json()["detail"]
+
+
+def test_bad_uploads(client: TestClient, keys: dict[str, str], tmp_path: Path) -> None:
+    ingest = auth(keys["ingest"])
+    too_big = client.post(
+        "/v1/tracks", headers=ingest, files={"audio": ("big.wav", b"\0" * (5 << 20), "audio/wav")}
+    )
+    assert too_big.status_code == 413 and "MB" in too_big.json()["detail"]
+    not_audio = client.post(
+        "/v1/tracks", headers=ingest, files={"audio": ("x.wav", b"hello, not audio", "audio/wav")}
+    )
+    assert not_audio.status_code == 415 and "unsupported audio" in not_audio.json()["detail"]
+    bad_meta = client.post(
+        "/v1/tracks",
+        headers=ingest,
+        files={"audio": ("x.wav", _wav(2, 7), "audio/wav")},
+        data={"metadata": json.dumps({"source": "stolen"})},
+    )
+    assert bad_meta.status_code == 422 and "source" in bad_meta.json()["detail"]
+    bad_uri = client.post(
+        "/v1/tracks/by-uri", headers=ingest, json={"audio_uri": "https://example.com/a.mp3"}
+    )
+    assert bad_uri.status_code == 422 and "file://" in bad_uri.json()["detail"]
+
+
+def test_metrics_in_prometheus_format(client: TestClient, keys: dict[str, str]) -> None:
+    client.get("/v1/review/cases", headers=auth(keys["reviewer"]))
+    text = client.get("/metrics", headers=auth(keys["admin"])).text
+    assert 'clearance_api_requests_total{method="GET",route="/v1/review/cases",status="200"}' in text
+    assert "clearance_api_request_seconds_bucket" in text and "clearance_review_queue_size" in text
