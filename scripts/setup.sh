@@ -14,6 +14,7 @@ ldconfig -p | grep -q libchromaprint.so.1 || missing+=(libchromaprint1)
 command -v java >/dev/null || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)  # speech for the voice and watermark tests
+command -v chromium >/dev/null || missing+=(chromium)     # the reviewer-page test drives it headless
 if [ "${1:-}" = "--bench" ]; then  # benchmarks and training render MIDI with a General MIDI soundfont
   command -v fluidsynth >/dev/null || missing+=(fluidsynth)
   [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || missing+=(fluid-soundfont-gm)

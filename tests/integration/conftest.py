@@ -3,6 +3,7 @@ with topics, indices and consumer group unique to this test session, and one rea
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 import uuid
@@ -80,3 +81,34 @@ def worker(
     yield proc
     stop_worker(proc)
     print(log.read_text()[-3000:])
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def api_server(live_settings: Settings, es: Elasticsearch) -> Iterator[str]:
+    """The review API served over real HTTP by uvicorn, in this process."""
+    import threading
+
+    import uvicorn
+
+    from api.app import create_app
+
+    config = uvicorn.Config(
+        create_app(live_settings), host="127.0.0.1", port=_free_port(), log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the API server did not start")
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{config.port}"
+    server.should_exit = True
+    thread.join(timeout=10)
