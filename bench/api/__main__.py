@@ -10,9 +10,9 @@ artist, decision type, date range and free text, each as a random rights holder.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
