@@ -283,8 +283,14 @@ def train(recipe: Recipe, threads: int) -> Path:
     step = 0
     if state_path.exists():
         state = torch.load(state_path, map_location="cpu", weights_only=False)
-        if state["recipe"] != asdict(recipe):
+        stored = {k: v for k, v in state["recipe"].items() if k != "steps"}
+        if stored != {k: v for k, v in asdict(recipe).items() if k != "steps"}:
             raise SystemExit(f"{state_path} was trained with another recipe; move it away to start over")
+        if state["recipe"]["steps"] != recipe.steps:
+            # Extending a run: the per-step randomness is unchanged, the learning-rate schedule
+            # stretches to the new end. The log records where that happened.
+            with log_path.open("a") as extension:
+                extension.write(json.dumps({"extended_at": state["step"], "steps": recipe.steps}) + "\n")
         generator.load_state_dict(state["generator"])
         detector.load_state_dict(state["detector"])
         optimizer.load_state_dict(state["optimizer"])
