@@ -156,10 +156,11 @@ _SENTENCE = re.compile(r"[^.!?\n;]+")
 
 @dataclass(frozen=True)
 class TextModels:
-    """The two offline models; injected so tests and benchmarks can share one loaded copy."""
+    """The two offline models (and the threat exemplars embedded once); loaded once per process."""
 
     offensive_probability: Callable[[list[str]], npt.NDArray[np.float64]]
     embed: Callable[[list[str]], npt.NDArray[np.float32]]
+    threat_exemplars: npt.NDArray[np.float32]
 
 
 @lru_cache(maxsize=1)
@@ -177,7 +178,9 @@ def load_text_models() -> TextModels:
     def offensive(texts: list[str]) -> npt.NDArray[np.float64]:
         return np.asarray(predict_prob(texts), dtype=np.float64)
 
-    return TextModels(offensive_probability=offensive, embed=embed)
+    return TextModels(
+        offensive_probability=offensive, embed=embed, threat_exemplars=embed(list(THREAT_EXEMPLARS))
+    )
 
 
 @lru_cache(maxsize=1)
@@ -241,7 +244,7 @@ def harassment(text: TrackText, names: NameIndex, models: TextModels) -> Harassm
         return HarassmentFinding(hits=[], severity="none")
     offensive = models.offensive_probability([s.text for s in sentences])
     embeddings = models.embed([s.text for s in sentences])
-    exemplars = _exemplar_embeddings(models)
+    exemplars = models.threat_exemplars
     patterns = _threat_patterns()
     for sentence, offensive_p, embedding in zip(sentences, offensive, embeddings, strict=True):
         targets = _targets(sentence, context)
@@ -279,13 +282,3 @@ def harassment(text: TrackText, names: NameIndex, models: TextModels) -> Harassm
             )
     severity = "threat" if any(h.kind == "threat" for h in hits) else ("abuse" if hits else "none")
     return HarassmentFinding(hits=hits, severity=severity)
-
-
-_EXEMPLAR_CACHE: dict[int, npt.NDArray[np.float32]] = {}
-
-
-def _exemplar_embeddings(models: TextModels) -> npt.NDArray[np.float32]:
-    key = id(models)
-    if key not in _EXEMPLAR_CACHE:
-        _EXEMPLAR_CACHE[key] = models.embed(list(THREAT_EXEMPLARS))
-    return _EXEMPLAR_CACHE[key]

@@ -49,6 +49,10 @@ class PeopleLookup(Protocol):
 
     def people(self) -> list[Person]: ...
 
+    def names(self) -> NameIndex: ...
+
+    def opted_out_names(self) -> NameIndex: ...
+
     def voiceprints(self) -> list[Voiceprint]: ...
 
 
@@ -94,11 +98,10 @@ def standard_detectors(
 
 def _people_detectors(people: PeopleLookup, thresholds: VoiceThresholds) -> list[Detector]:
     def names_check(track: Track, _: Mapping[str, FindingResult]) -> FindingResult:
-        opted_out = NameIndex([p for p in people.people() if p.opted_out])
-        return impersonation.name_requests(track.text, opted_out)
+        return impersonation.name_requests(track.text, people.opted_out_names())
 
     def harassment_check(track: Track, _: Mapping[str, FindingResult]) -> FindingResult:
-        return harassment.harassment(track.text, NameIndex(people.people()), harassment.load_text_models())
+        return harassment.harassment(track.text, people.names(), harassment.load_text_models())
 
     def voice_check(track: Track, _: Mapping[str, FindingResult]) -> FindingResult:
         return voice.match_voiceprints(

@@ -25,7 +25,7 @@ from decisions.policy import (
     Policies,
     RightsHolderPolicy,
 )
-from detectors.names import Person, fold
+from detectors.names import NameIndex, Person, fold
 from detectors.voice import Voiceprint
 from index.names import Indices
 from streams.events import utcnow
@@ -212,15 +212,26 @@ def load_voiceprints(es: Elasticsearch, indices: Indices) -> list[Voiceprint]:
     ]
 
 
+def _people_with_indexes(people: list[Person]) -> tuple[list[Person], NameIndex, NameIndex]:
+    """Name indexes are built once per reload, not once per track."""
+    return people, NameIndex(people), NameIndex([p for p in people if p.opted_out])
+
+
 class EsPeopleLookup:
     """The detectors' view of the registry, cached for `ttl_s` seconds."""
 
     def __init__(self, es: Elasticsearch, indices: Indices, ttl_s: float) -> None:
-        self._people = Expiring(lambda: load_people(es, indices), ttl_s)
+        self._people = Expiring(lambda: _people_with_indexes(load_people(es, indices)), ttl_s)
         self._voiceprints = Expiring(lambda: load_voiceprints(es, indices), ttl_s)
 
     def people(self) -> list[Person]:
-        return self._people.get()
+        return self._people.get()[0]
+
+    def names(self) -> NameIndex:
+        return self._people.get()[1]
+
+    def opted_out_names(self) -> NameIndex:
+        return self._people.get()[2]
 
     def voiceprints(self) -> list[Voiceprint]:
         return self._voiceprints.get()
