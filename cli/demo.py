@@ -23,8 +23,11 @@ from cli import services, synth
 from cli.catalog import add_from_manifest
 from cli.deadletters import read_dead_letters
 from cli.ingest import TrackMetadata, submission_for
+from detectors.watermark.embed import embed
+from detectors.watermark.payload import Payload, generator_id
 from index.names import Indices
 from index.reader import provenance_many
+from index.registry import register_person
 from index.templates import ensure_indices
 from streams.admin import ensure_topics
 from streams.config import PROJECT_ROOT, Settings
@@ -85,16 +88,27 @@ def demo_catalog(workdir: Path) -> Path:
     return manifest
 
 
-def demo_tracks(workdir: Path) -> list[tuple[Path, TrackMetadata]]:
+def demo_tracks(workdir: Path, settings: Settings) -> list[tuple[Path, TrackMetadata]]:
     rate = synth.SAMPLE_RATE
     rip = synth.write(workdir / "sunrise-drive-rip.mp3", synth.song(seed=1, seconds=60)[5 * rate : 50 * rate])
-    generated = synth.write(workdir / "neon-skies.wav", synth.song(seed=2, seconds=30))
+    # the platform's generator watermarks what it makes
+    generated = synth.write(
+        workdir / "neon-skies.wav",
+        embed(
+            synth.song(seed=2, seconds=30),
+            rate,
+            Payload(generator_id("clearance-remix"), 1),
+            settings.watermark_generator,
+        ),
+    )
     own, harbor = synth.song(seed=3, seconds=30), synth.song(seed=5, seconds=60)
     remix = synth.write(
         workdir / "harbor-lights-remix.mp3",
         np.concatenate([own[: 10 * rate], harbor[20 * rate : 40 * rate], own[10 * rate : 20 * rate]]),
     )
     loop = synth.write(workdir / "late-night-loop.mp3", synth.song(seed=4, seconds=25))
+    styled = synth.write(workdir / "kite-dreams.wav", synth.song(seed=7, seconds=20))
+    diss = synth.write(workdir / "diss-track.mp3", synth.song(seed=8, seconds=15))
     broken = workdir / "broken-upload.mp3"
     broken.write_bytes(b"ID3" + os.urandom(4096))  # claims to be MP3, is not
     return [
@@ -134,6 +148,26 @@ def demo_tracks(workdir: Path) -> list[tuple[Path, TrackMetadata]]:
                 artists=["fan-3"],
                 uploader_id="fan-3",
                 track_id="demo-late-night-loop",
+            ),
+        ),
+        (
+            styled,
+            TrackMetadata(
+                source="generated",
+                title="Kite Dreams",
+                uploader_id="platform-generator",
+                prompt="a folk song in the style of JUNO PARKK",  # opted out; odd casing and a typo
+                track_id="demo-kite-dreams",
+            ),
+        ),
+        (
+            diss,
+            TrackMetadata(
+                title="Diss Track",
+                artists=["fan-5"],
+                uploader_id="fan-5",
+                lyrics="Yeah, this beat goes hard\nThe Demo Band is a talentless fucking fraud",
+                track_id="demo-diss-track",
             ),
         ),
         (broken, TrackMetadata(title="Broken upload", uploader_id="fan-4", track_id="demo-broken-upload")),
@@ -228,6 +262,18 @@ def decisions_table(
                 for s in match["segments"]
             )
             findings += f"\nmatch: '{match['title']}' {match['isrc']}: {spans}"
+        watermark = record.get("watermark") or {}
+        if watermark.get("detected"):
+            findings += (
+                f"\nwatermark: {watermark['generator_name']} v{watermark['generator_version']} on "
+                f"{watermark['watermarked_seconds']:.0f} s (score {watermark['probability']:.2f})"
+            )
+        for request in (record.get("name_opt_out") or {}).get("requests") or []:
+            findings += (
+                f"\nopted-out name in {request['field']}: '{request['written']}' -> {request['artist']}"
+            )
+        for hit in (record.get("harassment") or {}).get("hits") or []:
+            findings += f"\n{hit['kind']} at {', '.join(hit['targets'])}: {', '.join(hit['words'])}"
         decision = record["decision"]
         why = "\n".join(r["message"] for r in decision.get("reasons") or []) or "no rule applies"
         table.add_row(name, sub.source, escape(findings), decision["action"], escape(why))
@@ -246,7 +292,8 @@ def run_demo(settings: Settings, console: Console, timeout_s: float = 300.0) -> 
         registered = add_from_manifest(demo_catalog(workdir), settings, es)
     console.print(f"registered {registered} catalog recordings")
     with console.status("synthesizing demo tracks"):
-        tracks = demo_tracks(workdir)
+        register_person(es, indices, "Juno Park", opted_out=True, registered_by="Indie Co")
+        tracks = demo_tracks(workdir, settings)
         submissions = [submission_for(path, meta, settings) for path, meta in tracks]
     worker = start_worker(settings.services_dir / "worker" / "demo-worker.log")
     try:
