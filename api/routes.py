@@ -33,7 +33,7 @@ from detectors.fingerprint import chromaprint_fingerprint
 from index import cases
 from index.catalog import get_recording, register, remove
 from index.keys import ApiKey
-from index.registry import register_person
+from index.registry import catalog_artists, register_person
 from streams.events import Action, ReviewAction, TrackSubmitted, describe_validation_error, review_outcome
 from streams.store import UnsupportedAudioUri, local_path, put
 from streams.topics import Topics
@@ -371,7 +371,7 @@ def remove_recording(svc: ServicesDep, key: Holder, isrc: str) -> None:
 def set_opt_out(svc: ServicesDep, key: Holder, name: str, body: OptOutIn) -> dict[str, Any]:
     """Opt one of the caller's artists out of (or back into) AI remixes, covers and voices."""
     holder = _own_holder(key)
-    artists = {a.casefold() for a in _catalog_artists(svc, holder)}
+    artists = {a.casefold() for a in catalog_artists(svc.es, svc.indices, holder)}
     if name.casefold() not in artists:
         raise _not_found(f"artist {name} in {holder}'s catalog")
     try:
@@ -382,13 +382,3 @@ def set_opt_out(svc: ServicesDep, key: Holder, name: str, body: OptOutIn) -> dic
         raise HTTPException(422, str(exc)) from exc
     person.pop("voiceprint", None)
     return person
-
-
-def _catalog_artists(svc: ServicesDep, holder: str) -> list[str]:
-    response = svc.es.search(
-        index=svc.indices.catalog,
-        size=0,
-        query={"term": {"rights_holder": holder}},
-        aggs={"artists": {"terms": {"field": "artists.raw", "size": 10_000}}},
-    )
-    return [b["key"] for b in response["aggregations"]["artists"]["buckets"]]

@@ -183,10 +183,14 @@ def _all_people(es: Elasticsearch, indices: Indices) -> list[dict[str, Any]]:
     return [h["_source"] for h in response["hits"]["hits"]]
 
 
-def catalog_artists(es: Elasticsearch, indices: Indices, limit: int = 10_000) -> list[str]:
+def catalog_artists(
+    es: Elasticsearch, indices: Indices, rights_holder: str | None = None, limit: int = 10_000
+) -> list[str]:
+    """Every artist credited on a registered recording (of one rights holder, if given)."""
     response = es.search(
         index=indices.catalog,
         size=0,
+        query={"term": {"rights_holder": rights_holder}} if rights_holder else {"match_all": {}},
         aggs={"artists": {"terms": {"field": "artists.raw", "size": limit}}},
     )
     return [b["key"] for b in response["aggregations"]["artists"]["buckets"]]
