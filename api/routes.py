@@ -27,14 +27,20 @@ from api.schemas import (
     TrackMetadataIn,
 )
 from detectors.audio import DecodeError, decode, probe
-from detectors.catalog import decode_items
+from detectors.catalog import reference_prints
 from detectors.findings import RecordingMetadata
-from detectors.fingerprint import chromaprint_fingerprint
 from index import cases
 from index.catalog import get_recording, register, remove
 from index.keys import ApiKey
 from index.registry import catalog_artists, register_person
-from streams.events import Action, ReviewAction, TrackSubmitted, describe_validation_error, review_outcome
+from streams.events import (
+    Action,
+    ReviewAction,
+    TrackSubmitted,
+    describe_validation_error,
+    review_outcome,
+    track_submitted,
+)
 from streams.store import UnsupportedAudioUri, local_path, put
 from streams.topics import Topics
 
@@ -81,23 +87,6 @@ def _save_upload(upload: UploadFile, limit_bytes: int, folder: Path) -> Path:
     return target
 
 
-def _submission(meta: TrackMetadataIn, uri: str, sha256: str | None) -> TrackSubmitted:
-    return TrackSubmitted(
-        track_id=meta.track_id or f"trk-{(sha256 or uri.rsplit('/', 1)[-1])[:16]}",
-        source=meta.source,
-        audio_uri=uri,
-        audio_sha256=sha256,
-        uploader_id=meta.uploader_id,
-        title=meta.title,
-        artists=meta.artists,
-        description=meta.description,
-        prompt=meta.prompt,
-        lyrics=meta.lyrics,
-        declared_ai_use="generated" if meta.source == "generated" else meta.declared_ai_use,
-        parent_track_ids=meta.parent_track_ids,
-    )
-
-
 def _publish_submission(svc: ServicesDep, submission: TrackSubmitted) -> Accepted:
     svc.publisher.publish(Topics(svc.settings.topic_prefix).submitted, submission)
     svc.publisher.flush()
@@ -130,7 +119,7 @@ def submit_upload(
     with tempfile.TemporaryDirectory() as tmp:
         saved = _save_upload(audio, svc.settings.api_max_upload_mb << 20, Path(tmp))
         stored = put(saved, svc.settings.store_dir)
-    return _publish_submission(svc, _submission(meta, stored.uri, stored.sha256))
+    return _publish_submission(svc, track_submitted(meta.model_dump(), stored.uri, stored.sha256))
 
 
 @router.post(
@@ -152,7 +141,8 @@ def submit_uri(svc: ServicesDep, key: Ingest, body: TrackByUri) -> Accepted:
         probe(path)
     except DecodeError as exc:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"unsupported audio: {exc}") from exc
-    return _publish_submission(svc, _submission(body, body.audio_uri, None))
+    description = body.model_dump(exclude={"audio_uri"})
+    return _publish_submission(svc, track_submitted(description, body.audio_uri, None))
 
 
 # Tracks -------------------------------------------------------------------------------------
@@ -345,13 +335,14 @@ def register_recording(
             decoded = decode(saved, svc.settings.analysis_sample_rate, svc.settings.max_audio_seconds, 1.0)
         except DecodeError as exc:
             raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"unsupported audio: {exc}") from exc
-    fingerprint = chromaprint_fingerprint(decoded)
-    register(svc.es, svc.indices, [(meta, fingerprint)])
+    prints = reference_prints(decoded)
+    register(svc.es, svc.indices, [(meta, prints)])
     return Registered(
         isrc=meta.isrc,
         rights_holder=holder,
-        duration_s=fingerprint.duration_s,
-        item_count=len(decode_items(fingerprint.fingerprint)),
+        duration_s=prints.chromaprint.duration_s,
+        item_count=prints.chromaprint.item_count,
+        landmark_count=len(prints.landmarks),
     )
 
 

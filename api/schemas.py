@@ -81,7 +81,8 @@ class Registered(BaseModel):
     isrc: str
     rights_holder: str
     duration_s: float
-    item_count: int
+    item_count: int = Field(description="Chromaprint items (about 8 per second)")
+    landmark_count: int = Field(description="spectral-peak landmarks (the mix-robust fingerprint)")
 
 
 class OptOutIn(BaseModel):

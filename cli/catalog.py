@@ -13,8 +13,8 @@ from elasticsearch import Elasticsearch
 from pydantic import ValidationError
 
 from detectors.audio import DecodeError, decode
-from detectors.findings import ChromaprintFingerprint, RecordingMetadata
-from detectors.fingerprint import chromaprint_fingerprint
+from detectors.catalog import ReferencePrints, reference_prints
+from detectors.findings import RecordingMetadata
 from index.catalog import register
 from index.names import Indices
 from streams.config import Settings
@@ -76,9 +76,9 @@ def read_manifest(manifest: Path) -> list[tuple[Path, RecordingMetadata]]:
     return entries
 
 
-def fingerprint_file(path: Path, settings: Settings) -> ChromaprintFingerprint:
+def fingerprint_file(path: Path, settings: Settings) -> ReferencePrints:
     audio = decode(path, sample_rate=settings.analysis_sample_rate, max_seconds=settings.max_audio_seconds)
-    return chromaprint_fingerprint(audio)
+    return reference_prints(audio)
 
 
 def add_from_manifest(
@@ -88,7 +88,7 @@ def add_from_manifest(
     entries = read_manifest(manifest)
     indices = Indices(settings.index_prefix)
     written = 0
-    batch: list[tuple[RecordingMetadata, ChromaprintFingerprint]] = []
+    batch: list[tuple[RecordingMetadata, ReferencePrints]] = []
     for audio, meta in entries:
         try:
             batch.append((meta, fingerprint_file(audio, settings)))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from streams.config import Settings
-from streams.events import TrackSubmitted
+from streams.events import TrackSubmitted, track_submitted
 from streams.publisher import Publisher
 from streams.store import put
 from streams.topics import Topics
@@ -29,20 +29,8 @@ class TrackMetadata:
 
 def submission_for(path: Path, meta: TrackMetadata, settings: Settings) -> TrackSubmitted:
     stored = put(path, settings.store_dir)
-    return TrackSubmitted(
-        track_id=meta.track_id or f"trk-{stored.sha256[:16]}",
-        source=meta.source,
-        audio_uri=stored.uri,
-        audio_sha256=stored.sha256,
-        uploader_id=meta.uploader_id,
-        title=meta.title if meta.title is not None else path.stem,
-        artists=meta.artists,
-        description=meta.description,
-        prompt=meta.prompt,
-        lyrics=meta.lyrics,
-        declared_ai_use="generated" if meta.source == "generated" else meta.declared_ai_use,
-        parent_track_ids=meta.parent_track_ids,
-    )
+    described = {**asdict(meta), "title": meta.title if meta.title is not None else path.stem}
+    return track_submitted(described, stored.uri, stored.sha256)
 
 
 def submit(paths: list[Path], meta: TrackMetadata, settings: Settings) -> list[TrackSubmitted]:

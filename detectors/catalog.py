@@ -1,5 +1,10 @@
-"""The catalog-match detector: candidates from an inverted index (behind `CatalogLookup`),
-then alignment of the upload against each candidate's full fingerprint."""
+"""The catalog-match detector: candidates from inverted indices (behind `CatalogLookup`), then
+alignment of the upload against each candidate's full fingerprints.
+
+Two fingerprints work side by side: Chromaprint aligns frame by frame and gives precise segments
+with bit error rates; spectral-peak landmarks (detectors/landmarks.py) find recordings that are
+mixed under other audio, where Chromaprint's bits are lost. A landmark segment is reported where
+Chromaprint found nothing for that stretch."""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from typing import Protocol
 
 import chromaprint
 
+from detectors import landmarks
+from detectors.audio import DecodedAudio
 from detectors.findings import (
     CatalogMatch,
     ChromaprintFingerprint,
@@ -17,6 +24,7 @@ from detectors.findings import (
     RecordingMatch,
     RecordingMetadata,
 )
+from detectors.fingerprint import chromaprint_fingerprint
 from detectors.matcher import (
     ITEM_CONTEXT_S,
     ITEM_SECONDS,
@@ -31,23 +39,41 @@ from detectors.matcher import (
 )
 
 DEFAULT_PARAMS = MatchParams()
+DEFAULT_LANDMARK_PARAMS = landmarks.LandmarkParams()
 NAME = "catalog_match"
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 
 
 @dataclass(frozen=True)
 class Recording:
-    """A registered recording: its rights metadata and its full fingerprint."""
+    """A registered recording: its rights metadata and its full fingerprints."""
 
     metadata: RecordingMetadata
     items: Items
+    landmarks: landmarks.Landmarks
 
 
 class CatalogLookup(Protocol):
     def candidates(self, window_terms: list[list[str]]) -> list[str]:
-        """ISRCs of recordings sharing terms with any window, best first."""
+        """ISRCs of recordings sharing Chromaprint terms with any window, best first."""
+
+    def landmark_candidates(self, window_terms: list[list[str]]) -> list[str]:
+        """ISRCs of recordings sharing landmark terms with any window, best first."""
 
     def recordings(self, isrcs: list[str]) -> list[Recording]: ...
+
+
+@dataclass(frozen=True)
+class ReferencePrints:
+    """Both fingerprints of a recording being registered."""
+
+    chromaprint: ChromaprintFingerprint
+    landmarks: landmarks.Landmarks
+
+
+def reference_prints(audio: DecodedAudio) -> ReferencePrints:
+    marks = landmarks.landmarks(audio.samples, audio.sample_rate)
+    return ReferencePrints(chromaprint_fingerprint(audio), marks)
 
 
 def decode_items(compressed: str) -> Items:
@@ -56,45 +82,80 @@ def decode_items(compressed: str) -> Items:
 
 
 class CatalogMatcher:
-    def __init__(self, lookup: CatalogLookup, params: MatchParams = DEFAULT_PARAMS) -> None:
+    def __init__(
+        self,
+        lookup: CatalogLookup,
+        params: MatchParams = DEFAULT_PARAMS,
+        landmark_params: landmarks.LandmarkParams = DEFAULT_LANDMARK_PARAMS,
+    ) -> None:
         self.lookup = lookup
         self.params = params
+        self.landmark_params = landmark_params
 
-    def __call__(self, earlier: Mapping[str, FindingResult]) -> CatalogMatch:
+    def __call__(self, audio: DecodedAudio, earlier: Mapping[str, FindingResult]) -> CatalogMatch:
         fingerprint = earlier.get("chromaprint")
         if not isinstance(fingerprint, ChromaprintFingerprint):
             raise ValueError("catalog matching needs the chromaprint fingerprint, which is missing")
-        return self.match(decode_items(fingerprint.fingerprint))
+        marks = landmarks.landmarks(audio.samples, audio.sample_rate)
+        return self.match(decode_items(fingerprint.fingerprint), marks)
 
-    def match(self, items: Items) -> CatalogMatch:
+    def match(self, items: Items, marks: landmarks.Landmarks | None = None) -> CatalogMatch:
         upload_s = len(items) * ITEM_SECONDS + ITEM_CONTEXT_S
         if upload_s < self.params.min_upload_s or len(items) == 0:
             return CatalogMatch(matches=[], candidates_considered=0, too_short=True)
         isrcs = self.lookup.candidates([terms(window) for window in query_windows(items)])
+        if marks is not None and len(marks):
+            windows = [landmarks.retrieval_terms(w) for w in landmarks.query_windows(marks)]
+            isrcs += [i for i in self.lookup.landmark_candidates(windows) if i not in set(isrcs)]
         matches = []
         for recording in self.lookup.recordings(isrcs):
-            segments = align(items, recording.items, self.params)
+            segments = [_chromaprint_segment(s) for s in align(items, recording.items, self.params)]
+            if marks is not None and len(marks) and len(recording.landmarks):
+                found = landmarks.align(marks, recording.landmarks, self.landmark_params)
+                segments += [_landmark_segment(s) for s in found if not _covered(s, segments)]
             if segments:
+                segments.sort(key=lambda s: s.upload_start_s)
                 matches.append(_recording_match(recording, segments, upload_s))
         matches.sort(key=lambda m: (-m.seconds_matched, m.isrc))
         return CatalogMatch(matches=matches, candidates_considered=len(isrcs), too_short=False)
 
 
-def _recording_match(recording: Recording, segments: list[Segment], upload_s: float) -> RecordingMatch:
+def _covered(candidate: landmarks.LandmarkSegment, segments: list[MatchSegment]) -> bool:
+    """Chromaprint already explains at least half of this landmark segment."""
+    start, end = candidate.upload_start_s, candidate.upload_end_s
+    overlap = sum(max(0.0, min(end, s.upload_end_s) - max(start, s.upload_start_s)) for s in segments)
+    return overlap >= 0.5 * candidate.duration_s
+
+
+def _chromaprint_segment(s: Segment) -> MatchSegment:
+    return MatchSegment(
+        upload_start_s=s.upload_start_s,
+        upload_end_s=s.upload_end_s,
+        reference_start_s=s.reference_start_s,
+        reference_end_s=s.reference_end_s,
+        method="chromaprint",
+        bit_error_rate=s.bit_error_rate,
+        score=round(s.score, 4),
+    )
+
+
+def _landmark_segment(s: landmarks.LandmarkSegment) -> MatchSegment:
+    return MatchSegment(
+        upload_start_s=s.upload_start_s,
+        upload_end_s=s.upload_end_s,
+        reference_start_s=s.reference_start_s,
+        reference_end_s=s.reference_end_s,
+        method="landmarks",
+        aligned_landmarks=s.aligned,
+        score=s.score,
+    )
+
+
+def _recording_match(recording: Recording, segments: list[MatchSegment], upload_s: float) -> RecordingMatch:
     sums = totals(segments, upload_s)
     return RecordingMatch(
         **recording.metadata.model_dump(),
-        segments=[
-            MatchSegment(
-                upload_start_s=s.upload_start_s,
-                upload_end_s=s.upload_end_s,
-                reference_start_s=s.reference_start_s,
-                reference_end_s=s.reference_end_s,
-                bit_error_rate=s.bit_error_rate,
-                score=round(s.score, 4),
-            )
-            for s in segments
-        ],
+        segments=segments,
         seconds_matched=sums.seconds_matched,
         share_of_upload=sums.share_of_upload,
         longest_segment_s=sums.longest_segment_s,

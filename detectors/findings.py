@@ -43,7 +43,15 @@ class MatchSegment(BaseModel):
     upload_end_s: float
     reference_start_s: float
     reference_end_s: float
-    bit_error_rate: float
+    method: Literal["chromaprint", "landmarks"] = Field(
+        "chromaprint",
+        description="chromaprint: frame-by-frame alignment; landmarks: spectral peaks shared at one "
+        "time offset (what survives when the recording is mixed under other audio)",
+    )
+    bit_error_rate: float | None = Field(None, description="chromaprint segments: mean bit error rate")
+    aligned_landmarks: int | None = Field(
+        None, description="landmark segments: landmarks shared at the segment's time offset"
+    )
     score: float
 
 

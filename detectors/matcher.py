@@ -19,7 +19,9 @@ Alignment, per candidate:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -337,7 +339,18 @@ class RecordingTotals:
     score: float
 
 
-def totals(segments: list[Segment], upload_seconds: float) -> RecordingTotals:
+class Span(Protocol):
+    @property
+    def upload_start_s(self) -> float: ...
+
+    @property
+    def upload_end_s(self) -> float: ...
+
+    @property
+    def score(self) -> float: ...
+
+
+def totals(segments: Sequence[Span], upload_seconds: float) -> RecordingTotals:
     """Seconds of the upload covered by any segment (overlaps counted once), and so on."""
     covered = 0.0
     end = -1.0
@@ -346,11 +359,11 @@ def totals(segments: list[Segment], upload_seconds: float) -> RecordingTotals:
         if segment.upload_end_s > start:
             covered += segment.upload_end_s - start
             end = segment.upload_end_s
-    weight = sum(s.duration_s for s in segments) or 1.0
-    score = sum(s.score * s.duration_s for s in segments) / weight
+    lengths = [s.upload_end_s - s.upload_start_s for s in segments]
+    score = sum(s.score * n for s, n in zip(segments, lengths, strict=True)) / (sum(lengths) or 1.0)
     return RecordingTotals(
         seconds_matched=round(covered, 3),
         share_of_upload=round(min(1.0, covered / upload_seconds) if upload_seconds > 0 else 0.0, 4),
-        longest_segment_s=round(max((s.duration_s for s in segments), default=0.0), 3),
+        longest_segment_s=round(max(lengths, default=0.0), 3),
         score=round(score, 4),
     )

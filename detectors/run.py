@@ -90,7 +90,9 @@ def standard_detectors(
         )
     if lookup is not None:
         matcher = CatalogMatcher(lookup)
-        detectors.append(Detector(catalog.NAME, catalog.VERSION, lambda track, earlier: matcher(earlier)))
+        detectors.append(
+            Detector(catalog.NAME, catalog.VERSION, lambda track, earlier: matcher(track.audio, earlier))
+        )
     if people is not None:
         detectors.extend(_people_detectors(people, voice_thresholds or VoiceThresholds(0.8, 0.74)))
     return tuple(detectors)

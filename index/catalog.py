@@ -1,5 +1,6 @@
-"""The catalog in Elasticsearch: registered recordings (id = ISRC) with their full fingerprint
-and retrieval terms, an inverted index that scales past one machine's memory."""
+"""The catalog in Elasticsearch: registered recordings (id = ISRC) with their full fingerprints
+(Chromaprint and landmarks) and the retrieval terms of each, inverted indices that scale past one
+machine's memory."""
 
 from __future__ import annotations
 
@@ -10,15 +11,16 @@ from typing import Any
 from elasticsearch import Elasticsearch, NotFoundError
 from elasticsearch.helpers import bulk
 
-from detectors.catalog import Recording, decode_items
-from detectors.findings import ChromaprintFingerprint, RecordingMetadata
+from detectors import landmarks
+from detectors.catalog import Recording, ReferencePrints, decode_items
+from detectors.findings import RecordingMetadata
 from detectors.matcher import Items, terms
 from index.names import Indices
 from streams.events import utcnow
 
 
 def catalog_document(
-    meta: RecordingMetadata, fingerprint: str, duration_s: float, items: Items
+    meta: RecordingMetadata, fingerprint: str, duration_s: float, items: Items, marks: landmarks.Landmarks
 ) -> dict[str, Any]:
     return {
         **meta.model_dump(mode="json"),
@@ -26,6 +28,9 @@ def catalog_document(
         "item_count": len(items),
         "fingerprint": fingerprint,
         "terms": terms(items),
+        "landmark_count": len(marks),
+        "landmarks": landmarks.pack(marks),
+        "landmark_terms": landmarks.retrieval_terms(marks),
         "registered_at": utcnow().isoformat(),
     }
 
@@ -48,17 +53,26 @@ def register_documents(
 
 
 def register(
-    es: Elasticsearch, indices: Indices, entries: Iterable[tuple[RecordingMetadata, ChromaprintFingerprint]]
+    es: Elasticsearch, indices: Indices, entries: Iterable[tuple[RecordingMetadata, ReferencePrints]]
 ) -> int:
     """Add or replace recordings (re-adding an ISRC updates it); returns how many were written."""
     return register_documents(
         es,
         indices,
         (
-            catalog_document(meta, fp.fingerprint, fp.duration_s, decode_items(fp.fingerprint))
-            for meta, fp in entries
+            catalog_document(
+                meta,
+                prints.chromaprint.fingerprint,
+                prints.chromaprint.duration_s,
+                decode_items(prints.chromaprint.fingerprint),
+                prints.landmarks,
+            )
+            for meta, prints in entries
         ),
     )
+
+
+_BULKY = ["terms", "landmark_terms", "landmarks"]
 
 
 def remove(es: Elasticsearch, indices: Indices, isrc: str) -> bool:
@@ -71,7 +85,7 @@ def remove(es: Elasticsearch, indices: Indices, isrc: str) -> bool:
 
 def get_recording(es: Elasticsearch, indices: Indices, isrc: str) -> dict[str, Any] | None:
     try:
-        doc: dict[str, Any] = es.get(index=indices.catalog, id=isrc, source_excludes=["terms"])["_source"]
+        doc: dict[str, Any] = es.get(index=indices.catalog, id=isrc, source_excludes=_BULKY)["_source"]
     except NotFoundError:
         return None
     return doc
@@ -92,10 +106,16 @@ class EsCatalogLookup:
         self.catalogs = ",".join((indices.catalog, *extra_catalogs))
         self.per_window = per_window
         self._index_of: dict[str, str] = {}
-        self._items: OrderedDict[str, Items] = OrderedDict()
+        self._prints: OrderedDict[tuple[str, str], tuple[Items, landmarks.Landmarks]] = OrderedDict()
         self._cache_size = cache_size
 
     def candidates(self, window_terms: list[list[str]]) -> list[str]:
+        return self._search("terms", window_terms)
+
+    def landmark_candidates(self, window_terms: list[list[str]]) -> list[str]:
+        return self._search("landmark_terms", window_terms)
+
+    def _search(self, field: str, window_terms: list[list[str]]) -> list[str]:
         searches: list[dict[str, Any]] = []
         for window in window_terms:
             if not window:
@@ -108,9 +128,7 @@ class EsCatalogLookup:
                     # each shared term counts 1: the score is the number of shared terms
                     "query": {
                         "bool": {
-                            "should": [
-                                {"constant_score": {"filter": {"term": {"terms": t}}}} for t in window
-                            ],
+                            "should": [{"constant_score": {"filter": {"term": {field: t}}}} for t in window],
                             "minimum_should_match": 2,
                         }
                     },
@@ -131,21 +149,23 @@ class EsCatalogLookup:
             return []
         home = self.catalogs.split(",")[0]
         wanted = [{"_index": self._index_of.get(isrc, home), "_id": isrc} for isrc in isrcs]
-        docs = self.es.mget(docs=wanted, source_excludes=["terms"])["docs"]
+        docs = self.es.mget(docs=wanted, source_excludes=["terms", "landmark_terms"])["docs"]
         return [self._recording(d["_source"]) for d in docs if d.get("found")]
 
     def _recording(self, source: dict[str, Any]) -> Recording:
         metadata = RecordingMetadata.model_validate({k: source[k] for k in RecordingMetadata.model_fields})
-        return Recording(metadata=metadata, items=self._decoded(source["fingerprint"]))
+        items, marks = self._decoded(source["fingerprint"], source.get("landmarks", ""))
+        return Recording(metadata=metadata, items=items, landmarks=marks)
 
-    def _decoded(self, compressed: str) -> Items:
-        # keyed by the fingerprint itself, so a re-registered recording is never served stale
-        items = self._items.get(compressed)
-        if items is None:
-            items = decode_items(compressed)
-            self._items[compressed] = items
-            if len(self._items) > self._cache_size:
-                self._items.popitem(last=False)
+    def _decoded(self, compressed: str, packed_landmarks: str) -> tuple[Items, landmarks.Landmarks]:
+        # keyed by the fingerprints themselves, so a re-registered recording is never served stale
+        key = (compressed, packed_landmarks)
+        decoded = self._prints.get(key)
+        if decoded is None:
+            decoded = (decode_items(compressed), landmarks.unpack(packed_landmarks))
+            self._prints[key] = decoded
+            if len(self._prints) > self._cache_size:
+                self._prints.popitem(last=False)
         else:
-            self._items.move_to_end(compressed)
-        return items
+            self._prints.move_to_end(key)
+        return decoded

@@ -247,7 +247,8 @@ def decisions_mappings() -> dict[str, Any]:
 
 
 def catalog_mappings() -> dict[str, Any]:
-    """One document per registered recording (id = ISRC), with its retrieval terms."""
+    """One document per registered recording (id = ISRC), with its fingerprints and the retrieval
+    terms of each (Chromaprint half-items, landmark hashes)."""
     return {
         "dynamic": "strict",
         "properties": {
@@ -256,6 +257,9 @@ def catalog_mappings() -> dict[str, Any]:
             "item_count": {"type": "integer"},
             "fingerprint": {"type": "keyword", "index": False, "doc_values": False},
             "terms": {"type": "keyword", "doc_values": False, "norms": False},
+            "landmark_count": {"type": "integer"},
+            "landmarks": {"type": "binary"},
+            "landmark_terms": {"type": "keyword", "doc_values": False, "norms": False},
             "registered_at": _DATE,
         },
     }

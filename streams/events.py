@@ -70,6 +70,17 @@ class TrackSubmitted(Event):
     )
 
 
+def track_submitted(description: dict[str, Any], audio_uri: str, audio_sha256: str | None) -> TrackSubmitted:
+    """The event for a track as its ingest client describes it (API body, CLI flags): without a
+    track id one is derived from the audio, and a generated track always declares generation."""
+    fields = dict(description)
+    digest = audio_sha256 or audio_uri.rsplit("/", 1)[-1]
+    fields["track_id"] = fields.get("track_id") or f"trk-{digest[:16]}"
+    if fields.get("source") == "generated":
+        fields["declared_ai_use"] = "generated"
+    return TrackSubmitted(**fields, audio_uri=audio_uri, audio_sha256=audio_sha256)
+
+
 class TrackAnalyzed(Event):
     """Every detector's findings for one submission (the submission is carried along, so
     deciding needs nothing but this event and the policy)."""

@@ -15,7 +15,7 @@ import random
 import tempfile
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from bench.matching.corpus import CACHE, Song, build, plan
 from bench.matching.transforms import RATE, TRANSFORMS, Audio
 from cli import synth
 from cli.catalog import fingerprint_file
+from detectors import landmarks
 from detectors.audio import decode
 from detectors.catalog import CatalogMatcher, decode_items
 from detectors.findings import RecordingMetadata
@@ -51,11 +52,22 @@ def load(song: Song) -> Audio:
     return decode(song.path, sample_rate=RATE, max_seconds=600).samples
 
 
-def fingerprint_audio(x: Audio) -> tuple[Items, str]:
+@dataclass(frozen=True)
+class Prints:
+    """An upload's two fingerprints, as the matcher takes them."""
+
+    items: Items
+    marks: landmarks.Landmarks
+
+
+def fingerprint_audio(x: Audio) -> tuple[Prints, str, str]:
+    """Both fingerprints of a query, decoded the way the pipeline decodes uploads."""
     with tempfile.TemporaryDirectory() as tmp:
         path = synth.write(Path(tmp) / "q.wav", x, RATE)
-        fp = chromaprint_fingerprint(decode(path, 22050, 600))
-    return decode_items(fp.fingerprint), fp.fingerprint
+        decoded = decode(path, 22050, 600)
+    fp = chromaprint_fingerprint(decoded)
+    marks = landmarks.landmarks(decoded.samples, decoded.sample_rate)
+    return Prints(decode_items(fp.fingerprint), marks), fp.fingerprint, landmarks.pack(marks)
 
 
 # ------------------------------------------------------------------ catalog
@@ -63,17 +75,18 @@ def fingerprint_audio(x: Audio) -> tuple[Items, str]:
 
 def register_masters(es: Elasticsearch, indices: Indices, masters: list[Song], settings: Settings) -> None:
     """Fingerprint every master (whole song; cached) and register it."""
-    cache = CACHE / "master-fingerprints.jsonl"
+    cache = CACHE / "master-prints.jsonl"
     known = {json.loads(line)["seed"]: json.loads(line) for line in cache.open()} if cache.exists() else {}
     with Progress(console=console) as progress, cache.open("a") as out:
         task = progress.add_task("fingerprinting masters", total=len(masters))
         for song in masters:
             if song.seed not in known:
-                fp = fingerprint_file(song.path, settings)
+                prints = fingerprint_file(song.path, settings)
                 known[song.seed] = {
                     "seed": song.seed,
-                    "fingerprint": fp.fingerprint,
-                    "duration_s": fp.duration_s,
+                    "fingerprint": prints.chromaprint.fingerprint,
+                    "duration_s": prints.chromaprint.duration_s,
+                    "landmarks": landmarks.pack(prints.landmarks),
                 }
                 out.write(json.dumps(known[song.seed]) + "\n")
             progress.advance(task)
@@ -89,6 +102,7 @@ def register_masters(es: Elasticsearch, indices: Indices, masters: list[Song], s
             known[s.seed]["fingerprint"],
             known[s.seed]["duration_s"],
             decode_items(known[s.seed]["fingerprint"]),
+            landmarks.unpack(known[s.seed]["landmarks"]),
         )
         for s in masters
     )
@@ -96,18 +110,25 @@ def register_masters(es: Elasticsearch, indices: Indices, masters: list[Song], s
 
 
 def ingest_speed(masters: list[Song], count: int = 20) -> dict[str, float]:
-    """Wall-clock speed of decode + fingerprint, one track at a time (one core)."""
-    audio_s = wall = fp_wall = 0.0
+    """Wall-clock speed of decode + both fingerprints, one track at a time (one core)."""
+    audio_s = wall = fp_wall = lm_wall = 0.0
     for song in masters[:count]:
         started = time.perf_counter()
         decoded = decode(song.path, 22050, 600)
         decoded_at = time.perf_counter()
         chromaprint_fingerprint(decoded)
+        chromaprinted_at = time.perf_counter()
+        landmarks.landmarks(decoded.samples, decoded.sample_rate)
         done = time.perf_counter()
         audio_s += decoded.duration_s
         wall += done - started
-        fp_wall += done - decoded_at
-    return {"ingest_x_realtime": audio_s / wall, "fingerprint_x_realtime": audio_s / fp_wall}
+        fp_wall += chromaprinted_at - decoded_at
+        lm_wall += done - chromaprinted_at
+    return {
+        "ingest_x_realtime": audio_s / wall,
+        "fingerprint_x_realtime": audio_s / fp_wall,
+        "landmarks_x_realtime": audio_s / lm_wall,
+    }
 
 
 # ------------------------------------------------------------------ queries
@@ -155,13 +176,13 @@ def plan_queries(masters: list[Song], held: list[Song], per_cell: int, rng: rand
     return queries
 
 
-def query_fingerprints(queries: list[Query], songs: dict[int, Song]) -> dict[str, Items]:
-    cache = CACHE / "query-fingerprints.jsonl"
-    known: dict[str, str] = {}
+def query_fingerprints(queries: list[Query], songs: dict[int, Song]) -> dict[str, Prints]:
+    cache = CACHE / "query-prints.jsonl"
+    known: dict[str, tuple[str, str]] = {}
     if cache.exists():
         for line in cache.open():
             row = json.loads(line)
-            known[row["qid"]] = row["fingerprint"]
+            known[row["qid"]] = (row["fingerprint"], row["landmarks"])
     missing = [q for q in queries if q.qid not in known]
     by_song: dict[int, list[Query]] = {}
     for q in missing:
@@ -177,11 +198,11 @@ def query_fingerprints(queries: list[Query], songs: dict[int, Song]) -> dict[str
                 transformed = TRANSFORMS[q.transform](
                     excerpt, np.random.default_rng(zlib.crc32(q.qid.encode())), other[offset:]
                 )
-                _, fp = fingerprint_audio(transformed)
-                known[q.qid] = fp
-                out.write(json.dumps({"qid": q.qid, "fingerprint": fp}) + "\n")
+                _, fp, packed = fingerprint_audio(transformed)
+                known[q.qid] = (fp, packed)
+                out.write(json.dumps({"qid": q.qid, "fingerprint": fp, "landmarks": packed}) + "\n")
                 progress.advance(task)
-    return {q.qid: decode_items(known[q.qid]) for q in queries}
+    return {q.qid: Prints(decode_items(known[q.qid][0]), landmarks.unpack(known[q.qid][1])) for q in queries}
 
 
 def found_true_master(result: Any, q: Query) -> bool:
@@ -200,7 +221,7 @@ def points_at_excerpt(result: Any, q: Query) -> bool:
 
 
 def run_lookups(
-    matcher: CatalogMatcher, queries: list[Query], items: dict[str, Items], label: str
+    matcher: CatalogMatcher, queries: list[Query], prints: dict[str, Prints], label: str
 ) -> tuple[dict[str, Any], list[float]]:
     outcome: dict[str, Any] = {}
     latencies: list[float] = []
@@ -208,7 +229,7 @@ def run_lookups(
         task = progress.add_task(label, total=len(queries))
         for q in queries:
             started = time.perf_counter()
-            result = matcher.match(items[q.qid])
+            result = matcher.match(prints[q.qid].items, prints[q.qid].marks)
             latencies.append((time.perf_counter() - started) * 1000)
             outcome[q.qid] = result
             progress.advance(task)
@@ -244,8 +265,8 @@ def medleys(
             truth.append((seed, now, now + length))
             now += length
         parts.append(filler[int(40 * RATE) : int(46 * RATE)])
-        items, _ = fingerprint_audio(np.concatenate(parts).astype(np.float32))
-        result = matcher.match(items)
+        prints, _, _ = fingerprint_audio(np.concatenate(parts).astype(np.float32))
+        result = matcher.match(prints.items, prints.marks)
         by_isrc = {m.isrc: m for m in result.matches}
         for seed, start, end in truth:
             total += 1
@@ -268,7 +289,7 @@ def medleys(
 
 
 def calibration_curve(
-    queries: list[Query], items: dict[str, Items], lookup: EsCatalogLookup
+    queries: list[Query], prints: dict[str, Prints], lookup: EsCatalogLookup
 ) -> list[dict[str, Any]]:
     """Best segment BER per query under permissive thresholds: the true master's for positives,
     any recording's for held-back queries; then recall and false matches per threshold."""
@@ -278,7 +299,7 @@ def calibration_curve(
     for q in queries:
         if q.length != 10 and q.master:
             continue
-        q_items = items[q.qid]
+        q_items = prints[q.qid].items
         best_true, best_false = 1.0, 1.0
         for recording in lookup.recordings(lookup.candidates([terms(w) for w in query_windows(q_items)])):
             for s in align(q_items, recording.items, permissive):
@@ -299,14 +320,61 @@ def calibration_curve(
     return curve
 
 
+SHARE_THRESHOLDS = (0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12, 0.15, 0.20)
+
+
+def landmark_calibration_curve(
+    queries: list[Query], prints: dict[str, Prints], lookup: EsCatalogLookup
+) -> list[dict[str, Any]]:
+    """The best landmark segment per query (highest share of the upload's landmarks aligned,
+    with every other rule in force): for the true master, and for any other recording (every
+    held-back query, and wrong masters of positive ones); then recall and false matches per
+    `min_share`."""
+    permissive = replace(landmarks.LandmarkParams(), min_share=0.0)
+    true_best: dict[str, float] = {}
+    false_best: dict[str, float] = {}
+    with Progress(console=console) as progress:
+        task = progress.add_task("landmark calibration", total=len(queries))
+        for q in queries:
+            marks = prints[q.qid].marks
+            windows = [landmarks.retrieval_terms(w) for w in landmarks.query_windows(marks)]
+            for recording in lookup.recordings(lookup.landmark_candidates(windows)):
+                found = landmarks.align(marks, recording.landmarks, permissive)
+                best = max((s.share for s in found), default=0.0)
+                into = true_best if q.master and recording.metadata.isrc == isrc_of(q.seed) else false_best
+                into[q.qid] = max(into.get(q.qid, 0.0), best)
+            progress.advance(task)
+
+    def recall(threshold: float, length: int, transforms: tuple[str, ...]) -> float:
+        cell = [q for q in queries if q.master and q.length == length and q.transform in transforms]
+        return round(float(np.mean([true_best.get(q.qid, 0.0) >= threshold for q in cell])), 4)
+
+    return [
+        {
+            "min_share": t,
+            "recall_5s_mixed": recall(t, 5, ("mixed_0db",)),
+            "recall_10s_mixed": recall(t, 10, ("mixed_0db",)),
+            "recall_10s_all_transforms": recall(t, 10, tuple(TRANSFORMS)),
+            "held_back_queries_matched": sum(
+                1 for q in queries if not q.master and false_best.get(q.qid, 0.0) >= t
+            ),
+            "positive_queries_with_a_wrong_master": sum(
+                1 for q in queries if q.master and false_best.get(q.qid, 0.0) >= t
+            ),
+        }
+        for t in SHARE_THRESHOLDS
+    ]
+
+
 # ------------------------------------------------------------------ distractors
 
 
 def add_distractors(
-    es: Elasticsearch, indices: Indices, target: int, master_items: list[Items], seed: int
+    es: Elasticsearch, indices: Indices, target: int, master_prints: list[Prints], seed: int
 ) -> None:
     """Synthetic recordings built from real fingerprints: a master's item sequence, rotated,
-    with its 32 bit positions permuted and XOR-ed with a random constant. They keep real
+    with its 32 bit positions permuted and XOR-ed with a random constant; its landmarks rotated
+    in time the same way, their 21-bit hashes XOR-ed with a random constant. They keep real
     fingerprints' temporal structure and per-item statistics, and match no query."""
     existing = es.count(index=indices.catalog, query={"prefix": {"isrc": "ZZSYN"}})["count"]
     if existing >= target:
@@ -315,8 +383,10 @@ def add_distractors(
 
     def documents() -> Any:
         for n in range(existing, target):
-            base = master_items[int(rng.integers(0, len(master_items)))]
-            rolled = np.roll(base, int(rng.integers(0, len(base))))
+            base_prints = master_prints[int(rng.integers(0, len(master_prints)))]
+            base = base_prints.items
+            shift = int(rng.integers(0, len(base)))
+            rolled = np.roll(base, shift)
             bits = np.unpackbits(rolled.astype(">u4").view(np.uint8)).reshape(-1, 32)[:, rng.permutation(32)]
             items = np.ascontiguousarray(np.packbits(bits, axis=1)).view(">u4").reshape(-1).astype(np.uint32)
             items ^= np.uint32(rng.integers(0, 2**32, dtype=np.uint64))
@@ -329,7 +399,12 @@ def add_distractors(
                 catalog="synthetic",
                 policy="track",
             )
-            yield catalog_document(meta, compressed, len(items) / 8.0769, items)
+            marks = base_prints.marks.copy()
+            frames = int(len(items) * landmarks.FRAMES_PER_SECOND / 8.0769) + 1
+            marks[:, 1] = (marks[:, 1] + int(shift * landmarks.FRAMES_PER_SECOND / 8.0769)) % frames
+            marks[:, 0] ^= np.uint32(rng.integers(0, 2**21))
+            marks = marks[np.argsort(marks[:, 1], kind="stable")]
+            yield catalog_document(meta, compressed, len(items) / 8.0769, items, marks)
             progress.advance(task)
 
     with Progress(console=console) as progress:
@@ -365,10 +440,10 @@ def main() -> None:
     catalog_size = es.count(index=indices.catalog, query={"prefix": {"isrc": "QZBEN"}})["count"]
 
     queries = plan_queries(masters, held, args.per_cell, rng)
-    items = query_fingerprints(queries, songs)
+    prints = query_fingerprints(queries, songs)
     lookup = EsCatalogLookup(es, indices)
     matcher = CatalogMatcher(lookup)
-    results, latencies = run_lookups(matcher, queries, items, f"lookups at {catalog_size} recordings")
+    results, latencies = run_lookups(matcher, queries, prints, f"lookups at {catalog_size} recordings")
 
     recall: dict[str, dict[str, float]] = {}
     for length in LENGTHS:
@@ -398,7 +473,8 @@ def main() -> None:
     )
     lat10 = [lat for q, lat in zip(queries, latencies, strict=True) if q.length == 10]
     medley = medleys(args.medleys, masters, held, songs, rng, matcher)
-    curve = calibration_curve(queries, items, lookup)
+    curve = calibration_curve(queries, prints, lookup)
+    landmark_curve = landmark_calibration_curve(queries, prints, lookup)
 
     partial = {
         "recall": recall,
@@ -407,24 +483,26 @@ def main() -> None:
         "wrong_master": wrong_master,
         **medley,
         "calibration_curve": curve,
+        "landmark_calibration_curve": landmark_curve,
         "lookup_ms_p50": float(np.percentile(lat10, 50)),
         "lookup_ms_p95": float(np.percentile(lat10, 95)),
     }
     (CACHE / "results-before-distractors.json").write_text(json.dumps(partial, indent=2))
-    console.print_json(json.dumps({k: v for k, v in partial.items() if k != "calibration_curve"}))
+    console.print_json(json.dumps({k: v for k, v in partial.items() if "curve" not in k}))
     at_scale: dict[str, Any] = {}
-    master_items = [
-        decode_items(json.loads(line)["fingerprint"]) for line in (CACHE / "master-fingerprints.jsonl").open()
+    master_prints = [
+        Prints(decode_items(row["fingerprint"]), landmarks.unpack(row["landmarks"]))
+        for row in map(json.loads, (CACHE / "master-prints.jsonl").open())
     ]
     sample = rng.sample([q for q in queries if q.length == 10], args.latency_queries)
     for target in sorted(args.distractors):
         # one index per size, kept between runs, so each figure searches exactly that many
-        distractors = Indices(f"bench-distractors-{target}-")
+        distractors = Indices(f"bench-distractors-v2-{target}-")
         ensure_indices(es, distractors)
-        add_distractors(es, distractors, target, master_items, args.seed)
+        add_distractors(es, distractors, target, master_prints, args.seed)
         scaled_matcher = CatalogMatcher(EsCatalogLookup(es, indices, extra_catalogs=(distractors.catalog,)))
         scaled, lat = run_lookups(
-            scaled_matcher, sample, items, f"lookups at {target} + {catalog_size} recordings"
+            scaled_matcher, sample, prints, f"lookups at {target} + {catalog_size} recordings"
         )
         at_scale[str(target)] = {
             "lookup_ms_p50": round(float(np.percentile(lat, 50)), 2),
@@ -452,6 +530,7 @@ def main() -> None:
         "distractors": "real master fingerprints rotated, bit-permuted and XOR-ed with a random constant",
         **{k: round(v, 1) for k, v in speed.items()},
         "calibration_curve": curve,
+        "landmark_calibration_curve": landmark_curve,
     }
     (CACHE / "results.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report))

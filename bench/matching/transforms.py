@@ -13,6 +13,8 @@ import numpy.typing as npt
 import soundfile
 from scipy import signal
 
+from corpus import codecs
+
 RATE = 44100
 Audio = npt.NDArray[np.float32]
 
@@ -21,33 +23,25 @@ def _rms(x: Audio) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) or 1e-9
 
 
-def _through_ffmpeg(x: Audio, *args: str, suffix: str = ".wav") -> Audio:
+def _tempo(x: Audio, factor: float) -> Audio:
     with tempfile.TemporaryDirectory() as tmp:
-        src, dst = Path(tmp) / "in.wav", Path(tmp) / f"out{suffix}"
+        src, dst = Path(tmp) / "in.wav", Path(tmp) / "out.wav"
         soundfile.write(src, x, RATE)
         subprocess.run(
-            ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(src), *args, str(dst)], check=True
+            [
+                "ffmpeg",
+                "-nostdin",
+                "-v",
+                "error",
+                "-y",
+                "-i",
+                str(src),
+                "-filter:a",
+                f"atempo={factor}",
+                str(dst),
+            ],
+            check=True,
         )
-        if suffix != ".wav":  # decode the lossy file back
-            back = Path(tmp) / "back.wav"
-            subprocess.run(
-                [
-                    "ffmpeg",
-                    "-nostdin",
-                    "-v",
-                    "error",
-                    "-y",
-                    "-i",
-                    str(dst),
-                    "-ac",
-                    "1",
-                    "-ar",
-                    str(RATE),
-                    str(back),
-                ],
-                check=True,
-            )
-            dst = back
         out, _ = soundfile.read(dst, dtype="float32")
     return np.asarray(out, dtype=np.float32)
 
@@ -57,7 +51,7 @@ def clean(x: Audio, rng: np.random.Generator, other: Audio) -> Audio:
 
 
 def mp3_128k(x: Audio, rng: np.random.Generator, other: Audio) -> Audio:
-    return _through_ffmpeg(x, "-b:a", "128k", suffix=".mp3")
+    return codecs.mp3_roundtrip(x, RATE, "128k")
 
 
 def gain_minus_10db(x: Audio, rng: np.random.Generator, other: Audio) -> Audio:
@@ -87,7 +81,7 @@ def mixed_0db(x: Audio, rng: np.random.Generator, other: Audio) -> Audio:
 
 
 def tempo_plus_2pct(x: Audio, rng: np.random.Generator, other: Audio) -> Audio:
-    return _through_ffmpeg(x, "-filter:a", "atempo=1.02")
+    return _tempo(x, 1.02)
 
 
 TRANSFORMS: dict[str, Callable[[Audio, np.random.Generator, Audio], Audio]] = {

@@ -3,17 +3,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import soundfile
 import torch
 import torchaudio.functional as AF
 from scipy import signal
+
+from corpus import codecs
 
 RATE = 16_000
 Audio = npt.NDArray[np.float32]
@@ -29,15 +27,8 @@ def _resample(x: Audio, source: int, target: int) -> Audio:
 
 
 def _mp3(x: Audio, bitrate: str) -> Audio:
-    with tempfile.TemporaryDirectory() as tmp:
-        wav, mp3, back = Path(tmp) / "in.wav", Path(tmp) / "x.mp3", Path(tmp) / "back.wav"
-        soundfile.write(wav, _resample(x, RATE, 44_100), 44_100, subtype="FLOAT")
-        subprocess.run(
-            ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(wav), "-b:a", bitrate, str(mp3)], check=True
-        )
-        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(mp3), str(back)], check=True)
-        decoded, _ = soundfile.read(back, dtype="float32")
-    return _resample(np.asarray(decoded, dtype=np.float32), 44_100, RATE)[: x.shape[0]]
+    at_44k = _resample(x, RATE, 44_100)
+    return _resample(codecs.mp3_roundtrip(at_44k, 44_100, bitrate), 44_100, RATE)[: x.shape[0]]
 
 
 def _fir(x: Audio, cutoff: float, pass_zero: bool) -> Audio:

@@ -4,16 +4,13 @@ pass, the identity in the backward pass), as the AudioSeal paper does for codecs
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
-import soundfile
 import torch
 import torchaudio.functional as AF
 
+from corpus import codecs
 from detectors.watermark.architecture import SAMPLE_RATE
 
 Edit = Callable[[torch.Tensor, np.random.Generator], torch.Tensor]
@@ -77,35 +74,11 @@ def smooth(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
 
 
 def mp3_roundtrip(audio: np.ndarray, bitrate: str) -> np.ndarray:
-    """Encode a batch (items x samples) as one MP3 at 16 kHz and decode it back, aligned.
-
-    Written to a seekable file so the LAME header records the encoder delay and ffmpeg's decoder
-    removes it: output sample i is input sample i."""
+    """A batch (items x samples) encoded as one MP3 at 16 kHz and decoded back, aligned."""
     items, samples = audio.shape
-    with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as tmp:
-        wav, mp3, back = Path(tmp) / "in.wav", Path(tmp) / "x.mp3", Path(tmp) / "out.wav"
-        soundfile.write(wav, audio.reshape(-1), SAMPLE_RATE, subtype="FLOAT")
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-nostdin",
-                "-v",
-                "error",
-                "-y",
-                "-i",
-                str(wav),
-                "-c:a",
-                "libmp3lame",
-                "-b:a",
-                bitrate,
-                str(mp3),
-            ],
-            check=True,
-        )
-        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(mp3), str(back)], check=True)
-        decoded, _ = soundfile.read(back, dtype="float32")
-    decoded = np.pad(decoded, (0, max(0, items * samples - decoded.shape[0])))[: items * samples]
-    return decoded.reshape(items, samples)
+    return codecs.mp3_roundtrip(audio.reshape(-1).astype(np.float32), SAMPLE_RATE, bitrate).reshape(
+        items, samples
+    )
 
 
 def mp3(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:

@@ -1,0 +1,282 @@
+"""Spectral-peak landmarks: a fingerprint that survives mixing (the idea of Wang's Shazam paper
+and of audfprint), used beside Chromaprint.
+
+Chromaprint summarises the whole spectrum of each frame, so an equal-loudness mix with another
+song changes most of its bits. The strongest time-frequency peaks of a recording, though, mostly
+stay peaks in a mix: each landmark is a pair of nearby peaks, hashed as (anchor frequency,
+frequency step, time step), and stored with the anchor's time. A match is many landmarks that
+the upload and a reference share *at one time offset*; unrelated audio shares a few at scattered
+offsets.
+
+Pure numpy/scipy. Audio at any rate is resampled to 8 kHz (peaks up to 4 kHz, the part of the
+spectrum that survives low-pass filtering and low bit rates).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from math import gcd
+
+import numpy as np
+import numpy.typing as npt
+from scipy.ndimage import maximum_filter, uniform_filter1d
+from scipy.signal import resample_poly
+
+NAME = "landmarks"
+VERSION = "1.0.0"
+
+RATE = 8000
+N_FFT = 512
+HOP = 256
+FRAMES_PER_SECOND = RATE / HOP  # 31.25
+LOWEST_BIN = 4  # under ~60 Hz: rumble, hum
+PEAK_FREQ_RADIUS = 12  # a peak is the largest value within ±12 bins (±190 Hz)…
+PEAK_TIME_RADIUS = 4  # …and ±4 frames (±130 ms)
+PEAKS_PER_SECOND = 24  # strongest peaks kept per second
+MIN_PROMINENCE_DB = 6.0  # above the local spectral level; flat noise and silence give nothing
+FAN_OUT = 4  # targets paired with each anchor
+MAX_DT = 48  # frames (~1.5 s) ahead of the anchor
+MAX_DF = 63  # bins either side
+_DT_BITS, _DF_BITS = 6, 7
+
+Landmarks = npt.NDArray[np.uint32]  # N x 2: (hash, anchor frame), sorted by frame
+
+
+def spectrogram_db(samples: npt.NDArray[np.float32], sample_rate: int) -> npt.NDArray[np.float32]:
+    """Frames x bins, in dB."""
+    x = _resampled(np.asarray(samples, dtype=np.float32), sample_rate)
+    if len(x) < N_FFT:
+        return np.zeros((0, N_FFT // 2 + 1), dtype=np.float32)
+    frames = np.lib.stride_tricks.sliding_window_view(x, N_FFT)[::HOP]
+    magnitude = np.abs(np.fft.rfft(frames * np.hanning(N_FFT).astype(np.float32), axis=1))
+    return (20.0 * np.log10(magnitude + 1e-6)).astype(np.float32)
+
+
+def _resampled(x: npt.NDArray[np.float32], rate: int) -> npt.NDArray[np.float32]:
+    if rate == RATE:
+        return x
+    g = gcd(RATE, rate)
+    out: npt.NDArray[np.float32] = resample_poly(x, RATE // g, rate // g).astype(np.float32)
+    return out
+
+
+def peaks(spec: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(frames, bins) of the prominent local maxima, at most PEAKS_PER_SECOND per second."""
+    if spec.shape[0] == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    spec = spec[:, LOWEST_BIN : N_FFT // 2]  # anchor bins fit in 8 bits
+    neighbourhood = (2 * PEAK_TIME_RADIUS + 1, 2 * PEAK_FREQ_RADIUS + 1)
+    local_max = maximum_filter(spec, size=neighbourhood, mode="nearest")
+    # the local level: the spectrum smoothed across frequency and time (a peak stands out of it)
+    level = uniform_filter1d(uniform_filter1d(spec, 31, axis=1, mode="nearest"), 9, axis=0, mode="nearest")
+    prominence = spec - level
+    candidate = (spec == local_max) & (prominence >= MIN_PROMINENCE_DB)
+    frames, bins = np.nonzero(candidate)
+    if len(frames) == 0:
+        return frames.astype(np.int64), bins.astype(np.int64)
+    strength = prominence[frames, bins]
+    second = (frames / FRAMES_PER_SECOND).astype(np.int64)
+    # strongest first within each second, then keep the first PEAKS_PER_SECOND of each second
+    order = np.lexsort((-strength, second))
+    second_sorted = second[order]
+    first_of_second = np.searchsorted(second_sorted, second_sorted, side="left")
+    keep = order[(np.arange(len(order)) - first_of_second) < PEAKS_PER_SECOND]
+    keep = keep[np.lexsort((bins[keep], frames[keep]))]
+    return frames[keep].astype(np.int64), (bins[keep] + LOWEST_BIN).astype(np.int64)
+
+
+def pair_hash(
+    f1: npt.NDArray[np.int64], df: npt.NDArray[np.int64], dt: npt.NDArray[np.int64]
+) -> npt.NDArray[np.uint32]:
+    """21 bits: anchor bin (8), frequency step (7), time step (6)."""
+    return ((f1 << (_DF_BITS + _DT_BITS)) | ((df + MAX_DF) << _DT_BITS) | dt).astype(np.uint32)
+
+
+def landmarks_from_peaks(frames: npt.NDArray[np.int64], bins: npt.NDArray[np.int64]) -> Landmarks:
+    """Each peak paired with up to FAN_OUT of the peaks after it (nearest in time first) that lie
+    within MAX_DT frames and MAX_DF bins."""
+    hashes, anchor_times, anchors, steps = [], [], [], []
+    for step in range(1, min(len(frames), 8 * FAN_OUT)):
+        dt = frames[step:] - frames[:-step]
+        df = bins[step:] - bins[:-step]
+        ok = np.nonzero((dt >= 1) & (dt <= MAX_DT) & (np.abs(df) <= MAX_DF))[0]
+        hashes.append(pair_hash(bins[ok], df[ok], dt[ok]))
+        anchor_times.append(frames[ok])
+        anchors.append(ok)
+        steps.append(np.full(len(ok), step))
+    if not hashes:
+        return np.zeros((0, 2), dtype=np.uint32)
+    anchor = np.concatenate(anchors)
+    order = np.lexsort((np.concatenate(steps), anchor))
+    rank = np.arange(len(order)) - np.searchsorted(anchor[order], anchor[order], side="left")
+    chosen = order[rank < FAN_OUT]
+    times = np.concatenate(anchor_times)[chosen].astype(np.uint32)
+    out = np.stack([np.concatenate(hashes)[chosen], times], axis=1)
+    return out[np.argsort(out[:, 1], kind="stable")]
+
+
+def landmarks(samples: npt.NDArray[np.float32], sample_rate: int) -> Landmarks:
+    return landmarks_from_peaks(*peaks(spectrogram_db(samples, sample_rate)))
+
+
+# ------------------------------------------------------------------ storage and retrieval terms
+
+
+def pack(marks: Landmarks) -> str:
+    """Compact text form for the catalog document: per landmark 3 bytes hash + 2 bytes frame
+    (frames up to 65,535 ≈ 35 minutes)."""
+    h = marks[:, 0].astype(">u4").view(np.uint8).reshape(-1, 4)[:, 1:]
+    t = np.minimum(marks[:, 1], 65535).astype(">u2").view(np.uint8).reshape(-1, 2)
+    return base64.b64encode(np.concatenate([h, t], axis=1).tobytes()).decode("ascii")
+
+
+def unpack(text: str) -> Landmarks:
+    raw = np.frombuffer(base64.b64decode(text), dtype=np.uint8).reshape(-1, 5).astype(np.uint32)
+    h = (raw[:, 0] << 16) | (raw[:, 1] << 8) | raw[:, 2]
+    t = (raw[:, 3] << 8) | raw[:, 4]
+    return np.stack([h, t], axis=1)
+
+
+def is_retrieval_term(hashes: npt.NDArray[np.uint32]) -> npt.NDArray[np.bool_]:
+    """Half of all hashes, chosen by a mix of their bits (the same half for uploads and
+    references), go into the inverted index: half the postings, and still dozens of shared terms
+    for a mixed 5 s excerpt."""
+    mixed = (hashes.astype(np.uint64) * np.uint64(2654435761)) & np.uint64(0xFFFFFFFF)
+    chosen: npt.NDArray[np.bool_] = (mixed >> np.uint64(16)) % np.uint64(2) == 0
+    return chosen
+
+
+def retrieval_terms(marks: Landmarks) -> list[str]:
+    hashes = np.unique(marks[:, 0])
+    return [format(int(h), "x") for h in hashes[is_retrieval_term(hashes)]]
+
+
+def query_windows(marks: Landmarks, window_s: float = 15.0, step_s: float = 7.5) -> list[Landmarks]:
+    """Overlapping windows of an upload's landmarks, each searched on its own (a long upload
+    made of many songs needs candidates for every part)."""
+    if len(marks) == 0:
+        return []
+    window, step = int(window_s * FRAMES_PER_SECOND), int(step_s * FRAMES_PER_SECOND)
+    last = int(marks[-1, 1])
+    starts = range(0, max(1, last - window + step + 1), step)
+    return [marks[(marks[:, 1] >= s) & (marks[:, 1] < s + window)] for s in starts]
+
+
+# ------------------------------------------------------------------ alignment
+
+
+@dataclass(frozen=True)
+class LandmarkParams:
+    """Calibrated on the benchmark corpus (bench/matching; curve in the README)."""
+
+    min_aligned: int = 12  # landmarks shared at one offset for a segment…
+    min_share: float = 0.08  # …that are this share of the upload's landmarks in its stretch
+    min_aligned_per_s: float = 1.0
+    min_distinct_share: float = 0.5  # distinct hashes among them (rejects one repeated pattern)
+    min_segment_s: float = 3.0
+    max_gap_s: float = 4.0  # a longer stretch without an aligned landmark ends a segment
+    max_offsets: int = 8
+    max_hash_repeats: int = 40  # a hash this frequent in a reference carries no information
+
+
+@dataclass(frozen=True)
+class LandmarkSegment:
+    upload_start_s: float
+    upload_end_s: float
+    reference_start_s: float
+    reference_end_s: float
+    aligned: int
+    share: float  # of the upload's landmarks in this stretch, those that line up with the reference
+
+    @property
+    def duration_s(self) -> float:
+        return self.upload_end_s - self.upload_start_s
+
+    @property
+    def score(self) -> float:
+        return self.share
+
+
+def _pairs(query: Landmarks, ref: Landmarks, max_repeats: int) -> tuple[npt.NDArray[np.int64], ...]:
+    """(query frame, reference frame, hash) for every hash the two share."""
+    order = np.argsort(ref[:, 0], kind="stable")
+    ref_h, ref_t = ref[order, 0], ref[order, 1].astype(np.int64)
+    lo = np.searchsorted(ref_h, query[:, 0], side="left")
+    hi = np.searchsorted(ref_h, query[:, 0], side="right")
+    count = hi - lo
+    use = (count > 0) & (count <= max_repeats)
+    if not use.any():
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    q_idx = np.repeat(np.nonzero(use)[0], count[use])
+    starts = np.repeat(lo[use], count[use])
+    within = np.arange(len(q_idx)) - np.repeat(np.cumsum(count[use]) - count[use], count[use])
+    r_idx = starts + within
+    return query[q_idx, 1].astype(np.int64), ref_t[r_idx], query[q_idx, 0].astype(np.int64)
+
+
+def align(query: Landmarks, ref: Landmarks, params: LandmarkParams | None = None) -> list[LandmarkSegment]:
+    """Segments of the upload that line up with the reference, from the offset histogram."""
+    p = params or LandmarkParams()
+    if len(query) == 0 or len(ref) == 0:
+        return []
+    q_t, r_t, h = _pairs(query, ref, p.max_hash_repeats)
+    if len(q_t) < p.min_aligned:
+        return []
+    offsets = r_t - q_t
+    low = int(offsets.min())
+    votes = np.bincount(offsets - low)
+    # ±1 frame: rounding of peak times and small tempo changes
+    smoothed = votes + np.concatenate([[0], votes[:-1]]) + np.concatenate([votes[1:], [0]])
+    segments: list[LandmarkSegment] = []
+    claimed = np.zeros(len(q_t), dtype=bool)
+    for _ in range(p.max_offsets):
+        best = int(np.argmax(smoothed))
+        if smoothed[best] < p.min_aligned:
+            break
+        smoothed[max(0, best - 2) : best + 3] = 0
+        near = (np.abs(offsets - low - best) <= 1) & ~claimed
+        claimed |= near
+        segments.extend(_split(q_t[near], r_t[near], h[near], np.sort(query[:, 1].astype(np.int64)), p))
+    return sorted(segments, key=lambda s: s.upload_start_s)
+
+
+def _split(
+    q_t: npt.NDArray[np.int64],
+    r_t: npt.NDArray[np.int64],
+    h: npt.NDArray[np.int64],
+    upload_frames: npt.NDArray[np.int64],
+    p: LandmarkParams,
+) -> list[LandmarkSegment]:
+    order = np.argsort(q_t, kind="stable")
+    q_t, r_t, h = q_t[order], r_t[order], h[order]
+    breaks = np.nonzero(np.diff(q_t) > p.max_gap_s * FRAMES_PER_SECOND)[0] + 1
+    out = []
+    for idx in np.split(np.arange(len(q_t)), breaks):
+        if len(idx) < p.min_aligned:
+            continue
+        start, end = q_t[idx[0]] / FRAMES_PER_SECOND, q_t[idx[-1]] / FRAMES_PER_SECOND
+        # an anchor stands for the pair it starts: the landmark reaches ~0.5 s past it
+        duration = end - start + 0.5
+        distinct = len(np.unique(h[idx])) / len(idx)
+        in_span = np.searchsorted(upload_frames, q_t[idx[-1]], "right") - np.searchsorted(
+            upload_frames, q_t[idx[0]], "left"
+        )
+        share = min(1.0, len(idx) / max(1, int(in_span)))
+        if duration < p.min_segment_s or len(idx) / duration < p.min_aligned_per_s:
+            continue
+        if distinct < p.min_distinct_share or share < p.min_share:
+            continue
+        shift = (r_t[idx[0]] - q_t[idx[0]]) / FRAMES_PER_SECOND
+        out.append(
+            LandmarkSegment(
+                upload_start_s=round(float(start), 2),
+                upload_end_s=round(float(start + duration), 2),
+                reference_start_s=round(float(start + shift), 2),
+                reference_end_s=round(float(start + duration + shift), 2),
+                aligned=len(idx),
+                share=round(share, 4),
+            )
+        )
+    return out
