@@ -24,21 +24,24 @@ from scipy.ndimage import maximum_filter, uniform_filter1d
 from scipy.signal import resample_poly
 
 NAME = "landmarks"
-VERSION = "1.0.0"
+VERSION = "2.0.0"
 
 RATE = 8000
 N_FFT = 512
 HOP = 256
 FRAMES_PER_SECOND = RATE / HOP  # 31.25
 LOWEST_BIN = 4  # under ~60 Hz: rumble, hum
-PEAK_FREQ_RADIUS = 12  # a peak is the largest value within ±12 bins (±190 Hz)…
-PEAK_TIME_RADIUS = 4  # …and ±4 frames (±130 ms)
-PEAKS_PER_SECOND = 24  # strongest peaks kept per second
+PEAK_FREQ_RADIUS = 12  # a peak is the largest value within ±12 bins (±190 Hz)
+MAX_PEAKS_PER_FRAME = 4
+MASK_DECAY_DB = 0.1  # per frame (3 dB a second): how fast a peak's masking threshold fades
+MASK_SPREAD_BINS = 8  # how far in frequency a peak masks its neighbours (Gaussian sd)
 MIN_PROMINENCE_DB = 6.0  # above the local spectral level; flat noise and silence give nothing
 FAN_OUT = 4  # targets paired with each anchor
+MIN_DT = 4  # frames (~130 ms): pairs closer in time describe one sound (its timbre), not the music's timing
 MAX_DT = 48  # frames (~1.5 s) ahead of the anchor
 MAX_DF = 63  # bins either side
 _DT_BITS, _DF_BITS = 6, 7
+CHANCE_WINDOW = 150  # offset bins (~5 s) either side that estimate the chance level
 
 Landmarks = npt.NDArray[np.uint32]  # N x 2: (hash, anchor frame), sorted by frame
 
@@ -62,28 +65,35 @@ def _resampled(x: npt.NDArray[np.float32], rate: int) -> npt.NDArray[np.float32]
 
 
 def peaks(spec: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """(frames, bins) of the prominent local maxima, at most PEAKS_PER_SECOND per second."""
+    """(frames, bins) of onset peaks: spectral maxima that rise above a threshold which each
+    earlier peak raises around its frequency and which decays over time (audfprint's masking).
+    A sustained tone gives a peak when it starts, not one per frame, so songs that merely share
+    a chord or a timbre share few landmarks; the picking depends on no block boundaries, so an
+    excerpt picks the same peaks as the whole recording."""
     if spec.shape[0] == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     spec = spec[:, LOWEST_BIN : N_FFT // 2]  # anchor bins fit in 8 bits
-    neighbourhood = (2 * PEAK_TIME_RADIUS + 1, 2 * PEAK_FREQ_RADIUS + 1)
-    local_max = maximum_filter(spec, size=neighbourhood, mode="nearest")
-    # the local level: the spectrum smoothed across frequency and time (a peak stands out of it)
     level = uniform_filter1d(uniform_filter1d(spec, 31, axis=1, mode="nearest"), 9, axis=0, mode="nearest")
-    prominence = spec - level
-    candidate = (spec == local_max) & (prominence >= MIN_PROMINENCE_DB)
-    frames, bins = np.nonzero(candidate)
-    if len(frames) == 0:
-        return frames.astype(np.int64), bins.astype(np.int64)
-    strength = prominence[frames, bins]
-    second = (frames / FRAMES_PER_SECOND).astype(np.int64)
-    # strongest first within each second, then keep the first PEAKS_PER_SECOND of each second
-    order = np.lexsort((-strength, second))
-    second_sorted = second[order]
-    first_of_second = np.searchsorted(second_sorted, second_sorted, side="left")
-    keep = order[(np.arange(len(order)) - first_of_second) < PEAKS_PER_SECOND]
-    keep = keep[np.lexsort((bins[keep], frames[keep]))]
-    return frames[keep].astype(np.int64), (bins[keep] + LOWEST_BIN).astype(np.int64)
+    freq_max = maximum_filter(spec, size=(1, 2 * PEAK_FREQ_RADIUS + 1), mode="nearest")
+    candidate = (spec == freq_max) & (spec - level >= MIN_PROMINENCE_DB)
+    offsets = np.arange(-3 * MASK_SPREAD_BINS, 3 * MASK_SPREAD_BINS + 1)
+    skirt = 0.5 * (offsets / MASK_SPREAD_BINS) ** 2 * 8.686  # a Gaussian's fall-off, in dB
+    width = spec.shape[1]
+    threshold = np.full(width + 2 * len(offsets), -np.inf, dtype=np.float64)
+    pad = len(offsets)
+    frames, bins = [], []
+    for t in range(spec.shape[0]):
+        threshold -= MASK_DECAY_DB
+        row = spec[t]
+        above = np.nonzero(candidate[t] & (row > threshold[pad : pad + width]))[0]
+        if len(above) > MAX_PEAKS_PER_FRAME:
+            above = above[np.argsort(row[above])[::-1][:MAX_PEAKS_PER_FRAME]]
+        for b in above:
+            span = slice(pad + b + offsets[0], pad + b + offsets[-1] + 1)
+            threshold[span] = np.maximum(threshold[span], row[b] - skirt)
+            frames.append(t)
+            bins.append(b + LOWEST_BIN)
+    return np.asarray(frames, dtype=np.int64), np.asarray(bins, dtype=np.int64)
 
 
 def pair_hash(
@@ -100,7 +110,7 @@ def landmarks_from_peaks(frames: npt.NDArray[np.int64], bins: npt.NDArray[np.int
     for step in range(1, min(len(frames), 8 * FAN_OUT)):
         dt = frames[step:] - frames[:-step]
         df = bins[step:] - bins[:-step]
-        ok = np.nonzero((dt >= 1) & (dt <= MAX_DT) & (np.abs(df) <= MAX_DF))[0]
+        ok = np.nonzero((dt >= MIN_DT) & (dt <= MAX_DT) & (np.abs(df) <= MAX_DF))[0]
         hashes.append(pair_hash(bins[ok], df[ok], dt[ok]))
         anchor_times.append(frames[ok])
         anchors.append(ok)
@@ -170,14 +180,15 @@ def query_windows(marks: Landmarks, window_s: float = 15.0, step_s: float = 7.5)
 class LandmarkParams:
     """Calibrated on the benchmark corpus (bench/matching; curve in the README)."""
 
-    min_aligned: int = 12  # landmarks shared at one offset for a segment…
-    min_share: float = 0.08  # …that are this share of the upload's landmarks in its stretch
+    min_aligned: int = 40  # landmarks shared at one offset, in one segment
+    min_share: float = 0.0  # of the upload's landmarks in the segment's stretch, those aligned
     min_aligned_per_s: float = 1.0
+    min_contrast: float = 0.0
     min_distinct_share: float = 0.5  # distinct hashes among them (rejects one repeated pattern)
     min_segment_s: float = 3.0
     max_gap_s: float = 4.0  # a longer stretch without an aligned landmark ends a segment
     max_offsets: int = 8
-    max_hash_repeats: int = 40  # a hash this frequent in a reference carries no information
+    max_hash_repeats: int = 10  # a hash this frequent in a reference carries little information
 
 
 @dataclass(frozen=True)
@@ -188,6 +199,7 @@ class LandmarkSegment:
     reference_end_s: float
     aligned: int
     share: float  # of the upload's landmarks in this stretch, those that line up with the reference
+    contrast: float  # landmarks at this offset / what chance puts at nearby offsets
 
     @property
     def duration_s(self) -> float:
@@ -229,16 +241,21 @@ def align(query: Landmarks, ref: Landmarks, params: LandmarkParams | None = None
     votes = np.bincount(offsets - low)
     # ±1 frame: rounding of peak times and small tempo changes
     smoothed = votes + np.concatenate([[0], votes[:-1]]) + np.concatenate([votes[1:], [0]])
+    # what chance alone puts in a 3-frame offset bin around here: shared hashes at unrelated
+    # offsets (common pitch intervals) raise the whole histogram, a true match is one spike on it
+    chance = uniform_filter1d(votes.astype(np.float64), 2 * CHANCE_WINDOW + 1, mode="constant") * 3
     segments: list[LandmarkSegment] = []
     claimed = np.zeros(len(q_t), dtype=bool)
+    upload_frames = np.sort(query[:, 1].astype(np.int64))
     for _ in range(p.max_offsets):
         best = int(np.argmax(smoothed))
         if smoothed[best] < p.min_aligned:
             break
+        contrast = float(smoothed[best] / max(chance[best], 1.0))
         smoothed[max(0, best - 2) : best + 3] = 0
         near = (np.abs(offsets - low - best) <= 1) & ~claimed
         claimed |= near
-        segments.extend(_split(q_t[near], r_t[near], h[near], np.sort(query[:, 1].astype(np.int64)), p))
+        segments.extend(_split(q_t[near], r_t[near], h[near], upload_frames, contrast, p))
     return sorted(segments, key=lambda s: s.upload_start_s)
 
 
@@ -247,6 +264,7 @@ def _split(
     r_t: npt.NDArray[np.int64],
     h: npt.NDArray[np.int64],
     upload_frames: npt.NDArray[np.int64],
+    contrast: float,
     p: LandmarkParams,
 ) -> list[LandmarkSegment]:
     order = np.argsort(q_t, kind="stable")
@@ -266,7 +284,7 @@ def _split(
         share = min(1.0, len(idx) / max(1, int(in_span)))
         if duration < p.min_segment_s or len(idx) / duration < p.min_aligned_per_s:
             continue
-        if distinct < p.min_distinct_share or share < p.min_share:
+        if distinct < p.min_distinct_share or share < p.min_share or contrast < p.min_contrast:
             continue
         shift = (r_t[idx[0]] - q_t[idx[0]]) / FRAMES_PER_SECOND
         out.append(
@@ -277,6 +295,7 @@ def _split(
                 reference_end_s=round(float(start + duration + shift), 2),
                 aligned=len(idx),
                 share=round(share, 4),
+                contrast=round(contrast, 2),
             )
         )
     return out

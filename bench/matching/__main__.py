@@ -15,7 +15,7 @@ import random
 import tempfile
 import time
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,13 +70,21 @@ def fingerprint_audio(x: Audio) -> tuple[Prints, str, str]:
     return Prints(decode_items(fp.fingerprint), marks), fp.fingerprint, landmarks.pack(marks)
 
 
+def _rows_of_this_version(cache: Path) -> list[dict[str, Any]]:
+    """Cached rows whose landmarks the current algorithm made (older ones are made again)."""
+    if not cache.exists():
+        return []
+    rows = [json.loads(line) for line in cache.open()]
+    return [row for row in rows if row.get("landmarks_version") == landmarks.VERSION]
+
+
 # ------------------------------------------------------------------ catalog
 
 
 def register_masters(es: Elasticsearch, indices: Indices, masters: list[Song], settings: Settings) -> None:
     """Fingerprint every master (whole song; cached) and register it."""
     cache = CACHE / "master-prints.jsonl"
-    known = {json.loads(line)["seed"]: json.loads(line) for line in cache.open()} if cache.exists() else {}
+    known = {row["seed"]: row for row in _rows_of_this_version(cache)}
     with Progress(console=console) as progress, cache.open("a") as out:
         task = progress.add_task("fingerprinting masters", total=len(masters))
         for song in masters:
@@ -87,6 +95,7 @@ def register_masters(es: Elasticsearch, indices: Indices, masters: list[Song], s
                     "fingerprint": prints.chromaprint.fingerprint,
                     "duration_s": prints.chromaprint.duration_s,
                     "landmarks": landmarks.pack(prints.landmarks),
+                    "landmarks_version": landmarks.VERSION,
                 }
                 out.write(json.dumps(known[song.seed]) + "\n")
             progress.advance(task)
@@ -178,11 +187,7 @@ def plan_queries(masters: list[Song], held: list[Song], per_cell: int, rng: rand
 
 def query_fingerprints(queries: list[Query], songs: dict[int, Song]) -> dict[str, Prints]:
     cache = CACHE / "query-prints.jsonl"
-    known: dict[str, tuple[str, str]] = {}
-    if cache.exists():
-        for line in cache.open():
-            row = json.loads(line)
-            known[row["qid"]] = (row["fingerprint"], row["landmarks"])
+    known = {row["qid"]: (row["fingerprint"], row["landmarks"]) for row in _rows_of_this_version(cache)}
     missing = [q for q in queries if q.qid not in known]
     by_song: dict[int, list[Query]] = {}
     for q in missing:
@@ -200,7 +205,13 @@ def query_fingerprints(queries: list[Query], songs: dict[int, Song]) -> dict[str
                 )
                 _, fp, packed = fingerprint_audio(transformed)
                 known[q.qid] = (fp, packed)
-                out.write(json.dumps({"qid": q.qid, "fingerprint": fp, "landmarks": packed}) + "\n")
+                row = {
+                    "qid": q.qid,
+                    "fingerprint": fp,
+                    "landmarks": packed,
+                    "landmarks_version": landmarks.VERSION,
+                }
+                out.write(json.dumps(row) + "\n")
                 progress.advance(task)
     return {q.qid: Prints(decode_items(known[q.qid][0]), landmarks.unpack(known[q.qid][1])) for q in queries}
 
@@ -320,19 +331,19 @@ def calibration_curve(
     return curve
 
 
-SHARE_THRESHOLDS = (0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12, 0.15, 0.20)
+ALIGNED_THRESHOLDS = (20, 25, 30, 35, 40, 45, 50, 60, 70, 80)
 
 
 def landmark_calibration_curve(
     queries: list[Query], prints: dict[str, Prints], lookup: EsCatalogLookup
 ) -> list[dict[str, Any]]:
-    """The best landmark segment per query (highest share of the upload's landmarks aligned,
-    with every other rule in force): for the true master, and for any other recording (every
-    held-back query, and wrong masters of positive ones); then recall and false matches per
-    `min_share`."""
-    permissive = replace(landmarks.LandmarkParams(), min_share=0.0)
-    true_best: dict[str, float] = {}
-    false_best: dict[str, float] = {}
+    """The best landmark segment per query (most landmarks aligned at one offset, every other
+    rule in force): for the true master, and for any other recording (every held-back query, and
+    wrong masters of positive ones); then recall and false matches per `min_aligned`."""
+    permissive = replace(landmarks.LandmarkParams(), min_aligned=8)
+    true_best: dict[str, int] = {}
+    false_best: dict[str, int] = {}
+    raw: list[dict[str, Any]] = []
     with Progress(console=console) as progress:
         task = progress.add_task("landmark calibration", total=len(queries))
         for q in queries:
@@ -340,29 +351,34 @@ def landmark_calibration_curve(
             windows = [landmarks.retrieval_terms(w) for w in landmarks.query_windows(marks)]
             for recording in lookup.recordings(lookup.landmark_candidates(windows)):
                 found = landmarks.align(marks, recording.landmarks, permissive)
-                best = max((s.share for s in found), default=0.0)
-                into = true_best if q.master and recording.metadata.isrc == isrc_of(q.seed) else false_best
-                into[q.qid] = max(into.get(q.qid, 0.0), best)
+                truth = q.master and recording.metadata.isrc == isrc_of(q.seed)
+                into = true_best if truth else false_best
+                into[q.qid] = max([into.get(q.qid, 0), *(seg.aligned for seg in found)])
+                raw.extend(
+                    {"qid": q.qid, "isrc": recording.metadata.isrc, "true": truth, **asdict(seg)}
+                    for seg in found
+                )
             progress.advance(task)
+    (CACHE / "landmark-segments.json").write_text(json.dumps(raw))
 
-    def recall(threshold: float, length: int, transforms: tuple[str, ...]) -> float:
+    def recall(threshold: int, length: int, transforms: tuple[str, ...]) -> float:
         cell = [q for q in queries if q.master and q.length == length and q.transform in transforms]
-        return round(float(np.mean([true_best.get(q.qid, 0.0) >= threshold for q in cell])), 4)
+        return round(float(np.mean([true_best.get(q.qid, 0) >= threshold for q in cell])), 4)
 
     return [
         {
-            "min_share": t,
+            "min_aligned": t,
             "recall_5s_mixed": recall(t, 5, ("mixed_0db",)),
             "recall_10s_mixed": recall(t, 10, ("mixed_0db",)),
-            "recall_10s_all_transforms": recall(t, 10, tuple(TRANSFORMS)),
+            "recall_30s_mixed": recall(t, 30, ("mixed_0db",)),
             "held_back_queries_matched": sum(
-                1 for q in queries if not q.master and false_best.get(q.qid, 0.0) >= t
+                1 for q in queries if not q.master and false_best.get(q.qid, 0) >= t
             ),
             "positive_queries_with_a_wrong_master": sum(
-                1 for q in queries if q.master and false_best.get(q.qid, 0.0) >= t
+                1 for q in queries if q.master and false_best.get(q.qid, 0) >= t
             ),
         }
-        for t in SHARE_THRESHOLDS
+        for t in ALIGNED_THRESHOLDS
     ]
 
 
@@ -492,7 +508,7 @@ def main() -> None:
     at_scale: dict[str, Any] = {}
     master_prints = [
         Prints(decode_items(row["fingerprint"]), landmarks.unpack(row["landmarks"]))
-        for row in map(json.loads, (CACHE / "master-prints.jsonl").open())
+        for row in _rows_of_this_version(CACHE / "master-prints.jsonl")
     ]
     sample = rng.sample([q for q in queries if q.length == 10], args.latency_queries)
     for target in sorted(args.distractors):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,6 +13,7 @@ from elasticsearch import Elasticsearch
 from cli import synth
 from cli.catalog import ManifestError, add_from_manifest
 from cli.ingest import TrackMetadata, submission_for
+from detectors import landmarks
 from index.catalog import EsCatalogLookup, get_recording, remove
 from index.names import Indices
 from streams.config import Settings
@@ -69,6 +70,9 @@ def test_registration_fingerprints_the_whole_recording_and_re_adding_updates(
     locked = get_recording(es, indices, catalog["block"])
     assert locked is not None and locked["duration_s"] == pytest.approx(150, abs=0.1)
     assert locked["item_count"] > 8 * 140  # past chromaprint's usual 120 s
+    stored = es.get(index=indices.catalog, id=catalog["block"], source_includes=["landmarks"])["_source"]
+    last_landmark_s = landmarks.unpack(stored["landmarks"])[-1, 1] / landmarks.FRAMES_PER_SECOND
+    assert last_landmark_s > 140 and locked["landmark_count"] > 10 * 150
     assert get_recording(es, indices, catalog["monetize"])["royalty_rate_bp"] == 1500  # type: ignore[index]
 
     assert add_from_manifest(Path(catalog["manifest"]), live_settings, es) == 2
@@ -120,12 +124,20 @@ def test_lookup_finds_the_master_of_an_excerpt(
     assert result.matches[0].segments[0].reference_start_s == pytest.approx(130, abs=0.5)
 
 
+def decided_upload(
+    samples: np.ndarray, title: str, track_id: str, settings: Settings, es: Elasticsearch, folder: Path
+) -> dict[str, Any]:
+    """Submit audio (as an MP3) to the running pipeline and wait for its provenance record."""
+    audio = synth.write(folder / f"{track_id}.mp3", samples.astype(np.float32))
+    sub = submission_for(audio, TrackMetadata(title=title, track_id=track_id), settings)
+    publish(settings, (sub.track_id, sub.to_bytes()))
+    record: dict[str, Any] = eventually(decided_record(es, settings, sub), what=f"the decision on {title}")
+    return record
+
+
+@pytest.mark.usefixtures("worker")
 def test_an_upload_built_from_two_masters_is_matched_and_decided(
-    live_settings: Settings,
-    es: Elasticsearch,
-    catalog: dict[str, str],
-    worker: subprocess.Popen[bytes],
-    tmp_path: Path,
+    live_settings: Settings, es: Elasticsearch, catalog: dict[str, str], tmp_path: Path
 ) -> None:
     filler = synth.song(seed=204, seconds=20)
     medley = np.concatenate(
@@ -136,10 +148,7 @@ def test_an_upload_built_from_two_masters_is_matched_and_decided(
             filler[8 * RATE :],
         ]
     )
-    audio = synth.write(tmp_path / "medley.mp3", medley)
-    sub = submission_for(audio, TrackMetadata(title="Two Songs", track_id="it-two-masters"), live_settings)
-    publish(live_settings, (sub.track_id, sub.to_bytes()))
-    record = eventually(decided_record(es, live_settings, sub), what="the medley's decision")
+    record = decided_upload(medley, "Two Songs", "it-two-masters", live_settings, es, tmp_path)
 
     by_isrc = {m["isrc"]: m for m in record["matches"]}
     assert set(by_isrc) == {catalog["block"], catalog["monetize"]}
@@ -148,3 +157,21 @@ def test_an_upload_built_from_two_masters_is_matched_and_decided(
     assert by_isrc[catalog["block"]]["rights_holder"] == "Label A"
     assert record["decision"]["action"] == "takedown"
     assert {r["code"] for r in record["decision"]["reasons"]} == {"catalog_block", "catalog_monetize"}
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_master_mixed_under_another_song_is_found_by_its_landmarks(
+    live_settings: Settings, es: Elasticsearch, catalog: dict[str, str], tmp_path: Path
+) -> None:
+    master = synth.song(seed=202, seconds=60)[20 * RATE : 35 * RATE]
+    other = synth.song(seed=205, seconds=15)
+    other *= np.sqrt(np.mean(master**2) / np.mean(other**2))  # equal loudness
+    mix = (master + other) / np.max(np.abs(master + other)) * 0.9
+    record = decided_upload(mix, "Under The Mix", "it-mixed-master", live_settings, es, tmp_path)
+
+    (match,) = record["matches"]
+    assert match["isrc"] == catalog["monetize"]
+    assert {s["method"] for s in match["segments"]} == {"landmarks"}
+    segment = match["segments"][0]
+    assert segment["reference_start_s"] - segment["upload_start_s"] == pytest.approx(20, abs=0.2)
+    assert match["seconds_matched"] >= 10

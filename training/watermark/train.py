@@ -63,6 +63,14 @@ class Recipe:
     edit_probability: float = 0.7
     checkpoint_every: int = 100
     validate_every: int = 250
+    # From this step on, flipping one message bit must change the watermark by at least
+    # `sensitivity_target` of its energy. Added at step 9000 of the first run, when the
+    # generator turned out to respond to only 5 of the 128 latent directions (the 5 bits it had
+    # learned) and to ignore the other 11 bits entirely; the detector cannot learn bits the
+    # watermark does not carry.
+    sensitivity_from_step: int = 9000
+    sensitivity_weight: float = 20.0
+    sensitivity_target: float = 0.2
 
 
 def _schedule(recipe: Recipe, step: int) -> float:
@@ -204,9 +212,15 @@ def losses(
         + recipe.bits_weight * bits
         + recipe.mel_weight * ramp * perceptual
     )
+    figures: dict[str, float] = {}
+    if step >= recipe.sensitivity_from_step:
+        shortfall = recipe.sensitivity_target - message_sensitivity(generator, audio, messages, rng, recipe)
+        sensitivity = torch.relu(shortfall).mean()
+        total = total + recipe.sensitivity_weight * sensitivity
+        figures["sensitivity"] = float(sensitivity)
     with torch.no_grad():
         snr = 10 * torch.log10(audio.pow(2).sum() / watermark.pow(2).sum().clamp(min=1e-12))
-    figures = {
+    figures |= {
         "loss": float(total),
         "detection": float(detection),
         "bits": float(bits),
@@ -216,6 +230,22 @@ def losses(
     }
     figures[f"edit_{edit}"] = 1.0
     return total, figures
+
+
+def message_sensitivity(
+    generator: AudioSealWM,
+    audio: torch.Tensor,
+    messages: torch.Tensor,
+    rng: np.random.Generator,
+    recipe: Recipe,
+) -> torch.Tensor:
+    """Per item: how much of the watermark's energy changes when one random bit flips."""
+    flip = torch.from_numpy(rng.integers(0, messages.shape[1], messages.shape[0]))
+    flipped = messages.clone()
+    flipped[torch.arange(len(flip)), flip] ^= 1
+    marked = fit_budget(audio, generator.get_watermark(audio, message=messages), recipe.final_snr_db)
+    other = fit_budget(audio, generator.get_watermark(audio, message=flipped), recipe.final_snr_db)
+    return (marked - other).pow(2).sum(dim=(1, 2)) / marked.pow(2).sum(dim=(1, 2)).clamp(min=1e-12)
 
 
 @torch.no_grad()
@@ -238,6 +268,18 @@ def validate(
         "val_payload_exact": float((decoded == messages).all(dim=1).float().mean()),
         "val_snr_db": float(10 * torch.log10(audio.pow(2).sum() / watermark.pow(2).sum())),
     }
+
+
+def _same_run(stored: dict[str, Any], recipe: Recipe, step: int) -> bool:
+    """The checkpoint belongs to this recipe: same settings (the length may grow), and settings
+    added since it was written take effect only after its step."""
+    wanted = asdict(recipe)
+    if any(wanted.get(k) != v for k, v in stored.items() if k != "steps"):
+        return False
+    added = set(wanted) - set(stored)
+    return added <= {"sensitivity_from_step", "sensitivity_weight", "sensitivity_target"} and (
+        not added or step <= recipe.sensitivity_from_step
+    )
 
 
 def _learning_rate(recipe: Recipe, step: int) -> float:
@@ -283,8 +325,7 @@ def train(recipe: Recipe, threads: int) -> Path:
     step = 0
     if state_path.exists():
         state = torch.load(state_path, map_location="cpu", weights_only=False)
-        stored = {k: v for k, v in state["recipe"].items() if k != "steps"}
-        if stored != {k: v for k, v in asdict(recipe).items() if k != "steps"}:
+        if not _same_run(state["recipe"], recipe, int(state["step"])):
             raise SystemExit(f"{state_path} was trained with another recipe; move it away to start over")
         if state["recipe"]["steps"] != recipe.steps:
             # Extending a run: the per-step randomness is unchanged, the learning-rate schedule
