@@ -54,11 +54,11 @@ class Recording:
 
 
 class CatalogLookup(Protocol):
-    def candidates(self, window_terms: list[list[str]]) -> list[str]:
-        """ISRCs of recordings sharing Chromaprint terms with any window, best first."""
-
-    def landmark_candidates(self, window_terms: list[list[str]]) -> list[str]:
-        """ISRCs of recordings sharing landmark terms with any window, best first."""
+    def candidates(
+        self, chromaprint_windows: list[list[str]], landmark_windows: list[list[str]]
+    ) -> list[str]:
+        """ISRCs of recordings sharing Chromaprint or landmark terms with any window of the
+        upload: the best per window, Chromaprint's first."""
 
     def recordings(self, isrcs: list[str]) -> list[Recording]: ...
 
@@ -103,10 +103,8 @@ class CatalogMatcher:
         upload_s = len(items) * ITEM_SECONDS + ITEM_CONTEXT_S
         if upload_s < self.params.min_upload_s or len(items) == 0:
             return CatalogMatch(matches=[], candidates_considered=0, too_short=True)
-        isrcs = self.lookup.candidates([terms(window) for window in query_windows(items)])
-        if marks is not None and len(marks):
-            windows = [landmarks.retrieval_terms(w) for w in landmarks.query_windows(marks)]
-            isrcs += [i for i in self.lookup.landmark_candidates(windows) if i not in set(isrcs)]
+        landmark_windows = landmarks.query_terms(marks) if marks is not None else []
+        isrcs = self.lookup.candidates([terms(window) for window in query_windows(items)], landmark_windows)
         matches = []
         for recording in self.lookup.recordings(isrcs):
             segments = [_chromaprint_segment(s) for s in align(items, recording.items, self.params)]

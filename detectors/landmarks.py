@@ -41,7 +41,7 @@ MIN_DT = 4  # frames (~130 ms): pairs closer in time describe one sound (its tim
 MAX_DT = 48  # frames (~1.5 s) ahead of the anchor
 MAX_DF = 63  # bins either side
 _DT_BITS, _DF_BITS = 6, 7
-CHANCE_WINDOW = 150  # offset bins (~5 s) either side that estimate the chance level
+
 
 Landmarks = npt.NDArray[np.uint32]  # N x 2: (hash, anchor frame), sorted by frame
 
@@ -148,18 +148,35 @@ def unpack(text: str) -> Landmarks:
     return np.stack([h, t], axis=1)
 
 
+def _mixed(hashes: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint64]:
+    out: npt.NDArray[np.uint64] = (hashes.astype(np.uint64) * np.uint64(2654435761)) & np.uint64(0xFFFFFFFF)
+    return out
+
+
 def is_retrieval_term(hashes: npt.NDArray[np.uint32]) -> npt.NDArray[np.bool_]:
     """Half of all hashes, chosen by a mix of their bits (the same half for uploads and
     references), go into the inverted index: half the postings, and still dozens of shared terms
-    for a mixed 5 s excerpt."""
-    mixed = (hashes.astype(np.uint64) * np.uint64(2654435761)) & np.uint64(0xFFFFFFFF)
-    chosen: npt.NDArray[np.bool_] = (mixed >> np.uint64(16)) % np.uint64(2) == 0
+    for a mixed excerpt."""
+    chosen: npt.NDArray[np.bool_] = (_mixed(hashes) >> np.uint64(16)) % np.uint64(2) == 0
     return chosen
 
 
-def retrieval_terms(marks: Landmarks) -> list[str]:
+def retrieval_terms(marks: Landmarks, limit: int | None = None) -> list[str]:
+    """The marks' distinct retrieval terms; with `limit`, a fixed pseudo-random subset of that
+    size (a search's cost grows with its terms; a few hundred find the master as well)."""
     hashes = np.unique(marks[:, 0])
-    return [format(int(h), "x") for h in hashes[is_retrieval_term(hashes)]]
+    hashes = hashes[is_retrieval_term(hashes)]
+    if limit is not None and len(hashes) > limit:
+        hashes = np.sort(hashes[np.argsort(_mixed(hashes) & np.uint64(0xFFFF))[:limit]])
+    return [format(int(h), "x") for h in hashes]
+
+
+QUERY_TERMS_PER_WINDOW = 250
+
+
+def query_terms(marks: Landmarks) -> list[list[str]]:
+    """What an upload searches the landmark index with: terms of each window, capped."""
+    return [retrieval_terms(window, QUERY_TERMS_PER_WINDOW) for window in query_windows(marks)]
 
 
 def query_windows(marks: Landmarks, window_s: float = 15.0, step_s: float = 7.5) -> list[Landmarks]:
@@ -178,14 +195,16 @@ def query_windows(marks: Landmarks, window_s: float = 15.0, step_s: float = 7.5)
 
 @dataclass(frozen=True)
 class LandmarkParams:
-    """Calibrated on the benchmark corpus (bench/matching; curve in the README)."""
+    """Calibrated on the benchmark corpus (bench/matching; figures in the README). Different
+    songs of that corpus share generated motifs, grooves and instruments, and some share 60-90
+    landmarks within 3-10 s; what no unrelated pair reached there is a segment of >= 7 s with
+    >= 10 aligned landmarks a second, so landmarks report nothing shorter."""
 
-    min_aligned: int = 40  # landmarks shared at one offset, in one segment
+    min_aligned: int = 60  # landmarks shared at one offset, in one segment
     min_share: float = 0.0  # of the upload's landmarks in the segment's stretch, those aligned
-    min_aligned_per_s: float = 1.0
-    min_contrast: float = 0.0
+    min_aligned_per_s: float = 10.0
     min_distinct_share: float = 0.5  # distinct hashes among them (rejects one repeated pattern)
-    min_segment_s: float = 3.0
+    min_segment_s: float = 7.0
     max_gap_s: float = 4.0  # a longer stretch without an aligned landmark ends a segment
     max_offsets: int = 8
     max_hash_repeats: int = 10  # a hash this frequent in a reference carries little information
@@ -199,7 +218,6 @@ class LandmarkSegment:
     reference_end_s: float
     aligned: int
     share: float  # of the upload's landmarks in this stretch, those that line up with the reference
-    contrast: float  # landmarks at this offset / what chance puts at nearby offsets
 
     @property
     def duration_s(self) -> float:
@@ -241,9 +259,6 @@ def align(query: Landmarks, ref: Landmarks, params: LandmarkParams | None = None
     votes = np.bincount(offsets - low)
     # ±1 frame: rounding of peak times and small tempo changes
     smoothed = votes + np.concatenate([[0], votes[:-1]]) + np.concatenate([votes[1:], [0]])
-    # what chance alone puts in a 3-frame offset bin around here: shared hashes at unrelated
-    # offsets (common pitch intervals) raise the whole histogram, a true match is one spike on it
-    chance = uniform_filter1d(votes.astype(np.float64), 2 * CHANCE_WINDOW + 1, mode="constant") * 3
     segments: list[LandmarkSegment] = []
     claimed = np.zeros(len(q_t), dtype=bool)
     upload_frames = np.sort(query[:, 1].astype(np.int64))
@@ -251,11 +266,10 @@ def align(query: Landmarks, ref: Landmarks, params: LandmarkParams | None = None
         best = int(np.argmax(smoothed))
         if smoothed[best] < p.min_aligned:
             break
-        contrast = float(smoothed[best] / max(chance[best], 1.0))
         smoothed[max(0, best - 2) : best + 3] = 0
         near = (np.abs(offsets - low - best) <= 1) & ~claimed
         claimed |= near
-        segments.extend(_split(q_t[near], r_t[near], h[near], upload_frames, contrast, p))
+        segments.extend(_split(q_t[near], r_t[near], h[near], upload_frames, p))
     return sorted(segments, key=lambda s: s.upload_start_s)
 
 
@@ -264,7 +278,6 @@ def _split(
     r_t: npt.NDArray[np.int64],
     h: npt.NDArray[np.int64],
     upload_frames: npt.NDArray[np.int64],
-    contrast: float,
     p: LandmarkParams,
 ) -> list[LandmarkSegment]:
     order = np.argsort(q_t, kind="stable")
@@ -284,7 +297,7 @@ def _split(
         share = min(1.0, len(idx) / max(1, int(in_span)))
         if duration < p.min_segment_s or len(idx) / duration < p.min_aligned_per_s:
             continue
-        if distinct < p.min_distinct_share or share < p.min_share or contrast < p.min_contrast:
+        if distinct < p.min_distinct_share or share < p.min_share:
             continue
         shift = (r_t[idx[0]] - q_t[idx[0]]) / FRAMES_PER_SECOND
         out.append(
@@ -295,7 +308,6 @@ def _split(
                 reference_end_s=round(float(start + duration + shift), 2),
                 aligned=len(idx),
                 share=round(share, 4),
-                contrast=round(contrast, 2),
             )
         )
     return out

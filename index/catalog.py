@@ -109,40 +109,37 @@ class EsCatalogLookup:
         self._prints: OrderedDict[tuple[str, str], tuple[Items, landmarks.Landmarks]] = OrderedDict()
         self._cache_size = cache_size
 
-    def candidates(self, window_terms: list[list[str]]) -> list[str]:
-        return self._search("terms", window_terms)
-
-    def landmark_candidates(self, window_terms: list[list[str]]) -> list[str]:
-        return self._search("landmark_terms", window_terms)
-
-    def _search(self, field: str, window_terms: list[list[str]]) -> list[str]:
+    def candidates(
+        self, chromaprint_windows: list[list[str]], landmark_windows: list[list[str]]
+    ) -> list[str]:
+        """One msearch for both. Chromaprint half-items count 1 each (the score is the number
+        of shared terms); landmark hashes are weighted by rarity (BM25's idf): a mix holds two
+        songs' landmarks and their cross pairs, and common pitch intervals would otherwise crowd
+        the true master out."""
         searches: list[dict[str, Any]] = []
-        for window in window_terms:
-            if not window:
-                continue
-            searches.append({"index": self.catalogs})
-            searches.append(
-                {
-                    "size": self.per_window,
-                    "_source": False,
-                    # each shared term counts 1: the score is the number of shared terms
-                    "query": {
-                        "bool": {
-                            "should": [{"constant_score": {"filter": {"term": {field: t}}}} for t in window],
-                            "minimum_should_match": 2,
-                        }
-                    },
-                }
-            )
+        for field, windows in (("terms", chromaprint_windows), ("landmark_terms", landmark_windows)):
+            for window in windows:
+                if window:
+                    searches.append({"index": self.catalogs})
+                    searches.append(self._search_body(field, window))
         if not searches:
             return []
-        responses = self.es.msearch(searches=searches)["responses"]
-        ranked: dict[str, float] = {}
-        for response in responses:
+        chosen: dict[str, None] = {}
+        for response in self.es.msearch(searches=searches)["responses"]:
             for hit in response.get("hits", {}).get("hits", []):
-                ranked[hit["_id"]] = max(ranked.get(hit["_id"], 0.0), float(hit["_score"] or 0.0))
+                chosen.setdefault(hit["_id"], None)
                 self._index_of[hit["_id"]] = hit["_index"]
-        return sorted(ranked, key=lambda isrc: -ranked[isrc])
+        return list(chosen)
+
+    def _search_body(self, field: str, window: list[str]) -> dict[str, Any]:
+        clauses: list[dict[str, Any]] = [{"term": {field: t}} for t in window]
+        if field == "terms":
+            clauses = [{"constant_score": {"filter": c}} for c in clauses]
+        return {
+            "size": self.per_window,
+            "_source": False,
+            "query": {"bool": {"should": clauses, "minimum_should_match": 2}},
+        }
 
     def recordings(self, isrcs: list[str]) -> list[Recording]:
         if not isrcs:

@@ -41,7 +41,7 @@ def mixed_at_equal_loudness(
     return (mix / np.max(np.abs(mix)) * 0.9).astype(np.float32)
 
 
-@pytest.mark.parametrize(("start", "length"), [(12.0, 10.0), (47.5, 5.0)])
+@pytest.mark.parametrize(("start", "length"), [(12.0, 10.0), (47.5, 20.0)])
 def test_an_excerpt_mixed_under_another_song_is_found_where_it_comes_from(
     start: float, length: float
 ) -> None:
@@ -51,6 +51,11 @@ def test_an_excerpt_mixed_under_another_song_is_found_where_it_comes_from(
     best = max(segments, key=lambda s: s.aligned)
     assert best.reference_start_s - best.upload_start_s == pytest.approx(start, abs=0.1)
     assert best.duration_s >= 0.6 * length
+
+
+def test_a_stretch_shorter_than_the_minimum_is_not_claimed() -> None:
+    upload = mixed_at_equal_loudness(clip(1, 30, 35), song(3))
+    assert align(landmarks.landmarks(upload, RATE), master(1)) == []
 
 
 def test_unrelated_songs_share_no_segment() -> None:
