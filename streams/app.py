@@ -11,6 +11,10 @@ from streams.topics import Topics
 
 
 def create_app(settings: Settings) -> faust.App:
+    # Faust keeps a data folder per app id (empty here: tables live in memory); under the
+    # git-ignored state folder rather than in whatever directory the worker started from
+    datadir = settings.store_dir.parent / "faust" / settings.app_id
+    datadir.mkdir(parents=True, exist_ok=True)
     return faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -23,6 +27,7 @@ def create_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
         autodiscover=False,
+        datadir=str(datadir),
     )
 
 

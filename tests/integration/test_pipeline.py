@@ -70,12 +70,19 @@ def dead_letter_for(
 def test_topics_have_at_least_four_partitions(
     live_settings: Settings, worker: subprocess.Popen[bytes]
 ) -> None:
+    names = Topics(live_settings.topic_prefix).all()
     admin = KafkaAdminClient(bootstrap_servers=live_settings.kafka_bootstrap)
+
+    def all_created() -> list[dict[str, Any]] | None:
+        # the worker creates its topics while it starts; on a busy machine that can still be going
+        described: list[dict[str, Any]] = admin.describe_topics(names)
+        return described if all(d["error_code"] == 0 for d in described) else None
+
     try:
-        described = admin.describe_topics(Topics(live_settings.topic_prefix).all())
+        described = eventually(all_created, what="the worker's topics")
     finally:
         admin.close()
-    assert {d["name"] for d in described} == set(Topics(live_settings.topic_prefix).all())
+    assert {d["name"] for d in described} == set(names)
     assert all(len(d["partitions"]) >= 4 for d in described)
 
 
