@@ -69,6 +69,11 @@ def _remix(path: Path, master_seed: int, filler_seed: int) -> Path:
     return synth.write(path, np.concatenate([filler[: 10 * RATE], master, filler[10 * RATE :]]))
 
 
+def royalty_decisions(es: Elasticsearch, indices: Indices, track_id: str) -> list[dict[str, Any]]:
+    es.indices.refresh(index=indices.decisions)
+    return [d for d in decisions_for(es, indices, track_id) if d["action"] == "royalty" and not d["verdict"]]
+
+
 def _codes(decision: dict[str, Any]) -> set[str]:
     return {r["code"] for r in decision["reasons"]}
 
@@ -123,10 +128,8 @@ def test_monetized_remix_pays_once_and_a_policy_change_applies_without_redeploy(
     assert record["decision"]["action"] == "royalty"
     assert "_default@1" in record["decision"]["policy_version"]
 
-    es.indices.refresh(index=indices.decisions)
-    royalties = [
-        d for d in decisions_for(es, indices, sub.track_id) if d["action"] == "royalty" and not d["verdict"]
-    ]
+    # the royalty event is indexed on its own, possibly just after the provenance record
+    royalties = eventually(lambda: royalty_decisions(es, indices, sub.track_id), what="the royalty decision")
     assert [r["royalty"]["rights_holder"] for r in royalties] == ["Kite Records"]
     seconds = royalties[0]["royalty"]["recordings"][0]["counted_seconds"]
     assert 17 <= seconds <= 21
@@ -138,11 +141,7 @@ def test_monetized_remix_pays_once_and_a_policy_change_applies_without_redeploy(
     again = sub.model_copy(update={"event_id": sub.event_id + "-again", "occurred_at": utcnow()})
     publish(live_settings, (again.track_id, again.to_bytes()))
     eventually(decided_record(es, live_settings, again), what="the re-submission's decision")
-    es.indices.refresh(index=indices.decisions)
-    royalties = [
-        d for d in decisions_for(es, indices, sub.track_id) if d["action"] == "royalty" and not d["verdict"]
-    ]
-    assert len(royalties) == 1
+    assert len(royalty_decisions(es, indices, sub.track_id)) == 1
 
     # The label changes its policy: from now on remixes of its masters are blocked.
     policy = set_policy(es, indices, "Kite Records", [MatchRule(action="block", min_matched_seconds=10)])
