@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 import chromaprint
 
@@ -30,7 +30,7 @@ from detectors.matcher import (
     ITEM_SECONDS,
     Items,
     MatchParams,
-    Segment,
+    Span,
     align,
     as_items,
     query_windows,
@@ -107,10 +107,17 @@ class CatalogMatcher:
         isrcs = self.lookup.candidates([terms(window) for window in query_windows(items)], landmark_windows)
         matches = []
         for recording in self.lookup.recordings(isrcs):
-            segments = [_chromaprint_segment(s) for s in align(items, recording.items, self.params)]
-            if marks is not None and len(marks) and len(recording.landmarks):
+            segments = [
+                _match_segment(s, "chromaprint", bit_error_rate=s.bit_error_rate, score=round(s.score, 4))
+                for s in align(items, recording.items, self.params)
+            ]
+            if marks is not None:
                 found = landmarks.align(marks, recording.landmarks, self.landmark_params)
-                segments += [_landmark_segment(s) for s in found if not _covered(s, segments)]
+                segments += [
+                    _match_segment(s, "landmarks", aligned_landmarks=s.aligned, score=s.score)
+                    for s in found
+                    if not _covered(s, segments)
+                ]
             if segments:
                 segments.sort(key=lambda s: s.upload_start_s)
                 matches.append(_recording_match(recording, segments, upload_s))
@@ -125,27 +132,25 @@ def _covered(candidate: landmarks.LandmarkSegment, segments: list[MatchSegment])
     return overlap >= 0.5 * candidate.duration_s
 
 
-def _chromaprint_segment(s: Segment) -> MatchSegment:
-    return MatchSegment(
-        upload_start_s=s.upload_start_s,
-        upload_end_s=s.upload_end_s,
-        reference_start_s=s.reference_start_s,
-        reference_end_s=s.reference_end_s,
-        method="chromaprint",
-        bit_error_rate=s.bit_error_rate,
-        score=round(s.score, 4),
-    )
+class _Aligned(Span, Protocol):
+    """A stretch of the upload and where it sits in the reference."""
+
+    @property
+    def reference_start_s(self) -> float: ...
+    @property
+    def reference_end_s(self) -> float: ...
 
 
-def _landmark_segment(s: landmarks.LandmarkSegment) -> MatchSegment:
+def _match_segment(
+    span: _Aligned, method: Literal["chromaprint", "landmarks"], **evidence: Any
+) -> MatchSegment:
     return MatchSegment(
-        upload_start_s=s.upload_start_s,
-        upload_end_s=s.upload_end_s,
-        reference_start_s=s.reference_start_s,
-        reference_end_s=s.reference_end_s,
-        method="landmarks",
-        aligned_landmarks=s.aligned,
-        score=s.score,
+        upload_start_s=span.upload_start_s,
+        upload_end_s=span.upload_end_s,
+        reference_start_s=span.reference_start_s,
+        reference_end_s=span.reference_end_s,
+        method=method,
+        **evidence,
     )
 
 

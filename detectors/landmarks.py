@@ -23,7 +23,6 @@ import numpy.typing as npt
 from scipy.ndimage import maximum_filter, uniform_filter1d
 from scipy.signal import resample_poly
 
-NAME = "landmarks"
 VERSION = "2.0.0"
 
 RATE = 8000

@@ -72,7 +72,8 @@ def register(
     )
 
 
-_BULKY = ["terms", "landmark_terms", "landmarks"]
+_RETRIEVAL_TERMS = ["terms", "landmark_terms"]  # only the inverted indices need them
+_BULKY = [*_RETRIEVAL_TERMS, "landmarks"]
 
 
 def remove(es: Elasticsearch, indices: Indices, isrc: str) -> bool:
@@ -146,7 +147,7 @@ class EsCatalogLookup:
             return []
         home = self.catalogs.split(",")[0]
         wanted = [{"_index": self._index_of.get(isrc, home), "_id": isrc} for isrc in isrcs]
-        docs = self.es.mget(docs=wanted, source_excludes=["terms", "landmark_terms"])["docs"]
+        docs = self.es.mget(docs=wanted, source_excludes=_RETRIEVAL_TERMS)["docs"]
         return [self._recording(d["_source"]) for d in docs if d.get("found")]
 
     def _recording(self, source: dict[str, Any]) -> Recording:

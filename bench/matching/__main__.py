@@ -31,7 +31,7 @@ from cli import synth
 from cli.catalog import fingerprint_file
 from detectors import landmarks
 from detectors.audio import decode
-from detectors.catalog import CatalogMatcher, decode_items
+from detectors.catalog import CatalogMatcher, decode_items, reference_prints
 from detectors.findings import RecordingMetadata
 from detectors.fingerprint import chromaprint_fingerprint
 from detectors.matcher import Items, MatchParams, align, query_windows, terms
@@ -65,9 +65,9 @@ def fingerprint_audio(x: Audio) -> tuple[Prints, str, str]:
     with tempfile.TemporaryDirectory() as tmp:
         path = synth.write(Path(tmp) / "q.wav", x, RATE)
         decoded = decode(path, 22050, 600)
-    fp = chromaprint_fingerprint(decoded)
-    marks = landmarks.landmarks(decoded.samples, decoded.sample_rate)
-    return Prints(decode_items(fp.fingerprint), marks), fp.fingerprint, landmarks.pack(marks)
+    prints = reference_prints(decoded)
+    compressed = prints.chromaprint.fingerprint
+    return Prints(decode_items(compressed), prints.landmarks), compressed, landmarks.pack(prints.landmarks)
 
 
 def _rows_of_this_version(cache: Path) -> list[dict[str, Any]]:

@@ -214,7 +214,8 @@ def losses(
     )
     figures: dict[str, float] = {}
     if step >= recipe.sensitivity_from_step:
-        shortfall = recipe.sensitivity_target - message_sensitivity(generator, audio, messages, rng, recipe)
+        change = message_sensitivity(generator, audio, watermark, messages, snr_db, rng)
+        shortfall = recipe.sensitivity_target - change
         sensitivity = torch.relu(shortfall).mean()
         total = total + recipe.sensitivity_weight * sensitivity
         figures["sensitivity"] = float(sensitivity)
@@ -235,17 +236,17 @@ def losses(
 def message_sensitivity(
     generator: AudioSealWM,
     audio: torch.Tensor,
+    watermark: torch.Tensor,
     messages: torch.Tensor,
+    snr_db: float,
     rng: np.random.Generator,
-    recipe: Recipe,
 ) -> torch.Tensor:
     """Per item: how much of the watermark's energy changes when one random bit flips."""
     flip = torch.from_numpy(rng.integers(0, messages.shape[1], messages.shape[0]))
     flipped = messages.clone()
     flipped[torch.arange(len(flip)), flip] ^= 1
-    marked = fit_budget(audio, generator.get_watermark(audio, message=messages), recipe.final_snr_db)
-    other = fit_budget(audio, generator.get_watermark(audio, message=flipped), recipe.final_snr_db)
-    return (marked - other).pow(2).sum(dim=(1, 2)) / marked.pow(2).sum(dim=(1, 2)).clamp(min=1e-12)
+    other = fit_budget(audio, generator.get_watermark(audio, message=flipped), snr_db)
+    return (watermark - other).pow(2).sum(dim=(1, 2)) / watermark.pow(2).sum(dim=(1, 2)).clamp(min=1e-12)
 
 
 @torch.no_grad()
