@@ -114,7 +114,13 @@ class CatalogMatcher:
             if marks is not None:
                 found = landmarks.align(marks, recording.landmarks, self.landmark_params)
                 segments += [
-                    _match_segment(s, "landmarks", aligned_landmarks=s.aligned, score=s.score)
+                    _match_segment(
+                        s,
+                        "landmarks",
+                        aligned_landmarks=s.aligned,
+                        peak_hit_rate=s.peak_hit_rate,
+                        score=s.score,
+                    )
                     for s in found
                     if not _covered(s, segments)
                 ]

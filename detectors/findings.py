@@ -52,6 +52,11 @@ class MatchSegment(BaseModel):
     aligned_landmarks: int | None = Field(
         None, description="landmark segments: landmarks shared at the segment's time offset"
     )
+    peak_hit_rate: float | None = Field(
+        None,
+        description="landmark segments: share of the reference's spectral peaks over the segment "
+        "that the upload has at the same place (chance is a few percent)",
+    )
     score: float
 
 

@@ -194,16 +194,21 @@ def query_windows(marks: Landmarks, window_s: float = 15.0, step_s: float = 7.5)
 
 @dataclass(frozen=True)
 class LandmarkParams:
-    """Calibrated on the benchmark corpus (bench/matching; figures in the README). Different
-    songs of that corpus share generated motifs, grooves and instruments, and some share 60-90
-    landmarks within 3-10 s; what no unrelated pair reached there is a segment of >= 7 s with
-    >= 10 aligned landmarks a second, so landmarks report nothing shorter."""
+    """Calibrated on the benchmark corpus (bench/matching; the curve is in the README).
 
-    min_aligned: int = 60  # landmarks shared at one offset, in one segment
-    min_share: float = 0.0  # of the upload's landmarks in the segment's stretch, those aligned
-    min_aligned_per_s: float = 10.0
+    Landmarks shared at one offset find a candidate stretch; what decides is how much of the
+    reference's own peak pattern over that stretch is in the upload (`peak_hit_rate`). A true
+    source keeps roughly half of its peaks under a song mixed at equal loudness; chance
+    agreement is the upload's peak density over the ±1 frame, ±1 bin tolerance (3-8 %); songs
+    that merely share a motif, a groove or a chord progression agree for a few seconds and then
+    part, so a short stretch must agree more: the rate required is `min_peak_hit_rate` plus
+    `short_stretch_hit_rate_s` / duration (0.49 at 4 s, 0.375 at 10 s, 0.325 at 30 s)."""
+
+    min_aligned: int = 40  # landmarks shared at one offset, in one segment
     min_distinct_share: float = 0.5  # distinct hashes among them (rejects one repeated pattern)
-    min_segment_s: float = 7.0
+    min_peak_hit_rate: float = 0.30
+    short_stretch_hit_rate_s: float = 0.75
+    min_segment_s: float = 4.0
     max_gap_s: float = 4.0  # a longer stretch without an aligned landmark ends a segment
     max_offsets: int = 8
     max_hash_repeats: int = 10  # a hash this frequent in a reference carries little information
@@ -216,7 +221,7 @@ class LandmarkSegment:
     reference_start_s: float
     reference_end_s: float
     aligned: int
-    share: float  # of the upload's landmarks in this stretch, those that line up with the reference
+    peak_hit_rate: float  # of the reference's peaks over this stretch, those found in the upload
 
     @property
     def duration_s(self) -> float:
@@ -224,7 +229,46 @@ class LandmarkSegment:
 
     @property
     def score(self) -> float:
-        return self.share
+        return self.peak_hit_rate
+
+
+_BINS = 256  # peak keys: frame * _BINS + bin
+
+
+def peak_keys(marks: Landmarks) -> npt.NDArray[np.int64]:
+    """The spectral peaks the landmarks were made from (each landmark's anchor and target),
+    as sorted frame * 256 + bin keys."""
+    h = marks[:, 0].astype(np.int64)
+    t = marks[:, 1].astype(np.int64)
+    anchor_bin = h >> (_DF_BITS + _DT_BITS)
+    target_bin = anchor_bin + ((h >> _DT_BITS) & ((1 << _DF_BITS) - 1)) - MAX_DF
+    target_t = t + (h & ((1 << _DT_BITS) - 1))
+    keys: npt.NDArray[np.int64] = np.unique(
+        np.concatenate([t * _BINS + anchor_bin, target_t * _BINS + target_bin])
+    )
+    return keys
+
+
+def peak_hit_rate(
+    upload_keys: npt.NDArray[np.int64],
+    reference_keys: npt.NDArray[np.int64],
+    shift: int,
+    first_frame: int,
+    last_frame: int,
+) -> float:
+    """Share of the reference's peaks over upload frames [first, last] (reference frames
+    shifted by `shift`) that the upload has within ±1 frame and ±1 bin."""
+    lo = np.searchsorted(reference_keys, (first_frame + shift) * _BINS, "left")
+    hi = np.searchsorted(reference_keys, (last_frame + shift + 1) * _BINS, "left")
+    moved = reference_keys[lo:hi] - shift * _BINS
+    if len(moved) == 0:
+        return 0.0
+    hit = np.zeros(len(moved), dtype=bool)
+    for near in (d_t * _BINS + d_b for d_t in (-1, 0, 1) for d_b in (-1, 0, 1)):
+        probe = moved + near
+        at = np.minimum(np.searchsorted(upload_keys, probe), len(upload_keys) - 1)
+        hit |= upload_keys[at] == probe
+    return float(hit.mean())
 
 
 def _pairs(query: Landmarks, ref: Landmarks, max_repeats: int) -> tuple[npt.NDArray[np.int64], ...]:
@@ -260,7 +304,7 @@ def align(query: Landmarks, ref: Landmarks, params: LandmarkParams | None = None
     smoothed = votes + np.concatenate([[0], votes[:-1]]) + np.concatenate([votes[1:], [0]])
     segments: list[LandmarkSegment] = []
     claimed = np.zeros(len(q_t), dtype=bool)
-    upload_frames = np.sort(query[:, 1].astype(np.int64))
+    keys = peak_keys(query), peak_keys(ref)
     for _ in range(p.max_offsets):
         best = int(np.argmax(smoothed))
         if smoothed[best] < p.min_aligned:
@@ -268,7 +312,7 @@ def align(query: Landmarks, ref: Landmarks, params: LandmarkParams | None = None
         smoothed[max(0, best - 2) : best + 3] = 0
         near = (np.abs(offsets - low - best) <= 1) & ~claimed
         claimed |= near
-        segments.extend(_split(q_t[near], r_t[near], h[near], upload_frames, p))
+        segments.extend(_split(q_t[near], r_t[near], h[near], keys, p))
     return sorted(segments, key=lambda s: s.upload_start_s)
 
 
@@ -276,37 +320,35 @@ def _split(
     q_t: npt.NDArray[np.int64],
     r_t: npt.NDArray[np.int64],
     h: npt.NDArray[np.int64],
-    upload_frames: npt.NDArray[np.int64],
+    keys: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
     p: LandmarkParams,
 ) -> list[LandmarkSegment]:
     order = np.argsort(q_t, kind="stable")
     q_t, r_t, h = q_t[order], r_t[order], h[order]
     breaks = np.nonzero(np.diff(q_t) > p.max_gap_s * FRAMES_PER_SECOND)[0] + 1
+    # an anchor stands for the pair it starts: the landmark reaches ~0.5 s past it
+    reach = round(0.5 * FRAMES_PER_SECOND)
     out = []
     for idx in np.split(np.arange(len(q_t)), breaks):
         if len(idx) < p.min_aligned:
             continue
-        start, end = q_t[idx[0]] / FRAMES_PER_SECOND, q_t[idx[-1]] / FRAMES_PER_SECOND
-        # an anchor stands for the pair it starts: the landmark reaches ~0.5 s past it
-        duration = end - start + 0.5
-        distinct = len(np.unique(h[idx])) / len(idx)
-        in_span = np.searchsorted(upload_frames, q_t[idx[-1]], "right") - np.searchsorted(
-            upload_frames, q_t[idx[0]], "left"
-        )
-        share = min(1.0, len(idx) / max(1, int(in_span)))
-        if duration < p.min_segment_s or len(idx) / duration < p.min_aligned_per_s:
+        first, last = int(q_t[idx[0]]), int(q_t[idx[-1]]) + reach
+        duration = (last - first) / FRAMES_PER_SECOND
+        if duration < p.min_segment_s or len(np.unique(h[idx])) / len(idx) < p.min_distinct_share:
             continue
-        if distinct < p.min_distinct_share or share < p.min_share:
+        shift = int(np.median(r_t[idx] - q_t[idx]))
+        hit_rate = peak_hit_rate(*keys, shift, first, last)
+        if hit_rate < p.min_peak_hit_rate + p.short_stretch_hit_rate_s / duration:
             continue
-        shift = (r_t[idx[0]] - q_t[idx[0]]) / FRAMES_PER_SECOND
+        start, end = first / FRAMES_PER_SECOND, last / FRAMES_PER_SECOND
         out.append(
             LandmarkSegment(
-                upload_start_s=round(float(start), 2),
-                upload_end_s=round(float(start + duration), 2),
-                reference_start_s=round(float(start + shift), 2),
-                reference_end_s=round(float(start + duration + shift), 2),
+                upload_start_s=round(start, 2),
+                upload_end_s=round(end, 2),
+                reference_start_s=round(start + shift / FRAMES_PER_SECOND, 2),
+                reference_end_s=round(end + shift / FRAMES_PER_SECOND, 2),
                 aligned=len(idx),
-                share=round(share, 4),
+                peak_hit_rate=round(hit_rate, 4),
             )
         )
     return out

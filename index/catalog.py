@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from elasticsearch import Elasticsearch, NotFoundError
 from elasticsearch.helpers import bulk
@@ -93,21 +93,24 @@ def get_recording(es: Elasticsearch, indices: Indices, isrc: str) -> dict[str, A
 
 
 class EsCatalogLookup:
-    """`CatalogLookup` backed by the catalog index, with an in-worker cache of decoded fingerprints."""
+    """`CatalogLookup` backed by the catalog index, with an in-worker cache of decoded
+    recordings keyed by their document revision (a re-registered recording is never served
+    stale, and a cached one is not transferred again)."""
 
     def __init__(
         self,
         es: Elasticsearch,
         indices: Indices,
         per_window: int = 8,
-        cache_size: int = 4096,
+        landmark_per_window: int = 32,
+        cache_size: int = 2048,
         extra_catalogs: tuple[str, ...] = (),
     ) -> None:
         self.es = es
         self.catalogs = ",".join((indices.catalog, *extra_catalogs))
-        self.per_window = per_window
-        self._index_of: dict[str, str] = {}
-        self._prints: OrderedDict[tuple[str, str], tuple[Items, landmarks.Landmarks]] = OrderedDict()
+        self.per_window = {"terms": per_window, "landmark_terms": landmark_per_window}
+        self._revision_of: dict[str, _Revision] = {}
+        self._recordings: OrderedDict[_Revision, Recording] = OrderedDict()
         self._cache_size = cache_size
 
     def candidates(
@@ -116,7 +119,8 @@ class EsCatalogLookup:
         """One msearch for both. Chromaprint half-items count 1 each (the score is the number
         of shared terms); landmark hashes are weighted by rarity (BM25's idf): a mix holds two
         songs' landmarks and their cross pairs, and common pitch intervals would otherwise crowd
-        the true master out."""
+        the true master out. More landmark candidates per window than Chromaprint ones: under a
+        mix the true master often ranks below the first few."""
         searches: list[dict[str, Any]] = []
         for field, windows in (("terms", chromaprint_windows), ("landmark_terms", landmark_windows)):
             for window in windows:
@@ -129,7 +133,7 @@ class EsCatalogLookup:
         for response in self.es.msearch(searches=searches)["responses"]:
             for hit in response.get("hits", {}).get("hits", []):
                 chosen.setdefault(hit["_id"], None)
-                self._index_of[hit["_id"]] = hit["_index"]
+                self._revision_of[hit["_id"]] = _revision(hit)
         return list(chosen)
 
     def _search_body(self, field: str, window: list[str]) -> dict[str, Any]:
@@ -137,33 +141,55 @@ class EsCatalogLookup:
         if field == "terms":
             clauses = [{"constant_score": {"filter": c}} for c in clauses]
         return {
-            "size": self.per_window,
+            "size": self.per_window[field],
             "_source": False,
+            "seq_no_primary_term": True,
             "query": {"bool": {"should": clauses, "minimum_should_match": 2}},
         }
 
     def recordings(self, isrcs: list[str]) -> list[Recording]:
-        if not isrcs:
-            return []
-        home = self.catalogs.split(",")[0]
-        wanted = [{"_index": self._index_of.get(isrc, home), "_id": isrc} for isrc in isrcs]
-        docs = self.es.mget(docs=wanted, source_excludes=_RETRIEVAL_TERMS)["docs"]
-        return [self._recording(d["_source"]) for d in docs if d.get("found")]
+        found: dict[str, Recording] = {}
+        missing = []
+        for isrc in isrcs:
+            revision = self._revision_of.get(isrc)
+            if revision is None or revision not in self._recordings:
+                missing.append(isrc)
+                continue
+            self._recordings.move_to_end(revision)
+            found[isrc] = self._recordings[revision]
+        if missing:
+            home = self.catalogs.split(",")[0]
+            wanted = [
+                {"_index": self._revision_of[i].index_name if i in self._revision_of else home, "_id": i}
+                for i in missing
+            ]
+            for doc in self.es.mget(docs=wanted, source_excludes=_RETRIEVAL_TERMS)["docs"]:
+                if doc.get("found"):
+                    found[doc["_id"]] = self._remember(_revision(doc), doc["_source"])
+        return [found[i] for i in isrcs if i in found]
 
-    def _recording(self, source: dict[str, Any]) -> Recording:
+    def _remember(self, revision: _Revision, source: dict[str, Any]) -> Recording:
         metadata = RecordingMetadata.model_validate({k: source[k] for k in RecordingMetadata.model_fields})
-        items, marks = self._decoded(source["fingerprint"], source.get("landmarks", ""))
-        return Recording(metadata=metadata, items=items, landmarks=marks)
+        recording = Recording(
+            metadata=metadata,
+            items=decode_items(source["fingerprint"]),
+            landmarks=landmarks.unpack(source.get("landmarks", "")),
+        )
+        self._revision_of[revision.doc_id] = revision
+        self._recordings[revision] = recording
+        if len(self._recordings) > self._cache_size:
+            self._recordings.popitem(last=False)
+        return recording
 
-    def _decoded(self, compressed: str, packed_landmarks: str) -> tuple[Items, landmarks.Landmarks]:
-        # keyed by the fingerprints themselves, so a re-registered recording is never served stale
-        key = (compressed, packed_landmarks)
-        decoded = self._prints.get(key)
-        if decoded is None:
-            decoded = (decode_items(compressed), landmarks.unpack(packed_landmarks))
-            self._prints[key] = decoded
-            if len(self._prints) > self._cache_size:
-                self._prints.popitem(last=False)
-        else:
-            self._prints.move_to_end(key)
-        return decoded
+
+class _Revision(NamedTuple):
+    """One version of one catalog document: changes whenever the document is written."""
+
+    index_name: str
+    doc_id: str
+    seq_no: int
+    primary_term: int
+
+
+def _revision(hit: dict[str, Any]) -> _Revision:
+    return _Revision(hit["_index"], hit["_id"], int(hit["_seq_no"]), int(hit["_primary_term"]))

@@ -331,61 +331,57 @@ def calibration_curve(
     return curve
 
 
-SEGMENT_THRESHOLDS = (3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0)
+HIT_RATE_THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4)
 
 
 def landmark_calibration_curve(
     queries: list[Query], prints: dict[str, Prints], lookup: EsCatalogLookup
 ) -> list[dict[str, Any]]:
-    """The longest landmark segment per query with every other rule in force (aligned count,
-    aligned per second): for the true master, and for any other recording (every held-back
-    query, and wrong masters of positive ones); then recall and false matches per
-    `min_segment_s`. Every segment found under looser rules is kept for analysis in
-    bench/.cache/matching/landmark-segments.json."""
+    """Every landmark segment each query's candidates give with the peak-hit-rate rule off; then
+    recall under a mix and false matches per `min_peak_hit_rate` (the allowance for short
+    stretches, `short_stretch_hit_rate_s`, and every other rule in force). The segments are kept
+    for analysis in bench/.cache/matching/landmark-segments.json."""
     params = landmarks.LandmarkParams()
-    loose = replace(params, min_aligned=8, min_aligned_per_s=0.0, min_segment_s=3.0)
-    true_best: dict[str, float] = {}
-    false_best: dict[str, float] = {}
-    raw: list[dict[str, Any]] = []
+    loose = replace(params, min_peak_hit_rate=0.0, short_stretch_hit_rate_s=0.0)
+    found: list[dict[str, Any]] = []
     with Progress(console=console) as progress:
         task = progress.add_task("landmark calibration", total=len(queries))
         for q in queries:
             marks = prints[q.qid].marks
             for recording in lookup.recordings(lookup.candidates([], landmarks.query_terms(marks))):
-                found = landmarks.align(marks, recording.landmarks, loose)
                 truth = q.master and recording.metadata.isrc == isrc_of(q.seed)
-                into = true_best if truth else false_best
-                kept = [
-                    seg.duration_s
-                    for seg in found
-                    if seg.aligned >= params.min_aligned
-                    and seg.aligned / seg.duration_s >= params.min_aligned_per_s
-                ]
-                into[q.qid] = max([into.get(q.qid, 0.0), *kept])
-                raw.extend(
-                    {"qid": q.qid, "isrc": recording.metadata.isrc, "true": truth, **asdict(s)} for s in found
+                found.extend(
+                    {"qid": q.qid, "isrc": recording.metadata.isrc, "true": truth, **asdict(s)}
+                    for s in landmarks.align(marks, recording.landmarks, loose)
                 )
             progress.advance(task)
-    (CACHE / "landmark-segments.json").write_text(json.dumps(raw))
+    (CACHE / "landmark-segments.json").write_text(json.dumps(found))
+
+    def matched(threshold: float, truth: bool) -> set[str]:
+        return {
+            s["qid"]
+            for s in found
+            if s["true"] == truth
+            and s["peak_hit_rate"]
+            >= threshold + params.short_stretch_hit_rate_s / (s["upload_end_s"] - s["upload_start_s"])
+        }
 
     def recall(threshold: float, length: int) -> float:
         cell = [q for q in queries if q.master and q.length == length and q.transform == "mixed_0db"]
-        return round(float(np.mean([true_best.get(q.qid, 0.0) >= threshold for q in cell])), 4)
+        hits = matched(threshold, True)
+        return round(float(np.mean([q.qid in hits for q in cell])), 4)
 
+    by_id = {q.qid: q for q in queries}
     return [
         {
-            "min_segment_s": t,
+            "min_peak_hit_rate": t,
             "recall_5s_mixed": recall(t, 5),
             "recall_10s_mixed": recall(t, 10),
             "recall_30s_mixed": recall(t, 30),
-            "held_back_queries_matched": sum(
-                1 for q in queries if not q.master and false_best.get(q.qid, 0) >= t
-            ),
-            "positive_queries_with_a_wrong_master": sum(
-                1 for q in queries if q.master and false_best.get(q.qid, 0) >= t
-            ),
+            "held_back_queries_matched": sum(1 for i in matched(t, False) if not by_id[i].master),
+            "positive_queries_with_a_wrong_master": sum(1 for i in matched(t, False) if by_id[i].master),
         }
-        for t in SEGMENT_THRESHOLDS
+        for t in HIT_RATE_THRESHOLDS
     ]
 
 

@@ -41,7 +41,7 @@ def mixed_at_equal_loudness(
     return (mix / np.max(np.abs(mix)) * 0.9).astype(np.float32)
 
 
-@pytest.mark.parametrize(("start", "length"), [(12.0, 10.0), (47.5, 20.0)])
+@pytest.mark.parametrize(("start", "length"), [(30.0, 5.0), (12.0, 10.0), (47.5, 20.0)])
 def test_an_excerpt_mixed_under_another_song_is_found_where_it_comes_from(
     start: float, length: float
 ) -> None:
@@ -54,8 +54,15 @@ def test_an_excerpt_mixed_under_another_song_is_found_where_it_comes_from(
 
 
 def test_a_stretch_shorter_than_the_minimum_is_not_claimed() -> None:
-    upload = mixed_at_equal_loudness(clip(1, 30, 35), song(3))
+    upload = mixed_at_equal_loudness(clip(1, 30, 33), song(3))
     assert align(landmarks.landmarks(upload, RATE), master(1)) == []
+
+
+def test_the_evidence_says_how_much_of_the_masters_peak_pattern_is_there() -> None:
+    clean = align(landmarks.landmarks(clip(1, 12, 22), RATE), master(1))
+    mixed = align(landmarks.landmarks(mixed_at_equal_loudness(clip(1, 12, 22), song(3)), RATE), master(1))
+    assert clean[0].peak_hit_rate > 0.9
+    assert 0.3 < mixed[0].peak_hit_rate < clean[0].peak_hit_rate
 
 
 def test_unrelated_songs_share_no_segment() -> None:
