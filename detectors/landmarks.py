@@ -304,7 +304,7 @@ def align(query: Landmarks, ref: Landmarks, params: LandmarkParams | None = None
     smoothed = votes + np.concatenate([[0], votes[:-1]]) + np.concatenate([votes[1:], [0]])
     segments: list[LandmarkSegment] = []
     claimed = np.zeros(len(q_t), dtype=bool)
-    keys = peak_keys(query), peak_keys(ref)
+    keys: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None  # made when first needed
     for _ in range(p.max_offsets):
         best = int(np.argmax(smoothed))
         if smoothed[best] < p.min_aligned:
@@ -312,17 +312,44 @@ def align(query: Landmarks, ref: Landmarks, params: LandmarkParams | None = None
         smoothed[max(0, best - 2) : best + 3] = 0
         near = (np.abs(offsets - low - best) <= 1) & ~claimed
         claimed |= near
-        segments.extend(_split(q_t[near], r_t[near], h[near], keys, p))
+        for span in _spans(q_t[near], r_t[near], h[near], p):
+            keys = keys or (peak_keys(query), peak_keys(ref))
+            hit_rate = peak_hit_rate(*keys, span.shift, span.first, span.last)
+            if hit_rate >= p.min_peak_hit_rate + p.short_stretch_hit_rate_s / span.duration_s:
+                segments.append(span.segment(hit_rate))
     return sorted(segments, key=lambda s: s.upload_start_s)
 
 
-def _split(
-    q_t: npt.NDArray[np.int64],
-    r_t: npt.NDArray[np.int64],
-    h: npt.NDArray[np.int64],
-    keys: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
-    p: LandmarkParams,
-) -> list[LandmarkSegment]:
+@dataclass(frozen=True)
+class _Span:
+    """A stretch of upload frames whose landmarks line up with the reference `shift` later."""
+
+    first: int
+    last: int
+    shift: int
+    aligned: int
+
+    @property
+    def duration_s(self) -> float:
+        return (self.last - self.first) / FRAMES_PER_SECOND
+
+    def segment(self, hit_rate: float) -> LandmarkSegment:
+        start, end, shift = (x / FRAMES_PER_SECOND for x in (self.first, self.last, self.shift))
+        return LandmarkSegment(
+            upload_start_s=round(start, 2),
+            upload_end_s=round(end, 2),
+            reference_start_s=round(start + shift, 2),
+            reference_end_s=round(end + shift, 2),
+            aligned=self.aligned,
+            peak_hit_rate=round(hit_rate, 4),
+        )
+
+
+def _spans(
+    q_t: npt.NDArray[np.int64], r_t: npt.NDArray[np.int64], h: npt.NDArray[np.int64], p: LandmarkParams
+) -> list[_Span]:
+    """The aligned landmarks of one offset, split where they pause, each stretch kept if it is
+    long enough and not one repeated pattern."""
     order = np.argsort(q_t, kind="stable")
     q_t, r_t, h = q_t[order], r_t[order], h[order]
     breaks = np.nonzero(np.diff(q_t) > p.max_gap_s * FRAMES_PER_SECOND)[0] + 1
@@ -330,25 +357,14 @@ def _split(
     reach = round(0.5 * FRAMES_PER_SECOND)
     out = []
     for idx in np.split(np.arange(len(q_t)), breaks):
-        if len(idx) < p.min_aligned:
+        if len(idx) < p.min_aligned or len(np.unique(h[idx])) / len(idx) < p.min_distinct_share:
             continue
-        first, last = int(q_t[idx[0]]), int(q_t[idx[-1]]) + reach
-        duration = (last - first) / FRAMES_PER_SECOND
-        if duration < p.min_segment_s or len(np.unique(h[idx])) / len(idx) < p.min_distinct_share:
-            continue
-        shift = int(np.median(r_t[idx] - q_t[idx]))
-        hit_rate = peak_hit_rate(*keys, shift, first, last)
-        if hit_rate < p.min_peak_hit_rate + p.short_stretch_hit_rate_s / duration:
-            continue
-        start, end = first / FRAMES_PER_SECOND, last / FRAMES_PER_SECOND
-        out.append(
-            LandmarkSegment(
-                upload_start_s=round(start, 2),
-                upload_end_s=round(end, 2),
-                reference_start_s=round(start + shift / FRAMES_PER_SECOND, 2),
-                reference_end_s=round(end + shift / FRAMES_PER_SECOND, 2),
-                aligned=len(idx),
-                peak_hit_rate=round(hit_rate, 4),
-            )
+        span = _Span(
+            first=int(q_t[idx[0]]),
+            last=int(q_t[idx[-1]]) + reach,
+            shift=int(np.median(r_t[idx] - q_t[idx])),
+            aligned=len(idx),
         )
+        if span.duration_s >= p.min_segment_s:
+            out.append(span)
     return out
