@@ -4,7 +4,7 @@ alignment of the upload against each candidate's full fingerprints.
 Two fingerprints work side by side: Chromaprint aligns frame by frame and gives precise segments
 with bit error rates; spectral-peak landmarks (detectors/landmarks.py) find recordings that are
 mixed under other audio, where Chromaprint's bits are lost. A landmark segment is reported where
-Chromaprint found nothing for that stretch."""
+Chromaprint matched no recording for that stretch."""
 
 from __future__ import annotations
 
@@ -105,12 +105,21 @@ class CatalogMatcher:
             return CatalogMatch(matches=[], candidates_considered=0, too_short=True)
         landmark_windows = landmarks.query_terms(marks) if marks is not None else []
         isrcs = self.lookup.candidates([terms(window) for window in query_windows(items)], landmark_windows)
-        matches = []
-        for recording in self.lookup.recordings(isrcs):
-            segments = [
+        recordings = self.lookup.recordings(isrcs)
+        by_chromaprint = {
+            r.metadata.isrc: [
                 _match_segment(s, "chromaprint", bit_error_rate=s.bit_error_rate, score=round(s.score, 4))
-                for s in align(items, recording.items, self.params)
+                for s in align(items, r.items, self.params)
             ]
+            for r in recordings
+        }
+        # Where Chromaprint matched any recording, the audio *is* that recording (a mix loud
+        # enough to matter would have broken its bits); other recordings' landmarks there are
+        # material the two share (a drum loop, a riff), not a second source.
+        explained = [s for segments in by_chromaprint.values() for s in segments]
+        matches = []
+        for recording in recordings:
+            segments = by_chromaprint[recording.metadata.isrc]
             if marks is not None:
                 found = landmarks.align(marks, recording.landmarks, self.landmark_params)
                 segments += [
@@ -122,7 +131,7 @@ class CatalogMatcher:
                         score=s.score,
                     )
                     for s in found
-                    if not _covered(s, segments)
+                    if not _covered(s, explained)
                 ]
             if segments:
                 segments.sort(key=lambda s: s.upload_start_s)
@@ -132,7 +141,7 @@ class CatalogMatcher:
 
 
 def _covered(candidate: landmarks.LandmarkSegment, segments: list[MatchSegment]) -> bool:
-    """Chromaprint already explains at least half of this landmark segment."""
+    """Chromaprint segments already explain at least half of this landmark segment."""
     start, end = candidate.upload_start_s, candidate.upload_end_s
     overlap = sum(max(0.0, min(end, s.upload_end_s) - max(start, s.upload_start_s)) for s in segments)
     return overlap >= 0.5 * candidate.duration_s

@@ -1,0 +1,98 @@
+"""The catalog matcher's combination of the two fingerprints, over a small in-memory catalog
+(the Elasticsearch-backed lookup has its own integration tests)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from cli import synth
+from detectors import landmarks
+from detectors.audio import decode
+from detectors.catalog import CatalogMatcher, Recording, decode_items
+from detectors.findings import CatalogMatch, RecordingMetadata
+from detectors.fingerprint import chromaprint_fingerprint
+
+RATE = synth.SAMPLE_RATE
+
+
+class InMemoryCatalog:
+    """Every recording is a candidate: the matcher's own rules decide."""
+
+    def __init__(self, recordings: list[Recording]) -> None:
+        self.by_isrc = {r.metadata.isrc: r for r in recordings}
+
+    def candidates(
+        self, chromaprint_windows: list[list[str]], landmark_windows: list[list[str]]
+    ) -> list[str]:
+        return list(self.by_isrc)
+
+    def recordings(self, isrcs: list[str]) -> list[Recording]:
+        return [self.by_isrc[i] for i in isrcs]
+
+
+@cache
+def song(seed: int) -> npt.NDArray[np.float32]:
+    return synth.song(seed=seed, seconds=90)
+
+
+def mixed(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    b = b[: len(a)] * np.sqrt(np.mean(a**2) / np.mean(b[: len(a)] ** 2))
+    out = a + b
+    scaled: npt.NDArray[np.float32] = (out / np.max(np.abs(out)) * 0.9).astype(np.float32)
+    return scaled
+
+
+def match(catalog: InMemoryCatalog, samples: npt.NDArray[np.float32], folder: Path) -> CatalogMatch:
+    path = folder / "upload.wav"
+    synth.write(path, samples)
+    audio = decode(path, 22050, 600)
+    items = decode_items(chromaprint_fingerprint(audio).fingerprint)
+    return CatalogMatcher(catalog).match(items, landmarks.landmarks(audio.samples, audio.sample_rate))
+
+
+def recording(isrc: str, samples: npt.NDArray[np.float32], folder: Path) -> Recording:
+    path = folder / f"{isrc}.wav"
+    synth.write(path, samples)
+    audio = decode(path, 22050, 600)
+    meta = RecordingMetadata(isrc=isrc, title=isrc, artists=["A"], rights_holder="Label")
+    return Recording(
+        metadata=meta,
+        items=decode_items(chromaprint_fingerprint(audio).fingerprint),
+        landmarks=landmarks.landmarks(audio.samples, audio.sample_rate),
+    )
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> InMemoryCatalog:
+    folder = tmp_path_factory.mktemp("catalog")
+    # the second master is a remix that contains 30 s of the first under another song
+    remix = mixed(song(1)[20 * RATE : 50 * RATE], song(3))
+    return InMemoryCatalog(
+        [recording("QZTST0000001", song(1), folder), recording("QZTST0000002", remix, folder)]
+    )
+
+
+def test_a_master_mixed_under_another_song_is_found_by_its_landmarks(
+    catalog: InMemoryCatalog, tmp_path: Path
+) -> None:
+    result = match(catalog, mixed(song(1)[60 * RATE : 72 * RATE], song(4)), tmp_path)
+    (found,) = result.matches
+    assert found.isrc == "QZTST0000001"
+    assert {s.method for s in found.segments} == {"landmarks"}
+    assert found.segments[0].reference_start_s - found.segments[0].upload_start_s == pytest.approx(
+        60, abs=0.1
+    )
+    assert found.segments[0].peak_hit_rate is not None and found.segments[0].peak_hit_rate > 0.3
+
+
+def test_a_clean_copy_is_not_also_credited_to_a_recording_that_contains_it(
+    catalog: InMemoryCatalog, tmp_path: Path
+) -> None:
+    result = match(catalog, song(1)[25 * RATE : 40 * RATE], tmp_path)
+    assert [m.isrc for m in result.matches] == ["QZTST0000001"]
+    assert {s.method for s in result.matches[0].segments} == {"chromaprint"}
