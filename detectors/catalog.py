@@ -50,7 +50,7 @@ class Recording:
 
     metadata: RecordingMetadata
     items: Items
-    landmarks: landmarks.Landmarks
+    landmarks: landmarks.Landmarks  # any order; the lookup keeps them `by_hash`
 
 
 class CatalogLookup(Protocol):
@@ -68,7 +68,7 @@ class ReferencePrints:
     """Both fingerprints of a recording being registered."""
 
     chromaprint: ChromaprintFingerprint
-    landmarks: landmarks.Landmarks
+    landmarks: landmarks.Landmarks  # any order; the lookup keeps them `by_hash`
 
 
 def reference_prints(audio: DecodedAudio) -> ReferencePrints:
@@ -103,26 +103,31 @@ class CatalogMatcher:
         upload_s = len(items) * ITEM_SECONDS + ITEM_CONTEXT_S
         if upload_s < self.params.min_upload_s or len(items) == 0:
             return CatalogMatch(matches=[], candidates_considered=0, too_short=True)
-        landmark_windows = landmarks.query_terms(marks) if marks is not None else []
-        isrcs = self.lookup.candidates([terms(window) for window in query_windows(items)], landmark_windows)
+        isrcs = self.lookup.candidates([terms(window) for window in query_windows(items)], [])
         recordings = self.lookup.recordings(isrcs)
-        by_chromaprint = {
-            r.metadata.isrc: [
-                _match_segment(s, "chromaprint", bit_error_rate=s.bit_error_rate, score=round(s.score, 4))
-                for s in align(items, r.items, self.params)
+        by_chromaprint = {r.metadata.isrc: self._chromaprint_segments(items, r) for r in recordings}
+        if marks is not None:
+            # Landmarks search only what Chromaprint left unexplained: where Chromaprint matched
+            # any recording, the audio *is* that recording (a mix loud enough to matter would
+            # have broken its bits), and other recordings' landmarks there are material the two
+            # share (a drum loop, a riff), not a second source.
+            explained = [s for segments in by_chromaprint.values() for s in segments]
+            windows = [
+                w.terms
+                for w in landmarks.query_terms(marks)
+                if _unexplained_s(w.start_s, w.end_s, explained) >= self.landmark_params.min_segment_s / 2
             ]
-            for r in recordings
-        }
-        # Where Chromaprint matched any recording, the audio *is* that recording (a mix loud
-        # enough to matter would have broken its bits); other recordings' landmarks there are
-        # material the two share (a drum loop, a riff), not a second source.
+            more = [i for i in self.lookup.candidates([], windows) if i not in by_chromaprint]
+            for recording in self.lookup.recordings(more):
+                recordings.append(recording)
+                by_chromaprint[recording.metadata.isrc] = self._chromaprint_segments(items, recording)
+            isrcs += more
         explained = [s for segments in by_chromaprint.values() for s in segments]
         matches = []
         for recording in recordings:
             segments = by_chromaprint[recording.metadata.isrc]
             if marks is not None:
-                found = landmarks.align(marks, recording.landmarks, self.landmark_params)
-                segments += [
+                segments = segments + [
                     _match_segment(
                         s,
                         "landmarks",
@@ -130,8 +135,8 @@ class CatalogMatcher:
                         peak_hit_rate=s.peak_hit_rate,
                         score=s.score,
                     )
-                    for s in found
-                    if not _covered(s, explained)
+                    for s in landmarks.align(marks, recording.landmarks, self.landmark_params)
+                    if _unexplained_s(s.upload_start_s, s.upload_end_s, explained) > 0.5 * s.duration_s
                 ]
             if segments:
                 segments.sort(key=lambda s: s.upload_start_s)
@@ -139,12 +144,23 @@ class CatalogMatcher:
         matches.sort(key=lambda m: (-m.seconds_matched, m.isrc))
         return CatalogMatch(matches=matches, candidates_considered=len(isrcs), too_short=False)
 
+    def _chromaprint_segments(self, items: Items, recording: Recording) -> list[MatchSegment]:
+        return [
+            _match_segment(s, "chromaprint", bit_error_rate=s.bit_error_rate, score=round(s.score, 4))
+            for s in align(items, recording.items, self.params)
+        ]
 
-def _covered(candidate: landmarks.LandmarkSegment, segments: list[MatchSegment]) -> bool:
-    """Chromaprint segments already explain at least half of this landmark segment."""
-    start, end = candidate.upload_start_s, candidate.upload_end_s
-    overlap = sum(max(0.0, min(end, s.upload_end_s) - max(start, s.upload_start_s)) for s in segments)
-    return overlap >= 0.5 * candidate.duration_s
+
+def _unexplained_s(start: float, end: float, explained: list[MatchSegment]) -> float:
+    """Seconds of [start, end] that no Chromaprint segment covers (the segments of one upload
+    may overlap when several recordings match the same stretch)."""
+    spans = sorted((max(start, s.upload_start_s), min(end, s.upload_end_s)) for s in explained)
+    covered, reach = 0.0, start
+    for lo, hi in spans:
+        if hi > max(lo, reach):
+            covered += hi - max(lo, reach)
+            reach = hi
+    return (end - start) - covered
 
 
 class _Aligned(Span, Protocol):

@@ -170,23 +170,35 @@ def retrieval_terms(marks: Landmarks, limit: int | None = None) -> list[str]:
     return [format(int(h), "x") for h in hashes]
 
 
-QUERY_TERMS_PER_WINDOW = 250
+QUERY_TERMS_PER_WINDOW = 150
 
 
-def query_terms(marks: Landmarks) -> list[list[str]]:
-    """What an upload searches the landmark index with: terms of each window, capped."""
-    return [retrieval_terms(window, QUERY_TERMS_PER_WINDOW) for window in query_windows(marks)]
+@dataclass(frozen=True)
+class QueryWindow:
+    """One stretch of an upload and the landmark terms it searches the index with."""
+
+    start_s: float
+    end_s: float
+    terms: list[str]
 
 
-def query_windows(marks: Landmarks, window_s: float = 15.0, step_s: float = 7.5) -> list[Landmarks]:
-    """Overlapping windows of an upload's landmarks, each searched on its own (a long upload
-    made of many songs needs candidates for every part)."""
+def query_terms(marks: Landmarks, window_s: float = 15.0, step_s: float = 7.5) -> list[QueryWindow]:
+    """What an upload searches the landmark index with: overlapping windows, each searched on
+    its own (a long upload made of many songs needs candidates for every part), terms capped."""
     if len(marks) == 0:
         return []
     window, step = int(window_s * FRAMES_PER_SECOND), int(step_s * FRAMES_PER_SECOND)
     last = int(marks[-1, 1])
-    starts = range(0, max(1, last - window + step + 1), step)
-    return [marks[(marks[:, 1] >= s) & (marks[:, 1] < s + window)] for s in starts]
+    return [
+        QueryWindow(
+            start_s=start / FRAMES_PER_SECOND,
+            end_s=min(start + window, last + 1) / FRAMES_PER_SECOND,
+            terms=retrieval_terms(
+                marks[(marks[:, 1] >= start) & (marks[:, 1] < start + window)], QUERY_TERMS_PER_WINDOW
+            ),
+        )
+        for start in range(0, max(1, last - window + step + 1), step)
+    ]
 
 
 # ------------------------------------------------------------------ alignment
@@ -271,10 +283,18 @@ def peak_hit_rate(
     return float(hit.mean())
 
 
+def by_hash(marks: Landmarks) -> Landmarks:
+    """The landmarks ordered by hash, the order alignment looks them up in: a reference kept in
+    this order (as the catalog lookup's cache does) is not sorted again for every upload."""
+    ordered: Landmarks = marks[np.argsort(marks[:, 0], kind="stable")]
+    return ordered
+
+
 def _pairs(query: Landmarks, ref: Landmarks, max_repeats: int) -> tuple[npt.NDArray[np.int64], ...]:
     """(query frame, reference frame, hash) for every hash the two share."""
-    order = np.argsort(ref[:, 0], kind="stable")
-    ref_h, ref_t = ref[order, 0], ref[order, 1].astype(np.int64)
+    if np.any(ref[1:, 0] < ref[:-1, 0]):
+        ref = by_hash(ref)
+    ref_h, ref_t = ref[:, 0], ref[:, 1].astype(np.int64)
     lo = np.searchsorted(ref_h, query[:, 0], side="left")
     hi = np.searchsorted(ref_h, query[:, 0], side="right")
     count = hi - lo
@@ -290,7 +310,8 @@ def _pairs(query: Landmarks, ref: Landmarks, max_repeats: int) -> tuple[npt.NDAr
 
 
 def align(query: Landmarks, ref: Landmarks, params: LandmarkParams | None = None) -> list[LandmarkSegment]:
-    """Segments of the upload that line up with the reference, from the offset histogram."""
+    """Segments of the upload that line up with the reference (in any order; fastest `by_hash`),
+    from the offset histogram."""
     p = params or LandmarkParams()
     if len(query) == 0 or len(ref) == 0:
         return []

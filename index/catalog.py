@@ -173,7 +173,7 @@ class EsCatalogLookup:
         recording = Recording(
             metadata=metadata,
             items=decode_items(source["fingerprint"]),
-            landmarks=landmarks.unpack(source.get("landmarks", "")),
+            landmarks=landmarks.by_hash(landmarks.unpack(source.get("landmarks", ""))),
         )
         self._revision_of[revision.doc_id] = revision
         self._recordings[revision] = recording

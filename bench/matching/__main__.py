@@ -348,7 +348,9 @@ def landmark_calibration_curve(
         task = progress.add_task("landmark calibration", total=len(queries))
         for q in queries:
             marks = prints[q.qid].marks
-            for recording in lookup.recordings(lookup.candidates([], landmarks.query_terms(marks))):
+            for recording in lookup.recordings(
+                lookup.candidates([], [w.terms for w in landmarks.query_terms(marks)])
+            ):
                 truth = q.master and recording.metadata.isrc == isrc_of(q.seed)
                 found.extend(
                     {"qid": q.qid, "isrc": recording.metadata.isrc, "true": truth, **asdict(s)}
