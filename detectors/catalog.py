@@ -54,11 +54,11 @@ class Recording:
 
 
 class CatalogLookup(Protocol):
-    def candidates(
-        self, chromaprint_windows: list[list[str]], landmark_windows: list[list[str]]
-    ) -> list[str]:
-        """ISRCs of recordings sharing Chromaprint or landmark terms with any window of the
-        upload: the best per window, Chromaprint's first."""
+    def candidates(self, window_terms: list[list[str]]) -> list[str]:
+        """ISRCs of recordings sharing Chromaprint terms with any window, the best per window."""
+
+    def landmark_candidates(self, window_terms: list[list[str]]) -> list[str]:
+        """ISRCs of recordings sharing landmark terms with any window, the best per window."""
 
     def recordings(self, isrcs: list[str]) -> list[Recording]: ...
 
@@ -103,7 +103,7 @@ class CatalogMatcher:
         upload_s = len(items) * ITEM_SECONDS + ITEM_CONTEXT_S
         if upload_s < self.params.min_upload_s or len(items) == 0:
             return CatalogMatch(matches=[], candidates_considered=0, too_short=True)
-        isrcs = self.lookup.candidates([terms(window) for window in query_windows(items)], [])
+        isrcs = self.lookup.candidates([terms(window) for window in query_windows(items)])
         recordings = self.lookup.recordings(isrcs)
         by_chromaprint = {r.metadata.isrc: self._chromaprint_segments(items, r) for r in recordings}
         if marks is not None:
@@ -117,7 +117,7 @@ class CatalogMatcher:
                 for w in landmarks.query_terms(marks)
                 if _unexplained_s(w.start_s, w.end_s, explained) >= self.landmark_params.min_segment_s / 2
             ]
-            more = [i for i in self.lookup.candidates([], windows) if i not in by_chromaprint]
+            more = [i for i in self.lookup.landmark_candidates(windows) if i not in by_chromaprint]
             for recording in self.lookup.recordings(more):
                 recordings.append(recording)
                 by_chromaprint[recording.metadata.isrc] = self._chromaprint_segments(items, recording)

@@ -113,20 +113,24 @@ class EsCatalogLookup:
         self._recordings: OrderedDict[_Revision, Recording] = OrderedDict()
         self._cache_size = cache_size
 
-    def candidates(
-        self, chromaprint_windows: list[list[str]], landmark_windows: list[list[str]]
-    ) -> list[str]:
-        """One msearch for both. Chromaprint half-items count 1 each (the score is the number
-        of shared terms); landmark hashes are weighted by rarity (BM25's idf): a mix holds two
-        songs' landmarks and their cross pairs, and common pitch intervals would otherwise crowd
-        the true master out. More landmark candidates per window than Chromaprint ones: under a
-        mix the true master often ranks below the first few."""
+    def candidates(self, window_terms: list[list[str]]) -> list[str]:
+        """Chromaprint half-items count 1 each: the score is the number of shared terms."""
+        return self._search("terms", window_terms)
+
+    def landmark_candidates(self, window_terms: list[list[str]]) -> list[str]:
+        """Landmark hashes are weighted by rarity (BM25's idf): a mix holds two songs' landmarks
+        and their cross pairs, and common pitch intervals would otherwise crowd the true master
+        out. More candidates per window than Chromaprint's: under a mix the true master often
+        ranks below the first few."""
+        return self._search("landmark_terms", window_terms)
+
+    def _search(self, field: str, window_terms: list[list[str]]) -> list[str]:
+        """One msearch, one search per window; the hits of all windows, best per window first."""
         searches: list[dict[str, Any]] = []
-        for field, windows in (("terms", chromaprint_windows), ("landmark_terms", landmark_windows)):
-            for window in windows:
-                if window:
-                    searches.append({"index": self.catalogs})
-                    searches.append(self._search_body(field, window))
+        for window in window_terms:
+            if window:
+                searches.append({"index": self.catalogs})
+                searches.append(self._search_body(field, window))
         if not searches:
             return []
         chosen: dict[str, None] = {}

@@ -312,7 +312,7 @@ def calibration_curve(
             continue
         q_items = prints[q.qid].items
         best_true, best_false = 1.0, 1.0
-        for recording in lookup.recordings(lookup.candidates([terms(w) for w in query_windows(q_items)], [])):
+        for recording in lookup.recordings(lookup.candidates([terms(w) for w in query_windows(q_items)])):
             for s in align(q_items, recording.items, permissive):
                 if q.master and recording.metadata.isrc == isrc_of(q.seed):
                     best_true = min(best_true, s.bit_error_rate)
@@ -349,7 +349,7 @@ def landmark_calibration_curve(
         for q in queries:
             marks = prints[q.qid].marks
             for recording in lookup.recordings(
-                lookup.candidates([], [w.terms for w in landmarks.query_terms(marks)])
+                lookup.landmark_candidates([w.terms for w in landmarks.query_terms(marks)])
             ):
                 truth = q.master and recording.metadata.isrc == isrc_of(q.seed)
                 found.extend(
