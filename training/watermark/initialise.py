@@ -82,7 +82,8 @@ def fit_bit_readout(
     The package's read-out is latent -> transposed convolution to 32 channels -> 1x1 convolution,
     and the message is the time mean of the last. Channel j (< nbits) of the transposed
     convolution is given the regression's weights for bit j as its mean over the kernel (its
-    variation along the kernel, which localises, is kept) and bit j reads channel j alone.
+    variation along the kernel, which localises, is kept) and bit j reads channel j alone. The fit is
+    exact for lengths that are a multiple of the hop (320 samples), as training segments are.
     """
     encoder = cast(SEANetEncoderKeepDimension, detector.detector[0])
     last = cast(nn.Conv1d, detector.detector[1])
