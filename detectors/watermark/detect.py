@@ -29,7 +29,7 @@ NAME = "watermark"
 VERSION = "1"
 MIN_SECONDS = 1.0
 WINDOW_S = 4.0
-CONTEXT_S = 0.25  # the convolutions see ~0.15 s; the rest is margin
+CONTEXT_S = 0.24  # 12 hops: the convolutions see ~0.15 s; the rest is margin
 SCORE_WINDOW_S = 5.0
 SPAN_PROBABILITY = 0.5
 MIN_SPAN_S = 1.0
@@ -84,7 +84,7 @@ def frame_scores(model: AudioSealDetector, audio: torch.Tensor) -> FrameScores:
     probabilities, logits = [], []
     for keep_start in range(0, total, window):
         keep_end = min(keep_start + window, total)
-        start = max(0, min(keep_start - context, total - span))
+        start = max(0, min(keep_start - context, (total - span) // HOP * HOP))
         segment = audio[start : start + span].reshape(1, 1, -1)
         output = model.detector(segment)[0, :, keep_start - start : keep_end - start]
         probabilities.append(torch.softmax(output[:2], dim=0)[1])
