@@ -58,7 +58,7 @@ class Settings(BaseSettings):
         description="generator checkpoint used by `clearance watermark embed`",
     )
     watermark_threshold: float = Field(
-        0.335, ge=0, le=1, description="track score at which a watermark is reported (calibrated: README)"
+        0.52, ge=0, le=1, description="track score at which a watermark is reported (calibrated: README)"
     )
 
     # Policies and the people registry (opt-outs, voiceprints) are re-read this often

@@ -82,6 +82,14 @@ def crop_50pct(x: Audio, rng: np.random.Generator, other: Audio) -> Audio:
     return x[quarter : x.shape[0] - quarter]
 
 
+def trim_start(x: Audio, rng: np.random.Generator, other: Audio) -> Audio:
+    """A few milliseconds cut from the start at 44.1 kHz, as any editor or re-encode with other
+    priming does: the watermark no longer starts on the detector's frame grid."""
+    at_44k = _resample(x, RATE, 44_100)
+    cut = int(rng.integers(1, 2_000))
+    return _resample(at_44k[cut:], 44_100, RATE)
+
+
 def mixed_0db(x: Audio, rng: np.random.Generator, other: Audio) -> Audio:
     """Under another (unwatermarked) piece of music at the same loudness."""
     bed = np.resize(other, x.shape[0])
@@ -99,5 +107,6 @@ TRANSFORMS: dict[str, Transform] = {
     "lowpass_5k": lowpass_5k,
     "highpass_500": highpass_500,
     "crop_50pct": crop_50pct,
+    "trim_start": trim_start,
     "mixed_0db": mixed_0db,
 }

@@ -150,7 +150,7 @@ def decode_bits(scores: FrameScores) -> tuple[list[int], list[float]]:
     if weights.sum() <= 0:
         weights = scores.probability.astype(np.float64) + 1e-9
     logits = (scores.bit_logits * weights[:, None]).sum(axis=0) / weights.sum()
-    ones = 1.0 / (1.0 + np.exp(-logits))
+    ones = 0.5 * (1.0 + np.tanh(logits / 2.0))  # the logistic function, without overflow
     bits = [int(p > 0.5) for p in ones]
     return bits, [round(float(abs(2 * p - 1)), 4) for p in ones]
 

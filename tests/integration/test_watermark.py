@@ -54,10 +54,6 @@ def test_an_undeclared_watermarked_upload_is_labelled_and_sent_to_review(
     assert record["label"]["digital_source_type"] == "trainedAlgorithmicMedia"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 4, open: the committed weights do not decode the 16 message bits yet; training continues",
-)
 def test_the_record_names_the_generator(watermarked_record: dict[str, Any]) -> None:
     watermark = watermarked_record["watermark"]
     assert (watermark["generator_name"], watermark["generator_version"]) == ("clearance-remix", 2)

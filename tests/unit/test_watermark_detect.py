@@ -53,14 +53,20 @@ def test_the_watermark_is_found_on_the_seconds_it_covers(marked: np.ndarray) -> 
     assert len(found.bit_confidence) == 16 and found.payload is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 4, open: the committed weights do not decode the 16 message bits yet; training continues",
-)
 def test_an_embedded_payload_names_its_generator(marked: np.ndarray) -> None:
     found = detect(marked, RATE, str(DETECTOR_WEIGHTS), THRESHOLD)
     assert found.payload == PAYLOAD.value
     assert (found.generator_name, found.generator_version) == ("clearance-remix", 3)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limitation (model card): the pair reads its watermark only on its 20 ms frame grid",
+)
+def test_the_watermark_survives_trimming_the_start(marked: np.ndarray) -> None:
+    for cut in (1, 2, 7, 20, 100, 441):  # samples at 44.1 kHz, as an editor or a re-encode may cut
+        found = detect(marked[cut:], RATE, str(DETECTOR_WEIGHTS), THRESHOLD)
+        assert found.detected and found.payload == PAYLOAD.value, f"lost after cutting {cut} samples"
 
 
 def test_unwatermarked_music_is_not_detected(song: np.ndarray) -> None:
