@@ -83,8 +83,8 @@ def crop_50pct(x: Audio, rng: np.random.Generator, other: Audio) -> Audio:
 
 
 def trim_start(x: Audio, rng: np.random.Generator, other: Audio) -> Audio:
-    """A few milliseconds cut from the start at 44.1 kHz, as any editor or re-encode with other
-    priming does: the watermark no longer starts on the detector's frame grid."""
+    """Up to 45 ms cut from the start at 44.1 kHz, as an editor or a re-encode with other
+    priming may: the watermark no longer starts on the detector's frame grid."""
     at_44k = _resample(x, RATE, 44_100)
     cut = int(rng.integers(1, 2_000))
     return _resample(at_44k[cut:], 44_100, RATE)
