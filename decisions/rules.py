@@ -91,13 +91,14 @@ def ai_label_rule(analysis: TrackAnalyzed, policies: Policies, context: Decision
             Evidence(
                 detector="watermark",
                 summary=(
-                    f"AudioSeal watermark of {watermark.generator_name} v{watermark.generator_version} "
+                    f"AudioSeal watermark {_watermark_source(watermark)} "
                     f"on {watermark.watermarked_seconds:.0f} s (score {watermark.probability:.2f})"
                 ),
                 data=watermark.model_dump(mode="json", exclude={"per_second"}),
             )
         )
-        how.append(f"its watermark ({watermark.generator_name})")
+        named = _names_generator(watermark)
+        how.append(f"its watermark ({watermark.generator_name})" if named else "its watermark")
     derived = bool(matches or sub.parent_track_ids)
     duration = _duration(analysis)
     fully_marked = (
@@ -121,13 +122,31 @@ def ai_label_rule(analysis: TrackAnalyzed, policies: Policies, context: Decision
             Action.NEEDS_REVIEW,
             Reason(
                 code="ai_undeclared",
-                message=(
-                    f"a {watermark.generator_name} watermark was found on an upload that declared no AI use"
-                ),
+                message=(f"{_watermark_kind(watermark)} was found on an upload that declared no AI use"),
                 evidence=evidence[1:],
             ),
             label=label,
         )
+
+
+def _names_generator(watermark: WatermarkDetection) -> bool:
+    """Findings from before the registry check (None) are taken at their name."""
+    return watermark.generator_registered is not False
+
+
+def _watermark_kind(watermark: WatermarkDetection) -> str:
+    if _names_generator(watermark):
+        return f"a {watermark.generator_name} watermark"
+    return "an AudioSeal watermark naming no registered generator"
+
+
+def _watermark_source(watermark: WatermarkDetection) -> str:
+    if _names_generator(watermark):
+        return f"of {watermark.generator_name} v{watermark.generator_version}"
+    return (
+        f"whose payload names no registered generator (id {watermark.generator_id}: "
+        "read from a cropped or edited copy, or another generator's)"
+    )
 
 
 def _duration(analysis: TrackAnalyzed) -> float:

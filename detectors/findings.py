@@ -118,6 +118,11 @@ class WatermarkDetection(_Result):
     generator_id: int | None = None
     generator_version: int | None = None
     generator_name: str | None = None
+    generator_registered: bool | None = Field(
+        None,
+        description="the payload names a registered generator; when it does not, the watermark was "
+        "probably cropped or edited (its bits misread) or comes from another generator",
+    )
 
 
 class HarassmentHit(BaseModel):

@@ -159,6 +159,7 @@ def provenance_mappings() -> dict[str, Any]:
                     "generator_id": {"type": "integer"},
                     "generator_version": {"type": "short"},
                     "generator_name": _KEYWORD,
+                    "generator_registered": {"type": "boolean"},
                 }
             },
             "harassment": {

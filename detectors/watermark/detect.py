@@ -189,5 +189,6 @@ def detect(
             "generator_id": payload.generator_id,
             "generator_version": payload.model_version,
             "generator_name": payload.generator_name,
+            "generator_registered": payload.registered,
         }
     )

@@ -44,6 +44,12 @@ class Payload:
         return [(self.value >> (NBITS - 1 - i)) & 1 for i in range(NBITS)]
 
     @property
+    def registered(self) -> bool:
+        """Only 4 of the 4,096 ids are registered, so bits read wrongly (the payload has no checksum)
+        almost always name an unregistered one: the registry is the payload's plausibility check."""
+        return self.generator_id in GENERATORS
+
+    @property
     def generator_name(self) -> str:
         return GENERATORS.get(self.generator_id, f"unregistered-{self.generator_id}")
 

@@ -57,3 +57,4 @@ def test_an_undeclared_watermarked_upload_is_labelled_and_sent_to_review(
 def test_the_record_names_the_generator(watermarked_record: dict[str, Any]) -> None:
     watermark = watermarked_record["watermark"]
     assert (watermark["generator_name"], watermark["generator_version"]) == ("clearance-remix", 2)
+    assert watermark["generator_registered"] is True

@@ -29,6 +29,7 @@ from detectors.findings import (
     WatermarkSpan,
 )
 from detectors.names import NameIndex, Person
+from detectors.watermark.payload import Payload
 from streams.analysis import track_text
 from streams.events import Action, Decision, TrackAnalyzed, TrackSubmitted
 
@@ -111,7 +112,8 @@ def catalog(*matches: RecordingMatch) -> Finding:
     )
 
 
-def watermark(seconds: float = DURATION) -> Finding:
+def watermark(seconds: float = DURATION, generator_id: int = 1) -> Finding:
+    payload = Payload(generator_id, 2)
     return _finding(
         "watermark",
         WatermarkDetection(
@@ -122,11 +124,12 @@ def watermark(seconds: float = DURATION) -> Finding:
             spans=[WatermarkSpan(start_s=0, end_s=seconds, probability=0.99)],
             watermarked_seconds=seconds,
             per_second=[0.99] * int(DURATION),
-            payload=0x0012,
+            payload=payload.value,
             bit_confidence=[0.9] * 16,
-            generator_id=1,
-            generator_version=2,
-            generator_name="clearance-remix",
+            generator_id=payload.generator_id,
+            generator_version=payload.model_version,
+            generator_name=payload.generator_name,
+            generator_registered=payload.registered,
         ),
     )
 
@@ -367,6 +370,24 @@ def test_ai_remix_label_names_the_work() -> None:
     label = next(d.label for d in decide(case, Policies()) if d.label is not None)
     assert label.summary.startswith("AI remix of 'Glass Harbor' by Nova Reyes")
     assert "platform generator" in label.summary
+
+
+def test_a_watermark_naming_no_registered_generator_is_not_credited_to_one() -> None:
+    case = analysis([watermark(generator_id=2731)])  # bits misread, as on a cropped copy
+    decisions = decide(case, Policies())
+    verdict = _verdict(decisions)
+    assert verdict.action == Action.NEEDS_REVIEW
+    undeclared = next(r for r in verdict.reasons if r.code == "ai_undeclared")
+    assert "naming no registered generator" in undeclared.message
+    assert "unregistered-2731" not in undeclared.message
+    label = next(d.label for d in decisions if d.label is not None)
+    assert label.summary.endswith("(known from its watermark)")
+    assert "id 2731" in undeclared.evidence[0].summary
+
+
+def test_a_registered_generator_is_named_in_the_label() -> None:
+    label = next(d.label for d in decide(analysis([watermark()]), Policies()) if d.label is not None)
+    assert "(known from its watermark (clearance-remix))" in label.summary
 
 
 def test_threat_finding_says_which_words_and_whom() -> None:

@@ -57,6 +57,7 @@ def test_an_embedded_payload_names_its_generator(marked: np.ndarray) -> None:
     found = detect(marked, RATE, str(DETECTOR_WEIGHTS), THRESHOLD)
     assert found.payload == PAYLOAD.value
     assert (found.generator_name, found.generator_version) == ("clearance-remix", 3)
+    assert found.generator_registered
 
 
 @pytest.mark.xfail(

@@ -18,6 +18,7 @@ def test_bits_are_most_significant_first() -> None:
 def test_registered_generators_decode_to_their_names_and_others_say_unregistered() -> None:
     assert Payload(1).generator_name == GENERATORS[1]
     assert Payload(999).generator_name == "unregistered-999"
+    assert Payload(1).registered and not Payload(999).registered
 
 
 @pytest.mark.parametrize(("gen", "version"), [(4096, 0), (-1, 0), (1, 16)])
