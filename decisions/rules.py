@@ -122,7 +122,7 @@ def ai_label_rule(analysis: TrackAnalyzed, policies: Policies, context: Decision
             Action.NEEDS_REVIEW,
             Reason(
                 code="ai_undeclared",
-                message=(f"{_watermark_kind(watermark)} was found on an upload that declared no AI use"),
+                message=f"{_watermark_kind(watermark)} was found on an upload that declared no AI use",
                 evidence=evidence[1:],
             ),
             label=label,

@@ -45,7 +45,7 @@ class Payload:
 
     @property
     def registered(self) -> bool:
-        """Only 4 of the 4,096 ids are registered, so bits read wrongly (the payload has no checksum)
+        """Few of the 4,096 ids are registered, so bits read wrongly (the payload has no checksum)
         almost always name an unregistered one: the registry is the payload's plausibility check."""
         return self.generator_id in GENERATORS
 
