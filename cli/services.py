@@ -285,6 +285,18 @@ log4j.logger.org.apache.kafka=WARN
 """
 
 
+def new_kafka_cluster_id() -> str:
+    """A random KRaft cluster id: 16 bytes in URL-safe base64, as Kafka's own `Uuid` makes them.
+
+    Like Kafka, never one starting with "-": the storage tool would read it as an option
+    (1 random id in 64 would fail to format).
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def start_kafka(settings: Settings, layout: Layout) -> str:
     home = layout.home("kafka")
     if _read_pid(layout.pidfile("kafka")) is not None:
@@ -307,7 +319,7 @@ def start_kafka(settings: Settings, layout: Layout) -> str:
         classpath,
     ]
     if not (data / "meta.properties").exists():
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_kafka_cluster_id()
         proc = subprocess.run(
             [
                 *java,
@@ -324,7 +336,8 @@ def start_kafka(settings: Settings, layout: Layout) -> str:
             check=False,
         )
         if proc.returncode != 0:
-            raise ServiceError(f"Kafka could not format its storage: {proc.stdout.strip()[-300:]}")
+            output = f"{proc.stdout.strip()}\n{proc.stderr.strip()}".strip()
+            raise ServiceError(f"Kafka could not format its storage: {output[-500:]}")
     pid = _start([*java, KAFKA_MAIN_CLASS, str(home / "server.properties")], layout, "kafka", home)
     _wait(lambda: kafka_accepts_metadata(settings), pid, layout, "kafka", settings.service_start_timeout_s)
     return f"Kafka {settings.kafka_bootstrap} up (pid {pid})"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import socket
 from pathlib import Path
 
@@ -33,3 +34,11 @@ def test_kafka_is_configured_for_one_kraft_node_on_loopback() -> None:
     assert "process.roles=broker,controller" in props
     assert "listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093" in props
     assert "auto.create.topics.enable=false" in props
+
+
+def test_kafka_cluster_ids_are_16_bytes_and_never_read_as_an_option() -> None:
+    # 1 random URL-safe id in 64 starts with "-", which Kafka's storage tool takes for a flag.
+    ids = [services.new_kafka_cluster_id() for _ in range(2000)]
+    assert not [cluster_id for cluster_id in ids if cluster_id.startswith("-")]
+    assert all(len(base64.urlsafe_b64decode(cluster_id + "==")) == 16 for cluster_id in ids)
+    assert len(set(ids)) == len(ids)
