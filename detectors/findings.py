@@ -123,6 +123,12 @@ class WatermarkDetection(_Result):
         description="the payload names a registered generator; when it does not, the watermark was "
         "probably cropped or edited (its bits misread) or comes from another generator",
     )
+    grid_offset_samples: float | None = Field(
+        None,
+        description="how far (in samples at 16 kHz) the audio was moved to put it back on the grid "
+        "the watermark was embedded on before its payload was read: 0 when read where it lay, "
+        "otherwise the start was trimmed or the clip placed off the grid",
+    )
 
 
 class HarassmentHit(BaseModel):

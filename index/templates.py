@@ -160,6 +160,7 @@ def provenance_mappings() -> dict[str, Any]:
                     "generator_version": {"type": "short"},
                     "generator_name": _KEYWORD,
                     "generator_registered": {"type": "boolean"},
+                    "grid_offset_samples": {"type": "float"},
                 }
             },
             "harassment": {

@@ -23,6 +23,7 @@ from audioseal.models import AudioSealDetector
 from detectors.findings import WatermarkDetection, WatermarkSpan
 from detectors.watermark.architecture import HOP, NBITS, SAMPLE_RATE
 from detectors.watermark.payload import Payload
+from detectors.watermark.sync import find_grid, realigned
 from detectors.watermark.weights import model_version
 
 NAME = "watermark"
@@ -155,6 +156,29 @@ def decode_bits(scores: FrameScores) -> tuple[list[int], list[float]]:
     return bits, [round(float(abs(2 * p - 1)), 4) for p in ones]
 
 
+@dataclass(frozen=True)
+class PayloadRead:
+    bits: list[int]
+    confidence: list[float]
+    grid_offset_samples: float  # how far the audio was moved onto the embedding grid; 0 if not
+
+
+def read_payload(model: AudioSealDetector, audio: torch.Tensor, scores: FrameScores) -> PayloadRead:
+    """The payload where the watermark lies; when that names no registered generator, it was
+    probably read off the embedding grid (a trimmed start, a clip pasted into a mix), so the grid
+    is searched for and the payload read again there. A misread naming a registered generator is
+    rare (as rare as a random id being registered), and the platform's own generator embeds only
+    registered ones, so its aligned tracks never pay for the search."""
+    bits, confidence = decode_bits(scores)
+    if Payload.from_bits(bits).registered:
+        return PayloadRead(bits, confidence, 0.0)
+    grid = find_grid(model, audio, scores.probability)
+    if grid.samples == 0:
+        return PayloadRead(bits, confidence, 0.0)
+    bits, confidence = decode_bits(frame_scores(model, realigned(audio, grid)))
+    return PayloadRead(bits, confidence, grid.samples)
+
+
 def detect(
     samples: npt.NDArray[np.float32], sample_rate: int, source: str, threshold: float
 ) -> WatermarkDetection:
@@ -165,7 +189,8 @@ def detect(
             f"audio is {duration:.2f} s long; the watermark detector needs at least {MIN_SECONDS:.0f} s"
         )
     model, version = load_detector(source)
-    scores = frame_scores(model, to_mono_16k(samples, sample_rate))
+    audio = to_mono_16k(samples, sample_rate)
+    scores = frame_scores(model, audio)
     probability = track_score(scores)
     found = spans(scores)
     detected = probability >= threshold
@@ -180,12 +205,13 @@ def detect(
     )
     if not detected:
         return result
-    bits, confidence = decode_bits(scores)
-    payload = Payload.from_bits(bits)
+    read = read_payload(model, audio, scores)
+    payload = Payload.from_bits(read.bits)
     return result.model_copy(
         update={
+            "grid_offset_samples": read.grid_offset_samples,
             "payload": payload.value,
-            "bit_confidence": confidence,
+            "bit_confidence": read.confidence,
             "generator_id": payload.generator_id,
             "generator_version": payload.model_version,
             "generator_name": payload.generator_name,

@@ -20,13 +20,15 @@ def _loader_key(name: str) -> str:
     return name.replace(".inner_conv.", ".")
 
 
-def save_checkpoint(model: torch.nn.Module, config: dict[str, Any], path: Path, step: int) -> None:
+def save_checkpoint(
+    model: torch.nn.Module, config: dict[str, Any], path: Path, step: int, stage: str = "main"
+) -> None:
     """Half-precision weights (the loader copies them into float32 parameters) keep both files
-    well under the repository's 20 MB budget."""
+    well under the repository's 20 MB budget. `stage` and `step` say which training made them."""
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {_loader_key(name): tensor.detach().half() for name, tensor in model.state_dict().items()}
     tmp = path.with_suffix(".tmp")
-    torch.save({"xp.cfg": config, "model": state, "step": step}, tmp)
+    torch.save({"xp.cfg": config, "model": state, "stage": stage, "step": step}, tmp)
     tmp.replace(path)
 
 

@@ -1,5 +1,5 @@
-"""A watermark embedded in project-made audio, found by the pipeline and recorded in
-Elasticsearch with its generator and seconds."""
+"""A watermark embedded in project-made audio, trimmed off its grid as a user may, found by the
+pipeline and recorded in Elasticsearch with its generator and seconds."""
 
 from __future__ import annotations
 
@@ -32,8 +32,9 @@ def watermarked_record(
 ) -> dict[str, Any]:
     song = synth.song(seed=4343, seconds=20.0, rate=RATE)
     stereo = np.stack([song, 0.9 * song], axis=1)
-    marked = embed(stereo, RATE, PAYLOAD, live_settings.watermark_generator)
-    path = tmp_path_factory.mktemp("watermark") / "generated-then-uploaded.flac"
+    # The user trimmed 12.6 ms off the start before uploading: off the embedding grid.
+    marked = embed(stereo, RATE, PAYLOAD, live_settings.watermark_generator)[555:]
+    path = tmp_path_factory.mktemp("watermark") / "generated-trimmed-then-uploaded.flac"
     soundfile.write(path, marked, RATE)
     sub = submission_for(path, TrackMetadata(title="Totally Mine", track_id="it-watermarked"), live_settings)
     publish(live_settings, (sub.track_id, sub.to_bytes()))
@@ -58,3 +59,4 @@ def test_the_record_names_the_generator(watermarked_record: dict[str, Any]) -> N
     watermark = watermarked_record["watermark"]
     assert (watermark["generator_name"], watermark["generator_version"]) == ("clearance-remix", 2)
     assert watermark["generator_registered"] is True
+    assert watermark["grid_offset_samples"] != 0.0  # read after finding the grid again
