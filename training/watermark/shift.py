@@ -32,11 +32,9 @@ import torch.nn.functional as F
 from audioseal.models import AudioSealDetector, AudioSealWM
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from corpus import splits
 from detectors.watermark import architecture
 from detectors.watermark.budget import DEFAULT_SNR_DB, fit_budget
 from detectors.watermark.weights import DETECTOR_WEIGHTS, save_checkpoint
-from training.watermark.pool import PoolSpec, build_pool
 from training.watermark.train import (
     CACHE,
     Batches,
@@ -44,8 +42,9 @@ from training.watermark.train import (
     _apply_masks,
     _edit,
     _masks,
-    _save_state,
     new_models,
+    save_state,
+    training_pools,
 )
 
 STAGE1_STATE = CACHE / "state.pt"
@@ -155,16 +154,7 @@ def _load(path: Path, generator: AudioSealWM, detector: AudioSealDetector) -> di
 
 def train(recipe: ShiftRecipe, threads: int) -> Path:
     torch.set_num_threads(threads)
-    pool = build_pool(
-        PoolSpec(splits.WATERMARK_TRAIN, rendered_songs=160, synth_songs=40, utterances=400),
-        CACHE / "audio",
-        "training",
-    )
-    dev_pool = build_pool(
-        PoolSpec(splits.WATERMARK_DEV, rendered_songs=16, synth_songs=4, utterances=40),
-        CACHE / "audio",
-        "dev",
-    )
+    pool, dev_pool = training_pools()
     batches = Batches(pool, Recipe(batch=recipe.batch))
     dev_batches = Batches(dev_pool, Recipe(batch=48))
     torch.manual_seed(recipe.seed)
@@ -206,16 +196,7 @@ def train(recipe: ShiftRecipe, threads: int) -> Path:
             log.write(json.dumps(figures) + "\n")
             log.flush()
             if step % recipe.checkpoint_every == 0 or step == recipe.steps:
-                _save_state(
-                    STATE,
-                    {
-                        "step": step,
-                        "recipe": asdict(recipe),
-                        "generator": generator.state_dict(),
-                        "detector": detector.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                    },
-                )
+                save_state(STATE, step, asdict(recipe), generator, detector, optimizer)
             progress.update(
                 task,
                 advance=1,

@@ -287,7 +287,37 @@ def initialise(generator: AudioSealWM, detector: AudioSealDetector, batches: Bat
     print(f"initialised: bit read-out fits {fit:.2f} of {len(messages)} training messages")
 
 
-def _save_state(path: Path, state: dict[str, Any]) -> None:
+def training_pools() -> tuple[dict[str, list[Clip]], dict[str, list[Clip]]]:
+    """The training and dev audio pools (built once, cached under CACHE/audio)."""
+    pool = build_pool(
+        PoolSpec(splits.WATERMARK_TRAIN, rendered_songs=160, synth_songs=40, utterances=400),
+        CACHE / "audio",
+        "training",
+    )
+    dev_pool = build_pool(
+        PoolSpec(splits.WATERMARK_DEV, rendered_songs=16, synth_songs=4, utterances=40),
+        CACHE / "audio",
+        "dev",
+    )
+    return pool, dev_pool
+
+
+def save_state(
+    path: Path,
+    step: int,
+    recipe: dict[str, Any],
+    generator: AudioSealWM,
+    detector: AudioSealDetector,
+    optimizer: torch.optim.Optimizer,
+) -> None:
+    """A resumable checkpoint, written atomically."""
+    state = {
+        "step": step,
+        "recipe": recipe,
+        "generator": generator.state_dict(),
+        "detector": detector.state_dict(),
+        "optimizer": optimizer.state_dict(),
+    }
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
     tmp.replace(path)
@@ -308,16 +338,7 @@ def train(recipe: Recipe, threads: int) -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     state_path = CACHE / "state.pt"
     log_path = CACHE / "log.jsonl"
-    pool = build_pool(
-        PoolSpec(splits.WATERMARK_TRAIN, rendered_songs=160, synth_songs=40, utterances=400),
-        CACHE / "audio",
-        "training",
-    )
-    dev_pool = build_pool(
-        PoolSpec(splits.WATERMARK_DEV, rendered_songs=16, synth_songs=4, utterances=40),
-        CACHE / "audio",
-        "dev",
-    )
+    pool, dev_pool = training_pools()
     batches, dev_batches = Batches(pool, recipe), Batches(dev_pool, replace(recipe, batch=48))
     torch.manual_seed(recipe.seed)
     generator, detector = new_models()
@@ -360,16 +381,7 @@ def train(recipe: Recipe, threads: int) -> Path:
             log.write(json.dumps(figures) + "\n")
             log.flush()
             if step % recipe.checkpoint_every == 0 or step == recipe.steps:
-                _save_state(
-                    state_path,
-                    {
-                        "step": step,
-                        "recipe": asdict(recipe),
-                        "generator": generator.state_dict(),
-                        "detector": detector.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                    },
-                )
+                save_state(state_path, step, asdict(recipe), generator, detector, optimizer)
             progress.update(
                 task,
                 advance=1,
