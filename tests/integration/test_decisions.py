@@ -22,7 +22,7 @@ from index.registry import register_person, set_policy
 from streams.config import Settings
 from streams.events import utcnow
 from tests.integration.test_catalog import write_manifest
-from tests.integration.test_pipeline import decided_record, eventually, publish
+from tests.integration.test_pipeline import decided_record, eventually, indexed_decisions, publish
 
 pytestmark = pytest.mark.integration
 RATE = synth.SAMPLE_RATE
@@ -74,6 +74,10 @@ def royalty_decisions(es: Elasticsearch, indices: Indices, track_id: str) -> lis
     return [d for d in decisions_for(es, indices, track_id) if d["action"] == "royalty" and not d["verdict"]]
 
 
+def _actions(decisions: list[dict[str, Any]]) -> set[str]:
+    return {d["action"] for d in decisions}
+
+
 def _codes(decision: dict[str, Any]) -> set[str]:
     return {r["code"] for r in decision["reasons"]}
 
@@ -101,9 +105,10 @@ def test_generated_remix_of_an_opted_out_master_that_names_her_is_taken_down_onc
     assert record["name_opt_out"]["requests"][0]["artist"] == "Mara Quinn"
     assert record["name_opt_out"]["requests"][0]["field"] == "prompt"
 
-    indices = Indices(live_settings.index_prefix)
-    es.indices.refresh(index=indices.decisions)
-    decisions = decisions_for(es, indices, sub.track_id)
+    decisions = eventually(
+        indexed_decisions(es, live_settings, sub.track_id, lambda ds: {"takedown", "label"} <= _actions(ds)),
+        what="the takedown and the label in the decisions index",
+    )
     verdicts = [d for d in decisions if d["verdict"]]
     assert len(verdicts) == 1 and verdicts[0]["action"] == "takedown"
     assert {"opt_out_recording", "opt_out_name"} <= _codes(verdicts[0])

@@ -55,6 +55,21 @@ def decided_record(
     return probe
 
 
+def indexed_decisions(
+    es: Elasticsearch, settings: Settings, track_id: str, complete: Callable[[list[dict[str, Any]]], bool]
+) -> Callable[[], list[dict[str, Any]] | None]:
+    """A probe for a track's indexed decisions once `complete` holds. Each action has its own
+    topic, so a label may be indexed after the verdict that updated the provenance record."""
+    indices = Indices(settings.index_prefix)
+
+    def probe() -> list[dict[str, Any]] | None:
+        es.indices.refresh(index=indices.decisions)
+        decisions = decisions_for(es, indices, track_id)
+        return decisions if complete(decisions) else None
+
+    return probe
+
+
 def publish(settings: Settings, *payloads: tuple[str, bytes]) -> None:
     with Publisher(settings) as publisher:
         for key, value in payloads:
@@ -137,9 +152,15 @@ def test_the_same_event_twice_leaves_one_record_and_one_decision(
     record = eventually(decided_record(es, live_settings, later), what="the later submission's decision")
     assert record["submission"]["title"] == "Twice v2"
 
+    def both_submissions_decided(history: list[dict[str, Any]]) -> bool:
+        return {sub.event_id, later.event_id} <= {d["submission_event_id"] for d in history}
+
+    history = eventually(
+        indexed_decisions(es, live_settings, sub.track_id, both_submissions_decided),
+        what="both submissions' decisions",
+    )
     indices = Indices(live_settings.index_prefix)
     es.indices.refresh(index=indices.all())
-    history = decisions_for(es, indices, sub.track_id)
     first = [d for d in history if d["submission_event_id"] == sub.event_id]
     assert [d["action"] for d in first] == ["label"]
     assert first[0]["label"]["digital_source_type"] == "trainedAlgorithmicMedia"
