@@ -21,7 +21,8 @@ from audioseal.loader import AudioSeal
 from audioseal.models import AudioSealDetector
 
 from detectors.findings import WatermarkDetection, WatermarkSpan
-from detectors.watermark.architecture import HOP, NBITS, SAMPLE_RATE
+from detectors.watermark.architecture import HOP, SAMPLE_RATE
+from detectors.watermark.frames import frame_reader
 from detectors.watermark.payload import Payload
 from detectors.watermark.sync import find_grid, realigned
 from detectors.watermark.weights import model_version
@@ -82,22 +83,20 @@ def frame_scores(model: AudioSealDetector, audio: torch.Tensor) -> FrameScores:
     grid: a bit's read-out varies within a frame and cancels only over whole frames, so windows
     off the grid decoded wrong payloads with full confidence."""
     window, context = (round(s * SAMPLE_RATE / HOP) * HOP for s in (WINDOW_S, CONTEXT_S))
+    read = frame_reader(model, HOP)
     total = audio.shape[0]
     span = window + 2 * context
     probabilities, logits = [], []
     for keep_start in range(0, total, window):
         keep_end = min(keep_start + window, total)
         start = max(0, min(keep_start - context, (total - span) // HOP * HOP))
-        segment = audio[start : start + span].reshape(1, 1, -1)
-        output = model.detector(segment)[0, :, keep_start - start : keep_end - start]
-        probabilities.append(torch.softmax(output[:2], dim=0)[1])
-        logits.append(output[2:].T)
-    probability = torch.cat(probabilities)
-    bit_logits = torch.cat(logits)
-    frames = total // HOP
+        output = read(audio[start : start + span].reshape(1, 1, -1))
+        kept = slice((keep_start - start) // HOP, (keep_end - start) // HOP)
+        probabilities.append(output.probability[0, kept])
+        logits.append(output.bit_logits[0, kept])
     return FrameScores(
-        probability=probability[: frames * HOP].reshape(frames, HOP).mean(dim=1).numpy(),
-        bit_logits=bit_logits[: frames * HOP].reshape(frames, HOP, NBITS).mean(dim=1).numpy(),
+        probability=torch.cat(probabilities).numpy(),
+        bit_logits=torch.cat(logits).numpy(),
     )
 
 

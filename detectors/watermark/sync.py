@@ -24,13 +24,14 @@ import torch.nn.functional as F
 from audioseal.models import AudioSealDetector
 
 from detectors.watermark.architecture import HOP
+from detectors.watermark.frames import frame_reader
 
 QUARTERS = 4  # the finest step: a quarter of a sample
 TAPS = 48  # each side of the fractional-delay filter
 KAISER_BETA = 8.0
 SHORT_FRAMES = 4
 LONG_FRAMES = 25
-CONTEXT = 640  # samples each side: enough to rank offsets, and it halves the search's cost
+CONTEXT = 2 * HOP  # samples each side: enough to rank offsets, and it halves the search's cost
 FINALISTS = 12
 BATCH = 32
 # Leaving the audio as it lies needs the weakest bit to read twice as clearly. Dev clips (random
@@ -94,11 +95,12 @@ def _frame_bit_logits(
         lead = max(0, -begin)
         piece = F.pad(piece, (lead, length + 2 * CONTEXT - lead - piece.shape[0]))
         pieces.append(piece)
+    read = frame_reader(model, HOP)
+    lead = CONTEXT // HOP
     logits = []
     for first in range(0, len(pieces), BATCH):  # a CPU runs small batches twice as fast
         batch = torch.stack(pieces[first : first + BATCH]).unsqueeze(1)
-        output = model.detector(batch)[:, 2:, CONTEXT : CONTEXT + length]
-        logits.append(output.reshape(batch.shape[0], output.shape[1], frames, HOP).mean(dim=-1))
+        logits.append(read(batch).bit_logits[:, lead : lead + frames].transpose(1, 2))
     return torch.cat(logits)
 
 

@@ -1,0 +1,53 @@
+"""The collapsed per-frame read-out is the detector's own output, averaged per frame."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from audioseal.loader import AudioSeal
+from audioseal.models import AudioSealDetector
+
+from cli import synth
+from detectors.watermark.architecture import HOP, SAMPLE_RATE
+from detectors.watermark.detect import to_mono_16k
+from detectors.watermark.embed import embed
+from detectors.watermark.frames import CollapsedFrameReader, FrameReader, frame_reader
+from detectors.watermark.payload import Payload
+from detectors.watermark.weights import DETECTOR_WEIGHTS, GENERATOR_WEIGHTS
+
+
+@pytest.fixture(scope="module")
+def detector() -> AudioSealDetector:
+    return AudioSeal.load_detector(str(DETECTOR_WEIGHTS)).eval()
+
+
+@pytest.fixture(scope="module")
+def audio() -> torch.Tensor:
+    """A marked stretch and an unmarked one, so both probabilities near 1 and near 0 are compared."""
+    rate = synth.SAMPLE_RATE
+    song = synth.song(seed=77, seconds=8.0, rate=rate)
+    marked = embed(song[: 3 * rate], rate, Payload(generator_id=1, model_version=1), str(GENERATOR_WEIGHTS))
+    song[: 3 * rate] = marked
+    return to_mono_16k(song, rate)
+
+
+@pytest.mark.parametrize("length", [5 * SAMPLE_RATE, 2 * SAMPLE_RATE + 123])
+def test_the_collapsed_read_out_equals_the_whole_forward_averaged_per_frame(
+    detector: AudioSealDetector, audio: torch.Tensor, length: int
+) -> None:
+    plain = FrameReader(detector, HOP)
+    collapsed = frame_reader(detector, HOP)
+    assert isinstance(collapsed, CollapsedFrameReader)
+    batch = torch.stack([audio[:length], audio[2 * SAMPLE_RATE : 2 * SAMPLE_RATE + length]]).unsqueeze(1)
+    with torch.inference_mode():
+        expected, got = plain(batch), collapsed(batch)
+    assert got.probability.shape == expected.probability.shape == (2, length // HOP)
+    assert got.bit_logits.shape == expected.bit_logits.shape == (2, length // HOP, 16)
+    assert expected.probability.max() > 0.9 and expected.probability.min() < 0.1
+    torch.testing.assert_close(got.probability, expected.probability, atol=1e-5, rtol=0)
+    torch.testing.assert_close(got.bit_logits, expected.bit_logits, atol=1e-4, rtol=1e-4)
+
+
+def test_a_detector_of_another_shape_is_read_through_its_whole_forward(detector: AudioSealDetector) -> None:
+    # a frame of another length than the transposed convolution's stride: no collapsing
+    assert type(frame_reader(detector, HOP // 2)) is FrameReader
