@@ -20,8 +20,6 @@ it would have been.
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -30,11 +28,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from audioseal.models import AudioSealDetector, AudioSealWM
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from detectors.watermark import architecture
 from detectors.watermark.budget import DEFAULT_SNR_DB, fit_budget
 from detectors.watermark.weights import DETECTOR_WEIGHTS, save_checkpoint
+from training.watermark.loop import Stage, run
 from training.watermark.train import (
     CACHE,
     Batches,
@@ -175,36 +173,22 @@ def train(recipe: ShiftRecipe, threads: int) -> Path:
         stage1 = _load(STAGE1_STATE, generator, detector)
         print(f"starting from stage 1, step {stage1['step']}")
         step = 0
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[figures]}"))
-    with Progress(*columns, TimeRemainingColumn()) as progress, LOG.open("a") as log:
-        task = progress.add_task("shift stage", total=recipe.steps, completed=step, figures="")
-        while step < recipe.steps:
-            started = time.perf_counter()
-            rng = np.random.default_rng([recipe.seed, step])
-            torch.manual_seed(recipe.seed * 100_003 + step)
-            for group in optimizer.param_groups:
-                group["lr"] = _learning_rate(recipe, step)
-            total, figures = losses(generator, detector, batches.draw(rng), rng, recipe)
-            optimizer.zero_grad()
-            total.backward()  # type: ignore[no-untyped-call]
-            torch.nn.utils.clip_grad_norm_(detector.parameters(), 5.0)
-            optimizer.step()
-            step += 1
-            figures.update(step=step, seconds=time.perf_counter() - started)
-            if step % recipe.validate_every == 0 or step == recipe.steps:
-                figures.update(validate(generator, detector, dev_batches, recipe))
-            log.write(json.dumps(figures) + "\n")
-            log.flush()
-            if step % recipe.checkpoint_every == 0 or step == recipe.steps:
-                save_state(STATE, step, asdict(recipe), generator, detector, optimizer)
-            progress.update(
-                task,
-                advance=1,
-                figures=(
-                    f"det {figures['detection']:.3f} shifted {figures['detection_shifted']:.3f} "
-                    f"bits {figures['bits']:.3f}"
-                ),
-            )
+    stage = Stage(
+        label="shift stage",
+        seed=recipe.seed,
+        steps=recipe.steps,
+        validate_every=recipe.validate_every,
+        checkpoint_every=recipe.checkpoint_every,
+        log=LOG,
+        learning_rate=lambda at: _learning_rate(recipe, at),
+        losses=lambda rng, _: losses(generator, detector, batches.draw(rng), rng, recipe),
+        validate=lambda _: validate(generator, detector, dev_batches, recipe),
+        checkpoint=lambda at: save_state(STATE, at, asdict(recipe), generator, detector, optimizer),
+        summary=lambda f: (
+            f"det {f['detection']:.3f} shifted {f['detection_shifted']:.3f} bits {f['bits']:.3f}"
+        ),
+    )
+    run(stage, step, optimizer, detector.parameters())
     return STATE
 
 

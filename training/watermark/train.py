@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,6 @@ import torchaudio
 from audioseal.builder import AudioSealDetectorConfig, AudioSealWMConfig, create_detector, create_generator
 from audioseal.loader import AudioSeal
 from audioseal.models import AudioSealDetector, AudioSealWM
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from corpus import splits
 from detectors.watermark import architecture
@@ -42,6 +40,7 @@ from detectors.watermark.weights import DETECTOR_WEIGHTS, GENERATOR_WEIGHTS, sav
 from streams.config import PROJECT_ROOT
 from training.watermark.augment import EDITS
 from training.watermark.initialise import fit_bit_readout, unit_variance_init
+from training.watermark.loop import Stage, run
 from training.watermark.pool import Clip, PoolSpec, build_pool
 
 CACHE = PROJECT_ROOT / "training" / ".cache" / "watermark"
@@ -360,35 +359,20 @@ def train(recipe: Recipe, threads: int) -> Path:
         step = int(state["step"])
     else:
         initialise(generator, detector, batches, recipe)
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[figures]}"))
-    with Progress(*columns, TimeRemainingColumn()) as progress, log_path.open("a") as log:
-        task = progress.add_task("training", total=recipe.steps, completed=step, figures="")
-        while step < recipe.steps:
-            started = time.perf_counter()
-            rng = np.random.default_rng([recipe.seed, step])
-            torch.manual_seed(recipe.seed * 100_003 + step)
-            for group in optimizer.param_groups:
-                group["lr"] = _learning_rate(recipe, step)
-            total, figures = losses(generator, detector, mel_loss, batches.draw(rng), rng, recipe, step)
-            optimizer.zero_grad()
-            total.backward()  # type: ignore[no-untyped-call]
-            torch.nn.utils.clip_grad_norm_([*generator.parameters(), *detector.parameters()], 5.0)
-            optimizer.step()
-            step += 1
-            figures.update(step=step, seconds=time.perf_counter() - started)
-            if step % recipe.validate_every == 0 or step == recipe.steps:
-                figures.update(validate(generator, detector, dev_batches, recipe, step))
-            log.write(json.dumps(figures) + "\n")
-            log.flush()
-            if step % recipe.checkpoint_every == 0 or step == recipe.steps:
-                save_state(state_path, step, asdict(recipe), generator, detector, optimizer)
-            progress.update(
-                task,
-                advance=1,
-                figures=(
-                    f"det {figures['detection']:.3f} bits {figures['bits']:.3f} snr {figures['snr_db']:.1f}"
-                ),
-            )
+    stage = Stage(
+        label="training",
+        seed=recipe.seed,
+        steps=recipe.steps,
+        validate_every=recipe.validate_every,
+        checkpoint_every=recipe.checkpoint_every,
+        log=log_path,
+        learning_rate=lambda at: _learning_rate(recipe, at),
+        losses=lambda rng, at: losses(generator, detector, mel_loss, batches.draw(rng), rng, recipe, at),
+        validate=lambda at: validate(generator, detector, dev_batches, recipe, at),
+        checkpoint=lambda at: save_state(state_path, at, asdict(recipe), generator, detector, optimizer),
+        summary=lambda f: f"det {f['detection']:.3f} bits {f['bits']:.3f} snr {f['snr_db']:.1f}",
+    )
+    run(stage, step, optimizer, [*generator.parameters(), *detector.parameters()])
     return state_path
 
 
