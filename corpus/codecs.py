@@ -1,4 +1,5 @@
-"""Round trips through lossy codecs, as uploads go through them (training edits, benchmarks)."""
+"""Round trips through lossy codecs and ffmpeg's edits, as uploads go through them (training
+edits, benchmarks)."""
 
 from __future__ import annotations
 
@@ -30,3 +31,15 @@ def mp3_roundtrip(samples: npt.NDArray[np.float32], rate: int, bitrate: str) -> 
     out = np.zeros(len(samples), dtype=np.float32)
     out[: min(len(samples), len(decoded))] = decoded[: len(samples)]
     return out
+
+
+def ffmpeg_filtered(samples: npt.NDArray[np.float32], rate: int, filters: str) -> npt.NDArray[np.float32]:
+    """Mono audio through an ffmpeg audio filter graph (e.g. `atempo=1.05`), at the same rate; the
+    length is whatever the filters make it."""
+    shm = Path("/dev/shm")
+    with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else None) as tmp:
+        wav, back = Path(tmp) / "in.wav", Path(tmp) / "out.wav"
+        soundfile.write(wav, samples, rate, subtype="FLOAT")
+        _ffmpeg("-i", str(wav), "-af", filters, "-ac", "1", "-ar", str(rate), "-c:a", "pcm_f32le", str(back))
+        filtered, _ = soundfile.read(back, dtype="float32")
+    return np.asarray(filtered, dtype=np.float32)

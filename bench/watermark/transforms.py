@@ -90,6 +90,16 @@ def trim_start(x: Audio, rng: np.random.Generator, other: Audio) -> Audio:
     return _resample(at_44k[cut:], 44_100, RATE)
 
 
+def speed_up_5pct(x: Audio, rng: np.random.Generator, other: Audio) -> Audio:
+    """Played 5 % faster, pitch and tempo together (a "sped up" re-upload)."""
+    return _resample(x, RATE * 105 // 100, RATE)
+
+
+def tempo_5pct(x: Audio, rng: np.random.Generator, other: Audio) -> Audio:
+    """5 % faster at the same pitch (ffmpeg's time stretch)."""
+    return codecs.ffmpeg_filtered(x, RATE, "atempo=1.05")
+
+
 def mixed_0db(x: Audio, rng: np.random.Generator, other: Audio) -> Audio:
     """Under another (unwatermarked) piece of music at the same loudness."""
     bed = np.resize(other, x.shape[0])
@@ -109,4 +119,6 @@ TRANSFORMS: dict[str, Transform] = {
     "crop_50pct": crop_50pct,
     "trim_start": trim_start,
     "mixed_0db": mixed_0db,
+    "speed_up_5pct": speed_up_5pct,
+    "tempo_5pct": tempo_5pct,
 }
