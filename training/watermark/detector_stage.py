@@ -97,6 +97,7 @@ def detected(detector: AudioSealDetector, audio: torch.Tensor) -> torch.Tensor:
 
 
 def learning_rate(recipe: DetectorRecipe, step: int) -> float:
+    """Linear warm-up, then constant."""
     return recipe.lr * min(1.0, (step + 1) / recipe.lr_warmup_steps)
 
 
@@ -124,6 +125,7 @@ class DetectorStage:
         losses: ViewLosses,
         validate: Validation,
         summary: Callable[[Figures], str],
+        schedule: Callable[[DetectorRecipe, int], float] = learning_rate,
     ) -> Path:
         """Train (or resume) to `recipe.steps`; a checkpoint of another recipe is refused."""
         torch.set_num_threads(threads)
@@ -155,7 +157,7 @@ class DetectorStage:
             validate_every=recipe.validate_every,
             checkpoint_every=recipe.checkpoint_every,
             log=self.log,
-            learning_rate=lambda at: learning_rate(recipe, at),
+            learning_rate=lambda at: schedule(recipe, at),
             losses=lambda rng, _: losses(detector, received(generator, batches.draw(rng), rng, recipe), rng),
             validate=lambda _: validate(generator, detector, dev_batches),
             checkpoint=lambda at: save_state(self.state, at, asdict(recipe), generator, detector, optimizer),

@@ -5,6 +5,7 @@ checkpoint at fixed intervals; a progress bar."""
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -15,6 +16,12 @@ import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 Figures = dict[str, float]
+
+
+def warm_then_cosine(lr: float, warmup_steps: int, steps: int, step: int) -> float:
+    """Linear warm-up, then cosine decay to a tenth at `steps`."""
+    warm = min(1.0, (step + 1) / warmup_steps)
+    return warm * lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / steps))))
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from training.watermark.detector_stage import (
     detected,
     detection_loss,
 )
-from training.watermark.loop import Figures
+from training.watermark.loop import Figures, warm_then_cosine
 from training.watermark.train import CACHE, SEGMENT, Batches
 
 HOP = architecture.HOP
@@ -52,7 +52,17 @@ VALIDATION_PERCENTS = (-10, -5, -3, 3, 5, 10)
 @dataclass(frozen=True)
 class SpeedRecipe(DetectorRecipe):
     seed: int = 20261123
+    steps: int = 1500
+    lr: float = 1e-4
     max_speed_change_pct: int = 10
+    # The first run (speed view weighted like the others, Adam 2e-4 constant) found sped-up
+    # watermarks but flagged 10-44 % of clean dev segments on the way; this one weighs the speed
+    # view at half and decays the rate, so that the clean decision stays where it was.
+    speed_weight: float = 0.5
+
+
+def _learning_rate(recipe: DetectorRecipe, step: int) -> float:
+    return warm_then_cosine(recipe.lr, recipe.lr_warmup_steps, recipe.steps, step)
 
 
 def sped(x: torch.Tensor, percent: int) -> torch.Tensor:
@@ -95,7 +105,8 @@ def losses(
     with torch.no_grad():
         audio, mask = speed_view(got.audio, got.mask, percents, starts, _view_length(recipe))
     parts["detection_speed"] = detection_loss(detector.detector(audio), mask)
-    detection = parts["detection"] + parts["detection_shifted"] + parts["detection_speed"]
+    speed = recipe.speed_weight * parts["detection_speed"]
+    detection = parts["detection"] + parts["detection_shifted"] + speed
     total = recipe.detection_weight * detection + recipe.bits_weight * parts["bits"]
     return total, {"loss": total.item(), **{k: v.item() for k, v in parts.items()}, f"edit_{got.edit}": 1.0}
 
@@ -126,6 +137,7 @@ def train(recipe: SpeedRecipe, threads: int) -> None:
             f"det {f['detection']:.3f} shifted {f['detection_shifted']:.3f} "
             f"speed {f['detection_speed']:.3f} bits {f['bits']:.3f}"
         ),
+        schedule=_learning_rate,
     )
 
 

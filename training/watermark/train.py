@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ from detectors.watermark.weights import DETECTOR_WEIGHTS, GENERATOR_WEIGHTS, sav
 from streams.config import PROJECT_ROOT
 from training.watermark.augment import EDITS
 from training.watermark.initialise import fit_bit_readout, unit_variance_init
-from training.watermark.loop import Stage, run
+from training.watermark.loop import Stage, run, warm_then_cosine
 from training.watermark.pool import Clip, PoolSpec, build_pool
 
 CACHE = PROJECT_ROOT / "training" / ".cache" / "watermark"
@@ -264,9 +263,7 @@ def _same_run(stored: dict[str, Any], recipe: Recipe) -> bool:
 
 
 def _learning_rate(recipe: Recipe, step: int) -> float:
-    """Linear warm-up, then cosine decay to a tenth."""
-    warm = min(1.0, (step + 1) / recipe.lr_warmup_steps)
-    return warm * recipe.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / recipe.steps))))
+    return warm_then_cosine(recipe.lr, recipe.lr_warmup_steps, recipe.steps, step)
 
 
 def initialise(generator: AudioSealWM, detector: AudioSealDetector, batches: Batches, recipe: Recipe) -> None:
