@@ -11,6 +11,10 @@ received batch resampled to play 1-10 % faster or slower (as the watermark's fre
 not its timing), at a random offset, trained on detection alone. The payload is not trained
 there: its bits are carried in the phase of whole frames, which a speed change scrambles.
 
+Not shipped: the second run found 96-100 % of dev segments played 3-5 % faster or slower but
+flagged about 10 % of clean ones, and at a fixed false-positive rate lost more than it gained (see
+the model card). It stays as the starting point for the next attempt.
+
 It starts from the shift stage's last checkpoint and keeps its own (speed_state.pt); every
 step's randomness comes from (seed, step), so a resumed run is the run it would have been.
 """
