@@ -8,10 +8,11 @@ loudness budget, parts removed, an edit), the losses on a view, resuming, and ex
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -34,6 +35,7 @@ from training.watermark.train import (
 )
 
 HOP = architecture.HOP
+R = TypeVar("R", bound="DetectorRecipe")
 ViewLosses = Callable[[AudioSealDetector, "Received", np.random.Generator], tuple[torch.Tensor, Figures]]
 Validation = Callable[[AudioSealWM, AudioSealDetector, Batches], Figures]
 
@@ -165,6 +167,23 @@ class DetectorStage:
         )
         run(stage, step, optimizer, detector.parameters())
         return self.state
+
+    def command_line(
+        self, description: str, recipe: R, train: Callable[[R, int], None], stage_name: str
+    ) -> None:
+        """Train (or resume) to --steps, then export; or only export (--export)."""
+        parser = argparse.ArgumentParser(
+            description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+        parser.add_argument("--steps", type=int, default=recipe.steps)
+        parser.add_argument("--threads", type=int, default=2)
+        parser.add_argument("--export", action="store_true", help="only export the last checkpoint")
+        parser.add_argument("--no-export", action="store_true", help="train without exporting")
+        args = parser.parse_args()
+        if not args.export:
+            train(replace(recipe, steps=args.steps), args.threads)
+        if args.export or not args.no_export:
+            self.export(stage_name)
 
     def export(self, stage_name: str) -> None:
         """Only the detector changes in these stages; the generator's weights stay stage 1's."""

@@ -19,8 +19,7 @@ it would have been.
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -121,18 +120,7 @@ def train(recipe: ShiftRecipe, threads: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--steps", type=int, default=ShiftRecipe.steps)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--export", action="store_true", help="only export the last checkpoint")
-    parser.add_argument("--no-export", action="store_true", help="train without exporting")
-    args = parser.parse_args()
-    if not args.export:
-        train(replace(ShiftRecipe(), steps=args.steps), args.threads)
-    if args.export or not args.no_export:
-        STAGE.export("shift")
+    STAGE.command_line(__doc__ or "", ShiftRecipe(), train, "shift")
 
 
 if __name__ == "__main__":

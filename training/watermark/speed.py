@@ -21,8 +21,7 @@ step's randomness comes from (seed, step), so a resumed run is the run it would 
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -146,18 +145,7 @@ def train(recipe: SpeedRecipe, threads: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--steps", type=int, default=SpeedRecipe.steps)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--export", action="store_true", help="only export the last checkpoint")
-    parser.add_argument("--no-export", action="store_true", help="train without exporting")
-    args = parser.parse_args()
-    if not args.export:
-        train(replace(SpeedRecipe(), steps=args.steps), args.threads)
-    if args.export or not args.no_export:
-        STAGE.export("speed")
+    STAGE.command_line(__doc__ or "", SpeedRecipe(), train, "speed")
 
 
 if __name__ == "__main__":
