@@ -30,6 +30,7 @@ from training.watermark.train import (
     _edit,
     _masks,
     new_models,
+    same_run,
     save_state,
     training_pools,
 )
@@ -140,9 +141,7 @@ class DetectorStage:
         optimizer = torch.optim.Adam(detector.parameters(), lr=recipe.lr)
         if self.state.exists():
             state = load(self.state, generator, detector)
-            if {k: v for k, v in state["recipe"].items() if k != "steps"} != {
-                k: v for k, v in asdict(recipe).items() if k != "steps"
-            }:
+            if not same_run(state["recipe"], recipe):
                 raise SystemExit(f"{self.state} was trained with another recipe; move it away to start over")
             optimizer.load_state_dict(state["optimizer"])
             step = int(state["step"])

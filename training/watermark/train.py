@@ -256,8 +256,8 @@ def validate(
     }
 
 
-def _same_run(stored: dict[str, Any], recipe: Recipe) -> bool:
-    """The checkpoint belongs to this recipe: same settings (only the length may grow)."""
+def same_run(stored: dict[str, Any], recipe: Any) -> bool:
+    """The checkpoint belongs to this recipe (a dataclass): same settings (only the length may grow)."""
     wanted = asdict(recipe)
     return set(stored) == set(wanted) and all(wanted[k] == v for k, v in stored.items() if k != "steps")
 
@@ -343,7 +343,7 @@ def train(recipe: Recipe, threads: int) -> Path:
     step = 0
     if state_path.exists():
         state = torch.load(state_path, map_location="cpu", weights_only=False)
-        if not _same_run(state["recipe"], recipe):
+        if not same_run(state["recipe"], recipe):
             raise SystemExit(f"{state_path} was trained with another recipe; move it away to start over")
         if state["recipe"]["steps"] != recipe.steps:
             # Extending a run: the per-step randomness is unchanged, the learning-rate schedule
