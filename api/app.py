@@ -7,13 +7,13 @@ GET /review              # the reviewer page
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from elastic_transport import ConnectionError as EsConnectionError
 from elastic_transport import TransportError
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import ApiError
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -30,9 +30,8 @@ from api import page
 from api.deps import FORBIDDEN, UNAUTHORIZED, Services, require, services
 from api.routes import router
 from api.schemas import Health
-from index.names import Indices
-from index.templates import ensure_indices
-from streams.config import Settings
+from index.stores import Stores
+from model.settings import Settings
 from streams.logs import get_logger
 from streams.publisher import Publisher
 
@@ -56,13 +55,12 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        es = Elasticsearch(settings.es_url, request_timeout=30)
-        indices = Indices(settings.index_prefix)
-        ensure_indices(es, indices, settings.es_replicas)
-        app.state.services = Services(settings, es, indices, publisher or Publisher(settings), {})
+        stores = Stores.open(settings)
+        stores.ensure_indices(settings.es_replicas)
+        app.state.services = Services(settings, stores, publisher or Publisher(settings), {})
         yield
         app.state.services.publisher.close()
-        es.close()
+        stores.close()
 
     app = FastAPI(
         title="Clearance review API",
@@ -93,7 +91,6 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
         )
         return JSONResponse(status_code=422, content={"detail": message})
 
-    @app.exception_handler(EsConnectionError)
     @app.exception_handler(TransportError)
     async def store_unreachable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("elasticsearch unreachable", error=str(exc))
@@ -113,11 +110,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     @app.get("/healthz", response_model=Health, tags=["ops"])
     def healthz(request: Request) -> Health:
         """Liveness and whether Elasticsearch answers (no key needed)."""
-        svc = services(request)
-        try:
-            healthy = svc.es.cluster.health(timeout="2s")["status"] in ("green", "yellow")
-        except (EsConnectionError, TransportError, ApiError):
-            healthy = False
+        healthy = services(request).stores.healthy()
         return Health(status="ok" if healthy else "degraded", elasticsearch=healthy)
 
     @app.get(
@@ -129,20 +122,8 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     )
     def prometheus(request: Request) -> Response:
         """Prometheus metrics: requests, latency, review queue size."""
-        svc = services(request)
-        try:
-            open_cases = svc.es.count(
-                index=svc.indices.provenance,
-                query={
-                    "bool": {
-                        "filter": [{"term": {"decision.action": "needs_review"}}],
-                        "must_not": [{"term": {"review.status": "claimed"}}],
-                    }
-                },
-            )["count"]
-            metrics.queue.set(open_cases)
-        except (EsConnectionError, TransportError, ApiError):
-            pass
+        with contextlib.suppress(TransportError, ApiError):  # the queue gauge keeps its last value
+            metrics.queue.set(services(request).stores.records.open_case_count())
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

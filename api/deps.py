@@ -1,4 +1,4 @@
-"""What every route needs: the services (Elasticsearch, Kafka, settings) and the caller's key."""
+"""What every route needs: the services (the index stores, Kafka, settings) and the caller's key."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from elasticsearch import Elasticsearch
 from fastapi import Depends, Header, HTTPException, Request, status
 
-from index.keys import ApiKey, Role, verify_key
-from index.names import Indices
-from streams.config import Settings
+from index.keys import ApiKey, Role
+from index.stores import Stores
+from model.settings import Settings
 from streams.publisher import Publisher
 
 KEY_CACHE_SECONDS = 10.0
@@ -21,8 +20,7 @@ KEY_CACHE_SECONDS = 10.0
 @dataclass
 class Services:
     settings: Settings
-    es: Elasticsearch
-    indices: Indices
+    stores: Stores
     publisher: Publisher
     key_cache: dict[str, tuple[float, ApiKey | None]]
 
@@ -60,7 +58,7 @@ def caller(
     if cached is not None and time.monotonic() - cached[0] < KEY_CACHE_SECONDS:
         key = cached[1]
     else:
-        key = verify_key(svc.es, svc.indices, presented)
+        key = svc.stores.keys.verify(presented)
         svc.key_cache[presented] = (time.monotonic(), key)
     if key is None:
         raise HTTPException(

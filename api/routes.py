@@ -24,24 +24,24 @@ from api.schemas import (
     ReviewActionIn,
     RoyaltyPeriod,
     TrackByUri,
-    TrackMetadataIn,
 )
-from detectors.audio import DecodeError, decode, probe
-from detectors.catalog import reference_prints
-from detectors.findings import RecordingMetadata
-from index import cases
-from index.catalog import get_recording, register, remove
+from decisions.review import review_outcome
+from detectors.audio import DecodeError, probe
+from index.history import Interval
 from index.keys import ApiKey
-from index.registry import catalog_artists, register_person
-from streams.events import (
+from index.records import MAX_WINDOW, CaseConflict, CaseNotFound, RecordQuery
+from model.events import (
     Action,
     ReviewAction,
+    TrackMetadata,
     TrackSubmitted,
     describe_validation_error,
-    review_outcome,
     track_submitted,
 )
-from streams.store import UnsupportedAudioUri, local_path, put
+from model.findings import RecordingMetadata
+from streams.ingest import publish_submissions, submission_for
+from streams.registration import Registration
+from streams.store import UnsupportedAudioUri, local_path
 from streams.topics import Topics
 
 Responses = dict[int | str, dict[str, Any]]
@@ -57,7 +57,7 @@ Ingest = Annotated[ApiKey, Depends(require("ingest"))]
 Reader = Annotated[ApiKey, Depends(require("reviewer", "rights_holder"))]
 Reviewer = Annotated[ApiKey, Depends(require("reviewer"))]
 Holder = Annotated[ApiKey, Depends(require("rights_holder"))]
-Offset = Annotated[int, Query(ge=0, le=cases.MAX_WINDOW - 100, description="items to skip")]
+Offset = Annotated[int, Query(ge=0, le=MAX_WINDOW - 100, description="items to skip")]
 Limit = Annotated[int, Query(ge=1, le=100, description="items per page")]
 
 
@@ -88,8 +88,7 @@ def _save_upload(upload: UploadFile, limit_bytes: int, folder: Path) -> Path:
 
 
 def _publish_submission(svc: ServicesDep, submission: TrackSubmitted) -> Accepted:
-    svc.publisher.publish(Topics(svc.settings.topic_prefix).submitted, submission)
-    svc.publisher.flush()
+    publish_submissions(svc.publisher, svc.settings, [submission])
     return Accepted(
         track_id=submission.track_id, event_id=submission.event_id, audio_uri=submission.audio_uri
     )
@@ -109,17 +108,17 @@ def submit_upload(
     svc: ServicesDep,
     key: Ingest,
     audio: Annotated[UploadFile, File(description="the audio file")],
-    metadata: Annotated[str, Form(description="TrackMetadataIn as JSON")] = "{}",
+    metadata: Annotated[str, Form(description="TrackMetadata as JSON")] = "{}",
 ) -> Accepted:
     """Upload a track's audio with its metadata; the pipeline takes it from here."""
     try:
-        meta = TrackMetadataIn.model_validate_json(metadata)
+        meta = TrackMetadata.model_validate_json(metadata)
     except ValidationError as exc:
         raise HTTPException(422, f"invalid metadata: {describe_validation_error(exc)}") from exc
     with tempfile.TemporaryDirectory() as tmp:
         saved = _save_upload(audio, svc.settings.api_max_upload_mb << 20, Path(tmp))
-        stored = put(saved, svc.settings.store_dir)
-    return _publish_submission(svc, track_submitted(meta.model_dump(), stored.uri, stored.sha256))
+        submission = submission_for(saved, meta, svc.settings, client="api", default_title="")
+    return _publish_submission(svc, submission)
 
 
 @router.post(
@@ -141,8 +140,8 @@ def submit_uri(svc: ServicesDep, key: Ingest, body: TrackByUri) -> Accepted:
         probe(path)
     except DecodeError as exc:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"unsupported audio: {exc}") from exc
-    description = body.model_dump(exclude={"audio_uri"})
-    return _publish_submission(svc, track_submitted(description, body.audio_uri, None))
+    meta = TrackMetadata.model_validate(body.model_dump(exclude={"audio_uri"}))
+    return _publish_submission(svc, track_submitted(meta, body.audio_uri, None, client="api"))
 
 
 # Tracks -------------------------------------------------------------------------------------
@@ -153,7 +152,7 @@ def track(svc: ServicesDep, key: Reader, track_id: str) -> Record:
     """A track's provenance record: metadata, findings, current decision, decision history and,
     for reviewers, the audit trail of review actions."""
     scope = holder_scope(key)
-    record = cases.record_for(svc.es, svc.indices, track_id, scope)
+    record = svc.stores.records.get(track_id, scope)
     if record is None:
         raise _not_found(f"track {track_id}")
     record.pop("fingerprint", None)
@@ -163,15 +162,15 @@ def track(svc: ServicesDep, key: Reader, track_id: str) -> Record:
     return Record(
         track_id=track_id,
         record=record,
-        decisions=cases.decisions_visible_to(svc.es, svc.indices, track_id, scope),
-        audit=cases.audit_for(svc.es, svc.indices, track_id) if scope is None else [],
+        decisions=svc.stores.decisions.history(track_id, scope),
+        audit=svc.stores.audit.for_track(track_id) if scope is None else [],
     )
 
 
 @router.get("/tracks/{track_id}/audio", tags=["tracks"], responses=NOT_FOUND, response_class=FileResponse)
 def track_audio(svc: ServicesDep, key: Reviewer, track_id: str) -> FileResponse:
     """The track's audio, for the reviewer page's player."""
-    record = cases.record_for(svc.es, svc.indices, track_id, None)
+    record = svc.stores.records.get(track_id)
     uri = ((record or {}).get("submission") or {}).get("audio_uri")
     if not uri:
         raise _not_found(f"audio for track {track_id}")
@@ -198,7 +197,7 @@ def review_queue(
     limit: Limit = 20,
 ) -> PageOf:
     """Open needs_review cases, most severe first, then oldest first."""
-    page = cases.review_queue(svc.es, svc.indices, reason, offset, limit)
+    page = svc.stores.records.review_queue(reason, offset, limit)
     return PageOf(total=page.total, offset=offset, limit=limit, items=page.items)
 
 
@@ -219,12 +218,10 @@ def act_on_case(svc: ServicesDep, key: Reviewer, track_id: str, body: ReviewActi
     """Uphold, overturn or escalate the case's current decision. Published as an event; the
     pipeline applies it (a new verdict) and records it in the audit trail."""
     try:
-        before = cases.claim_case(
-            svc.es, svc.indices, track_id, body.decision_event_id, key.name, body.action
-        )
-    except cases.CaseNotFound as exc:
+        before = svc.stores.records.claim(track_id, body.decision_event_id, key.name, body.action)
+    except CaseNotFound as exc:
         raise _not_found(f"track {track_id}") from exc
-    except cases.CaseConflict as exc:
+    except CaseConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     decision, submission = before["decision"], before["submission"]
     review = ReviewAction(
@@ -269,10 +266,8 @@ def search_records(
     """Provenance records; a rights holder sees only records that involve their own catalog."""
     if date_from and date_to and date_from > date_to:
         raise HTTPException(422, "date_from is after date_to")
-    query = cases.RecordQuery(
-        isrc, title, artist, decision.value if decision else None, date_from, date_to, q
-    )
-    page = cases.search_records(svc.es, svc.indices, holder_scope(key), query, offset, limit)
+    query = RecordQuery(isrc, title, artist, decision.value if decision else None, date_from, date_to, q)
+    page = svc.stores.records.search(holder_scope(key), query, offset, limit)
     return PageOf(total=page.total, offset=offset, limit=limit, items=page.items)
 
 
@@ -280,7 +275,7 @@ def search_records(
 def royalties(
     svc: ServicesDep,
     key: Holder,
-    period: Annotated[cases.Interval, Query(description="bucket size")] = "month",
+    period: Annotated[Interval, Query(description="bucket size")] = "month",
     date_from: datetime | None = None,
     date_to: datetime | None = None,
 ) -> list[RoyaltyPeriod]:
@@ -290,7 +285,7 @@ def royalties(
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "royalties are per rights holder; use a rights_holder key"
         )
-    rows = cases.royalty_totals(svc.es, svc.indices, holder, period, date_from, date_to)
+    rows = svc.stores.decisions.royalty_totals(holder, period, date_from, date_to)
     return [RoyaltyPeriod(**row) for row in rows]
 
 
@@ -323,7 +318,7 @@ def register_recording(
         meta_in = RecordingIn.model_validate_json(metadata)
     except ValidationError as exc:
         raise HTTPException(422, f"invalid metadata: {describe_validation_error(exc)}") from exc
-    existing = get_recording(svc.es, svc.indices, meta_in.isrc)
+    existing = svc.stores.catalog.get(meta_in.isrc)
     if existing is not None and existing.get("rights_holder") != holder:
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"{meta_in.isrc} is registered by another rights holder"
@@ -332,11 +327,9 @@ def register_recording(
     with tempfile.TemporaryDirectory() as tmp:
         saved = _save_upload(audio, svc.settings.api_max_upload_mb << 20, Path(tmp))
         try:
-            decoded = decode(saved, svc.settings.analysis_sample_rate, svc.settings.max_audio_seconds, 1.0)
+            prints = Registration(svc.settings, svc.stores.catalog).register(meta, saved)
         except DecodeError as exc:
             raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"unsupported audio: {exc}") from exc
-    prints = reference_prints(decoded)
-    register(svc.es, svc.indices, [(meta, prints)])
     return Registered(
         isrc=meta.isrc,
         rights_holder=holder,
@@ -352,22 +345,22 @@ def register_recording(
 def remove_recording(svc: ServicesDep, key: Holder, isrc: str) -> None:
     """Remove one of the caller's recordings from the catalog."""
     holder = _own_holder(key)
-    existing = get_recording(svc.es, svc.indices, isrc)
+    existing = svc.stores.catalog.get(isrc)
     if existing is None or existing.get("rights_holder") != holder:
         raise _not_found(f"recording {isrc} of {holder}")
-    remove(svc.es, svc.indices, isrc)
+    svc.stores.catalog.remove(isrc)
 
 
 @router.put("/artists/{name}/opt-out", tags=["rights holders"], responses=NOT_FOUND)
 def set_opt_out(svc: ServicesDep, key: Holder, name: str, body: OptOutIn) -> dict[str, Any]:
     """Opt one of the caller's artists out of (or back into) AI remixes, covers and voices."""
     holder = _own_holder(key)
-    artists = {a.casefold() for a in catalog_artists(svc.es, svc.indices, holder)}
+    artists = {a.casefold() for a in svc.stores.catalog.artists(holder)}
     if name.casefold() not in artists:
         raise _not_found(f"artist {name} in {holder}'s catalog")
     try:
-        person = register_person(
-            svc.es, svc.indices, name, aliases=body.aliases, opted_out=body.opted_out, registered_by=holder
+        person = svc.stores.registry.register_person(
+            name, aliases=body.aliases, opted_out=body.opted_out, registered_by=holder
         )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc

@@ -6,30 +6,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from detectors.findings import RecordingMetadata
-from streams.events import TrackId
+from model.events import TrackMetadata
+from model.findings import RecordingMetadata
 
 
 class Error(BaseModel):
     detail: str = Field(description="what was wrong")
 
 
-class TrackMetadataIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    track_id: TrackId | None = Field(None, description="default: derived from the audio's sha256")
-    source: Literal["upload", "generated"] = "upload"
-    uploader_id: str = Field("api", min_length=1, max_length=200)
-    title: str = Field("", max_length=500)
-    artists: list[str] = Field(default_factory=list, max_length=50)
-    description: str = Field("", max_length=10_000)
-    prompt: str | None = Field(None, max_length=10_000)
-    lyrics: str | None = Field(None, max_length=50_000)
-    declared_ai_use: Literal["none", "assisted", "generated"] = "none"
-    parent_track_ids: list[TrackId] = Field(default_factory=list, max_length=50)
-
-
-class TrackByUri(TrackMetadataIn):
+class TrackByUri(TrackMetadata):
     audio_uri: str = Field(min_length=8, max_length=2000, description="file:// URI of audio already stored")
 
 

@@ -9,18 +9,14 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from elasticsearch import Elasticsearch
 from pydantic import ValidationError
 
-from detectors.audio import DecodeError, decode
-from detectors.catalog import ReferencePrints, reference_prints
-from detectors.findings import RecordingMetadata
-from index.catalog import register
-from index.names import Indices
-from streams.config import Settings
-from streams.events import describe_validation_error
+from index.catalog import CatalogStore
+from model.events import describe_validation_error
+from model.findings import RecordingMetadata
+from model.settings import Settings
+from streams.registration import Registration
 
-_BATCH = 50
 _TRUE = {"1", "true", "yes", "y"}
 
 
@@ -76,28 +72,10 @@ def read_manifest(manifest: Path) -> list[tuple[Path, RecordingMetadata]]:
     return entries
 
 
-def fingerprint_file(path: Path, settings: Settings) -> ReferencePrints:
-    audio = decode(path, sample_rate=settings.analysis_sample_rate, max_seconds=settings.max_audio_seconds)
-    return reference_prints(audio)
-
-
 def add_from_manifest(
-    manifest: Path, settings: Settings, es: Elasticsearch, advance: Callable[[int], None] = lambda n: None
+    manifest: Path, settings: Settings, catalog: CatalogStore, advance: Callable[[int], None] = lambda n: None
 ) -> int:
     """Fingerprint every recording (the whole of it) and register them in batches."""
-    entries = read_manifest(manifest)
-    indices = Indices(settings.index_prefix)
-    written = 0
-    batch: list[tuple[RecordingMetadata, ReferencePrints]] = []
-    for audio, meta in entries:
-        try:
-            batch.append((meta, fingerprint_file(audio, settings)))
-        except DecodeError as exc:
-            raise ManifestError(f"{meta.isrc}: {exc}") from exc
-        advance(1)
-        if len(batch) == _BATCH:
-            written += register(es, indices, batch)
-            batch = []
-    if batch:
-        written += register(es, indices, batch)
-    return written
+    return Registration(settings, catalog).register_many(
+        read_manifest(manifest), advance, on_error=lambda meta, exc: ManifestError(f"{meta.isrc}: {exc}")
+    )

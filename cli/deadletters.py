@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from kafka import KafkaConsumer
 
-from streams.config import Settings
-from streams.events import DeadLetter
+from model.events import DeadLetter
+from model.settings import Settings
 from streams.topics import Topics
 
 

@@ -14,26 +14,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from elasticsearch import Elasticsearch
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cli import services, synth
+from cli import services
 from cli.catalog import add_from_manifest
 from cli.deadletters import read_dead_letters
-from cli.ingest import TrackMetadata, submission_for
+from corpus import synth
 from detectors.watermark.embed import embed
 from detectors.watermark.payload import Payload, generator_id
-from index.names import Indices
-from index.reader import provenance_many
-from index.registry import register_person
-from index.templates import ensure_indices
+from index.records import RecordStore
+from index.stores import Stores
+from model.events import TrackMetadata, TrackSubmitted
+from model.settings import PROJECT_ROOT, Settings
 from streams.admin import ensure_topics
-from streams.config import PROJECT_ROOT, Settings
-from streams.events import TrackSubmitted
+from streams.ingest import publish_submissions, submission_for
 from streams.publisher import Publisher
-from streams.topics import Topics
 
 
 def demo_catalog(workdir: Path) -> Path:
@@ -199,8 +196,7 @@ def stop_worker(worker: subprocess.Popen[bytes]) -> None:
 
 
 def wait_until_decided(
-    es: Elasticsearch,
-    indices: Indices,
+    records_store: RecordStore,
     submissions: list[TrackSubmitted],
     settings: Settings,
     timeout_s: float,
@@ -216,7 +212,7 @@ def wait_until_decided(
     while time.monotonic() < deadline:
         if worker is not None and worker.poll() is not None:
             raise RuntimeError(f"the worker exited with code {worker.returncode}")
-        docs = provenance_many(es, indices, list(wanted))
+        docs = records_store.many(list(wanted))
         records = {
             tid: doc
             for tid, doc in docs.items()
@@ -284,28 +280,27 @@ def run_demo(settings: Settings, console: Console, timeout_s: float = 300.0) -> 
     started = time.monotonic()
     services.up(settings, console.print)
     ensure_topics(settings)
-    indices = Indices(settings.index_prefix)
-    es = Elasticsearch(settings.es_url, request_timeout=30)
-    ensure_indices(es, indices, settings.es_replicas)
+    stores = Stores.open(settings)
+    stores.ensure_indices(settings.es_replicas)
     workdir = settings.store_dir.parent / "demo"
     with console.status("registering the demo catalog (3 masters)"):
-        registered = add_from_manifest(demo_catalog(workdir), settings, es)
+        registered = add_from_manifest(demo_catalog(workdir), settings, stores.catalog)
     console.print(f"registered {registered} catalog recordings")
     with console.status("synthesizing demo tracks"):
-        register_person(es, indices, "Juno Park", opted_out=True, registered_by="Indie Co")
+        stores.registry.register_person("Juno Park", opted_out=True, registered_by="Indie Co")
         tracks = demo_tracks(workdir, settings)
         submissions = [submission_for(path, meta, settings) for path, meta in tracks]
     worker = start_worker(settings.services_dir / "worker" / "demo-worker.log")
     try:
         with Publisher(settings) as publisher:
-            for submission in submissions:
-                publisher.publish(Topics(settings.topic_prefix).submitted, submission)
+            publish_submissions(publisher, settings, submissions)
         console.print(f"submitted {len(submissions)} tracks; the worker is analysing them")
         with console.status("waiting for every decision to be indexed"):
-            records, rejected = wait_until_decided(es, indices, submissions, settings, timeout_s, worker)
+            records, rejected = wait_until_decided(stores.records, submissions, settings, timeout_s, worker)
     finally:
         stop_worker(worker)
-    console.print(decisions_table(submissions, records, rejected))
+    # Piped or logged, the console is 80 columns and every cell would wrap into many lines.
+    console.print(decisions_table(submissions, records, rejected), width=None if console.is_terminal else 200)
     console.print(
         f"demo took {time.monotonic() - started:.0f} s. "
         "Stop the services with: [bold].venv/bin/clearance services down[/bold]"

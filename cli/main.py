@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
 from cli import services
-from streams.config import get_settings
+from model.settings import get_settings
 from streams.logs import configure_logging
+
+if TYPE_CHECKING:
+    from index.stores import Stores
 
 app = typer.Typer(
     help="Clearance: provenance and content-ID moderation.",
@@ -35,7 +38,7 @@ app.add_typer(watermark_app, name="watermark")
 console = Console()
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     console.print(f"[red]error:[/red] {message}", highlight=False)
     raise typer.Exit(1)
 
@@ -76,21 +79,19 @@ def catalog_add(
     Columns: file (audio, relative to the manifest), isrc, title, artists (';'-separated in CSV),
     rights_holder, catalog, policy (block|monetize|track), artist_opt_out, royalty_rate_bp
     (or royalty_rate as a fraction)."""
-    from elasticsearch import Elasticsearch
     from rich.progress import Progress
 
     from cli.catalog import ManifestError, add_from_manifest, read_manifest
-    from index.names import Indices
-    from index.templates import ensure_indices
 
     settings = get_settings()
     try:
         total = len(read_manifest(manifest))
-        es = Elasticsearch(settings.es_url, request_timeout=60)
-        ensure_indices(es, Indices(settings.index_prefix), settings.es_replicas)
+        stores = _stores()
         with Progress(console=console) as progress:
             task = progress.add_task("fingerprinting", total=total)
-            written = add_from_manifest(manifest, settings, es, lambda n: progress.advance(task, n))
+            written = add_from_manifest(
+                manifest, settings, stores.catalog, lambda n: progress.advance(task, n)
+            )
     except ManifestError as exc:
         _fail(str(exc))
     console.print(f"registered {written} recording(s)")
@@ -99,13 +100,7 @@ def catalog_add(
 @catalog_app.command("remove")
 def catalog_remove(isrc: str) -> None:
     """Remove a recording from the catalog."""
-    from elasticsearch import Elasticsearch
-
-    from index.catalog import remove
-    from index.names import Indices
-
-    settings = get_settings()
-    if not remove(Elasticsearch(settings.es_url), Indices(settings.index_prefix), isrc):
+    if not _stores().catalog.remove(isrc):
         _fail(f"no recording with ISRC {isrc}")
     console.print(f"removed {isrc}")
 
@@ -113,27 +108,18 @@ def catalog_remove(isrc: str) -> None:
 @app.command()
 def worker() -> None:
     """Run the Faust workers (analyze, decide, index) until interrupted."""
-    import faust
-    from elasticsearch import Elasticsearch
-
-    from index.names import Indices
-    from index.templates import ensure_indices
-    from streams.admin import ensure_topics
+    from streams.worker import prepare_services, run_worker
 
     settings = get_settings()
     configure_logging(settings)
     try:
-        ensure_topics(settings)
-        ensure_indices(Elasticsearch(settings.es_url), Indices(settings.index_prefix), settings.es_replicas)
+        prepare_services(settings)
     except Exception as exc:  # unreachable services: say so in one line
         _fail(
             f"cannot reach Kafka at {settings.kafka_bootstrap} or Elasticsearch at {settings.es_url} "
             f"({type(exc).__name__}: {exc}); start them with `clearance services up`"
         )
-    import streams.agents  # noqa: F401  (registers the agents)
-    from streams.app import app as faust_app
-
-    faust.Worker(faust_app, loglevel=settings.log_level.lower()).execute_from_commandline()
+    run_worker(settings)
 
 
 @app.command()
@@ -153,27 +139,31 @@ def submit(
     ] = None,
 ) -> None:
     """Store audio by content and publish a TrackSubmitted event per file."""
-    from cli.ingest import TrackMetadata
-    from cli.ingest import submit as submit_tracks
+    from pydantic import ValidationError
+
+    from model.events import TrackMetadata, describe_validation_error
     from streams.admin import ensure_topics
+    from streams.ingest import submit as submit_tracks
 
     if track_id and len(files) > 1:
         _fail("--track-id names one track; give one file")
-    if declared_ai not in ("none", "assisted", "generated"):
-        _fail("--declared-ai must be none, assisted or generated")
-    source: Literal["upload", "generated"] = "generated" if generated else "upload"
-    meta = TrackMetadata(
-        source=source,
-        title=title,
-        artists=artist or [],
-        uploader_id=uploader,
-        description=description,
-        prompt=prompt,
-        lyrics=lyrics,
-        declared_ai_use=declared_ai,  # type: ignore[arg-type]
-        parent_track_ids=parent or [],
-        track_id=track_id,
-    )
+    try:
+        meta = TrackMetadata.model_validate(
+            {
+                "source": "generated" if generated else "upload",
+                "title": title,
+                "artists": artist or [],
+                "uploader_id": uploader,
+                "description": description,
+                "prompt": prompt,
+                "lyrics": lyrics,
+                "declared_ai_use": declared_ai,
+                "parent_track_ids": parent or [],
+                "track_id": track_id,
+            }
+        )
+    except ValidationError as exc:
+        _fail(describe_validation_error(exc))
     settings = get_settings()
     try:
         ensure_topics(settings)
@@ -204,35 +194,22 @@ def demo() -> None:
 @app.command()
 def show(track_id: str) -> None:
     """Print a track's provenance record and its decisions as JSON."""
-    from elasticsearch import Elasticsearch
-
-    from index.names import Indices
-    from index.reader import decisions_for, provenance
-
-    settings = get_settings()
-    es = Elasticsearch(settings.es_url)
-    indices = Indices(settings.index_prefix)
-    record = provenance(es, indices, track_id)
+    stores = _stores()
+    record = stores.records.get(track_id)
     if record is None:
         _fail(f"no provenance record for {track_id}")
-    record_out = dict(record or {})
-    record_out.pop("findings", None)
-    typer.echo(
-        json.dumps({"record": record_out, "decisions": decisions_for(es, indices, track_id)}, indent=2)
-    )
+    record.pop("findings", None)
+    typer.echo(json.dumps({"record": record, "decisions": stores.decisions.history(track_id)}, indent=2))
 
 
-def _registry() -> tuple[Any, Any]:
-    from elasticsearch import Elasticsearch
-
-    from index.names import Indices
-    from index.templates import ensure_indices
+def _stores() -> Stores:
+    """The index stores, with the templates and indices in place."""
+    from index.stores import Stores
 
     settings = get_settings()
-    es = Elasticsearch(settings.es_url, request_timeout=60)
-    indices = Indices(settings.index_prefix)
-    ensure_indices(es, indices, settings.es_replicas)
-    return es, indices
+    stores = Stores.open(settings)
+    stores.ensure_indices(settings.es_replicas)
+    return stores
 
 
 @people_app.command("add")
@@ -247,13 +224,9 @@ def people_add(
     registered_by: Annotated[str | None, typer.Option(help="who registers them (a rights holder)")] = None,
 ) -> None:
     """Register a person, or update their aliases and opt-out."""
-    from index.registry import register_person
-
-    es, indices = _registry()
+    registry = _stores().registry
     try:
-        person = register_person(
-            es, indices, name, aliases=alias, opted_out=opt_out, registered_by=registered_by
-        )
+        person = registry.register_person(name, aliases=alias, opted_out=opt_out, registered_by=registered_by)
     except ValueError as exc:
         _fail(str(exc))
     else:
@@ -269,9 +242,8 @@ def people_voice(
     """Register a voiceprint for a person from reference recordings of their voice."""
     from cli.registry import RegistryInputError, register_voice
 
-    es, indices = _registry()
     try:
-        clips = register_voice(es, indices, name, files)
+        clips = register_voice(_stores().registry, name, files)
     except (RegistryInputError, ValueError) as exc:
         _fail(str(exc))
     else:
@@ -286,9 +258,8 @@ def policy_set(
     """Store a new version of a rights holder's policy (rules: see decisions/policy.py)."""
     from cli.registry import RegistryInputError, policy_from_file, policy_json
 
-    es, indices = _registry()
     try:
-        policy = policy_from_file(es, indices, rights_holder, rules)
+        policy = policy_from_file(_stores().registry, rights_holder, rules)
     except RegistryInputError as exc:
         _fail(str(exc))
     else:
@@ -299,10 +270,8 @@ def policy_set(
 def policy_show(rights_holder: Annotated[str, typer.Argument(help="the holder's name, or _default")]) -> None:
     """Print the holder's current policy (the default one when they have none)."""
     from cli.registry import policy_json
-    from index.registry import current_policies
 
-    es, indices = _registry()
-    typer.echo(policy_json(current_policies(es, indices).for_holder(rights_holder)))
+    typer.echo(policy_json(_stores().registry.current_policies().for_holder(rights_holder)))
 
 
 @keys_app.command("create")
@@ -312,11 +281,9 @@ def keys_create(
     rights_holder: Annotated[str | None, typer.Option(help="for rights_holder keys: whose records")] = None,
 ) -> None:
     """Create an API key; it is printed once and only its hash is stored."""
-    from index.keys import create_key
-
-    es, indices = _registry()
+    keys = _stores().keys
     try:
-        secret, key = create_key(es, indices, role, name, rights_holder)  # type: ignore[arg-type]
+        secret, key = keys.create(role, name, rights_holder)  # type: ignore[arg-type]
     except ValueError as exc:
         _fail(str(exc))
     else:
@@ -330,10 +297,7 @@ def keys_create(
 @keys_app.command("revoke")
 def keys_revoke(key_id: str) -> None:
     """Revoke an API key by its id."""
-    from index.keys import revoke_key
-
-    es, indices = _registry()
-    if not revoke_key(es, indices, key_id):
+    if not _stores().keys.revoke(key_id):
         _fail(f"no key {key_id}")
     console.print(f"revoked {key_id}")
 

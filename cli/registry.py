@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from elasticsearch import Elasticsearch
 from pydantic import TypeAdapter, ValidationError
 
 from decisions.policy import MatchRule, RightsHolderPolicy
 from detectors.audio import DecodeError, decode_all_channels
 from detectors.voice import voiceprint
-from index.names import Indices
-from index.registry import set_policy, set_voiceprint
-from streams.events import describe_validation_error
+from index.registry import RegistryStore
+from model.events import describe_validation_error
 
 _RULES = TypeAdapter(list[MatchRule])
 
@@ -32,13 +30,11 @@ def parse_rules(text: str) -> list[MatchRule]:
     return rules
 
 
-def policy_from_file(
-    es: Elasticsearch, indices: Indices, holder: str, rules_file: Path
-) -> RightsHolderPolicy:
-    return set_policy(es, indices, holder, parse_rules(rules_file.read_text()))
+def policy_from_file(registry: RegistryStore, holder: str, rules_file: Path) -> RightsHolderPolicy:
+    return registry.set_policy(holder, parse_rules(rules_file.read_text()))
 
 
-def register_voice(es: Elasticsearch, indices: Indices, name: str, files: list[Path]) -> int:
+def register_voice(registry: RegistryStore, name: str, files: list[Path]) -> int:
     """Voiceprint from reference recordings; returns how many clips it was made from."""
     clips = []
     for path in files:
@@ -51,7 +47,7 @@ def register_voice(es: Elasticsearch, indices: Indices, name: str, files: list[P
         print_ = voiceprint(name, clips)
     except ValueError as exc:
         raise RegistryInputError(str(exc)) from exc
-    set_voiceprint(es, indices, name, print_, len(clips))
+    registry.set_voiceprint(name, print_, len(clips))
     return len(clips)
 
 

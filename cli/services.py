@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.config import PROJECT_ROOT, Settings
+from model.settings import PROJECT_ROOT, Settings
 
 POMS = PROJECT_ROOT / "scripts" / "services"
 ES_LAUNCHER_SOURCE = POMS / "elasticsearch" / "org" / "elasticsearch" / "node" / "ClasspathNode.java"

@@ -9,10 +9,10 @@ import numpy as np
 import soundfile
 
 from detectors.audio import decode_all_channels
-from detectors.findings import WatermarkDetection
 from detectors.watermark.detect import detect
 from detectors.watermark.embed import embed
 from detectors.watermark.payload import Payload
+from model.findings import WatermarkDetection
 
 
 def embed_file(source: Path, target: Path, payload: Payload, generator: str) -> float:

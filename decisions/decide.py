@@ -24,7 +24,7 @@ from decisions.rules import (
     name_opt_out_rule,
     voice_opt_out_rule,
 )
-from streams.events import Action, AiLabel, Decision, Reason, Royalty, TrackAnalyzed, derived_id
+from model.events import Action, AiLabel, Decision, Reason, Royalty, TrackAnalyzed, derived_id
 
 STRENGTH: dict[Action, int] = {
     Action.ALLOW: 0,

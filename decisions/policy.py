@@ -14,9 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from model.sources import SOURCES, Source
+
 MatchAction = Literal["block", "monetize", "track"]
-Source = Literal["upload", "generated"]
-SOURCES: tuple[Source, ...] = ("upload", "generated")
 DEFAULT_HOLDER = "_default"
 
 

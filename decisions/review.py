@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from streams.events import Decision, Evidence, Reason, ReviewAction, derived_id, review_outcome
+from model.events import Action, Decision, Evidence, Reason, ReviewAction, derived_id
+from model.reasons import ReasonCode
 
 REVIEW_POLICY = "review"
 _DONE = {"uphold": "upheld", "overturn": "overturned", "escalate": "escalated"}
+
+
+def review_outcome(review: ReviewAction) -> Action:
+    """overturn -> allow; uphold -> the decision stands (a needs_review case becomes a takedown);
+    escalate -> stays needs_review, for a senior reviewer."""
+    if review.action == "overturn":
+        return Action.ALLOW
+    if review.action == "escalate":
+        return Action.NEEDS_REVIEW
+    return Action.TAKEDOWN if review.reviewed_action is Action.NEEDS_REVIEW else review.reviewed_action
 
 
 def review_decision(review: ReviewAction) -> Decision:
@@ -21,7 +32,7 @@ def review_decision(review: ReviewAction) -> Decision:
         policy_version=REVIEW_POLICY,
         reasons=[
             Reason(
-                code=f"review_{review.action}",
+                code=ReasonCode(f"review_{review.action}"),
                 message=(
                     f"{review.reviewer} {_DONE[review.action]} the {review.reviewed_action.value} decision: "
                     f"{review.reason}"

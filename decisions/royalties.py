@@ -17,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from fractions import Fraction
 
-from streams.events import Royalty, RoyaltyLine
+from model.events import Royalty, RoyaltyLine
 
 TICKS_PER_SECOND = 10
 

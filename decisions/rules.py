@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from decisions.policy import Policies
 from decisions.royalties import Claim
-from detectors.findings import (
+from model.events import Action, AiLabel, Evidence, Reason, TrackAnalyzed
+from model.findings import (
     CatalogMatch,
     FindingResult,
     HarassmentFinding,
@@ -18,8 +19,8 @@ from detectors.findings import (
     VoiceMatches,
     WatermarkDetection,
 )
-from detectors.names import fold
-from streams.events import Action, AiLabel, Evidence, Reason, TrackAnalyzed
+from model.names import fold
+from model.reasons import ReasonCode
 
 # C2PA / IPTC digital source types
 TRAINED_ALGORITHMIC_MEDIA = "trainedAlgorithmicMedia"
@@ -116,12 +117,14 @@ def ai_label_rule(analysis: TrackAnalyzed, policies: Policies, context: Decision
         summary = "AI-assisted track" + (f" '{sub.title}'" if sub.title else "")
     summary += f" (known from {' and '.join(how)})"
     label = AiLabel(digital_source_type=source_type, summary=summary)
-    yield Outcome(Action.LABEL, Reason(code="ai_label", message=summary, evidence=evidence), label=label)
+    yield Outcome(
+        Action.LABEL, Reason(code=ReasonCode.AI_LABEL, message=summary, evidence=evidence), label=label
+    )
     if watermark is not None and not declared:
         yield Outcome(
             Action.NEEDS_REVIEW,
             Reason(
-                code="ai_undeclared",
+                code=ReasonCode.AI_UNDECLARED,
                 message=f"{_watermark_kind(watermark)} was found on an upload that declared no AI use",
                 evidence=evidence[1:],
             ),
@@ -178,7 +181,7 @@ def catalog_rule(analysis: TrackAnalyzed, policies: Policies, context: DecisionC
             yield Outcome(
                 Action.TAKEDOWN,
                 Reason(
-                    code="opt_out_recording",
+                    code=ReasonCode.OPT_OUT_RECORDING,
                     message=f"{where}; the artist opted out of AI remixes and covers",
                     evidence=[evidence],
                 ),
@@ -186,7 +189,9 @@ def catalog_rule(analysis: TrackAnalyzed, policies: Policies, context: DecisionC
             continue
         message = f"{where}; policy {holder_policy.label}: {action}"
         if action == "block":
-            yield Outcome(Action.TAKEDOWN, Reason(code="catalog_block", message=message, evidence=[evidence]))
+            yield Outcome(
+                Action.TAKEDOWN, Reason(code=ReasonCode.CATALOG_BLOCK, message=message, evidence=[evidence])
+            )
         elif action == "monetize":
             claim = Claim(
                 rights_holder=match.rights_holder,
@@ -197,11 +202,13 @@ def catalog_rule(analysis: TrackAnalyzed, policies: Policies, context: DecisionC
             )
             yield Outcome(
                 Action.ROYALTY,
-                Reason(code="catalog_monetize", message=message, evidence=[evidence]),
+                Reason(code=ReasonCode.CATALOG_MONETIZE, message=message, evidence=[evidence]),
                 claims=(claim,),
             )
         else:
-            yield Outcome(Action.ALLOW, Reason(code="catalog_track", message=message, evidence=[evidence]))
+            yield Outcome(
+                Action.ALLOW, Reason(code=ReasonCode.CATALOG_TRACK, message=message, evidence=[evidence])
+            )
 
 
 def name_opt_out_rule(
@@ -217,7 +224,7 @@ def name_opt_out_rule(
         yield Outcome(
             Action.TAKEDOWN if generated else Action.NEEDS_REVIEW,
             Reason(
-                code="opt_out_name",
+                code=ReasonCode.OPT_OUT_NAME,
                 message=f"asks for {artist}, who opted out ({where})",
                 evidence=[
                     Evidence(
@@ -247,7 +254,7 @@ def voice_opt_out_rule(
         yield Outcome(
             action,
             Reason(
-                code="opt_out_voice",
+                code=ReasonCode.OPT_OUT_VOICE,
                 message=(
                     f"the voice at {match.start_s:.0f}-{match.end_s:.0f} s resembles {match.artist}, "
                     f"who opted out (similarity {match.similarity:.2f}; takedown from "
@@ -276,7 +283,7 @@ def harassment_rule(
         yield Outcome(
             action,
             Reason(
-                code=f"harassment_{hit.kind}",
+                code=ReasonCode(f"harassment_{hit.kind}"),
                 message=(
                     f"{hit.kind} aimed at {', '.join(hit.targets)} in the {hit.field}: "
                     f"{', '.join(repr(w) for w in hit.words)}"
@@ -298,7 +305,7 @@ def detector_error_rule(
             yield Outcome(
                 Action.NEEDS_REVIEW,
                 Reason(
-                    code="detector_error",
+                    code=ReasonCode.DETECTOR_ERROR,
                     message=f"detector {finding.detector} could not examine the track",
                     evidence=[Evidence(detector=finding.detector, summary=finding.error or "unknown error")],
                 ),

@@ -16,14 +16,6 @@ import chromaprint
 
 from detectors import landmarks
 from detectors.audio import DecodedAudio
-from detectors.findings import (
-    CatalogMatch,
-    ChromaprintFingerprint,
-    FindingResult,
-    MatchSegment,
-    RecordingMatch,
-    RecordingMetadata,
-)
 from detectors.fingerprint import chromaprint_fingerprint
 from detectors.matcher import (
     ITEM_CONTEXT_S,
@@ -36,6 +28,14 @@ from detectors.matcher import (
     query_windows,
     terms,
     totals,
+)
+from model.findings import (
+    CatalogMatch,
+    ChromaprintFingerprint,
+    FindingResult,
+    MatchSegment,
+    RecordingMatch,
+    RecordingMetadata,
 )
 
 DEFAULT_PARAMS = MatchParams()

@@ -8,7 +8,7 @@ import numpy as np
 import pyloudnorm
 
 from detectors.audio import DecodedAudio
-from detectors.findings import AudioFacts
+from model.findings import AudioFacts
 
 NAME = "audio_facts"
 VERSION = "1.0.0"

@@ -7,7 +7,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors.audio import DecodedAudio
-from detectors.findings import ChromaprintFingerprint
+from model.findings import ChromaprintFingerprint
 
 NAME = "chromaprint"
 VERSION = "1.0.0"

@@ -24,9 +24,10 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from detectors.findings import HarassmentFinding, HarassmentHit
-from detectors.names import NameHit, NameIndex, fold
+from detectors.names import NameHit, NameIndex
 from detectors.text import TrackText
+from model.findings import HarassmentFinding, HarassmentHit
+from model.names import fold
 
 NAME = "harassment"
 VERSION = "1"

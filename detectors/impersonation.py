@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 
-from detectors.findings import NameRequest, NameRequests
-from detectors.names import NameIndex, fold
+from detectors.names import NameIndex
 from detectors.text import TrackText
+from model.findings import NameRequest, NameRequests
+from model.names import fold
 
 NAME = "name_opt_out"
 VERSION = "1"

@@ -9,10 +9,11 @@ in ten characters.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
+
+from model.names import fold
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 EXACT_BELOW = 5  # names shorter than this (without spaces) must match exactly
@@ -36,13 +37,6 @@ class NameHit:
     start: int  # character offsets into the text searched
     end: int
     similarity: float  # 0-100
-
-
-def fold(text: str) -> str:
-    """Lower case, accents removed, anything but letters and digits turned into spaces."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(_TOKEN.findall(stripped.casefold()))
 
 
 def tokens(text: str) -> list[tuple[str, int, int]]:

@@ -15,11 +15,11 @@ from typing import Protocol
 from detectors import catalog, facts, fingerprint, harassment, impersonation, voice
 from detectors.audio import DecodedAudio
 from detectors.catalog import CatalogLookup, CatalogMatcher
-from detectors.findings import Finding, FindingResult
 from detectors.names import NameIndex, Person
 from detectors.text import TrackText
 from detectors.voice import Voiceprint
 from detectors.watermark import detect
+from model.findings import Finding, FindingResult
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import numpy.typing as npt
 import torch
 import torchaudio.functional as AF
 
-from detectors.findings import VoiceMatch, VoiceMatches
+from model.findings import VoiceMatch, VoiceMatches
 
 NAME = "voice_opt_out"
 VERSION = "1"

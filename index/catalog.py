@@ -13,10 +13,10 @@ from elasticsearch.helpers import bulk
 
 from detectors import landmarks
 from detectors.catalog import Recording, ReferencePrints, decode_items
-from detectors.findings import RecordingMetadata
 from detectors.matcher import Items, terms
 from index.names import Indices
-from streams.events import utcnow
+from model.events import utcnow
+from model.findings import RecordingMetadata
 
 
 def catalog_document(
@@ -35,31 +35,33 @@ def catalog_document(
     }
 
 
-def register_documents(
-    es: Elasticsearch, indices: Indices, documents: Iterable[dict[str, Any]], refresh: bool = True
-) -> int:
-    actions = (
-        {"_op_type": "index", "_index": indices.catalog, "_id": doc["isrc"], "_source": doc}
-        for doc in documents
-    )
-    written, _ = bulk(
-        es,
-        actions,
-        refresh="wait_for" if refresh else False,
-        chunk_size=200,
-        max_chunk_bytes=20 * 1024 * 1024,
-    )
-    return written
+_RETRIEVAL_TERMS = ["terms", "landmark_terms"]  # only the inverted indices need them
+_BULKY = [*_RETRIEVAL_TERMS, "landmarks"]
 
 
-def register(
-    es: Elasticsearch, indices: Indices, entries: Iterable[tuple[RecordingMetadata, ReferencePrints]]
-) -> int:
-    """Add or replace recordings (re-adding an ISRC updates it); returns how many were written."""
-    return register_documents(
-        es,
-        indices,
-        (
+class CatalogStore:
+    """Registered recordings: written by registration, read by the matcher and rights holders."""
+
+    def __init__(self, es: Elasticsearch, indices: Indices) -> None:
+        self._es, self._indices, self._index = es, indices, indices.catalog
+
+    def register_documents(self, documents: Iterable[dict[str, Any]], refresh: bool = True) -> int:
+        actions = (
+            {"_op_type": "index", "_index": self._index, "_id": doc["isrc"], "_source": doc}
+            for doc in documents
+        )
+        written, _ = bulk(
+            self._es,
+            actions,
+            refresh="wait_for" if refresh else False,
+            chunk_size=200,
+            max_chunk_bytes=20 * 1024 * 1024,
+        )
+        return written
+
+    def register(self, entries: Iterable[tuple[RecordingMetadata, ReferencePrints]]) -> int:
+        """Add or replace recordings (re-adding an ISRC updates it); returns how many were written."""
+        return self.register_documents(
             catalog_document(
                 meta,
                 prints.chromaprint.fingerprint,
@@ -68,28 +70,35 @@ def register(
                 prints.landmarks,
             )
             for meta, prints in entries
-        ),
-    )
+        )
 
+    def remove(self, isrc: str) -> bool:
+        try:
+            self._es.delete(index=self._index, id=isrc, refresh="wait_for")
+        except NotFoundError:
+            return False
+        return True
 
-_RETRIEVAL_TERMS = ["terms", "landmark_terms"]  # only the inverted indices need them
-_BULKY = [*_RETRIEVAL_TERMS, "landmarks"]
+    def get(self, isrc: str) -> dict[str, Any] | None:
+        try:
+            doc: dict[str, Any] = self._es.get(index=self._index, id=isrc, source_excludes=_BULKY)["_source"]
+        except NotFoundError:
+            return None
+        return doc
 
+    def artists(self, rights_holder: str | None = None, limit: int = 10_000) -> list[str]:
+        """Every artist credited on a registered recording (of one rights holder, if given)."""
+        response = self._es.search(
+            index=self._index,
+            size=0,
+            query={"term": {"rights_holder": rights_holder}} if rights_holder else {"match_all": {}},
+            aggs={"artists": {"terms": {"field": "artists.raw", "size": limit}}},
+        )
+        return [b["key"] for b in response["aggregations"]["artists"]["buckets"]]
 
-def remove(es: Elasticsearch, indices: Indices, isrc: str) -> bool:
-    try:
-        es.delete(index=indices.catalog, id=isrc, refresh="wait_for")
-    except NotFoundError:
-        return False
-    return True
-
-
-def get_recording(es: Elasticsearch, indices: Indices, isrc: str) -> dict[str, Any] | None:
-    try:
-        doc: dict[str, Any] = es.get(index=indices.catalog, id=isrc, source_excludes=_BULKY)["_source"]
-    except NotFoundError:
-        return None
-    return doc
+    def lookup(self, **options: Any) -> EsCatalogLookup:
+        """The matcher's view of the catalog (see `EsCatalogLookup` for the options)."""
+        return EsCatalogLookup(self._es, self._indices, **options)
 
 
 class EsCatalogLookup:

@@ -12,7 +12,7 @@ from typing import Literal
 from elasticsearch import Elasticsearch, NotFoundError
 
 from index.names import Indices
-from streams.events import utcnow
+from model.events import utcnow
 
 Role = Literal["reviewer", "rights_holder", "ingest", "admin"]
 ROLES: tuple[Role, ...] = ("reviewer", "rights_holder", "ingest", "admin")
@@ -30,47 +30,47 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(
-    es: Elasticsearch, indices: Indices, role: Role, name: str, rights_holder: str | None = None
-) -> tuple[str, ApiKey]:
-    """Returns the key (shown once, never stored) and its record."""
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
-    if (role == "rights_holder") != (rights_holder is not None):
-        raise ValueError("a rights_holder key needs --rights-holder, and only such a key takes one")
-    key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
-    es.create(
-        index=indices.keys,
-        id=key_id,
-        document={
-            "name": name,
-            "role": role,
-            "rights_holder": rights_holder,
-            "secret_sha256": _digest(secret),
-            "created_at": utcnow().isoformat(),
-            "revoked": False,
-        },
-        refresh="wait_for",
-    )
-    return f"clr_{key_id}_{secret}", ApiKey(key_id, name, role, rights_holder)
+class KeyStore:
+    def __init__(self, es: Elasticsearch, indices: Indices) -> None:
+        self._es, self._index = es, indices.keys
 
+    def create(self, role: Role, name: str, rights_holder: str | None = None) -> tuple[str, ApiKey]:
+        """Returns the key (shown once, never stored) and its record."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+        if (role == "rights_holder") != (rights_holder is not None):
+            raise ValueError("a rights_holder key needs --rights-holder, and only such a key takes one")
+        key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+        self._es.create(
+            index=self._index,
+            id=key_id,
+            document={
+                "name": name,
+                "role": role,
+                "rights_holder": rights_holder,
+                "secret_sha256": _digest(secret),
+                "created_at": utcnow().isoformat(),
+                "revoked": False,
+            },
+            refresh="wait_for",
+        )
+        return f"clr_{key_id}_{secret}", ApiKey(key_id, name, role, rights_holder)
 
-def verify_key(es: Elasticsearch, indices: Indices, presented: str) -> ApiKey | None:
-    parts = presented.split("_", 2)
-    if len(parts) != 3 or parts[0] != "clr" or not parts[1] or not parts[2]:
-        return None
-    try:
-        source = es.get(index=indices.keys, id=parts[1])["_source"]
-    except NotFoundError:
-        return None
-    if source.get("revoked") or not hmac.compare_digest(source["secret_sha256"], _digest(parts[2])):
-        return None
-    return ApiKey(parts[1], source["name"], source["role"], source.get("rights_holder"))
+    def verify(self, presented: str) -> ApiKey | None:
+        parts = presented.split("_", 2)
+        if len(parts) != 3 or parts[0] != "clr" or not parts[1] or not parts[2]:
+            return None
+        try:
+            source = self._es.get(index=self._index, id=parts[1])["_source"]
+        except NotFoundError:
+            return None
+        if source.get("revoked") or not hmac.compare_digest(source["secret_sha256"], _digest(parts[2])):
+            return None
+        return ApiKey(parts[1], source["name"], source["role"], source.get("rights_holder"))
 
-
-def revoke_key(es: Elasticsearch, indices: Indices, key_id: str) -> bool:
-    try:
-        es.update(index=indices.keys, id=key_id, doc={"revoked": True}, refresh="wait_for")
-    except NotFoundError:
-        return False
-    return True
+    def revoke(self, key_id: str) -> bool:
+        try:
+            self._es.update(index=self._index, id=key_id, doc={"revoked": True}, refresh="wait_for")
+        except NotFoundError:
+            return False
+        return True

@@ -25,10 +25,12 @@ from decisions.policy import (
     Policies,
     RightsHolderPolicy,
 )
-from detectors.names import NameIndex, Person, fold
+from detectors.names import NameIndex, Person
 from detectors.voice import Voiceprint
+from index.catalog import CatalogStore
 from index.names import Indices
-from streams.events import utcnow
+from model.events import utcnow
+from model.names import fold
 
 T = TypeVar("T")
 
@@ -50,73 +52,12 @@ class Expiring(Generic[T]):
             return self._value
 
 
-# Policies -----------------------------------------------------------------------------------
-
-
-def latest_policy(es: Elasticsearch, indices: Indices, rights_holder: str) -> RightsHolderPolicy | None:
-    response = es.search(
-        index=indices.policies,
-        query={"term": {"rights_holder": rights_holder}},
-        sort=[{"version": "desc"}],
-        size=1,
-    )
-    hits = response["hits"]["hits"]
-    return _policy(hits[0]["_source"]) if hits else None
-
-
-def set_policy(
-    es: Elasticsearch, indices: Indices, rights_holder: str, rules: list[MatchRule]
-) -> RightsHolderPolicy:
-    """Store `rules` as the holder's next policy version (concurrent writers: one wins, the
-    other retries with the next number)."""
-    for _ in range(5):
-        current = latest_policy(es, indices, rights_holder)
-        policy = RightsHolderPolicy(
-            rights_holder=rights_holder, version=(current.version + 1) if current else 1, rules=rules
-        )
-        try:
-            es.create(
-                index=indices.policies,
-                id=policy.label,
-                document={
-                    "rights_holder": rights_holder,
-                    "version": policy.version,
-                    "rules": [r.model_dump(mode="json") for r in rules],
-                    "created_at": utcnow().isoformat(),
-                },
-                refresh="wait_for",
-            )
-            return policy
-        except ConflictError:
-            continue
-    raise RuntimeError(
-        f"could not store a new policy version for {rights_holder}: too many concurrent writers"
-    )
-
-
 def _policy(source: dict[str, Any]) -> RightsHolderPolicy:
     return RightsHolderPolicy(
         rights_holder=source["rights_holder"],
         version=int(source["version"]),
         rules=[MatchRule.model_validate(r) for r in source["rules"]],
     )
-
-
-def current_policies(es: Elasticsearch, indices: Indices) -> Policies:
-    """Every holder's newest policy version (one search, collapsed by holder)."""
-    response = es.search(
-        index=indices.policies,
-        query={"match_all": {}},
-        collapse={"field": "rights_holder"},
-        sort=[{"version": "desc"}],
-        size=10_000,
-    )
-    latest = {p.rights_holder: p for p in (_policy(h["_source"]) for h in response["hits"]["hits"])}
-    default = latest.pop(DEFAULT_HOLDER, DEFAULT_RIGHTS_HOLDER_POLICY)
-    return Policies(default=default, rights_holders=latest)
-
-
-# People -------------------------------------------------------------------------------------
 
 
 def person_id(name: str) -> str:
@@ -126,94 +67,134 @@ def person_id(name: str) -> str:
     return folded
 
 
-def register_person(
-    es: Elasticsearch,
-    indices: Indices,
-    name: str,
-    *,
-    aliases: list[str] | None = None,
-    opted_out: bool | None = None,
-    registered_by: str | None = None,
-) -> dict[str, Any]:
-    """Create or update a person; fields left as None keep their stored value."""
-    doc: dict[str, Any] = {"name": name, "updated_at": utcnow().isoformat()}
-    if aliases is not None:
-        doc["aliases"] = aliases
-    if opted_out is not None:
-        doc["opted_out"] = opted_out
-    if registered_by is not None:
-        doc["registered_by"] = registered_by
-    es.update(
-        index=indices.people,
-        id=person_id(name),
-        doc=doc,
-        upsert={"opted_out": False, "aliases": [], **doc},
-        refresh="wait_for",
-    )
-    return get_person(es, indices, name) or doc
+class RegistryStore:
+    """Rights holders' policies (versioned) and the people registry (opt-outs, aliases,
+    voiceprints); catalog artists count as people too."""
 
+    def __init__(self, es: Elasticsearch, indices: Indices, catalog: CatalogStore) -> None:
+        self._es, self._indices, self._catalog = es, indices, catalog
 
-def set_voiceprint(
-    es: Elasticsearch, indices: Indices, name: str, voiceprint: Voiceprint, clips: int
-) -> None:
-    doc = {
-        "name": name,
-        "voiceprint": [float(v) for v in voiceprint.embedding],
-        "voiceprint_clips": clips,
-        "updated_at": utcnow().isoformat(),
-    }
-    es.update(
-        index=indices.people,
-        id=person_id(name),
-        doc=doc,
-        upsert={"opted_out": False, "aliases": [], **doc},
-        refresh="wait_for",
-    )
+    # Policies
 
+    def latest_policy(self, rights_holder: str) -> RightsHolderPolicy | None:
+        response = self._es.search(
+            index=self._indices.policies,
+            query={"term": {"rights_holder": rights_holder}},
+            sort=[{"version": "desc"}],
+            size=1,
+        )
+        hits = response["hits"]["hits"]
+        return _policy(hits[0]["_source"]) if hits else None
 
-def get_person(es: Elasticsearch, indices: Indices, name: str) -> dict[str, Any] | None:
-    try:
-        return dict(es.get(index=indices.people, id=person_id(name))["_source"])
-    except NotFoundError:
-        return None
+    def set_policy(self, rights_holder: str, rules: list[MatchRule]) -> RightsHolderPolicy:
+        """Store `rules` as the holder's next policy version (concurrent writers: one wins, the
+        other retries with the next number)."""
+        for _ in range(5):
+            current = self.latest_policy(rights_holder)
+            policy = RightsHolderPolicy(
+                rights_holder=rights_holder, version=(current.version + 1) if current else 1, rules=rules
+            )
+            try:
+                self._es.create(
+                    index=self._indices.policies,
+                    id=policy.label,
+                    document={
+                        "rights_holder": rights_holder,
+                        "version": policy.version,
+                        "rules": [r.model_dump(mode="json") for r in rules],
+                        "created_at": utcnow().isoformat(),
+                    },
+                    refresh="wait_for",
+                )
+                return policy
+            except ConflictError:
+                continue
+        raise RuntimeError(
+            f"could not store a new policy version for {rights_holder}: too many concurrent writers"
+        )
 
+    def current_policies(self) -> Policies:
+        """Every holder's newest policy version (one search, collapsed by holder)."""
+        response = self._es.search(
+            index=self._indices.policies,
+            query={"match_all": {}},
+            collapse={"field": "rights_holder"},
+            sort=[{"version": "desc"}],
+            size=10_000,
+        )
+        latest = {p.rights_holder: p for p in (_policy(h["_source"]) for h in response["hits"]["hits"])}
+        default = latest.pop(DEFAULT_HOLDER, DEFAULT_RIGHTS_HOLDER_POLICY)
+        return Policies(default=default, rights_holders=latest)
 
-def _all_people(es: Elasticsearch, indices: Indices) -> list[dict[str, Any]]:
-    response = es.search(index=indices.people, query={"match_all": {}}, size=10_000)
-    return [h["_source"] for h in response["hits"]["hits"]]
+    # People
 
+    def register_person(
+        self,
+        name: str,
+        *,
+        aliases: list[str] | None = None,
+        opted_out: bool | None = None,
+        registered_by: str | None = None,
+    ) -> dict[str, Any]:
+        """Create or update a person; fields left as None keep their stored value."""
+        doc: dict[str, Any] = {"name": name, "updated_at": utcnow().isoformat()}
+        if aliases is not None:
+            doc["aliases"] = aliases
+        if opted_out is not None:
+            doc["opted_out"] = opted_out
+        if registered_by is not None:
+            doc["registered_by"] = registered_by
+        self._es.update(
+            index=self._indices.people,
+            id=person_id(name),
+            doc=doc,
+            upsert={"opted_out": False, "aliases": [], **doc},
+            refresh="wait_for",
+        )
+        return self.get_person(name) or doc
 
-def catalog_artists(
-    es: Elasticsearch, indices: Indices, rights_holder: str | None = None, limit: int = 10_000
-) -> list[str]:
-    """Every artist credited on a registered recording (of one rights holder, if given)."""
-    response = es.search(
-        index=indices.catalog,
-        size=0,
-        query={"term": {"rights_holder": rights_holder}} if rights_holder else {"match_all": {}},
-        aggs={"artists": {"terms": {"field": "artists.raw", "size": limit}}},
-    )
-    return [b["key"] for b in response["aggregations"]["artists"]["buckets"]]
+    def set_voiceprint(self, name: str, voiceprint: Voiceprint, clips: int) -> None:
+        doc = {
+            "name": name,
+            "voiceprint": [float(v) for v in voiceprint.embedding],
+            "voiceprint_clips": clips,
+            "updated_at": utcnow().isoformat(),
+        }
+        self._es.update(
+            index=self._indices.people,
+            id=person_id(name),
+            doc=doc,
+            upsert={"opted_out": False, "aliases": [], **doc},
+            refresh="wait_for",
+        )
 
+    def get_person(self, name: str) -> dict[str, Any] | None:
+        try:
+            return dict(self._es.get(index=self._indices.people, id=person_id(name))["_source"])
+        except NotFoundError:
+            return None
 
-def load_people(es: Elasticsearch, indices: Indices) -> list[Person]:
-    """Registered people plus every catalog artist (opted out when a registration says so)."""
-    registered = {
-        person_id(p["name"]): Person(p["name"], tuple(p.get("aliases") or ()), bool(p.get("opted_out")))
-        for p in _all_people(es, indices)
-    }
-    for artist in catalog_artists(es, indices):
-        registered.setdefault(person_id(artist), Person(artist))
-    return list(registered.values())
+    def _all_people(self) -> list[dict[str, Any]]:
+        response = self._es.search(index=self._indices.people, query={"match_all": {}}, size=10_000)
+        return [h["_source"] for h in response["hits"]["hits"]]
 
+    def load_people(self) -> list[Person]:
+        """Registered people plus every catalog artist (opted out when a registration says so)."""
+        registered = {
+            person_id(p["name"]): Person(p["name"], tuple(p.get("aliases") or ()), bool(p.get("opted_out")))
+            for p in self._all_people()
+        }
+        for artist in self._catalog.artists():
+            registered.setdefault(person_id(artist), Person(artist))
+        return list(registered.values())
 
-def load_voiceprints(es: Elasticsearch, indices: Indices) -> list[Voiceprint]:
-    """Voiceprints of people who opted out (only theirs are enforced)."""
-    return [
-        Voiceprint(p["name"], np.asarray(p["voiceprint"], dtype=np.float32))
-        for p in _all_people(es, indices)
-        if p.get("opted_out") and p.get("voiceprint")
-    ]
+    def load_voiceprints(self) -> list[Voiceprint]:
+        """Voiceprints of people who opted out (only theirs are enforced)."""
+        return [
+            Voiceprint(p["name"], np.asarray(p["voiceprint"], dtype=np.float32))
+            for p in self._all_people()
+            if p.get("opted_out") and p.get("voiceprint")
+        ]
 
 
 def _people_with_indexes(people: list[Person]) -> tuple[list[Person], NameIndex, NameIndex]:
@@ -224,9 +205,9 @@ def _people_with_indexes(people: list[Person]) -> tuple[list[Person], NameIndex,
 class EsPeopleLookup:
     """The detectors' view of the registry, cached for `ttl_s` seconds."""
 
-    def __init__(self, es: Elasticsearch, indices: Indices, ttl_s: float) -> None:
-        self._people = Expiring(lambda: _people_with_indexes(load_people(es, indices)), ttl_s)
-        self._voiceprints = Expiring(lambda: load_voiceprints(es, indices), ttl_s)
+    def __init__(self, registry: RegistryStore, ttl_s: float) -> None:
+        self._people = Expiring(lambda: _people_with_indexes(registry.load_people()), ttl_s)
+        self._voiceprints = Expiring(registry.load_voiceprints, ttl_s)
 
     def people(self) -> list[Person]:
         return self._people.get()[0]
@@ -243,11 +224,3 @@ class EsPeopleLookup:
 
 def opted_out_artists(people: list[Person]) -> frozenset[str]:
     return frozenset(fold(name) for p in people if p.opted_out for name in (p.name, *p.aliases))
-
-
-def paid_royalty_ids(es: Elasticsearch, indices: Indices, ids: list[str]) -> frozenset[str]:
-    """Royalty decision ids already recorded (decisions are created under their ids)."""
-    if not ids:
-        return frozenset()
-    response = es.mget(index=indices.decisions, ids=ids, source=False)
-    return frozenset(d["_id"] for d in response["docs"] if d.get("found"))

@@ -18,21 +18,10 @@ from elasticsearch import AsyncElasticsearch
 from elasticsearch.helpers import async_bulk
 
 from index.names import Indices
-from streams.events import Action, Decision, ReviewAction, TrackAnalyzed, utcnow
+from model.events import Action, Decision, ReviewAction, TrackAnalyzed, utcnow
+from model.reasons import SEVERITY
 
 IndexableEvent = TrackAnalyzed | Decision | ReviewAction
-
-# How urgent a case is, by the most severe reason it carries (the review queue sorts on it).
-SEVERITY = {
-    "harassment_threat": 5,
-    "opt_out_voice": 4,
-    "opt_out_name": 4,
-    "opt_out_recording": 4,
-    "harassment_abuse": 3,
-    "ai_undeclared": 2,
-    "review_escalate": 2,
-    "detector_error": 1,
-}
 
 
 class IndexWriteError(Exception):
@@ -148,7 +137,7 @@ def _provenance_doc(
             "decided_at": event.occurred_at.isoformat(),
             "reasons": [r.model_dump(mode="json") for r in event.reasons],
             "label": event.label.model_dump(mode="json") if event.label else None,
-            "severity": max((SEVERITY.get(r.code, 0) for r in event.reasons), default=0),
+            "severity": max((SEVERITY[r.code] for r in event.reasons), default=0),
         }
     elif "label" not in doc:
         return None  # royalties and other side decisions live in the decisions index only
@@ -197,33 +186,44 @@ def _analysis_fields(analysis: TrackAnalyzed) -> dict[str, Any]:
     return fields
 
 
-async def current_states(
-    es: AsyncElasticsearch, indices: Indices, track_ids: set[str]
-) -> dict[str, TrackState | None]:
-    if not track_ids:
-        return {}
-    response = await es.mget(
-        index=indices.provenance,
-        ids=sorted(track_ids),
-        source_includes=["submission.event_id", "submission.occurred_at", "decision.submission_event_id"],
-    )
-    return {
-        doc["_id"]: state_from_document(doc.get("_source") if doc.get("found") else None)
-        for doc in response["docs"]
-    }
+class EventWriter:
+    """Applies batches of events to the provenance, decisions and audit indices."""
 
+    def __init__(self, es: AsyncElasticsearch, indices: Indices) -> None:
+        self._es, self._indices = es, indices
 
-async def write_events(es: AsyncElasticsearch, indices: Indices, events: list[IndexableEvent]) -> int:
-    """Index a batch; returns how many actions Elasticsearch applied (duplicates excluded)."""
-    states = await current_states(es, indices, {e.track_id for e in events})
-    actions = plan_actions(events, states, indices)
-    applied, errors = await async_bulk(
-        es, actions, raise_on_error=False, raise_on_exception=True, max_retries=3, refresh="wait_for"
-    )
-    failures = [e for e in errors if _status_of(e) != 409]  # type: ignore[union-attr]
-    if failures:
-        raise IndexWriteError(failures)
-    return applied
+    async def write(self, events: list[IndexableEvent]) -> int:
+        """Index a batch; returns how many actions Elasticsearch applied (duplicates excluded)."""
+        states = await self._current_states({e.track_id for e in events})
+        actions = plan_actions(events, states, self._indices)
+        applied, errors = await async_bulk(
+            self._es,
+            actions,
+            raise_on_error=False,
+            raise_on_exception=True,
+            max_retries=3,
+            refresh="wait_for",
+        )
+        failures = [e for e in errors if _status_of(e) != 409]  # type: ignore[union-attr]
+        if failures:
+            raise IndexWriteError(failures)
+        return applied
+
+    async def _current_states(self, track_ids: set[str]) -> dict[str, TrackState | None]:
+        if not track_ids:
+            return {}
+        response = await self._es.mget(
+            index=self._indices.provenance,
+            ids=sorted(track_ids),
+            source_includes=["submission.event_id", "submission.occurred_at", "decision.submission_event_id"],
+        )
+        return {
+            doc["_id"]: state_from_document(doc.get("_source") if doc.get("found") else None)
+            for doc in response["docs"]
+        }
+
+    async def close(self) -> None:
+        await self._es.close()
 
 
 def _status_of(error: dict[str, Any]) -> int:

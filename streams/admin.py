@@ -7,7 +7,7 @@ import contextlib
 from kafka.admin import KafkaAdminClient, NewPartitions, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from streams.config import Settings
+from model.settings import Settings
 from streams.topics import Topics
 
 # Dead letters are kept long enough for someone to look at them.

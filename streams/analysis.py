@@ -5,8 +5,8 @@ from __future__ import annotations
 from detectors.audio import decode
 from detectors.run import Detector, Track, run_detectors
 from detectors.text import TrackText
-from streams.config import Settings
-from streams.events import TrackAnalyzed, TrackSubmitted, derived_id, utcnow
+from model.events import TrackAnalyzed, TrackSubmitted, derived_id, utcnow
+from model.settings import Settings
 from streams.store import local_path
 
 

@@ -1,12 +1,16 @@
-"""The Faust application and its topic handles. Values travel as raw bytes and are parsed
-by the agents themselves, so a message that does not parse can be dead-lettered whole."""
+"""The Faust application and its topic handles, built on demand by the worker's composition
+root. Values travel as raw bytes and are parsed by the agents themselves, so a message that
+does not parse can be dead-lettered whole."""
 
 from __future__ import annotations
 
-import faust
+from dataclasses import dataclass
 
-from streams.config import Settings, get_settings
-from streams.events import Action
+import faust
+from faust.types import TopicT
+
+from model.events import Action
+from model.settings import Settings
 from streams.topics import Topics
 
 
@@ -31,19 +35,29 @@ def create_app(settings: Settings) -> faust.App:
     )
 
 
-settings = get_settings()
-topics = Topics(settings.topic_prefix)
-app = create_app(settings)
+@dataclass(frozen=True)
+class AppTopics:
+    """The app's handles on every topic it reads or writes."""
 
-submitted_topic = app.topic(topics.submitted, value_type=bytes, key_type=bytes)
-analyzed_topic = app.topic(topics.analyzed, value_type=bytes, key_type=bytes)
-decision_topics = {
-    action: app.topic(topics.decisions(action), value_type=bytes, key_type=bytes) for action in Action
-}
-deadletter_topic = app.topic(topics.deadletter, value_type=bytes, key_type=bytes)
-reviews_topic = app.topic(topics.reviews, value_type=bytes, key_type=bytes)
-# The index agent reads analyses and decisions together; Faust assigns the same partition
-# of each to one worker, so one writer sees all of a track's events.
-indexable_topic = app.topic(
-    topics.analyzed, *(topics.decisions(a) for a in Action), topics.reviews, value_type=bytes, key_type=bytes
-)
+    submitted: TopicT
+    analyzed: TopicT
+    decisions: dict[Action, TopicT]
+    deadletter: TopicT
+    reviews: TopicT
+    # The index agent reads analyses and decisions together; Faust assigns the same partition
+    # of each to one worker, so one writer sees all of a track's events.
+    indexable: TopicT
+
+    @classmethod
+    def of(cls, app: faust.App, topics: Topics) -> AppTopics:
+        def raw(*names: str) -> TopicT:
+            return app.topic(*names, value_type=bytes, key_type=bytes)
+
+        return cls(
+            submitted=raw(topics.submitted),
+            analyzed=raw(topics.analyzed),
+            decisions={action: raw(topics.decisions(action)) for action in Action},
+            deadletter=raw(topics.deadletter),
+            reviews=raw(topics.reviews),
+            indexable=raw(topics.analyzed, *(topics.decisions(a) for a in Action), topics.reviews),
+        )

@@ -6,7 +6,7 @@ import logging
 
 import structlog
 
-from streams.config import Settings
+from model.settings import Settings
 
 
 def configure_logging(settings: Settings) -> None:

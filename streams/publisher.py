@@ -6,8 +6,8 @@ from types import TracebackType
 
 from kafka import KafkaProducer
 
-from streams.config import Settings
-from streams.events import Event
+from model.events import Event
+from model.settings import Settings
 
 
 class Publisher:

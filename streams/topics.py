@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streams.events import Action
+from model.events import Action
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from cli import synth
+from corpus import synth
 
 
 def sine(freq: float, seconds: float, amplitude: float, rate: int = 44100) -> npt.NDArray[np.float32]:

@@ -24,10 +24,10 @@ from rich.console import Console
 from rich.progress import Progress
 
 from api.app import create_app
-from index.keys import create_key
+from index.keys import KeyStore
 from index.names import Indices
 from index.templates import ensure_indices
-from streams.config import Settings, get_settings
+from model.settings import Settings, get_settings
 
 RECORDS = 100_000
 HOLDERS = 500
@@ -193,7 +193,7 @@ def main() -> None:
     indices = Indices(settings.index_prefix)
     index_seconds = fill(es, indices)
     keys = {
-        h: create_key(es, indices, "rights_holder", f"bench-{h}", f"Holder {h}")[0]
+        h: KeyStore(es, indices).create("rights_holder", f"bench-{h}", f"Holder {h}")[0]
         for h in range(0, HOLDERS, 25)
     }
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=8765, log_level="warning")

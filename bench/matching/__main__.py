@@ -27,18 +27,18 @@ from rich.progress import Progress
 
 from bench.matching.corpus import CACHE, Song, build, plan
 from bench.matching.transforms import RATE, TRANSFORMS, Audio
-from cli import synth
-from cli.catalog import fingerprint_file
+from corpus import synth
 from detectors import landmarks
 from detectors.audio import decode
 from detectors.catalog import CatalogMatcher, decode_items, reference_prints
-from detectors.findings import RecordingMetadata
 from detectors.fingerprint import chromaprint_fingerprint
 from detectors.matcher import Items, MatchParams, align, query_windows, terms
-from index.catalog import EsCatalogLookup, catalog_document, register_documents
+from index.catalog import CatalogStore, EsCatalogLookup, catalog_document
 from index.names import Indices
 from index.templates import ensure_indices
-from streams.config import Settings
+from model.findings import RecordingMetadata
+from model.settings import Settings
+from streams.registration import Registration
 
 LENGTHS = (5, 10, 30)
 console = Console(stderr=True)
@@ -84,12 +84,14 @@ def _rows_of_this_version(cache: Path) -> list[dict[str, Any]]:
 def register_masters(es: Elasticsearch, indices: Indices, masters: list[Song], settings: Settings) -> None:
     """Fingerprint every master (whole song; cached) and register it."""
     cache = CACHE / "master-prints.jsonl"
+    catalog = CatalogStore(es, indices)
+    registration = Registration(settings, catalog)
     known = {row["seed"]: row for row in _rows_of_this_version(cache)}
     with Progress(console=console) as progress, cache.open("a") as out:
         task = progress.add_task("fingerprinting masters", total=len(masters))
         for song in masters:
             if song.seed not in known:
-                prints = fingerprint_file(song.path, settings)
+                prints = registration.fingerprint(song.path)
                 known[song.seed] = {
                     "seed": song.seed,
                     "fingerprint": prints.chromaprint.fingerprint,
@@ -115,7 +117,7 @@ def register_masters(es: Elasticsearch, indices: Indices, masters: list[Song], s
         )
         for s in masters
     )
-    register_documents(es, indices, documents)
+    catalog.register_documents(documents)
 
 
 def ingest_speed(masters: list[Song], count: int = 20) -> dict[str, float]:
@@ -430,7 +432,7 @@ def add_distractors(
 
     with Progress(console=console) as progress:
         task = progress.add_task(f"indexing distractors up to {target}", total=target - existing)
-        register_documents(es, indices, documents(), refresh=False)
+        CatalogStore(es, indices).register_documents(documents(), refresh=False)
     es.indices.refresh(index=indices.catalog)
 
 

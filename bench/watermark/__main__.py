@@ -39,7 +39,7 @@ from detectors.watermark.detect import (
 from detectors.watermark.embed import embed
 from detectors.watermark.payload import Payload
 from detectors.watermark.sync import find_grid
-from streams.config import PROJECT_ROOT, get_settings
+from model.settings import PROJECT_ROOT, get_settings
 from training.watermark.pool import to_16k
 
 CACHE = PROJECT_ROOT / "bench" / ".cache" / "watermark"

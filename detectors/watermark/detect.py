@@ -21,12 +21,12 @@ import torchaudio.functional as AF
 from audioseal.loader import AudioSeal
 from audioseal.models import AudioSealDetector
 
-from detectors.findings import WatermarkDetection, WatermarkSpan
 from detectors.watermark.architecture import HOP, SAMPLE_RATE
 from detectors.watermark.frames import frame_reader
 from detectors.watermark.payload import Payload
 from detectors.watermark.sync import find_grid, realigned
 from detectors.watermark.weights import model_version
+from model.findings import WatermarkDetection, WatermarkSpan
 
 NAME = "watermark"
 VERSION = "1"

@@ -16,8 +16,9 @@ from elasticsearch import Elasticsearch
 from cli import services
 from cli.demo import start_worker, stop_worker
 from index.names import Indices
+from index.stores import Stores
 from index.templates import ensure_indices
-from streams.config import Settings
+from model.settings import Settings
 
 SESSION = uuid.uuid4().hex[:8]
 
@@ -62,6 +63,12 @@ def es(live_settings: Settings) -> Iterator[Elasticsearch]:
     yield client
     drop_indices(client, live_settings.index_prefix)
     client.close()
+
+
+@pytest.fixture(scope="session")
+def stores(live_settings: Settings, es: Elasticsearch) -> Stores:
+    """The index stores over this session's indices."""
+    return Stores.over(es, Indices(live_settings.index_prefix))
 
 
 @pytest.fixture(scope="session")

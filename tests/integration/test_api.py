@@ -17,12 +17,11 @@ from elasticsearch import Elasticsearch
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from cli import synth
 from cli.catalog import add_from_manifest
-from index.keys import create_key
+from corpus import synth
 from index.names import Indices
-from index.registry import register_person
-from streams.config import Settings
+from index.stores import Stores
+from model.settings import Settings
 from tests.integration.test_catalog import write_manifest
 from tests.integration.test_pipeline import eventually
 
@@ -55,15 +54,14 @@ def client(live_settings: Settings, es: Elasticsearch) -> Iterator[TestClient]:
 
 
 @pytest.fixture(scope="module")
-def keys(live_settings: Settings, es: Elasticsearch) -> dict[str, str]:
-    indices = Indices(live_settings.index_prefix)
+def keys(live_settings: Settings, es: Elasticsearch, stores: Stores) -> dict[str, str]:
     made = {
-        "reviewer": create_key(es, indices, "reviewer", "rev-ada")[0],
-        "reviewer2": create_key(es, indices, "reviewer", "rev-bo")[0],
-        "ingest": create_key(es, indices, "ingest", "uploader")[0],
-        "admin": create_key(es, indices, "admin", "ops")[0],
-        "holder_a": create_key(es, indices, "rights_holder", "label-a", "Alder Records")[0],
-        "holder_b": create_key(es, indices, "rights_holder", "label-b", "Birch Music")[0],
+        "reviewer": stores.keys.create("reviewer", "rev-ada")[0],
+        "reviewer2": stores.keys.create("reviewer", "rev-bo")[0],
+        "ingest": stores.keys.create("ingest", "uploader")[0],
+        "admin": stores.keys.create("admin", "ops")[0],
+        "holder_a": stores.keys.create("rights_holder", "label-a", "Alder Records")[0],
+        "holder_b": stores.keys.create("rights_holder", "label-b", "Birch Music")[0],
     }
     return made
 
@@ -138,9 +136,10 @@ def test_a_reviewer_overturns_a_takedown_and_the_record_history_and_audit_show_i
     keys: dict[str, str],
     worker: subprocess.Popen[bytes],
     es: Elasticsearch,
+    stores: Stores,
     live_settings: Settings,
 ) -> None:
-    register_person(es, Indices(live_settings.index_prefix), "Drake")  # a real person the checks know
+    stores.registry.register_person("Drake")  # a real person the checks know
     time.sleep(live_settings.registry_cache_seconds + 0.5)
     sent = _upload(
         client,
@@ -205,6 +204,7 @@ def test_a_reviewer_overturns_a_takedown_and_the_record_history_and_audit_show_i
 def holder_records(
     live_settings: Settings,
     es: Elasticsearch,
+    stores: Stores,
     client: TestClient,
     keys: dict[str, str],
     worker: subprocess.Popen[bytes],
@@ -235,7 +235,7 @@ def holder_records(
             },
         ],
     )
-    add_from_manifest(manifest, live_settings, es)
+    add_from_manifest(manifest, live_settings, stores.catalog)
     made = {}
     for name, seed in (("a", 411), ("b", 412)):
         remix = np.concatenate(

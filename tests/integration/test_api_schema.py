@@ -14,21 +14,19 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from index.keys import create_key
-from index.names import Indices
-from streams.config import Settings
+from index.stores import Stores
+from model.settings import Settings
 
 pytestmark = pytest.mark.integration
 EXAMPLES = 25  # per operation: bounded, so the suite stays minutes, not hours
 
 
 @pytest.fixture(scope="module")
-def keys(live_settings: Settings, es: Elasticsearch) -> dict[str, str]:
-    indices = Indices(live_settings.index_prefix)
+def keys(live_settings: Settings, es: Elasticsearch, stores: Stores) -> dict[str, str]:
     return {
-        "reviewer": create_key(es, indices, "reviewer", "fuzz-reviewer")[0],
-        "rights_holder": create_key(es, indices, "rights_holder", "fuzz-holder", "Fuzz Records")[0],
-        "ingest": create_key(es, indices, "ingest", "fuzz-ingest")[0],
+        "reviewer": stores.keys.create("reviewer", "fuzz-reviewer")[0],
+        "rights_holder": stores.keys.create("rights_holder", "fuzz-holder", "Fuzz Records")[0],
+        "ingest": stores.keys.create("ingest", "fuzz-ingest")[0],
     }
 
 

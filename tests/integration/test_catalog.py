@@ -10,13 +10,15 @@ import numpy as np
 import pytest
 from elasticsearch import Elasticsearch
 
-from cli import synth
 from cli.catalog import ManifestError, add_from_manifest
-from cli.ingest import TrackMetadata, submission_for
+from corpus import synth
 from detectors import landmarks
-from index.catalog import EsCatalogLookup, get_recording, remove
+from index.catalog import EsCatalogLookup
 from index.names import Indices
-from streams.config import Settings
+from index.stores import Stores
+from model.events import TrackMetadata
+from model.settings import Settings
+from streams.ingest import submission_for
 from tests.integration.test_pipeline import decided_record, eventually, publish
 
 pytestmark = pytest.mark.integration
@@ -31,7 +33,7 @@ def write_manifest(folder: Path, rows: list[dict[str, object]]) -> Path:
 
 @pytest.fixture(scope="module")
 def catalog(
-    live_settings: Settings, es: Elasticsearch, tmp_path_factory: pytest.TempPathFactory
+    live_settings: Settings, es: Elasticsearch, stores: Stores, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("catalog")
     synth.write(folder / "block.flac", synth.song(seed=201, seconds=150))
@@ -59,38 +61,42 @@ def catalog(
             },
         ],
     )
-    assert add_from_manifest(manifest, live_settings, es) == 2
+    assert add_from_manifest(manifest, live_settings, stores.catalog) == 2
     return {"block": "QZTST2600001", "monetize": "QZTST2600002", "manifest": str(manifest)}
 
 
 def test_registration_fingerprints_the_whole_recording_and_re_adding_updates(
-    live_settings: Settings, es: Elasticsearch, catalog: dict[str, str]
+    live_settings: Settings, es: Elasticsearch, stores: Stores, catalog: dict[str, str]
 ) -> None:
     indices = Indices(live_settings.index_prefix)
-    locked = get_recording(es, indices, catalog["block"])
+    locked = stores.catalog.get(catalog["block"])
     assert locked is not None and locked["duration_s"] == pytest.approx(150, abs=0.1)
     assert locked["item_count"] > 8 * 140  # past chromaprint's usual 120 s
     stored = es.get(index=indices.catalog, id=catalog["block"], source_includes=["landmarks"])["_source"]
     last_landmark_s = landmarks.unpack(stored["landmarks"])[-1, 1] / landmarks.FRAMES_PER_SECOND
     assert last_landmark_s > 140 and locked["landmark_count"] > 10 * 150
-    assert get_recording(es, indices, catalog["monetize"])["royalty_rate_bp"] == 1500  # type: ignore[index]
+    assert stores.catalog.get(catalog["monetize"])["royalty_rate_bp"] == 1500  # type: ignore[index]
 
-    assert add_from_manifest(Path(catalog["manifest"]), live_settings, es) == 2
+    assert add_from_manifest(Path(catalog["manifest"]), live_settings, stores.catalog) == 2
     es.indices.refresh(index=indices.catalog)
     assert es.count(index=indices.catalog, query={"term": {"isrc": catalog["block"]}})["count"] == 1
 
 
-def test_bad_manifest_rows_are_named(live_settings: Settings, es: Elasticsearch, tmp_path: Path) -> None:
+def test_bad_manifest_rows_are_named(
+    live_settings: Settings, es: Elasticsearch, stores: Stores, tmp_path: Path
+) -> None:
     synth.write(tmp_path / "a.wav", synth.song(seed=1, seconds=5))
     manifest = write_manifest(
         tmp_path,
         [{"file": "a.wav", "isrc": "not-an-isrc", "title": "x", "artists": ["y"], "rights_holder": "z"}],
     )
     with pytest.raises(ManifestError, match=r"row 1.*isrc"):
-        add_from_manifest(manifest, live_settings, es)
+        add_from_manifest(manifest, live_settings, stores.catalog)
 
 
-def test_removing_a_recording(live_settings: Settings, es: Elasticsearch, tmp_path: Path) -> None:
+def test_removing_a_recording(
+    live_settings: Settings, es: Elasticsearch, stores: Stores, tmp_path: Path
+) -> None:
     synth.write(tmp_path / "gone.wav", synth.song(seed=203, seconds=20))
     manifest = write_manifest(
         tmp_path,
@@ -104,10 +110,9 @@ def test_removing_a_recording(live_settings: Settings, es: Elasticsearch, tmp_pa
             }
         ],
     )
-    add_from_manifest(manifest, live_settings, es)
-    indices = Indices(live_settings.index_prefix)
-    assert remove(es, indices, "QZTST2600099") and get_recording(es, indices, "QZTST2600099") is None
-    assert not remove(es, indices, "QZTST2600099")
+    add_from_manifest(manifest, live_settings, stores.catalog)
+    assert stores.catalog.remove("QZTST2600099") and stores.catalog.get("QZTST2600099") is None
+    assert not stores.catalog.remove("QZTST2600099")
 
 
 def test_lookup_finds_the_master_of_an_excerpt(

@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 from elasticsearch import Elasticsearch
 
-from cli import synth
 from cli.catalog import add_from_manifest
-from cli.ingest import TrackMetadata, submission_for
+from corpus import synth
 from decisions.policy import MatchRule
+from index.history import DecisionStore
 from index.names import Indices
-from index.reader import decisions_for
-from index.registry import register_person, set_policy
-from streams.config import Settings
-from streams.events import utcnow
+from index.stores import Stores
+from model.events import TrackMetadata, utcnow
+from model.settings import Settings
+from streams.ingest import submission_for
 from tests.integration.test_catalog import write_manifest
 from tests.integration.test_pipeline import decided_record, eventually, indexed_decisions, publish
 
@@ -30,7 +30,9 @@ OPTED_OUT_SEED, MONETIZED_SEED = 301, 302
 
 
 @pytest.fixture(scope="module")
-def masters(live_settings: Settings, es: Elasticsearch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def masters(
+    live_settings: Settings, es: Elasticsearch, stores: Stores, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     folder = tmp_path_factory.mktemp("masters")
     synth.write(folder / "quinn.flac", synth.song(seed=OPTED_OUT_SEED, seconds=60))
     synth.write(folder / "kite.flac", synth.song(seed=MONETIZED_SEED, seconds=60))
@@ -57,9 +59,9 @@ def masters(live_settings: Settings, es: Elasticsearch, tmp_path_factory: pytest
             },
         ],
     )
-    assert add_from_manifest(manifest, live_settings, es) == 2
+    assert add_from_manifest(manifest, live_settings, stores.catalog) == 2
     # The opt-out is set in the registry, not in the catalog manifest: workers pick it up.
-    register_person(es, Indices(live_settings.index_prefix), "Mara Quinn", opted_out=True)
+    stores.registry.register_person("Mara Quinn", opted_out=True)
 
 
 def _remix(path: Path, master_seed: int, filler_seed: int) -> Path:
@@ -71,7 +73,8 @@ def _remix(path: Path, master_seed: int, filler_seed: int) -> Path:
 
 def royalty_decisions(es: Elasticsearch, indices: Indices, track_id: str) -> list[dict[str, Any]]:
     es.indices.refresh(index=indices.decisions)
-    return [d for d in decisions_for(es, indices, track_id) if d["action"] == "royalty" and not d["verdict"]]
+    history = DecisionStore(es, indices).history(track_id)
+    return [d for d in history if d["action"] == "royalty" and not d["verdict"]]
 
 
 def _actions(decisions: list[dict[str, Any]]) -> set[str]:
@@ -119,7 +122,12 @@ def test_generated_remix_of_an_opted_out_master_that_names_her_is_taken_down_onc
 
 
 def test_monetized_remix_pays_once_and_a_policy_change_applies_without_redeploy(
-    live_settings: Settings, es: Elasticsearch, masters: None, worker: subprocess.Popen[bytes], tmp_path: Path
+    live_settings: Settings,
+    es: Elasticsearch,
+    stores: Stores,
+    masters: None,
+    worker: subprocess.Popen[bytes],
+    tmp_path: Path,
 ) -> None:
     indices = Indices(live_settings.index_prefix)
     audio = _remix(tmp_path / "kite-remix.mp3", MONETIZED_SEED, filler_seed=312)
@@ -149,7 +157,7 @@ def test_monetized_remix_pays_once_and_a_policy_change_applies_without_redeploy(
     assert len(royalty_decisions(es, indices, sub.track_id)) == 1
 
     # The label changes its policy: from now on remixes of its masters are blocked.
-    policy = set_policy(es, indices, "Kite Records", [MatchRule(action="block", min_matched_seconds=10)])
+    policy = stores.registry.set_policy("Kite Records", [MatchRule(action="block", min_matched_seconds=10)])
     assert policy.version == 1 and policy.label == "Kite Records@1"
     time.sleep(live_settings.registry_cache_seconds + 1)  # the workers' cache expiry
     later = submission_for(

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
-from cli import synth
 from cli.demo import start_worker, stop_worker
-from cli.ingest import TrackMetadata, submission_for
+from corpus import synth
 from index.names import Indices
 from index.templates import ensure_indices
+from model.events import TrackMetadata, TrackSubmitted
+from model.settings import Settings
 from streams.admin import ensure_topics
-from streams.config import Settings
-from streams.events import TrackSubmitted
+from streams.ingest import submission_for
 from tests.integration.conftest import drop_indices, isolated_env, settings_from
 from tests.integration.test_pipeline import eventually, publish
 

@@ -15,13 +15,15 @@ import pytest
 from elasticsearch import Elasticsearch
 from kafka import KafkaAdminClient
 
-from cli import synth
 from cli.deadletters import read_dead_letters
-from cli.ingest import TrackMetadata, submission_for
+from corpus import synth
+from index.history import DecisionStore
 from index.names import Indices
-from index.reader import decisions_for, provenance
-from streams.config import PROJECT_ROOT, Settings
-from streams.events import DeadLetter, TrackSubmitted
+from index.records import RecordStore
+from index.stores import Stores
+from model.events import DeadLetter, TrackMetadata, TrackSubmitted
+from model.settings import PROJECT_ROOT, Settings
+from streams.ingest import submission_for
 from streams.publisher import Publisher
 from streams.topics import Topics
 
@@ -43,7 +45,7 @@ def decided_record(
     es: Elasticsearch, settings: Settings, sub: TrackSubmitted
 ) -> Callable[[], dict[str, Any] | None]:
     def probe() -> dict[str, Any] | None:
-        record = provenance(es, Indices(settings.index_prefix), sub.track_id)
+        record = RecordStore(es, Indices(settings.index_prefix)).get(sub.track_id)
         if (
             record
             and (record.get("decision") or {}).get("submission_event_id") == sub.event_id
@@ -64,7 +66,7 @@ def indexed_decisions(
 
     def probe() -> list[dict[str, Any]] | None:
         es.indices.refresh(index=indices.decisions)
-        decisions = decisions_for(es, indices, track_id)
+        decisions = DecisionStore(es, indices).history(track_id)
         return decisions if complete(decisions) else None
 
     return probe
@@ -169,7 +171,11 @@ def test_the_same_event_twice_leaves_one_record_and_one_decision(
 
 
 def test_bad_input_is_dead_lettered_and_the_next_track_still_flows(
-    live_settings: Settings, es: Elasticsearch, worker: subprocess.Popen[bytes], tmp_path: Path
+    live_settings: Settings,
+    es: Elasticsearch,
+    stores: Stores,
+    worker: subprocess.Popen[bytes],
+    tmp_path: Path,
 ) -> None:
     broken = tmp_path / "broken.mp3"
     broken.write_bytes(b"ID3" + os.urandom(3000))
@@ -201,7 +207,7 @@ def test_bad_input_is_dead_lettered_and_the_next_track_still_flows(
 
     record = eventually(decided_record(es, live_settings, good), what="the good track after bad input")
     assert record["facts"]["codec"] == "flac"
-    assert provenance(es, Indices(live_settings.index_prefix), "it-broken") is None
+    assert stores.records.get("it-broken") is None
 
 
 def test_cli_submit_reaches_the_index(

@@ -12,13 +12,13 @@ import pytest
 from elasticsearch import Elasticsearch
 from playwright.sync_api import expect, sync_playwright
 
-from cli import synth
 from cli.catalog import add_from_manifest
-from cli.ingest import TrackMetadata, submission_for
-from index.keys import create_key
+from corpus import synth
 from index.names import Indices
-from index.registry import register_person
-from streams.config import PROJECT_ROOT, Settings
+from index.stores import Stores
+from model.events import TrackMetadata
+from model.settings import PROJECT_ROOT, Settings
+from streams.ingest import submission_for
 from tests.integration.test_catalog import write_manifest
 from tests.integration.test_pipeline import decided_record, eventually, publish
 
@@ -32,6 +32,7 @@ RATE = synth.SAMPLE_RATE
 def case_track(
     live_settings: Settings,
     es: Elasticsearch,
+    stores: Stores,
     worker: subprocess.Popen[bytes],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> str:
@@ -51,8 +52,8 @@ def case_track(
             }
         ],
     )
-    add_from_manifest(manifest, live_settings, es)
-    register_person(es, Indices(live_settings.index_prefix), "Ola Brandt")
+    add_from_manifest(manifest, live_settings, stores.catalog)
+    stores.registry.register_person("Ola Brandt")
     time.sleep(live_settings.registry_cache_seconds + 0.5)
     audio = np.concatenate(
         [synth.song(seed=502, seconds=6), synth.song(seed=501, seconds=40)[10 * RATE : 25 * RATE]]
@@ -76,9 +77,9 @@ def case_track(
     not CHROMIUM.exists(), reason="Debian's chromium is not installed (scripts/setup.sh installs it)"
 )
 def test_a_reviewer_overturns_a_case_from_the_page(
-    api_server: str, live_settings: Settings, es: Elasticsearch, case_track: str
+    api_server: str, live_settings: Settings, es: Elasticsearch, stores: Stores, case_track: str
 ) -> None:
-    key, _ = create_key(es, Indices(live_settings.index_prefix), "reviewer", "page-reviewer")
+    key, _ = stores.keys.create("reviewer", "page-reviewer")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.config import PROJECT_ROOT, Settings
+from model.settings import PROJECT_ROOT, Settings
 
 pytestmark = pytest.mark.integration
 

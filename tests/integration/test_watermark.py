@@ -11,11 +11,12 @@ import pytest
 import soundfile
 from elasticsearch import Elasticsearch
 
-from cli import synth
-from cli.ingest import TrackMetadata, submission_for
+from corpus import synth
 from detectors.watermark.embed import embed
 from detectors.watermark.payload import Payload
-from streams.config import Settings
+from model.events import TrackMetadata
+from model.settings import Settings
+from streams.ingest import submission_for
 from tests.integration.test_pipeline import decided_record, eventually, publish
 
 pytestmark = pytest.mark.integration

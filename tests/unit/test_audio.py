@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from cli import synth
+from corpus import synth
 from detectors.audio import DecodeError, decode
 from detectors.facts import audio_facts
 from tests.conftest import sine

@@ -10,12 +10,12 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from cli import synth
+from corpus import synth
 from detectors import landmarks
 from detectors.audio import decode
 from detectors.catalog import CatalogMatcher, Recording, decode_items
-from detectors.findings import CatalogMatch, RecordingMetadata
 from detectors.fingerprint import chromaprint_fingerprint
+from model.findings import CatalogMatch, RecordingMetadata
 
 RATE = synth.SAMPLE_RATE
 

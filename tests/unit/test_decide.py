@@ -16,7 +16,10 @@ from decisions.rules import (
     DecisionContext,
 )
 from detectors import harassment, impersonation
-from detectors.findings import (
+from detectors.names import NameIndex, Person
+from detectors.watermark.payload import Payload
+from model.events import Action, Decision, TrackAnalyzed, TrackSubmitted
+from model.findings import (
     AudioFacts,
     CatalogMatch,
     Finding,
@@ -28,10 +31,7 @@ from detectors.findings import (
     WatermarkDetection,
     WatermarkSpan,
 )
-from detectors.names import NameIndex, Person
-from detectors.watermark.payload import Payload
 from streams.analysis import track_text
-from streams.events import Action, Decision, TrackAnalyzed, TrackSubmitted
 
 DURATION = 100.0
 PEOPLE = [

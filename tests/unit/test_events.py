@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from streams.events import SCHEMA_VERSION, EventParseError, TrackSubmitted, derived_id, parse_event
+from model.events import SCHEMA_VERSION, EventParseError, TrackSubmitted, derived_id, parse_event
 
 
 def submitted(**overrides: object) -> dict[str, object]:

@@ -6,7 +6,7 @@ import chromaprint
 import numpy as np
 import pytest
 
-from cli import synth
+from corpus import synth
 from detectors.audio import decode
 from detectors.fingerprint import ITEMS_PER_SECOND, chromaprint_fingerprint
 

@@ -5,10 +5,10 @@ from typing import Any
 
 from decisions.decide import decide
 from decisions.policy import DEFAULT_POLICIES
-from detectors.findings import AudioFacts, ChromaprintFingerprint, Finding
 from index.names import Indices
 from index.writer import TrackState, plan_actions, state_from_document
-from streams.events import TrackAnalyzed, TrackSubmitted
+from model.events import TrackAnalyzed, TrackSubmitted
+from model.findings import AudioFacts, ChromaprintFingerprint, Finding
 
 INDICES = Indices("t-")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

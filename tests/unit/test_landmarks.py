@@ -9,7 +9,7 @@ import numpy.typing as npt
 import pytest
 from scipy.signal import resample_poly
 
-from cli import synth
+from corpus import synth
 from detectors import landmarks
 from detectors.landmarks import Landmarks, align
 

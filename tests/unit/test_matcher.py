@@ -7,7 +7,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from cli import synth
+from corpus import synth
 from detectors.audio import decode
 from detectors.catalog import decode_items
 from detectors.fingerprint import chromaprint_fingerprint

@@ -1,6 +1,7 @@
 import pytest
 
-from detectors.names import NameIndex, Person, fold
+from detectors.names import NameIndex, Person
+from model.names import fold
 
 PEOPLE = [
     Person("Taylor Swift", aliases=("T-Swift",)),

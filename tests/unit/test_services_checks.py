@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cli import services
-from streams.config import Settings
+from model.settings import Settings
 
 
 def test_a_taken_port_gives_one_clear_line(tmp_path: Path) -> None:

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from audioseal.loader import AudioSeal
 
-from cli import synth
+from corpus import synth
 from detectors.watermark.detect import AudioTooShort, detect
 from detectors.watermark.embed import embed
 from detectors.watermark.payload import Payload
 from detectors.watermark.weights import DETECTOR_WEIGHTS, GENERATOR_WEIGHTS
-from streams.config import Settings
+from model.settings import Settings
 
 THRESHOLD = Settings().watermark_threshold
 RATE = 44_100

@@ -7,7 +7,7 @@ import torch
 from audioseal.loader import AudioSeal
 from audioseal.models import AudioSealDetector
 
-from cli import synth
+from corpus import synth
 from detectors.watermark.architecture import HOP, SAMPLE_RATE
 from detectors.watermark.detect import to_mono_16k
 from detectors.watermark.embed import embed

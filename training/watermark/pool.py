@@ -15,8 +15,7 @@ import torch
 import torchaudio.functional as AF
 from rich.progress import Progress
 
-from cli import synth
-from corpus import songs, speech
+from corpus import songs, speech, synth
 from detectors.watermark.architecture import SAMPLE_RATE
 
 Clip = npt.NDArray[np.float32]

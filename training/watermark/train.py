@@ -36,7 +36,7 @@ from corpus import splits
 from detectors.watermark import architecture
 from detectors.watermark.budget import DEFAULT_SNR_DB, fit_budget
 from detectors.watermark.weights import DETECTOR_WEIGHTS, GENERATOR_WEIGHTS, save_checkpoint
-from streams.config import PROJECT_ROOT
+from model.settings import PROJECT_ROOT
 from training.watermark.augment import EDITS
 from training.watermark.initialise import fit_bit_readout, unit_variance_init
 from training.watermark.loop import Stage, run, warm_then_cosine

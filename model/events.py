@@ -17,7 +17,9 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from detectors.findings import Finding
+from model.findings import Finding
+from model.reasons import ReasonCode
+from model.sources import DeclaredAiUse, Source
 
 SCHEMA_VERSION = 1
 _DERIVED_NAMESPACE = uuid.UUID("6f1d3c8e-5a0b-4c52-9c1e-2b7d6a4e9f10")
@@ -55,7 +57,7 @@ class TrackSubmitted(Event):
     """A track entered the platform: uploaded by a user or made by the platform's generator."""
 
     event_type: Literal["track_submitted"] = "track_submitted"
-    source: Literal["upload", "generated"]
+    source: Source
     audio_uri: str = Field(min_length=1, description="where the audio is, e.g. file:///…/store/<sha256>")
     audio_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
     uploader_id: str = Field(min_length=1)
@@ -64,21 +66,45 @@ class TrackSubmitted(Event):
     description: str = ""
     prompt: str | None = Field(None, description="the generation prompt, for generated tracks")
     lyrics: str | None = None
-    declared_ai_use: Literal["none", "assisted", "generated"] = "none"
+    declared_ai_use: DeclaredAiUse = "none"
     parent_track_ids: list[str] = Field(
         default_factory=list, description="what a remix or cover derives from"
     )
 
 
-def track_submitted(description: dict[str, Any], audio_uri: str, audio_sha256: str | None) -> TrackSubmitted:
-    """The event for a track as its ingest client describes it (API body, CLI flags): without a
-    track id one is derived from the audio, and a generated track always declares generation."""
-    fields = dict(description)
+class TrackMetadata(BaseModel):
+    """What an ingest client (the API, the CLI) says about a track it submits."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    track_id: TrackId | None = Field(None, description="default: derived from the audio's sha256")
+    source: Source = "upload"
+    uploader_id: str | None = Field(None, min_length=1, max_length=200, description="default: the client")
+    title: str | None = Field(None, max_length=500, description="default: the file name (CLI) or empty")
+    artists: list[str] = Field(default_factory=list, max_length=50)
+    description: str = Field("", max_length=10_000)
+    prompt: str | None = Field(None, max_length=10_000)
+    lyrics: str | None = Field(None, max_length=50_000)
+    declared_ai_use: DeclaredAiUse = "none"
+    parent_track_ids: list[TrackId] = Field(default_factory=list, max_length=50)
+
+
+def track_submitted(
+    meta: TrackMetadata, audio_uri: str, audio_sha256: str | None, *, client: str, default_title: str = ""
+) -> TrackSubmitted:
+    """The event for a track as its ingest client describes it: without a track id one is
+    derived from the audio, and a generated track always declares generation."""
     digest = audio_sha256 or audio_uri.rsplit("/", 1)[-1]
-    fields["track_id"] = fields.get("track_id") or f"trk-{digest[:16]}"
-    if fields.get("source") == "generated":
-        fields["declared_ai_use"] = "generated"
-    return TrackSubmitted(**fields, audio_uri=audio_uri, audio_sha256=audio_sha256)
+    fields = meta.model_dump(exclude={"track_id", "uploader_id", "title", "declared_ai_use"})
+    return TrackSubmitted(
+        **fields,
+        track_id=meta.track_id or f"trk-{digest[:16]}",
+        uploader_id=meta.uploader_id or client,
+        title=meta.title if meta.title is not None else default_title,
+        declared_ai_use="generated" if meta.source == "generated" else meta.declared_ai_use,
+        audio_uri=audio_uri,
+        audio_sha256=audio_sha256,
+    )
 
 
 class TrackAnalyzed(Event):
@@ -112,7 +138,7 @@ class Evidence(BaseModel):
 class Reason(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    code: str
+    code: ReasonCode
     message: str
     evidence: list[Evidence] = Field(default_factory=list)
 
@@ -176,16 +202,6 @@ class ReviewAction(Event):
     reviewed_action: Action
     submission_event_id: str
     submitted_at: datetime
-
-
-def review_outcome(review: ReviewAction) -> Action:
-    """overturn -> allow; uphold -> the decision stands (a needs_review case becomes a takedown);
-    escalate -> stays needs_review, for a senior reviewer."""
-    if review.action == "overturn":
-        return Action.ALLOW
-    if review.action == "escalate":
-        return Action.NEEDS_REVIEW
-    return Action.TAKEDOWN if review.reviewed_action is Action.NEEDS_REVIEW else review.reviewed_action
 
 
 DeadLetterStage = Literal["parse", "decode", "analyze", "decide", "index", "review"]

@@ -1,0 +1,19 @@
+"""The one way to reach Elasticsearch: clients built from the settings with one timeout policy."""
+
+from __future__ import annotations
+
+from elasticsearch import AsyncElasticsearch, Elasticsearch
+
+from model.settings import Settings
+
+# Long enough for a bulk write or a catalog msearch under load; the API's health probe asks
+# the cluster for its own shorter timeout.
+REQUEST_TIMEOUT_S = 30.0
+
+
+def connect(settings: Settings) -> Elasticsearch:
+    return Elasticsearch(settings.es_url, request_timeout=REQUEST_TIMEOUT_S)
+
+
+def connect_async(settings: Settings) -> AsyncElasticsearch:
+    return AsyncElasticsearch(settings.es_url, request_timeout=REQUEST_TIMEOUT_S)

@@ -1,0 +1,64 @@
+"""Every index behind one object: the client, the index names and a store per index. Routes,
+agents and commands call the stores; nothing outside `index/` builds a client or a query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from elastic_transport import TransportError
+from elasticsearch import ApiError, Elasticsearch
+
+from index.audit import AuditStore
+from index.catalog import CatalogStore
+from index.client import connect
+from index.history import DecisionStore
+from index.keys import KeyStore
+from index.names import Indices
+from index.records import RecordStore
+from index.registry import RegistryStore
+from index.templates import ensure_indices
+from model.settings import Settings
+
+
+@dataclass(frozen=True)
+class Stores:
+    es: Elasticsearch
+    indices: Indices
+    records: RecordStore
+    decisions: DecisionStore
+    catalog: CatalogStore
+    registry: RegistryStore
+    keys: KeyStore
+    audit: AuditStore
+
+    @classmethod
+    def open(cls, settings: Settings) -> Stores:
+        return cls.over(connect(settings), Indices(settings.index_prefix))
+
+    @classmethod
+    def over(cls, es: Elasticsearch, indices: Indices) -> Stores:
+        catalog = CatalogStore(es, indices)
+        return cls(
+            es=es,
+            indices=indices,
+            records=RecordStore(es, indices),
+            decisions=DecisionStore(es, indices),
+            catalog=catalog,
+            registry=RegistryStore(es, indices, catalog),
+            keys=KeyStore(es, indices),
+            audit=AuditStore(es, indices),
+        )
+
+    def ensure_indices(self, replicas: int) -> None:
+        """Install the templates and create or update the indices (safe to repeat)."""
+        ensure_indices(self.es, self.indices, replicas)
+
+    def healthy(self) -> bool:
+        """The cluster answers and is green or yellow."""
+        try:
+            return self.es.cluster.health(timeout="2s")["status"] in ("green", "yellow")
+        except (TransportError, ApiError):
+            return False
+
+    def close(self) -> None:
+        self.es.close()
