@@ -299,8 +299,9 @@ def run_demo(settings: Settings, console: Console, timeout_s: float = 300.0) -> 
             records, rejected = wait_until_decided(stores.records, submissions, settings, timeout_s, worker)
     finally:
         stop_worker(worker)
-    # Piped or logged, the console is 80 columns and every cell would wrap into many lines.
-    console.print(decisions_table(submissions, records, rejected), width=None if console.is_terminal else 200)
+    # Piped or logged, a console is 80 columns wide and every cell would wrap into many lines.
+    table_console = console if console.is_terminal else Console(file=console.file, width=200)
+    table_console.print(decisions_table(submissions, records, rejected))
     console.print(
         f"demo took {time.monotonic() - started:.0f} s. "
         "Stop the services with: [bold].venv/bin/clearance services down[/bold]"
