@@ -31,6 +31,7 @@ from model.events import (
     DeadLetter,
     DeadLetterStage,
     Decision,
+    E,
     EventParseError,
     ReviewAction,
     TrackAnalyzed,
@@ -141,6 +142,14 @@ def register_agents(parts: WorkerParts) -> None:
             track_id=track_id,
         )
 
+    async def parsed(event: EventT[bytes], model: type[E], stage: DeadLetterStage) -> E | None:
+        """The event as `model`, or None once it is dead-lettered."""
+        try:
+            return parse_event(event.value, model)
+        except EventParseError as exc:
+            await dead_letter(event, stage, exc)
+            return None
+
     async def publish(decision: Decision) -> None:
         await topics.decisions[decision.action].send(
             key=decision.track_id.encode(), value=decision.to_bytes()
@@ -149,10 +158,7 @@ def register_agents(parts: WorkerParts) -> None:
     @app.agent(topics.submitted, concurrency=1, name="streams.agents.analyze")
     async def analyze(stream: StreamT[bytes]) -> None:
         async for event in stream.events():
-            try:
-                submission = parse_event(event.value, TrackSubmitted)
-            except EventParseError as exc:
-                await dead_letter(event, "parse", exc)
+            if (submission := await parsed(event, TrackSubmitted, "parse")) is None:
                 continue
             try:
                 # Decoding and fingerprinting are blocking; keep the event loop (heartbeats) free.
@@ -176,10 +182,7 @@ def register_agents(parts: WorkerParts) -> None:
     @app.agent(topics.analyzed, concurrency=1, name="streams.agents.decide_track")
     async def decide_track(stream: StreamT[bytes]) -> None:
         async for event in stream.events():
-            try:
-                analysis = parse_event(event.value, TrackAnalyzed)
-            except EventParseError as exc:
-                await dead_letter(event, "parse", exc)
+            if (analysis := await parsed(event, TrackAnalyzed, "parse")) is None:
                 continue
             # Policies and opt-outs live in Elasticsearch: never decide under the wrong policy.
             decisions = await retry_while_unreachable(
@@ -199,10 +202,7 @@ def register_agents(parts: WorkerParts) -> None:
         """A reviewer's action becomes the track's new verdict (the audit entry is the index
         agent's: it reads the same topic)."""
         async for event in stream.events():
-            try:
-                review = parse_event(event.value, ReviewAction)
-            except EventParseError as exc:
-                await dead_letter(event, "review", exc)
+            if (review := await parsed(event, ReviewAction, "review")) is None:
                 continue
             decision = review_decision(review)
             await publish(decision)
