@@ -53,6 +53,12 @@ class Stores:
         """Install the templates and create or update the indices (safe to repeat)."""
         ensure_indices(self.es, self.indices, replicas)
 
+    def delete_indices(self) -> None:
+        """Delete every index and template of this prefix (benchmarks' and tests' own runs)."""
+        for name in self.indices.all():
+            self.es.options(ignore_status=404).indices.delete(index=name)
+            self.es.options(ignore_status=404).indices.delete_index_template(name=name)
+
     def healthy(self) -> bool:
         """The cluster answers and is green or yellow."""
         try:

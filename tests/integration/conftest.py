@@ -40,9 +40,7 @@ def settings_from(env: dict[str, str]) -> Settings:
 
 
 def drop_indices(es: Elasticsearch, prefix: str) -> None:
-    for name in Indices(prefix).all():
-        es.options(ignore_status=404).indices.delete(index=name)
-        es.options(ignore_status=404).indices.delete_index_template(name=name)
+    Stores.over(es, Indices(prefix)).delete_indices()
 
 
 @pytest.fixture(scope="session")

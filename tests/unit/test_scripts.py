@@ -35,4 +35,6 @@ def test_running_services_are_seen_as_running_even_with_a_long_status(tmp_path: 
 
 def test_stopped_or_unhealthy_services_are_seen_as_not_running(tmp_path: Path) -> None:
     assert not _running(tmp_path, ["kafka: stopped", "elasticsearch: running, cluster green"])
-    assert not _running(tmp_path, ["kafka: running, accepting requests", "elasticsearch: running, cluster red"])
+    assert not _running(
+        tmp_path, ["kafka: running, accepting requests", "elasticsearch: running, cluster red"]
+    )
