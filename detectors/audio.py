@@ -1,15 +1,37 @@
-"""Audio decoding with ffmpeg: any container or codec in, mono float32 PCM out."""
+"""Audio decoding with ffmpeg: a plain audio container in, mono float32 PCM out.
+
+Uploads are hostile. ffmpeg reads only the one file it is given (its `file` protocol and nothing
+else) and only as a plain audio container (`-format_whitelist`): a playlist (HLS), a
+concatenation list or an image sequence, which would open further files or URLs, is refused
+whatever its name. Each step has a time limit (decoding in proportion to the audio's length),
+and every way a file can fail is a DecodeError with the reason.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+# ffmpeg's demuxer names: WAV, Wave64, AIFF, FLAC, MP3, Ogg (Vorbis, Opus, FLAC), MP4/M4A/MOV
+# (AAC, ALAC), Matroska/WebM, raw ADTS AAC, Core Audio Format.
+AUDIO_CONTAINERS = ("wav", "w64", "aiff", "flac", "mp3", "ogg", "mov", "matroska", "aac", "caf")
+PROBE_TIMEOUT_S = 30.0
+# Decoding runs hundreds of times faster than real time; a limit of a tenth of the audio's
+# length (plus a fixed allowance) stops only a decoder that is stuck.
+DECODE_TIMEOUT_S = 30.0
+DECODE_TIMEOUT_PER_AUDIO_SECOND = 0.1
+# ffmpeg dying of these was the file's doing (a crash), not someone stopping it
+_CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGABRT})
+_REFUSED_FORMAT = re.compile(r"\[(\w+) @ 0x[0-9a-f]+\] Format not on whitelist")
 
 
 class DecodeError(Exception):
@@ -47,6 +69,18 @@ def _require(tool: str) -> str:
     return path
 
 
+def _input(path: Path) -> list[str]:
+    """ffmpeg's input options for `path`: that file alone, read as a plain audio container."""
+    return [
+        "-protocol_whitelist",
+        "file",
+        "-format_whitelist",
+        ",".join(AUDIO_CONTAINERS),
+        "-i",
+        f"file:{path.absolute()}",  # never read as another protocol, whatever the name says
+    ]
+
+
 def probe(path: Path) -> SourceInfo:
     """Describe the first audio stream of `path`, or raise DecodeError."""
     cmd = [
@@ -59,12 +93,18 @@ def probe(path: Path) -> SourceInfo:
         "stream=codec_name,sample_rate,channels,duration:format=format_name,duration",
         "-of",
         "json",
-        str(path),
+        *_input(path),
     ]
-    proc = _run(cmd, timeout_s=60)
+    proc = _run(cmd, timeout_s=PROBE_TIMEOUT_S)
     if proc.returncode != 0:
-        raise DecodeError(f"ffprobe could not read the file: {_last_line(proc.stderr, path)}")
-    info = json.loads(proc.stdout or b"{}")
+        raise DecodeError(f"ffprobe could not read the file: {_refusal(proc.stderr, path)}")
+    try:
+        return _source_info(json.loads(proc.stdout or b"{}"))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise DecodeError(f"ffprobe described the file in a way that cannot be read: {exc}") from exc
+
+
+def _source_info(info: dict[str, Any]) -> SourceInfo:
     streams = info.get("streams") or []
     if not streams:
         raise DecodeError("the file has no audio stream")
@@ -79,14 +119,31 @@ def probe(path: Path) -> SourceInfo:
     )
 
 
+def decode_timeout_s(source: SourceInfo, max_seconds: float) -> float:
+    """How long decoding may take: in proportion to the audio's length (the longest allowed when
+    the container does not say)."""
+    seconds = min(source.duration_s, max_seconds) if source.duration_s > 0 else max_seconds
+    return DECODE_TIMEOUT_S + seconds * DECODE_TIMEOUT_PER_AUDIO_SECOND
+
+
+def _existing_file(path: Path) -> None:
+    try:
+        exists = path.is_file()
+    except OSError as exc:  # a name too long, say
+        raise DecodeError(f"no such audio file: {exc.strerror}") from exc
+    if not exists:
+        raise DecodeError(f"no such audio file: {path}")
+
+
 def decode(path: Path, sample_rate: int, max_seconds: float, min_seconds: float = 0.0) -> DecodedAudio:
     """Decode the first audio stream of `path` to mono float32 at `sample_rate`."""
-    if not path.is_file():
-        raise DecodeError(f"no such audio file: {path}")
+    _existing_file(path)
     source = probe(path)
     if source.duration_s > max_seconds:
         raise DecodeError(f"audio is {source.duration_s:.0f} s long; the limit is {max_seconds:.0f} s")
-    samples = _pcm(path, max_seconds, ["-ac", "1", "-ar", str(sample_rate)])
+    samples = _pcm(
+        path, max_seconds, decode_timeout_s(source, max_seconds), ["-ac", "1", "-ar", str(sample_rate)]
+    )
     decoded = DecodedAudio(samples=samples, sample_rate=sample_rate, source=source)
     if decoded.duration_s < max(min_seconds, 1.0 / sample_rate):
         raise DecodeError(f"audio is {decoded.duration_s:.2f} s long; at least {min_seconds:.1f} s is needed")
@@ -95,26 +152,24 @@ def decode(path: Path, sample_rate: int, max_seconds: float, min_seconds: float 
 
 def decode_all_channels(path: Path, max_seconds: float = 7200.0) -> tuple[npt.NDArray[np.float32], int]:
     """Decode at the file's own rate and channel count: (samples x channels) float32, rate."""
-    if not path.is_file():
-        raise DecodeError(f"no such audio file: {path}")
+    _existing_file(path)
     source = probe(path)
     if source.channels < 1 or source.sample_rate < 1:
         raise DecodeError("the audio stream has no channels or no sample rate")
-    samples = _pcm(path, max_seconds, [])
+    samples = _pcm(path, max_seconds, decode_timeout_s(source, max_seconds), [])
     return samples[: samples.shape[0] // source.channels * source.channels].reshape(
         -1, source.channels
     ), source.sample_rate
 
 
-def _pcm(path: Path, max_seconds: float, conversion: list[str]) -> npt.NDArray[np.float32]:
+def _pcm(path: Path, max_seconds: float, timeout_s: float, conversion: list[str]) -> npt.NDArray[np.float32]:
     """Interleaved float32 PCM of the first audio stream, converted as `conversion` asks."""
     cmd = [
         _require("ffmpeg"),
         "-nostdin",
         "-v",
         "error",
-        "-i",
-        str(path),
+        *_input(path),
         "-map",
         "0:a:0",
         "-t",
@@ -124,23 +179,39 @@ def _pcm(path: Path, max_seconds: float, conversion: list[str]) -> npt.NDArray[n
         "f32le",
         "-",
     ]
-    proc = _run(cmd, timeout_s=max(60.0, max_seconds))
+    proc = _run(cmd, timeout_s=timeout_s)
     if proc.returncode != 0:
-        raise DecodeError(f"ffmpeg could not decode the audio: {_last_line(proc.stderr, path)}")
+        raise DecodeError(f"ffmpeg could not decode the audio: {_refusal(proc.stderr, path)}")
     return np.frombuffer(proc.stdout, dtype="<f4").astype(np.float32)
 
 
 def _run(cmd: list[str], timeout_s: float) -> subprocess.CompletedProcess[bytes]:
-    # Own session: a Ctrl-C or SIGTERM meant for the worker must not kill the decoder mid-track
-    # and make good audio look undecodable.
-    proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False, start_new_session=True)
+    tool = Path(cmd[0]).name
+    try:
+        # Own session: a Ctrl-C or SIGTERM meant for the worker must not kill the decoder
+        # mid-track and make good audio look undecodable.
+        proc = subprocess.run(
+            cmd, capture_output=True, timeout=timeout_s, check=False, start_new_session=True
+        )
+    except subprocess.TimeoutExpired as exc:  # run() has killed it
+        raise DecodeError(f"{tool} took longer than {timeout_s:.0f} s on the file and was stopped") from exc
+    except OSError as exc:
+        raise DecodeError(f"{tool} could not be run: {exc}") from exc
     if proc.returncode < 0:
-        raise DecoderInterrupted(f"{Path(cmd[0]).name} was stopped by signal {-proc.returncode}")
+        number = -proc.returncode
+        if number in _CRASH_SIGNALS:
+            raise DecodeError(f"{tool} crashed on the file ({signal.Signals(number).name})")
+        raise DecoderInterrupted(f"{tool} was stopped by signal {number}")
     return proc
 
 
-def _last_line(stderr: bytes, path: Path) -> str:
-    lines = [line for line in stderr.decode(errors="replace").splitlines() if line.strip()]
+def _refusal(stderr: bytes, path: Path) -> str:
+    """Why ffmpeg refused the file, in one line."""
+    text = stderr.decode(errors="replace")
+    if refused := _REFUSED_FORMAT.search(text):
+        accepted = ", ".join(AUDIO_CONTAINERS)
+        return f"{refused.group(1)} is not an accepted audio container (accepted: {accepted})"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         return "no error message"
-    return lines[-1].strip().removeprefix(f"{path}: ")
+    return lines[-1].removeprefix(f"file:{path.absolute()}: ")

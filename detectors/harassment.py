@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +28,7 @@ import numpy.typing as npt
 from detectors.names import NameHit, NameIndex
 from detectors.text import TrackText
 from model.findings import HarassmentFinding, HarassmentHit
+from model.limits import LIST_ITEMS, NAME_CHARS, SENTENCE_CHARS, clip
 from model.names import fold
 
 NAME = "harassment"
@@ -35,6 +37,7 @@ VERSION = "1"
 ABUSE_PROBABILITY = 0.8
 THREAT_SIMILARITY = 0.72
 NEAR_TOKENS = 4
+MAX_WORDS = 20  # flagged words (and targets) kept per hit
 
 _INTENT = (
     r"(?:i ll|i will|i m gonna|i m going to|im gonna|i am gonna|i am going to|gonna|going to|imma|ima|"
@@ -258,28 +261,38 @@ def harassment(text: TrackText, names: NameIndex, models: TextModels) -> Harassm
         similarity = float(np.max(exemplars @ embedding))
         if threat_words or similarity >= THREAT_SIMILARITY:
             hits.append(
-                HarassmentHit(
-                    kind="threat",
-                    field=sentence.field,
-                    sentence=sentence.text,
-                    words=threat_words or [sentence.text],
-                    targets=targets,
-                    score=round(max(similarity, 1.0 if threat_words else 0.0), 3),
+                _hit(
+                    "threat",
+                    sentence,
+                    threat_words or [sentence.text],
+                    targets,
+                    max(similarity, 1.0 if threat_words else 0.0),
                 )
             )
             continue
         insults = _insults_near_target(folded)
         strong = any(word in STRONG_INSULTS for word in insults)
         if insults and (strong or offensive_p >= ABUSE_PROBABILITY or _INSULT_AT_TARGET.search(folded)):
-            hits.append(
-                HarassmentHit(
-                    kind="abuse",
-                    field=sentence.field,
-                    sentence=sentence.text,
-                    words=insults,
-                    targets=targets,
-                    score=round(float(offensive_p), 3),
-                )
-            )
+            hits.append(_hit("abuse", sentence, insults, targets, float(offensive_p)))
     severity = "threat" if any(h.kind == "threat" for h in hits) else ("abuse" if hits else "none")
-    return HarassmentFinding(hits=hits, severity=severity)
+    return HarassmentFinding(hits=_most_severe(hits), severity=severity)
+
+
+def _hit(
+    kind: Literal["threat", "abuse"], sentence: _Sentence, words: list[str], targets: list[str], score: float
+) -> HarassmentHit:
+    """A hit whose texts fit the record: flagged words and names land in keyword fields."""
+    distinct_words = list(dict.fromkeys(clip(w, NAME_CHARS) for w in words))
+    return HarassmentHit(
+        kind=kind,
+        field=sentence.field,
+        sentence=clip(sentence.text, SENTENCE_CHARS),
+        words=distinct_words[:MAX_WORDS],
+        targets=[clip(t, NAME_CHARS) for t in targets[:MAX_WORDS]],
+        score=round(score, 3),
+    )
+
+
+def _most_severe(hits: list[HarassmentHit]) -> list[HarassmentHit]:
+    """At most LIST_ITEMS hits, threats first, each kind in the text's order."""
+    return sorted(hits, key=lambda h: h.kind != "threat")[:LIST_ITEMS]

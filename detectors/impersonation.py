@@ -8,6 +8,7 @@ import re
 from detectors.names import NameIndex
 from detectors.text import TrackText
 from model.findings import NameRequest, NameRequests
+from model.limits import LIST_ITEMS, NAME_CHARS, clip
 from model.names import fold
 
 NAME = "name_opt_out"
@@ -34,11 +35,11 @@ def name_requests(text: TrackText, opted_out: NameIndex) -> NameRequests:
         for hit in opted_out.find(value):
             requests.append(
                 NameRequest(
-                    artist=hit.person.name,
+                    artist=clip(hit.person.name, NAME_CHARS),
                     field=field_name,
-                    written=hit.matched,
+                    written=clip(hit.matched, NAME_CHARS),  # the span may hold anything between words
                     similarity=round(hit.similarity / 100, 3),
                     cue=_cue_near(value, hit.start, hit.end) if field_name != "credits" else "credited",
                 )
             )
-    return NameRequests(requests=requests)
+    return NameRequests(requests=requests[:LIST_ITEMS])

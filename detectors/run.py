@@ -20,6 +20,7 @@ from detectors.text import TrackText
 from detectors.voice import Voiceprint
 from detectors.watermark import detect
 from model.findings import Finding, FindingResult
+from model.limits import MESSAGE_CHARS, clip
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def _run_one(detector: Detector, track: Track, earlier: Mapping[str, FindingResu
             version=detector.version,
             took_ms=_ms_since(started),
             status="error",
-            error=f"{type(exc).__name__}: {exc}",
+            error=clip(f"{type(exc).__name__}: {exc}", MESSAGE_CHARS),
         )
     return Finding(
         detector=detector.name,

@@ -7,8 +7,11 @@ from typing import Any
 from elasticsearch import BadRequestError, Elasticsearch
 
 from index.names import Indices
+from model.limits import KEYWORD_MAX_CHARS
 
-_KEYWORD = {"type": "keyword"}
+# A longer keyword value is kept in the source but not indexed, so no string can make a whole
+# document unindexable (Lucene refuses terms over 32,766 bytes).
+_KEYWORD = {"type": "keyword", "ignore_above": KEYWORD_MAX_CHARS}
 _DATE = {"type": "date"}
 _TEXT_WITH_KEYWORD = {"type": "text", "fields": {"raw": {"type": "keyword", "ignore_above": 512}}}
 _OPAQUE = {"type": "object", "enabled": False}  # stored with the record, not searchable
@@ -57,7 +60,7 @@ _SUBMISSION = {
         "occurred_at": _DATE,
         "track_id": _KEYWORD,
         "source": _KEYWORD,
-        "audio_uri": {"type": "keyword", "index": False},
+        "audio_uri": {**_KEYWORD, "index": False},
         "audio_sha256": _KEYWORD,
         "uploader_id": _KEYWORD,
         "title": _TEXT_WITH_KEYWORD,
@@ -258,10 +261,10 @@ def catalog_mappings() -> dict[str, Any]:
             "duration_s": {"type": "float"},
             "item_count": {"type": "integer"},
             "fingerprint": {"type": "keyword", "index": False, "doc_values": False},
-            "terms": {"type": "keyword", "doc_values": False, "norms": False},
+            "terms": {**_KEYWORD, "doc_values": False, "norms": False},
             "landmark_count": {"type": "integer"},
             "landmarks": {"type": "binary"},
-            "landmark_terms": {"type": "keyword", "doc_values": False, "norms": False},
+            "landmark_terms": {**_KEYWORD, "doc_values": False, "norms": False},
             "registered_at": _DATE,
         },
     }
@@ -326,7 +329,7 @@ def keys_mappings() -> dict[str, Any]:
             "name": _KEYWORD,
             "role": _KEYWORD,
             "rights_holder": _KEYWORD,
-            "secret_sha256": {"type": "keyword", "index": False},
+            "secret_sha256": {**_KEYWORD, "index": False},
             "created_at": _DATE,
             "revoked": {"type": "boolean"},
         },

@@ -18,6 +18,23 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from model.findings import Finding
+from model.limits import (
+    ID_CHARS,
+    LIST_ITEMS,
+    LYRICS_CHARS,
+    MAX_EVENT_BYTES,
+    MAX_EVENT_DEPTH,
+    MESSAGE_CHARS,
+    NAME_CHARS,
+    REASON_CHARS,
+    TEXT_CHARS,
+    TITLE_CHARS,
+    URI_CHARS,
+    Label,
+    Name,
+    Title,
+    clip,
+)
 from model.reasons import ReasonCode
 from model.sources import DeclaredAiUse, Source
 
@@ -58,17 +75,21 @@ class TrackSubmitted(Event):
 
     event_type: Literal["track_submitted"] = "track_submitted"
     source: Source
-    audio_uri: str = Field(min_length=1, description="where the audio is, e.g. file:///…/store/<sha256>")
+    audio_uri: str = Field(
+        min_length=1, max_length=URI_CHARS, description="where the audio is, e.g. file:///…/store/<sha256>"
+    )
     audio_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
-    uploader_id: str = Field(min_length=1)
-    title: str = ""
-    artists: list[str] = Field(default_factory=list, description="credited artists")
-    description: str = ""
-    prompt: str | None = Field(None, description="the generation prompt, for generated tracks")
-    lyrics: str | None = None
+    uploader_id: str = Field(min_length=1, max_length=NAME_CHARS)
+    title: Title = ""
+    artists: list[Name] = Field(default_factory=list, max_length=LIST_ITEMS, description="credited artists")
+    description: str = Field("", max_length=TEXT_CHARS)
+    prompt: str | None = Field(
+        None, max_length=TEXT_CHARS, description="the generation prompt, for generated tracks"
+    )
+    lyrics: str | None = Field(None, max_length=LYRICS_CHARS)
     declared_ai_use: DeclaredAiUse = "none"
-    parent_track_ids: list[str] = Field(
-        default_factory=list, description="what a remix or cover derives from"
+    parent_track_ids: list[TrackId] = Field(
+        default_factory=list, max_length=LIST_ITEMS, description="what a remix or cover derives from"
     )
 
 
@@ -79,14 +100,16 @@ class TrackMetadata(BaseModel):
 
     track_id: TrackId | None = Field(None, description="default: derived from the audio's sha256")
     source: Source = "upload"
-    uploader_id: str | None = Field(None, min_length=1, max_length=200, description="default: the client")
-    title: str | None = Field(None, max_length=500, description="default: the file name (CLI) or empty")
-    artists: list[str] = Field(default_factory=list, max_length=50)
-    description: str = Field("", max_length=10_000)
-    prompt: str | None = Field(None, max_length=10_000)
-    lyrics: str | None = Field(None, max_length=50_000)
+    uploader_id: str | None = Field(
+        None, min_length=1, max_length=NAME_CHARS, description="default: the client"
+    )
+    title: Title | None = Field(None, description="default: the file name (CLI) or empty")
+    artists: list[Name] = Field(default_factory=list, max_length=LIST_ITEMS)
+    description: str = Field("", max_length=TEXT_CHARS)
+    prompt: str | None = Field(None, max_length=TEXT_CHARS)
+    lyrics: str | None = Field(None, max_length=LYRICS_CHARS)
     declared_ai_use: DeclaredAiUse = "none"
-    parent_track_ids: list[TrackId] = Field(default_factory=list, max_length=50)
+    parent_track_ids: list[TrackId] = Field(default_factory=list, max_length=LIST_ITEMS)
 
 
 def track_submitted(
@@ -113,7 +136,7 @@ class TrackAnalyzed(Event):
 
     event_type: Literal["track_analyzed"] = "track_analyzed"
     submission: TrackSubmitted
-    findings: list[Finding]
+    findings: list[Finding] = Field(max_length=LIST_ITEMS)
 
     def finding(self, detector: str) -> Finding | None:
         return next((f for f in self.findings if f.detector == detector), None)
@@ -130,8 +153,8 @@ class Action(StrEnum):
 class Evidence(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    detector: str
-    summary: str
+    detector: Label
+    summary: str = Field(max_length=REASON_CHARS)
     data: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -139,17 +162,17 @@ class Reason(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     code: ReasonCode
-    message: str
-    evidence: list[Evidence] = Field(default_factory=list)
+    message: str = Field(max_length=REASON_CHARS)
+    evidence: list[Evidence] = Field(default_factory=list, max_length=1000)
 
 
 class AiLabel(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     digital_source_type: str = Field(
-        description="C2PA / IPTC digital source type, e.g. trainedAlgorithmicMedia"
+        max_length=NAME_CHARS, description="C2PA / IPTC digital source type, e.g. trainedAlgorithmicMedia"
     )
-    summary: str = Field(description="one human-readable line")
+    summary: str = Field(max_length=MESSAGE_CHARS, description="one human-readable line")
 
 
 class RoyaltyLine(BaseModel):
@@ -157,8 +180,8 @@ class RoyaltyLine(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    isrc: str
-    title: str = ""
+    isrc: Label
+    title: Title = ""
     royalty_rate_bp: int = Field(ge=0, le=10_000)
     counted_seconds: float = Field(ge=0, description="matched seconds after splitting overlaps")
     basis_points: int = Field(ge=0, le=10_000)
@@ -169,9 +192,9 @@ class Royalty(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    rights_holder: str
+    rights_holder: Name
     basis_points: int = Field(ge=0, le=10_000)
-    recordings: list[RoyaltyLine] = Field(default_factory=list)
+    recordings: list[RoyaltyLine] = Field(default_factory=list, max_length=1000)
 
 
 class Decision(Event):
@@ -182,10 +205,10 @@ class Decision(Event):
     event_type: Literal["decision"] = "decision"
     action: Action
     verdict: bool
-    submission_event_id: str
+    submission_event_id: str = Field(max_length=ID_CHARS)
     submitted_at: datetime = Field(description="when the decided submission occurred")
-    policy_version: str
-    reasons: list[Reason] = Field(default_factory=list)
+    policy_version: str = Field(max_length=MESSAGE_CHARS)
+    reasons: list[Reason] = Field(default_factory=list, max_length=1000)
     label: AiLabel | None = None
     royalty: Royalty | None = None
 
@@ -196,19 +219,23 @@ class ReviewAction(Event):
 
     event_type: Literal["review_action"] = "review_action"
     action: Literal["uphold", "overturn", "escalate"]
-    reason: str = Field(min_length=1, max_length=2000)
-    reviewer: str = Field(min_length=1, description="who acted (the API key's name)")
-    reviewed_decision_event_id: str
+    reason: str = Field(min_length=1, max_length=MESSAGE_CHARS)
+    reviewer: str = Field(min_length=1, max_length=NAME_CHARS, description="who acted (the API key's name)")
+    reviewed_decision_event_id: str = Field(max_length=ID_CHARS)
     reviewed_action: Action
-    submission_event_id: str
+    submission_event_id: str = Field(max_length=ID_CHARS)
     submitted_at: datetime
 
 
 DeadLetterStage = Literal["parse", "decode", "analyze", "decide", "index", "review"]
 
 
+# A dead letter must itself fit in a Kafka message: a longer original is kept in part.
+DEAD_LETTER_PAYLOAD_BYTES = 512 * 1024
+
+
 class DeadLetter(BaseModel):
-    """A message a worker could not process, kept whole with the reason."""
+    """A message a worker could not process, kept whole (up to 512 KiB) with the reason."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -218,13 +245,17 @@ class DeadLetter(BaseModel):
     occurred_at: datetime = Field(default_factory=utcnow)
     track_id: str | None = None
     stage: DeadLetterStage
-    reason: str
+    reason: str = Field(max_length=MESSAGE_CHARS)
     error_type: str
     source_topic: str
     partition: int | None = None
     offset: int | None = None
-    key: str | None = None
-    payload_b64: str = Field(description="the original message, byte for byte")
+    key: str | None = Field(None, max_length=TITLE_CHARS)
+    payload_b64: str = Field(
+        description="the original message byte for byte; of a longer one, its first 512 KiB"
+    )
+    payload_size: int | None = Field(None, description="the original message's size in bytes")
+    payload_sha256: str | None = Field(None, description="of the whole original message")
 
     @property
     def payload(self) -> bytes:
@@ -242,12 +273,48 @@ E = TypeVar("E", bound=Event)
 
 
 def parse_event(raw: bytes | str, model: type[E]) -> E:
+    return validate_event(event_object(raw), model)
+
+
+def event_object(raw: bytes | str) -> dict[str, Any]:
+    """The JSON object of a message, within the size and nesting limits; else EventParseError."""
+    if not isinstance(raw, bytes | bytearray | str):
+        raise EventParseError(f"expected a message, got {type(raw).__name__}")
+    size = len(raw.encode(errors="replace") if isinstance(raw, str) else raw)
+    if size > MAX_EVENT_BYTES:
+        raise EventParseError(f"message is {size} bytes; the limit is {MAX_EVENT_BYTES}")
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EventParseError(f"not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise EventParseError(f"JSON nested deeper than {MAX_EVENT_DEPTH} levels") from exc
+    except ValueError as exc:  # not UTF-8, not JSON, or a number too long to convert
+        raise EventParseError(f"not JSON: {clip(str(exc), MESSAGE_CHARS)}") from exc
     if not isinstance(data, dict):
         raise EventParseError(f"expected a JSON object, got {type(data).__name__}")
+    if _nested_deeper_than(data, MAX_EVENT_DEPTH):
+        raise EventParseError(f"JSON nested deeper than {MAX_EVENT_DEPTH} levels")
+    return data
+
+
+def _nested_deeper_than(data: object, limit: int) -> bool:
+    # iterative: a recursive walk is what a deeply nested message would break
+    pending: list[tuple[object, int]] = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict):
+            children: list[object] = list(value.values())
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def validate_event(data: dict[str, Any], model: type[E]) -> E:
+    """`data` as a `model` event; EventParseError says which fields are wrong and how."""
     version = data.get("schema_version")
     if isinstance(version, int) and version > SCHEMA_VERSION:
         raise EventParseError(f"schema_version {version} is newer than the supported {SCHEMA_VERSION}")
@@ -259,6 +326,7 @@ def parse_event(raw: bytes | str, model: type[E]) -> E:
 
 def describe_validation_error(exc: ValidationError) -> str:
     """One line: each invalid field and what is wrong with it."""
-    return "; ".join(
+    described = "; ".join(
         f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
     )
+    return clip(described, MESSAGE_CHARS)

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from model.limits import LIST_ITEMS, MESSAGE_CHARS, NAME_CHARS, SENTENCE_CHARS, Label, Name, Title
+
 
 class _Result(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -18,8 +20,8 @@ class AudioFacts(_Result):
     duration_s: float = Field(ge=0)
     source_sample_rate: int = Field(gt=0)
     source_channels: int = Field(gt=0)
-    codec: str
-    container: str
+    codec: Label
+    container: str = Field(max_length=NAME_CHARS)
     loudness_lufs: float | None = Field(description="ITU-R BS.1770-4 integrated loudness; None when silent")
     peak_dbfs: float | None = Field(description="sample peak of the mono mix; None when digital silence")
     silent: bool
@@ -66,10 +68,10 @@ class RecordingMetadata(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     isrc: str = Field(pattern=r"^[A-Z]{2}[A-Z0-9]{3}\d{7}$", description="e.g. USRC17607839")
-    title: str = Field(min_length=1)
-    artists: list[str] = Field(min_length=1)
-    rights_holder: str = Field(min_length=1)
-    catalog: str = Field("label-masters", min_length=1)
+    title: Title = Field(min_length=1)
+    artists: list[Name] = Field(min_length=1, max_length=LIST_ITEMS)
+    rights_holder: Name = Field(min_length=1)
+    catalog: Label = Field("label-masters", min_length=1)
     policy: Literal["block", "monetize", "track"] = "track"
     artist_opt_out: bool = False
     royalty_rate_bp: int = Field(0, ge=0, le=10_000, description="royalty rate in basis points")
@@ -106,7 +108,7 @@ class WatermarkDetection(_Result):
     """AudioSeal detection: is the track watermarked, where, and what payload does it carry."""
 
     kind: Literal["watermark"] = "watermark"
-    model: str = Field(description="detector checkpoint and its content hash")
+    model: str = Field(max_length=NAME_CHARS, description="detector checkpoint and its content hash")
     detected: bool
     probability: float = Field(ge=0, le=1, description="track score: best 5 s window's mean probability")
     threshold: float = Field(ge=0, le=1, description="score at or above which `detected` is true")
@@ -117,7 +119,7 @@ class WatermarkDetection(_Result):
     bit_confidence: list[float] = Field(default_factory=list, description="per bit, 0 (a coin toss) to 1")
     generator_id: int | None = None
     generator_version: int | None = None
-    generator_name: str | None = None
+    generator_name: Name | None = None
     generator_registered: bool | None = Field(
         None,
         description="the payload names a registered generator; when it does not, the watermark was "
@@ -135,10 +137,10 @@ class HarassmentHit(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: Literal["threat", "abuse"]
-    field: str = Field(description="title | description | prompt | lyrics")
-    sentence: str
-    words: list[str] = Field(description="the words that made it a threat or abuse")
-    targets: list[str] = Field(description="the real people it is aimed at")
+    field: Label = Field(description="title | description | prompt | lyrics")
+    sentence: str = Field(max_length=SENTENCE_CHARS)
+    words: list[Name] = Field(max_length=20, description="the words that made it a threat or abuse")
+    targets: list[Name] = Field(max_length=20, description="the real people it is aimed at")
     score: float
 
 
@@ -147,30 +149,30 @@ class HarassmentFinding(_Result):
 
     kind: Literal["harassment"] = "harassment"
     severity: Literal["none", "abuse", "threat"]
-    hits: list[HarassmentHit]
+    hits: list[HarassmentHit] = Field(max_length=LIST_ITEMS)
 
 
 class NameRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    artist: str = Field(description="the opted-out artist, as registered")
-    field: str = Field(description="title | description | prompt | credits")
-    written: str = Field(description="how the text wrote the name")
+    artist: Name = Field(description="the opted-out artist, as registered")
+    field: Label = Field(description="title | description | prompt | credits")
+    written: Name = Field(description="how the text wrote the name")
     similarity: float = Field(ge=0, le=1)
-    cue: str | None = Field(description='the request around the name ("style of", "voice", ...)')
+    cue: Label | None = Field(description='the request around the name ("style of", "voice", ...)')
 
 
 class NameRequests(_Result):
     """Opted-out artists named in the track's metadata."""
 
     kind: Literal["name_opt_out"] = "name_opt_out"
-    requests: list[NameRequest]
+    requests: list[NameRequest] = Field(max_length=LIST_ITEMS)
 
 
 class VoiceMatch(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    artist: str
+    artist: Name
     similarity: float = Field(description="cosine similarity of speaker embeddings")
     start_s: float = Field(ge=0)
     end_s: float = Field(ge=0)
@@ -203,9 +205,9 @@ class Finding(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    detector: str
-    version: str
+    detector: Label
+    version: Label
     took_ms: float = Field(ge=0)
     status: Literal["ok", "error"]
-    error: str | None = None
+    error: str | None = Field(None, max_length=MESSAGE_CHARS)
     result: FindingResult | None = None

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
+import hashlib
+import traceback
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
@@ -23,21 +24,26 @@ from decisions.decide import decide
 from decisions.policy import Policies
 from decisions.review import review_decision
 from decisions.rules import DecisionContext
-from detectors.audio import DecodeError
+from detectors.audio import DecodeError, DecoderInterrupted
 from detectors.names import Person
 from index.registry import opted_out_artists
 from index.writer import EventWriter, IndexableEvent, IndexWriteError
 from model.events import (
+    DEAD_LETTER_PAYLOAD_BYTES,
     DeadLetter,
     DeadLetterStage,
     Decision,
     E,
+    Event,
     EventParseError,
     ReviewAction,
     TrackAnalyzed,
     TrackSubmitted,
+    event_object,
     parse_event,
+    validate_event,
 )
+from model.limits import MAX_EVENT_BYTES, MESSAGE_CHARS, TITLE_CHARS, clip
 from streams.analysis import analyze_submission
 from streams.logs import get_logger
 from streams.parts import WorkerParts
@@ -84,35 +90,54 @@ def decide_now(
 
 
 def parse_indexable(raw: bytes) -> IndexableEvent:
-    try:
-        event_type = json.loads(raw).get("event_type")
-    except (ValueError, AttributeError) as exc:
-        raise EventParseError(f"not a JSON object: {exc}") from exc
+    data = event_object(raw)
+    event_type = data.get("event_type")
     if event_type == "track_analyzed":
-        return parse_event(raw, TrackAnalyzed)
+        return validate_event(data, TrackAnalyzed)
     if event_type == "decision":
-        return parse_event(raw, Decision)
+        return validate_event(data, Decision)
     if event_type == "review_action":
-        return parse_event(raw, ReviewAction)
-    raise EventParseError(f"unexpected event_type {event_type!r} on an indexed topic")
+        return validate_event(data, ReviewAction)
+    raise EventParseError(f"unexpected event_type {clip(repr(event_type), 100)} on an indexed topic")
+
+
+class EventTooLarge(ValueError):
+    """An event the pipeline made is too large to publish."""
+
+
+def encoded(event: Event) -> bytes:
+    """The event's bytes, or EventTooLarge past the size every consumer accepts."""
+    raw = event.to_bytes()
+    if len(raw) > MAX_EVENT_BYTES:
+        raise EventTooLarge(
+            f"the {event.event_type} event would be {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}"
+        )
+    return raw
 
 
 def dead_letter_for(
     message: Message, stage: DeadLetterStage, error: Exception, track_id: str | None = None
 ) -> DeadLetter:
-    """The dead letter for a message: its reason and the original bytes."""
+    """The dead letter for a message: its reason and the original bytes (the first 512 KiB of a
+    longer message, with its size and hash: a dead letter must fit in a Kafka message too)."""
     raw_value = message.value if isinstance(message.value, bytes) else bytes(str(message.value), "utf-8")
     return DeadLetter(
         stage=stage,
-        reason=str(error),
+        reason=clip(str(error), MESSAGE_CHARS),
         error_type=type(error).__name__,
         source_topic=message.topic,
         partition=message.partition,
         offset=message.offset,
-        key=message.key.decode(errors="replace") if isinstance(message.key, bytes) else None,
+        key=_key_of(message),
         track_id=track_id,
-        payload_b64=base64.b64encode(raw_value).decode(),
+        payload_b64=base64.b64encode(raw_value[:DEAD_LETTER_PAYLOAD_BYTES]).decode(),
+        payload_size=len(raw_value),
+        payload_sha256=hashlib.sha256(raw_value).hexdigest(),
     )
+
+
+def _key_of(message: Message) -> str | None:
+    return clip(message.key.decode(errors="replace"), TITLE_CHARS) if isinstance(message.key, bytes) else None
 
 
 def refused_events(
@@ -150,10 +175,15 @@ def register_agents(parts: WorkerParts) -> None:
             await dead_letter(event, stage, exc)
             return None
 
-    async def publish(decision: Decision) -> None:
-        await topics.decisions[decision.action].send(
-            key=decision.track_id.encode(), value=decision.to_bytes()
-        )
+    async def unexpected(
+        event: EventT[bytes], stage: DeadLetterStage, error: Exception, track_id: str | None
+    ) -> None:
+        """A bug or a crafted event the checks missed: dead-letter it and keep the agent going."""
+        log.error("agent_error", stage=stage, track_id=track_id, traceback=clip(traceback.format_exc(), 4000))
+        await dead_letter(event, stage, error, track_id)
+
+    async def publish(decision: Decision, raw: bytes) -> None:
+        await topics.decisions[decision.action].send(key=decision.track_id.encode(), value=raw)
 
     @app.agent(topics.submitted, concurrency=1, name="streams.agents.analyze")
     async def analyze(stream: StreamT[bytes]) -> None:
@@ -163,10 +193,16 @@ def register_agents(parts: WorkerParts) -> None:
             try:
                 # Decoding and fingerprinting are blocking; keep the event loop (heartbeats) free.
                 analysis = await asyncio.to_thread(analyze_submission, submission, settings, parts.detectors)
+                raw = encoded(analysis)
             except (DecodeError, UnsupportedAudioUri) as exc:
                 await dead_letter(event, "decode", exc, submission.track_id)
                 continue
-            await topics.analyzed.send(key=submission.track_id.encode(), value=analysis.to_bytes())
+            except DecoderInterrupted:
+                raise  # stopped from outside: the audio may be fine, so it is not dead-lettered
+            except Exception as exc:
+                await unexpected(event, "analyze", exc, submission.track_id)
+                continue
+            await topics.analyzed.send(key=submission.track_id.encode(), value=raw)
             log.info(
                 "analyzed",
                 track_id=submission.track_id,
@@ -184,12 +220,17 @@ def register_agents(parts: WorkerParts) -> None:
         async for event in stream.events():
             if (analysis := await parsed(event, TrackAnalyzed, "parse")) is None:
                 continue
-            # Policies and opt-outs live in Elasticsearch: never decide under the wrong policy.
-            decisions = await retry_while_unreachable(
-                partial(asyncio.to_thread, decide_current, analysis), "decide"
-            )
-            for decision in decisions:
-                await publish(decision)
+            try:
+                # Policies and opt-outs live in Elasticsearch: never decide under the wrong policy.
+                decisions = await retry_while_unreachable(
+                    partial(asyncio.to_thread, decide_current, analysis), "decide"
+                )
+                encoded_decisions = [(d, encoded(d)) for d in decisions]
+            except Exception as exc:
+                await unexpected(event, "decide", exc, analysis.track_id)
+                continue
+            for decision, raw in encoded_decisions:
+                await publish(decision, raw)
             log.info(
                 "decided",
                 track_id=analysis.track_id,
@@ -204,8 +245,13 @@ def register_agents(parts: WorkerParts) -> None:
         async for event in stream.events():
             if (review := await parsed(event, ReviewAction, "review")) is None:
                 continue
-            decision = review_decision(review)
-            await publish(decision)
+            try:
+                decision = review_decision(review)
+                raw = encoded(decision)
+            except Exception as exc:
+                await unexpected(event, "review", exc, review.track_id)
+                continue
+            await publish(decision, raw)
             log.info(
                 "reviewed", track_id=review.track_id, action=review.action, outcome=decision.action.value
             )

@@ -81,8 +81,8 @@ def test_parse_indexable_tells_the_event_types_apart() -> None:
 @pytest.mark.parametrize(
     ("raw", "says"),
     [
-        (b"[1, 2]", "not a JSON object"),
-        (b"\xff\xfe", "not a JSON object"),
+        (b"[1, 2]", "expected a JSON object"),
+        (b"\xff\xfe", "not JSON"),
         (b'{"event_type": "track_submitted"}', "unexpected event_type"),
         (b'{"event_type": "decision", "track_id": "t"}', "invalid Decision"),
     ],

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +10,8 @@ import pytest
 import soundfile
 
 from corpus import synth
-from detectors.audio import DecodeError, decode
+from detectors import audio
+from detectors.audio import DecodeError, DecoderInterrupted, SourceInfo, decode, probe
 from detectors.facts import audio_facts
 from tests.conftest import sine
 
@@ -68,3 +71,116 @@ def test_missing_file_too_short_and_too_long_are_refused(tmp_path: Path) -> None
     long = synth.write(tmp_path / "long.wav", sine(440, 5.0, 0.5))
     with pytest.raises(DecodeError, match="limit"):
         decode(long, sample_rate=22050, max_seconds=2.0)
+
+
+# Hostile uploads --------------------------------------------------------------------------
+
+
+def _segment(tmp_path: Path) -> Path:
+    """An MPEG-TS segment of audio, what an HLS playlist lists."""
+    wav = synth.write(tmp_path / "inner.wav", sine(440, 3.0, 0.5))
+    segment = tmp_path / "private" / "segment.ts"
+    segment.parent.mkdir()
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(wav), str(segment)], check=True)
+    return segment
+
+
+def _playlist(segment: Path, *, live: bool) -> bytes:
+    lines = ["#EXTM3U", "#EXT-X-TARGETDURATION:10", "#EXT-X-MEDIA-SEQUENCE:0", "#EXTINF:3,", str(segment)]
+    return "\n".join([*lines, *([] if live else ["#EXT-X-ENDLIST"]), ""]).encode()
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [("hls", "upload"), ("hls", "song.mp3"), ("hls-live", "upload.wav"), ("concat", "song.flac")],
+)
+def test_files_that_make_ffmpeg_open_other_files_are_refused(tmp_path: Path, kind: str, name: str) -> None:
+    # An HLS playlist or a concatenation list, under any name, would have the decoder read other
+    # files on the server (and a live playlist would keep it waiting for more).
+    segment = _segment(tmp_path)
+    upload = tmp_path / name
+    if kind == "concat":
+        upload.write_bytes(f"ffconcat version 1.0\nfile {segment}\n".encode())
+    else:
+        upload.write_bytes(_playlist(segment, live=kind == "hls-live"))
+    started = time.monotonic()
+    with pytest.raises(DecodeError, match="not an accepted audio container"):
+        probe(upload)
+    with pytest.raises(DecodeError, match="not an accepted audio container"):
+        decode(upload, sample_rate=22050, max_seconds=60)
+    assert time.monotonic() - started < 20
+
+
+@pytest.mark.parametrize(
+    ("suffix", "codec"),
+    [("m4a", "aac"), ("ogg", "libvorbis"), ("opus", "libopus"), ("webm", "libopus"), ("aiff", "pcm_s16be")],
+)
+def test_plain_audio_containers_still_decode(tmp_path: Path, suffix: str, codec: str) -> None:
+    wav = synth.write(tmp_path / "source.wav", sine(440, 3.0, 0.5))
+    encoded = tmp_path / f"upload.{suffix}"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(wav), "-c:a", codec, str(encoded)], check=True
+    )
+    assert decode(encoded, sample_rate=22050, max_seconds=60).duration_s == pytest.approx(3.0, abs=0.05)
+
+
+def _fake_tool(folder: Path, name: str, script: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Put a stand-in for an ffmpeg tool first on PATH."""
+    folder.mkdir(exist_ok=True)
+    tool = folder / name
+    tool.write_text(f"#!/bin/sh\n{script}\n")
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_a_probe_that_hangs_is_stopped_and_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    song = synth.write(tmp_path / "song.wav", sine(440, 3.0, 0.5))
+    _fake_tool(tmp_path / "bin", "ffprobe", "sleep 5", monkeypatch)
+    monkeypatch.setattr(audio, "PROBE_TIMEOUT_S", 0.5, raising=False)
+    started = time.monotonic()
+    with pytest.raises(DecodeError, match="took longer than"):
+        probe(song)
+    assert time.monotonic() - started < 4
+
+
+def test_a_decoder_that_hangs_is_stopped_and_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    song = synth.write(tmp_path / "song.wav", sine(440, 3.0, 0.5))
+    _fake_tool(tmp_path / "bin", "ffmpeg", "sleep 5", monkeypatch)  # the real ffprobe still probes
+    monkeypatch.setattr(audio, "DECODE_TIMEOUT_S", 0.5, raising=False)
+    monkeypatch.setattr(audio, "DECODE_TIMEOUT_PER_AUDIO_SECOND", 0.0, raising=False)
+    started = time.monotonic()
+    with pytest.raises(DecodeError, match="took longer than"):
+        decode(song, sample_rate=22050, max_seconds=60)
+    assert time.monotonic() - started < 4
+
+
+def test_decoding_time_is_bounded_in_proportion_to_the_audio() -> None:
+    def source(seconds: float) -> SourceInfo:
+        return SourceInfo(
+            container="wav", codec="pcm_s16le", sample_rate=44100, channels=2, duration_s=seconds
+        )
+
+    short, long = audio.decode_timeout_s(source(10), 1800), audio.decode_timeout_s(source(1800), 1800)
+    assert short < long
+    # a container that does not say how long it is gets the time of the longest audio allowed
+    assert audio.decode_timeout_s(source(0), 1800) == long
+    assert audio.decode_timeout_s(source(0), 60) < long
+
+
+def test_a_decoder_crash_is_the_files_fault_but_a_stop_from_outside_is_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    song = synth.write(tmp_path / "song.wav", sine(440, 3.0, 0.5))
+    _fake_tool(tmp_path / "crash", "ffprobe", "kill -SEGV $$", monkeypatch)
+    with pytest.raises(DecodeError, match="crashed on the file"):
+        probe(song)
+    _fake_tool(tmp_path / "stopped", "ffprobe", "kill -TERM $$", monkeypatch)
+    with pytest.raises(DecoderInterrupted):
+        probe(song)
+
+
+def test_a_path_the_system_cannot_even_look_up_is_a_decode_error() -> None:
+    with pytest.raises(DecodeError, match="no such audio file"):
+        decode(Path("/" + "a" * 5000), sample_rate=22050, max_seconds=60)
