@@ -114,7 +114,10 @@ class WatermarkDetection(_Result):
     threshold: float = Field(ge=0, le=1, description="score at or above which `detected` is true")
     spans: list[WatermarkSpan]
     watermarked_seconds: float = Field(ge=0)
-    per_second: list[float] = Field(description="mean detection probability of each second of the track")
+    per_second: list[float] = Field(
+        max_length=86_400,
+        description="mean detection probability of each second of the track (a day at most)",
+    )
     payload: int | None = Field(None, description="16-bit payload; None when nothing is detected")
     bit_confidence: list[float] = Field(default_factory=list, description="per bit, 0 (a coin toss) to 1")
     generator_id: int | None = None

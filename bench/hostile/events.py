@@ -117,7 +117,7 @@ _MAKERS: dict[str, Maker] = {
     "decision_wrong_action": lambda r: ("decisions.allow", _dump(_decision(r, action="delete_everything"))),
     "decision_huge_reasons": lambda r: (
         "decisions.needs_review",
-        _dump(_decision(r, reasons=[{"code": "detector_error", "message": "m" * 5000}] * 150)),
+        _dump(_decision(r, reasons=[{"code": "detector_error", "message": "m"}] * 1200)),
     ),
     "decision_unknown_reason": lambda r: (
         "decisions.takedown",
