@@ -30,6 +30,7 @@ from detectors.audio import DecodeError, probe
 from index.history import Interval
 from index.keys import ApiKey
 from index.records import MAX_WINDOW, CaseConflict, CaseNotFound, RecordQuery
+from index.registry import PersonNotYours, RegistryBusy
 from model.events import (
     Action,
     ReviewAction,
@@ -39,6 +40,7 @@ from model.events import (
     track_submitted,
 )
 from model.findings import RecordingMetadata
+from model.names import fold
 from streams.ingest import publish_submissions, submission_for
 from streams.registration import Registration
 from streams.store import UnsupportedAudioUri, local_path
@@ -351,18 +353,34 @@ def remove_recording(svc: ServicesDep, key: Holder, isrc: str) -> None:
     svc.stores.catalog.remove(isrc)
 
 
-@router.put("/artists/{name}/opt-out", tags=["rights holders"], responses=NOT_FOUND)
+@router.put(
+    "/artists/{name}/opt-out",
+    tags=["rights holders"],
+    responses={
+        **NOT_FOUND,
+        409: {"model": Error, "description": "changed by someone else at the same moment"},
+        422: {"model": Error, "description": "an alias too short or too common"},
+    },
+)
 def set_opt_out(svc: ServicesDep, key: Holder, name: str, body: OptOutIn) -> dict[str, Any]:
-    """Opt one of the caller's artists out of (or back into) AI remixes, covers and voices."""
-    holder = _own_holder(key)
-    artists = {a.casefold() for a in svc.stores.catalog.artists(holder)}
-    if name.casefold() not in artists:
+    """Opt one of the caller's artists out of (or back into) AI remixes, covers and voices. The
+    first holder to register a person owns the registration: another holder gets 403. Every
+    change is audited."""
+    holder = None if key.role == "admin" else _own_holder(key)  # an admin may change anyone's
+    if holder is not None and fold(name) not in {fold(a) for a in svc.stores.catalog.artists(holder)}:
         raise _not_found(f"artist {name} in {holder}'s catalog")
     try:
-        person = svc.stores.registry.register_person(
-            name, aliases=body.aliases, opted_out=body.opted_out, registered_by=holder
+        change = svc.stores.registry.change_opt_out(
+            name, aliases=body.aliases, opted_out=body.opted_out, holder=holder
         )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
+    except PersonNotYours as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    except RegistryBusy as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    if change.before != change.after:
+        svc.stores.audit.record_opt_out_change(change, key.name, key.key_id, holder)
+    person = dict(change.person)
     person.pop("voiceprint", None)
     return person

@@ -296,8 +296,13 @@ def people_mappings() -> dict[str, Any]:
     }
 
 
+_REGISTRATION = {
+    "properties": {"opted_out": {"type": "boolean"}, "aliases": _KEYWORD, "registered_by": _KEYWORD}
+}
+
+
 def audit_mappings() -> dict[str, Any]:
-    """Append-only trail of reviewers' actions: who, when, what, why."""
+    """Append-only trail of reviewers' actions and of opt-out changes: who, when, what, why."""
     return {
         "dynamic": "strict",
         "properties": {
@@ -314,6 +319,14 @@ def audit_mappings() -> dict[str, Any]:
             "reviewed_action": _KEYWORD,
             "submission_event_id": _KEYWORD,
             "submitted_at": _DATE,
+            # changes to a person's opt-out: who, which person, before and after
+            "person": _KEYWORD,
+            "person_name": _KEYWORD,
+            "actor": _KEYWORD,
+            "actor_key_id": _KEYWORD,
+            "rights_holder": _KEYWORD,
+            "before": _REGISTRATION,
+            "after": _REGISTRATION,
         },
     }
 

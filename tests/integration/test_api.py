@@ -299,6 +299,97 @@ def test_opt_out_only_for_the_holders_own_artists(
     assert client.put("/v1/artists/Bea/opt-out", headers=a_key, json={"opted_out": True}).status_code == 404
 
 
+@pytest.fixture(scope="module")
+def ash_in_both_catalogs(
+    live_settings: Settings, stores: Stores, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Birch Music credits Ash too (catalog artists are whatever a holder registers)."""
+    folder = tmp_path_factory.mktemp("birch-ash")
+    synth.write(folder / "c.flac", synth.song(seed=431, seconds=20))
+    recording = {
+        "file": "c.flac",
+        "isrc": "QZAPI2600003",
+        "title": "Ash Live",
+        "artists": ["Ash"],
+        "rights_holder": "Birch Music",
+        "policy": "track",
+    }
+    add_from_manifest(write_manifest(folder, [recording]), live_settings, stores.catalog)
+
+
+def _key_id(key: str) -> str:
+    return key.split("_")[1]  # clr_<id>_<secret>
+
+
+def test_artist_names_compare_folded_as_the_registry_and_the_detectors_fold_them(
+    client: TestClient, keys: dict[str, str], stores: Stores, holder_records: dict[str, str]
+) -> None:
+    # "ÁSH!" is the catalog's "Ash" once folded (casefold alone keeps the accent and the "!")
+    response = client.put(
+        "/v1/artists/ÁSH!/opt-out", headers=auth(keys["holder_a"]), json={"opted_out": True}
+    )
+    assert response.status_code == 200, response.text
+    person = stores.registry.get_person("Ash")
+    assert person is not None and person["opted_out"] is True
+    assert person["registered_by"] == "Alder Records"
+
+
+def test_aliases_too_common_or_too_short_are_refused(
+    client: TestClient, keys: dict[str, str], stores: Stores, holder_records: dict[str, str]
+) -> None:
+    a_key = auth(keys["holder_a"])
+    before = stores.registry.get_person("Ash")
+    for alias, why in (("the", "common words"), ("Baby", "common words"), ("A.", "too short")):
+        response = client.put(
+            "/v1/artists/Ash/opt-out", headers=a_key, json={"opted_out": True, "aliases": ["Ash Tree", alias]}
+        )
+        assert response.status_code == 422, response.text
+        assert why in response.json()["detail"] and repr(alias) in response.json()["detail"]
+    assert stores.registry.get_person("Ash") == before  # nothing of a refused request is stored
+
+
+def test_another_holder_can_neither_lift_nor_take_over_an_opt_out_and_the_owners_lift_is_audited(
+    client: TestClient,
+    keys: dict[str, str],
+    es: Elasticsearch,
+    stores: Stores,
+    live_settings: Settings,
+    holder_records: dict[str, str],
+    ash_in_both_catalogs: None,
+) -> None:
+    a_key, b_key = auth(keys["holder_a"]), auth(keys["holder_b"])
+    mine = client.put(
+        "/v1/artists/Ash/opt-out", headers=a_key, json={"opted_out": True, "aliases": ["Ash Tree"]}
+    )
+    assert mine.status_code == 200, mine.text
+    for body in ({"opted_out": False}, {"opted_out": True, "aliases": ["Ashes To Ashes"]}):
+        refused = client.put("/v1/artists/ash/opt-out", headers=b_key, json=body)
+        assert refused.status_code == 403, refused.text
+        assert "another rights holder" in refused.json()["detail"]
+    person = stores.registry.get_person("Ash")
+    assert person is not None
+    assert (person["opted_out"], person["aliases"], person["registered_by"]) == (
+        True,
+        ["Ash Tree"],
+        "Alder Records",
+    )
+
+    lifted = client.put("/v1/artists/Ash/opt-out", headers=a_key, json={"opted_out": False})
+    assert lifted.status_code == 200 and lifted.json()["opted_out"] is False
+    hits = es.search(
+        index=Indices(live_settings.index_prefix).audit,
+        query={"bool": {"filter": [{"term": {"person": "ash"}}, {"term": {"action": "opt_out_lifted"}}]}},
+    )["hits"]["hits"]
+    (entry,) = [h["_source"] for h in hits]
+    assert (entry["actor"], entry["actor_key_id"], entry["rights_holder"]) == (
+        "label-a",
+        _key_id(keys["holder_a"]),
+        "Alder Records",
+    )
+    assert entry["before"]["opted_out"] is True and entry["after"]["opted_out"] is False
+    assert entry["after"]["registered_by"] == "Alder Records" and entry["occurred_at"]
+
+
 @pytest.mark.parametrize(
     ("method", "path", "kwargs", "expected"),
     [
