@@ -15,13 +15,17 @@ import numpy as np
 import pytest
 from elasticsearch import Elasticsearch
 from fastapi.testclient import TestClient
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from api.app import create_app
 from cli.catalog import add_from_manifest
 from corpus import synth
 from index.names import Indices
 from index.stores import Stores
+from model.events import Action
 from model.settings import Settings
+from streams.publisher import Publisher
+from streams.topics import Topics
 from tests.integration.test_catalog import write_manifest
 from tests.integration.test_pipeline import eventually
 
@@ -198,6 +202,112 @@ def test_a_reviewer_overturns_a_takedown_and_the_record_history_and_audit_show_i
         json={"action": "uphold", "reason": "acting on what I saw earlier", "decision_event_id": decision_id},
     )
     assert stale.status_code == 409 and "changed" in stale.json()["detail"]
+
+
+OPTED_OUT_SINGER = "Wren Halloway"
+
+
+@pytest.fixture(scope="module")
+def review_cases(
+    client: TestClient,
+    keys: dict[str, str],
+    stores: Stores,
+    live_settings: Settings,
+    worker: subprocess.Popen[bytes],
+) -> dict[str, dict[str, Any]]:
+    """Decided cases to review, uploaded together: uploads asking for a singer who opted out
+    (needs_review, opt_out_name)."""
+    stores.registry.register_person(OPTED_OUT_SINGER, opted_out=True)
+    time.sleep(live_settings.registry_cache_seconds + 0.5)
+    uploads = {"api-replay": ("upload", 451)}
+    sent = {
+        track: _upload(
+            client,
+            keys["ingest"],
+            _wav(6, seed),
+            track_id=track,
+            source=source,
+            title=f"{OPTED_OUT_SINGER} tribute",
+        )
+        for track, (source, seed) in uploads.items()
+    }
+    return {track: _decided(client, keys["reviewer"], track, s["event_id"]) for track, s in sent.items()}
+
+
+def _decision_events(settings: Settings, track_id: str) -> list[tuple[str, bytes]]:
+    """Every decision event of the track on the decisions topics, as (topic, bytes)."""
+    topics = Topics(settings.topic_prefix)
+    consumer = KafkaConsumer(
+        *(topics.decisions(a) for a in Action),
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        consumer_timeout_ms=3000,
+    )
+    try:
+        return [(m.topic, m.value) for m in consumer if m.key == track_id.encode()]
+    finally:
+        consumer.close()
+
+
+def _worker_consumed(settings: Settings, topic: str) -> bool:
+    """The worker's consumer group has committed every message on the topic."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = consumer.end_offsets(partitions)
+        committed = admin.list_group_offsets({settings.app_id: partitions})[settings.app_id]
+    finally:
+        consumer.close()
+        admin.close()
+    return all(
+        end == 0 or (tp in committed and (committed[tp].offset or 0) >= end) for tp, end in ends.items()
+    )
+
+
+def test_a_replayed_decisions_topic_leaves_the_review_verdict_and_the_case_closed(
+    client: TestClient, keys: dict[str, str], live_settings: Settings, review_cases: dict[str, dict[str, Any]]
+) -> None:
+    track = "api-replay"
+    decision = review_cases[track]["record"]["decision"]
+    assert decision["action"] == "needs_review", decision
+    response = client.post(
+        f"/v1/review/cases/{track}/actions",
+        headers=auth(keys["reviewer"]),
+        json={
+            "action": "uphold",
+            "reason": "asks for her by name",
+            "decision_event_id": decision["event_id"],
+        },
+    )
+    assert response.status_code == 202, response.text
+
+    def reviewed() -> dict[str, Any] | None:
+        current = client.get(f"/v1/tracks/{track}", headers=auth(keys["reviewer"])).json()["record"][
+            "decision"
+        ]
+        return current if current["policy_version"] == "review" else None
+
+    verdict = eventually(reviewed, what="the review verdict")
+    assert verdict["action"] == "takedown"
+
+    # Kafka delivers at least once: every decision event of the track comes again, the newest
+    # first, so the pipeline's needs_review verdict is the last the index sees.
+    events = _decision_events(live_settings, track)
+    assert {json.loads(v)["event_id"] for _, v in events} >= {decision["event_id"], verdict["event_id"]}
+    for topic, value in sorted(events, key=lambda e: str(json.loads(e[1])["occurred_at"]), reverse=True):
+        with Publisher(live_settings) as publisher:
+            publisher.publish_raw(topic, track, value)
+        eventually(lambda t=topic: _worker_consumed(live_settings, t), what=f"the worker to consume {topic}")
+
+    record = client.get(f"/v1/tracks/{track}", headers=auth(keys["reviewer"])).json()["record"]
+    assert (
+        record["decision"]["event_id"] == verdict["event_id"] and record["decision"]["action"] == "takedown"
+    )
+    queue = client.get("/v1/review/cases", headers=auth(keys["reviewer"]), params={"limit": 100}).json()
+    assert track not in {c["track_id"] for c in queue["items"]}
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,10 @@ from typing import Any
 
 from decisions.decide import decide
 from decisions.policy import DEFAULT_POLICIES
+from decisions.review import review_decision
 from index.names import Indices
 from index.writer import TrackState, plan_actions, state_from_document
-from model.events import TrackAnalyzed, TrackSubmitted
+from model.events import Decision, ReviewAction, TrackAnalyzed, TrackSubmitted
 from model.findings import AudioFacts, ChromaprintFingerprint, Finding
 
 INDICES = Indices("t-")
@@ -108,3 +109,52 @@ def test_a_new_submission_clears_the_previous_decision() -> None:
     current = {"trk-1": TrackState(old.submission.event_id, T0, decided=True)}
     (action,) = plan_actions([analysis(T0 + timedelta(days=1))], current, INDICES)
     assert action["doc"]["decision"] is None and action["doc"]["status"] == "analyzed"
+
+
+def review_of(verdict: Decision, action: str, at: datetime) -> Decision:
+    review = ReviewAction(
+        track_id=verdict.track_id,
+        occurred_at=at,
+        action=action,  # type: ignore[arg-type]
+        reason="looked at it",
+        reviewer="rev-ada",
+        reviewed_decision_event_id=verdict.event_id,
+        reviewed_action=verdict.action,
+        submission_event_id=verdict.submission_event_id,
+        submitted_at=verdict.submitted_at,
+    )
+    return review_decision(review)
+
+
+def record_after(actions: list[dict[str, Any]], record: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The provenance document once the planned partial updates are applied, in order."""
+    merged = dict(record or {})
+    for action in by_index(actions, INDICES.provenance):
+        merged.update(action["doc"])
+    return merged
+
+
+def test_a_redelivered_pipeline_verdict_never_undoes_the_review_verdict() -> None:
+    a = analysis()
+    (verdict,) = decide(a, DEFAULT_POLICIES)
+    escalated = review_of(verdict, "escalate", verdict.occurred_at + timedelta(minutes=5))
+    record = record_after(plan_actions([a, verdict, escalated], {}, INDICES))
+    assert record["decision"]["event_id"] == escalated.event_id
+
+    replay = plan_actions([a, verdict], {"trk-1": state_from_document(record)}, INDICES)
+    assert record_after(replay, record)["decision"]["event_id"] == escalated.event_id
+    assert [x["_id"] for x in by_index(replay, INDICES.decisions)] == [verdict.event_id]  # history: a 409
+
+
+def test_a_later_review_outranks_an_earlier_one_whatever_order_they_arrive_in() -> None:
+    a = analysis()
+    (verdict,) = decide(a, DEFAULT_POLICIES)
+    first = review_of(verdict, "escalate", verdict.occurred_at + timedelta(minutes=5))
+    second = review_of(first, "overturn", verdict.occurred_at + timedelta(minutes=9))
+    in_order = record_after(plan_actions([a, verdict, first, second], {}, INDICES))
+    assert in_order["decision"]["event_id"] == second.event_id
+    redelivered = plan_actions([first, verdict], {"trk-1": state_from_document(in_order)}, INDICES)
+    assert by_index(redelivered, INDICES.provenance) == []
+    # within one batch too: the state carried from event to event keeps the rank
+    shuffled = record_after(plan_actions([a, verdict, second, first, verdict], {}, INDICES))
+    assert shuffled["decision"]["event_id"] == second.event_id
