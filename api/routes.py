@@ -25,7 +25,7 @@ from api.schemas import (
     RoyaltyPeriod,
     TrackByUri,
 )
-from decisions.review import review_outcome
+from decisions.review import is_escalated, review_outcome, senior_needed
 from detectors.audio import DecodeError, probe
 from index.history import Interval
 from index.keys import ApiKey
@@ -33,6 +33,7 @@ from index.records import MAX_WINDOW, CaseConflict, CaseNotFound, RecordQuery
 from index.registry import PersonNotYours, RegistryBusy
 from model.events import (
     Action,
+    Reason,
     ReviewAction,
     TrackMetadata,
     TrackSubmitted,
@@ -42,6 +43,7 @@ from model.events import (
 from model.findings import RecordingMetadata
 from model.names import fold
 from streams.ingest import publish_submissions, submission_for
+from streams.publisher import PublishError
 from streams.registration import Registration
 from streams.store import UnsupportedAudioUri, local_path
 from streams.topics import Topics
@@ -214,36 +216,67 @@ def review_case(svc: ServicesDep, key: Reviewer, track_id: str) -> Record:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ReviewAccepted,
     tags=["review"],
-    responses={**NOT_FOUND, 409: {"model": Error, "description": "someone acted first, or the case changed"}},
+    responses={
+        **NOT_FOUND,
+        409: {"model": Error, "description": "someone acted first, or the case changed"},
+        503: {
+            "model": Error,
+            "description": "the review could not be published; the case is back in the queue",
+        },
+    },
 )
 def act_on_case(svc: ServicesDep, key: Reviewer, track_id: str, body: ReviewActionIn) -> ReviewAccepted:
     """Uphold, overturn or escalate the case's current decision. Published as an event; the
-    pipeline applies it (a new verdict) and records it in the audit trail."""
+    pipeline applies it (a new verdict) and records it in the audit trail. Escalated cases, and
+    overturning a rights holder's block or an artist's opt-out, need a senior_reviewer."""
+    _check_seniority(svc, key, track_id, body)
     try:
-        before = svc.stores.records.claim(track_id, body.decision_event_id, key.name, body.action)
+        claim = svc.stores.records.claim(track_id, body.decision_event_id, key.name, key.key_id, body.action)
     except CaseNotFound as exc:
         raise _not_found(f"track {track_id}") from exc
     except CaseConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    decision, submission = before["decision"], before["submission"]
+    decision, submission = claim.record["decision"], claim.record["submission"]
     review = ReviewAction(
         track_id=track_id,
         action=body.action,
         reason=body.reason,
         reviewer=key.name,
+        reviewer_key_id=key.key_id,
         reviewed_decision_event_id=body.decision_event_id,
         reviewed_action=Action(decision["action"]),
+        reviewed_reasons=[Reason.model_validate(r) for r in decision.get("reasons") or []],
         submission_event_id=submission["event_id"],
         submitted_at=datetime.fromisoformat(submission["occurred_at"]),
     )
-    svc.publisher.publish(Topics(svc.settings.topic_prefix).reviews, review)
-    svc.publisher.flush()
+    try:
+        svc.publisher.publish(Topics(svc.settings.topic_prefix).reviews, review)
+        svc.publisher.flush()
+    except PublishError as exc:
+        released = svc.stores.records.release(track_id, claim)
+        after = "the case is back in the queue; try again" if released else "the case changed meanwhile"
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"the review could not be published ({exc}); {after}"
+        ) from exc
     return ReviewAccepted(
         review_event_id=review.event_id,
         track_id=track_id,
         action=body.action,
         outcome=review_outcome(review).value,
     )
+
+
+def _check_seniority(svc: ServicesDep, key: ApiKey, track_id: str, body: ReviewActionIn) -> None:
+    """403 when the action needs a senior reviewer and the key is not one. The decision is read
+    by its event id, whose reasons never change, and the claim then insists it is still the
+    current one, so what was checked is what gets reviewed."""
+    decision = (svc.stores.records.get(track_id) or {}).get("decision") or {}
+    if decision.get("event_id") != body.decision_event_id:
+        return  # unknown track or a stale decision: the claim answers 404 or 409
+    codes = [r.get("code", "") for r in decision.get("reasons") or []]
+    why = senior_needed(body.action, codes, bool(decision.get("escalated")) or is_escalated(codes))
+    if why is not None and not key.has_role("senior_reviewer"):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {key.role} may not do this: {why}")
 
 
 # Rights holders -----------------------------------------------------------------------------

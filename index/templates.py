@@ -80,6 +80,7 @@ _CURRENT_DECISION = {
         "reasons": _REASONS,
         "label": _LABEL,
         "severity": {"type": "short"},
+        "escalated": {"type": "boolean"},
     }
 }
 
@@ -216,6 +217,7 @@ def provenance_mappings() -> dict[str, Any]:
                     "status": _KEYWORD,
                     "action": _KEYWORD,
                     "reviewer": _KEYWORD,
+                    "reviewer_key_id": _KEYWORD,
                     "at": _DATE,
                 }
             },
@@ -315,8 +317,10 @@ def audit_mappings() -> dict[str, Any]:
             "action": _KEYWORD,
             "reason": {"type": "text"},
             "reviewer": _KEYWORD,
+            "reviewer_key_id": _KEYWORD,
             "reviewed_decision_event_id": _KEYWORD,
             "reviewed_action": _KEYWORD,
+            "reviewed_reasons": _REASONS,
             "submission_event_id": _KEYWORD,
             "submitted_at": _DATE,
             # changes to a person's opt-out: who, which person, before and after

@@ -19,10 +19,10 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch
 from elasticsearch.helpers import async_bulk
 
-from decisions.review import REVIEW_POLICY
+from decisions.review import REVIEW_POLICY, is_escalated
 from index.names import Indices
 from model.events import Action, Decision, ReviewAction, TrackAnalyzed, utcnow
-from model.reasons import SEVERITY
+from model.reasons import severity
 
 IndexableEvent = TrackAnalyzed | Decision | ReviewAction
 
@@ -192,7 +192,8 @@ def _provenance_doc(
             "decided_at": event.occurred_at.isoformat(),
             "reasons": [r.model_dump(mode="json") for r in event.reasons],
             "label": event.label.model_dump(mode="json") if event.label else None,
-            "severity": max((SEVERITY[r.code] for r in event.reasons), default=0),
+            "severity": severity(r.code for r in event.reasons),
+            "escalated": is_escalated(r.code for r in event.reasons),
         }
     elif "label" not in doc:
         return None  # royalties and other side decisions live in the decisions index only

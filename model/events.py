@@ -198,8 +198,12 @@ class ReviewAction(Event):
     action: Literal["uphold", "overturn", "escalate"]
     reason: str = Field(min_length=1, max_length=2000)
     reviewer: str = Field(min_length=1, description="who acted (the API key's name)")
+    reviewer_key_id: str | None = Field(None, description="the API key's id (names are not unique)")
     reviewed_decision_event_id: str
     reviewed_action: Action
+    reviewed_reasons: list[Reason] = Field(
+        default_factory=list, description="the reviewed decision's reasons, carried into the new verdict"
+    )
     submission_event_id: str
     submitted_at: datetime
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from elasticsearch import Elasticsearch
 from fastapi.testclient import TestClient
+from httpx import Response
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from api.app import create_app
@@ -22,9 +23,9 @@ from cli.catalog import add_from_manifest
 from corpus import synth
 from index.names import Indices
 from index.stores import Stores
-from model.events import Action
+from model.events import Action, Event
 from model.settings import Settings
-from streams.publisher import Publisher
+from streams.publisher import Publisher, PublishError
 from streams.topics import Topics
 from tests.integration.test_catalog import write_manifest
 from tests.integration.test_pipeline import eventually
@@ -62,6 +63,7 @@ def keys(live_settings: Settings, es: Elasticsearch, stores: Stores) -> dict[str
     made = {
         "reviewer": stores.keys.create("reviewer", "rev-ada")[0],
         "reviewer2": stores.keys.create("reviewer", "rev-bo")[0],
+        "senior": stores.keys.create("senior_reviewer", "sen-cy")[0],
         "ingest": stores.keys.create("ingest", "uploader")[0],
         "admin": stores.keys.create("admin", "ops")[0],
         "holder_a": stores.keys.create("rights_holder", "label-a", "Alder Records")[0],
@@ -72,6 +74,10 @@ def keys(live_settings: Settings, es: Elasticsearch, stores: Stores) -> dict[str
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def _key_id(key: str) -> str:
+    return key.split("_")[1]  # clr_<id>_<secret>
 
 
 def _wav(seconds: float, seed: int) -> bytes:
@@ -195,6 +201,7 @@ def test_a_reviewer_overturns_a_takedown_and_the_record_history_and_audit_show_i
         "takedown",
     )
     assert entry["reason"] == "a battle-rap persona, not a real threat" and entry["occurred_at"]
+    assert entry["reviewer_key_id"] == _key_id(keys["reviewer"])  # names are not unique; ids are
 
     stale = client.post(
         "/v1/review/cases/api-threat/actions",
@@ -216,10 +223,15 @@ def review_cases(
     worker: subprocess.Popen[bytes],
 ) -> dict[str, dict[str, Any]]:
     """Decided cases to review, uploaded together: uploads asking for a singer who opted out
-    (needs_review, opt_out_name)."""
+    (needs_review, opt_out_name), and a generated track asking for her (takedown)."""
     stores.registry.register_person(OPTED_OUT_SINGER, opted_out=True)
     time.sleep(live_settings.registry_cache_seconds + 0.5)
-    uploads = {"api-replay": ("upload", 451)}
+    uploads = {
+        "api-replay": ("upload", 451),
+        "api-escalate": ("upload", 452),
+        "api-publish-fails": ("upload", 453),
+        "api-optout-takedown": ("generated", 454),
+    }
     sent = {
         track: _upload(
             client,
@@ -308,6 +320,114 @@ def test_a_replayed_decisions_topic_leaves_the_review_verdict_and_the_case_close
     )
     queue = client.get("/v1/review/cases", headers=auth(keys["reviewer"]), params={"limit": 100}).json()
     assert track not in {c["track_id"] for c in queue["items"]}
+
+
+def _act(client: TestClient, key: str, track: str, action: str, decision_event_id: str) -> Response:
+    return client.post(
+        f"/v1/review/cases/{track}/actions",
+        headers=auth(key),
+        json={"action": action, "reason": f"{action}: looked at it", "decision_event_id": decision_event_id},
+    )
+
+
+def _current_decision(client: TestClient, key: str, track: str, policy: str) -> dict[str, Any]:
+    """The track's current decision once it comes from `policy` (the review's verdict applied)."""
+
+    def probe() -> dict[str, Any] | None:
+        body = client.get(f"/v1/tracks/{track}", headers=auth(key)).json()
+        decision = body["record"]["decision"]
+        return dict(body) if decision["policy_version"] == policy else None
+
+    return eventually(probe, what=f"a {policy} decision for {track}")
+
+
+def test_an_escalated_case_keeps_its_reasons_comes_first_and_only_a_senior_reviewer_acts_on_it(
+    client: TestClient, keys: dict[str, str], review_cases: dict[str, dict[str, Any]]
+) -> None:
+    track = "api-escalate"
+    original = review_cases[track]["record"]["decision"]
+    assert original["action"] == "needs_review" and original["severity"] >= 4, original
+    escalate = _act(client, keys["reviewer"], track, "escalate", original["event_id"])
+    assert escalate.status_code == 202, escalate.text
+
+    escalated = _current_decision(client, keys["reviewer"], track, "review")["record"]["decision"]
+    assert escalated["action"] == "needs_review" and escalated["escalated"] is True
+    codes = [r["code"] for r in escalated["reasons"]]
+    assert codes[0] == "review_escalate" and {r["code"] for r in original["reasons"]} <= set(codes)
+    assert escalated["severity"] >= original["severity"]
+
+    def first_in_queue() -> dict[str, Any] | None:  # a search sees the update once the index refreshed
+        queue = client.get("/v1/review/cases", headers=auth(keys["reviewer"]), params={"limit": 100}).json()
+        first = queue["items"][0] if queue["items"] else {}
+        return first if first.get("track_id") == track else None
+
+    assert eventually(first_in_queue, timeout_s=15, what="the escalated case first")["decision"]["escalated"]
+
+    for plain in ("reviewer", "reviewer2"):
+        refused = _act(client, keys[plain], track, "uphold", escalated["event_id"])
+        assert refused.status_code == 403, refused.text
+        assert "escalated" in refused.json()["detail"] and "senior_reviewer" in refused.json()["detail"]
+    upheld = _act(client, keys["senior"], track, "uphold", escalated["event_id"])
+    assert upheld.status_code == 202, upheld.text  # the refusals claimed nothing
+
+    def audited() -> list[dict[str, Any]] | None:
+        audit = client.get(f"/v1/tracks/{track}", headers=auth(keys["senior"])).json()["audit"]
+        return audit if len(audit) == 2 else None
+
+    trail = eventually(audited, what="both review actions in the audit trail")
+    assert [(e["action"], e["reviewer"], e["reviewer_key_id"]) for e in trail] == [
+        ("escalate", "rev-ada", _key_id(keys["reviewer"])),
+        ("uphold", "sen-cy", _key_id(keys["senior"])),
+    ]
+
+
+def test_overturning_an_opt_out_takedown_needs_a_senior_reviewer(
+    client: TestClient, keys: dict[str, str], review_cases: dict[str, dict[str, Any]]
+) -> None:
+    track = "api-optout-takedown"
+    decision = review_cases[track]["record"]["decision"]
+    assert decision["action"] == "takedown" and "opt_out_name" in {r["code"] for r in decision["reasons"]}
+    refused = _act(client, keys["reviewer"], track, "overturn", decision["event_id"])
+    assert refused.status_code == 403, refused.text
+    assert "opt_out_name" in refused.json()["detail"] and "senior_reviewer" in refused.json()["detail"]
+    overturned = _act(client, keys["senior"], track, "overturn", decision["event_id"])
+    assert overturned.status_code == 202 and overturned.json()["outcome"] == "allow", overturned.text
+
+
+class FailingPublisher(Publisher):
+    """Kafka refusing every event: a test double at the edge of the API."""
+
+    def __init__(self) -> None:  # no producer: nothing is ever sent
+        pass
+
+    def publish(self, topic: str, event: Event) -> None:
+        raise PublishError("the broker is unreachable (test double)")
+
+    def flush(self, timeout_s: float = 30.0) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_review_that_cannot_be_published_releases_its_claim(
+    live_settings: Settings,
+    client: TestClient,
+    keys: dict[str, str],
+    review_cases: dict[str, dict[str, Any]],
+) -> None:
+    track = "api-publish-fails"
+    decision = review_cases[track]["record"]["decision"]
+    with TestClient(create_app(live_settings, publisher=FailingPublisher())) as kafka_down:
+        response = _act(kafka_down, keys["reviewer"], track, "uphold", decision["event_id"])
+    assert response.status_code == 503, response.text
+    assert "could not be published" in response.json()["detail"]
+    assert "back in the queue" in response.json()["detail"]
+
+    queue = client.get("/v1/review/cases", headers=auth(keys["reviewer"]), params={"limit": 100}).json()
+    assert track in {c["track_id"] for c in queue["items"]}
+    retried = _act(client, keys["reviewer"], track, "uphold", decision["event_id"])
+    assert retried.status_code == 202, retried.text
 
 
 @pytest.fixture(scope="module")
@@ -425,10 +545,6 @@ def ash_in_both_catalogs(
         "policy": "track",
     }
     add_from_manifest(write_manifest(folder, [recording]), live_settings, stores.catalog)
-
-
-def _key_id(key: str) -> str:
-    return key.split("_")[1]  # clr_<id>_<secret>
 
 
 def test_artist_names_compare_folded_as_the_registry_and_the_detectors_fold_them(

@@ -8,8 +8,9 @@ from decisions.policy import DEFAULT_POLICIES
 from decisions.review import review_decision
 from index.names import Indices
 from index.writer import TrackState, plan_actions, state_from_document
-from model.events import Decision, ReviewAction, TrackAnalyzed, TrackSubmitted
+from model.events import Action, Decision, Reason, ReviewAction, TrackAnalyzed, TrackSubmitted
 from model.findings import AudioFacts, ChromaprintFingerprint, Finding
+from model.reasons import SEVERITY, ReasonCode
 
 INDICES = Indices("t-")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -120,6 +121,7 @@ def review_of(verdict: Decision, action: str, at: datetime) -> Decision:
         reviewer="rev-ada",
         reviewed_decision_event_id=verdict.event_id,
         reviewed_action=verdict.action,
+        reviewed_reasons=list(verdict.reasons),
         submission_event_id=verdict.submission_event_id,
         submitted_at=verdict.submitted_at,
     )
@@ -158,3 +160,16 @@ def test_a_later_review_outranks_an_earlier_one_whatever_order_they_arrive_in() 
     # within one batch too: the state carried from event to event keeps the rank
     shuffled = record_after(plan_actions([a, verdict, second, first, verdict], {}, INDICES))
     assert shuffled["decision"]["event_id"] == second.event_id
+
+
+def test_an_escalated_case_is_marked_and_keeps_at_least_its_severity() -> None:
+    a = analysis()
+    threat = Reason(code=ReasonCode.HARASSMENT_THREAT, message="a threat")
+    (verdict,) = decide(a, DEFAULT_POLICIES)
+    flagged = verdict.model_copy(update={"action": Action.NEEDS_REVIEW, "reasons": [threat]})
+    escalated = review_of(flagged, "escalate", flagged.occurred_at + timedelta(minutes=5))
+    record = record_after(plan_actions([a, flagged, escalated], {}, INDICES))
+    assert record["decision"]["escalated"] is True and record["decision"]["action"] == "needs_review"
+    assert record["decision"]["severity"] == SEVERITY[ReasonCode.HARASSMENT_THREAT]
+    assert [r["code"] for r in record["decision"]["reasons"]] == ["review_escalate", "harassment_threat"]
+    assert record_after(plan_actions([a, flagged], {}, INDICES))["decision"]["escalated"] is False
