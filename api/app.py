@@ -33,7 +33,7 @@ from api.schemas import Health
 from index.stores import Stores
 from model.settings import Settings
 from streams.logs import get_logger
-from streams.publisher import Publisher
+from streams.publisher import Publisher, PublishError
 
 log = get_logger("clearance.api")
 
@@ -105,6 +105,13 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
         code = exc.meta.status if 400 <= exc.meta.status < 500 else 503
         return JSONResponse(
             status_code=code, content={"detail": f"the store refused the request: {exc.message}"}
+        )
+
+    @app.exception_handler(PublishError)
+    async def bus_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("kafka did not take an event", error=str(exc))
+        return JSONResponse(
+            status_code=503, content={"detail": f"the event bus is unavailable; retry shortly ({exc})"}
         )
 
     @app.get("/healthz", response_model=Health, tags=["ops"])

@@ -25,13 +25,15 @@ from api.schemas import (
     RoyaltyPeriod,
     TrackByUri,
 )
-from decisions.review import review_outcome
+from decisions.review import is_escalated, review_outcome, senior_needed
 from detectors.audio import DecodeError, probe
 from index.history import Interval
 from index.keys import ApiKey
 from index.records import MAX_WINDOW, CaseConflict, CaseNotFound, RecordQuery
+from index.registry import PersonNotYours, RegistryBusy
 from model.events import (
     Action,
+    Reason,
     ReviewAction,
     TrackMetadata,
     TrackSubmitted,
@@ -39,7 +41,9 @@ from model.events import (
     track_submitted,
 )
 from model.findings import RecordingMetadata
+from model.names import fold
 from streams.ingest import publish_submissions, submission_for
+from streams.publisher import PublishError
 from streams.registration import Registration
 from streams.store import UnsupportedAudioUri, local_path
 from streams.topics import Topics
@@ -212,36 +216,67 @@ def review_case(svc: ServicesDep, key: Reviewer, track_id: str) -> Record:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ReviewAccepted,
     tags=["review"],
-    responses={**NOT_FOUND, 409: {"model": Error, "description": "someone acted first, or the case changed"}},
+    responses={
+        **NOT_FOUND,
+        409: {"model": Error, "description": "someone acted first, or the case changed"},
+        503: {
+            "model": Error,
+            "description": "the review could not be published; the case is back in the queue",
+        },
+    },
 )
 def act_on_case(svc: ServicesDep, key: Reviewer, track_id: str, body: ReviewActionIn) -> ReviewAccepted:
     """Uphold, overturn or escalate the case's current decision. Published as an event; the
-    pipeline applies it (a new verdict) and records it in the audit trail."""
+    pipeline applies it (a new verdict) and records it in the audit trail. Escalated cases, and
+    overturning a rights holder's block or an artist's opt-out, need a senior_reviewer."""
+    _check_seniority(svc, key, track_id, body)
     try:
-        before = svc.stores.records.claim(track_id, body.decision_event_id, key.name, body.action)
+        claim = svc.stores.records.claim(track_id, body.decision_event_id, key.name, key.key_id, body.action)
     except CaseNotFound as exc:
         raise _not_found(f"track {track_id}") from exc
     except CaseConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    decision, submission = before["decision"], before["submission"]
+    decision, submission = claim.record["decision"], claim.record["submission"]
     review = ReviewAction(
         track_id=track_id,
         action=body.action,
         reason=body.reason,
         reviewer=key.name,
+        reviewer_key_id=key.key_id,
         reviewed_decision_event_id=body.decision_event_id,
         reviewed_action=Action(decision["action"]),
+        reviewed_reasons=[Reason.model_validate(r) for r in decision.get("reasons") or []],
         submission_event_id=submission["event_id"],
         submitted_at=datetime.fromisoformat(submission["occurred_at"]),
     )
-    svc.publisher.publish(Topics(svc.settings.topic_prefix).reviews, review)
-    svc.publisher.flush()
+    try:
+        svc.publisher.publish(Topics(svc.settings.topic_prefix).reviews, review)
+        svc.publisher.flush()
+    except PublishError as exc:
+        released = svc.stores.records.release(track_id, claim)
+        after = "the case is back in the queue; try again" if released else "the case changed meanwhile"
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"the review could not be published ({exc}); {after}"
+        ) from exc
     return ReviewAccepted(
         review_event_id=review.event_id,
         track_id=track_id,
         action=body.action,
         outcome=review_outcome(review).value,
     )
+
+
+def _check_seniority(svc: ServicesDep, key: ApiKey, track_id: str, body: ReviewActionIn) -> None:
+    """403 when the action needs a senior reviewer and the key is not one. The decision is read
+    by its event id, whose reasons never change, and the claim then insists it is still the
+    current one, so what was checked is what gets reviewed."""
+    decision = (svc.stores.records.get(track_id) or {}).get("decision") or {}
+    if decision.get("event_id") != body.decision_event_id:
+        return  # unknown track or a stale decision: the claim answers 404 or 409
+    codes = [r.get("code", "") for r in decision.get("reasons") or []]
+    why = senior_needed(body.action, codes, bool(decision.get("escalated")) or is_escalated(codes))
+    if why is not None and not key.has_role("senior_reviewer"):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {key.role} may not do this: {why}")
 
 
 # Rights holders -----------------------------------------------------------------------------
@@ -351,18 +386,34 @@ def remove_recording(svc: ServicesDep, key: Holder, isrc: str) -> None:
     svc.stores.catalog.remove(isrc)
 
 
-@router.put("/artists/{name}/opt-out", tags=["rights holders"], responses=NOT_FOUND)
+@router.put(
+    "/artists/{name}/opt-out",
+    tags=["rights holders"],
+    responses={
+        **NOT_FOUND,
+        409: {"model": Error, "description": "changed by someone else at the same moment"},
+        422: {"model": Error, "description": "an alias too short or too common"},
+    },
+)
 def set_opt_out(svc: ServicesDep, key: Holder, name: str, body: OptOutIn) -> dict[str, Any]:
-    """Opt one of the caller's artists out of (or back into) AI remixes, covers and voices."""
-    holder = _own_holder(key)
-    artists = {a.casefold() for a in svc.stores.catalog.artists(holder)}
-    if name.casefold() not in artists:
+    """Opt one of the caller's artists out of (or back into) AI remixes, covers and voices. The
+    first holder to register a person owns the registration: another holder gets 403. Every
+    change is audited."""
+    holder = None if key.role == "admin" else _own_holder(key)  # an admin may change anyone's
+    if holder is not None and fold(name) not in {fold(a) for a in svc.stores.catalog.artists(holder)}:
         raise _not_found(f"artist {name} in {holder}'s catalog")
     try:
-        person = svc.stores.registry.register_person(
-            name, aliases=body.aliases, opted_out=body.opted_out, registered_by=holder
+        change = svc.stores.registry.change_opt_out(
+            name, aliases=body.aliases, opted_out=body.opted_out, holder=holder
         )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
+    except PersonNotYours as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    except RegistryBusy as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    if change.before != change.after:
+        svc.stores.audit.record_opt_out_change(change, key.name, key.key_id, holder)
+    person = dict(change.person)
     person.pop("voiceprint", None)
     return person

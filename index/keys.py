@@ -14,8 +14,10 @@ from elasticsearch import Elasticsearch, NotFoundError
 from index.names import Indices
 from model.events import utcnow
 
-Role = Literal["reviewer", "rights_holder", "ingest", "admin"]
-ROLES: tuple[Role, ...] = ("reviewer", "rights_holder", "ingest", "admin")
+Role = Literal["reviewer", "senior_reviewer", "rights_holder", "ingest", "admin"]
+ROLES: tuple[Role, ...] = ("reviewer", "senior_reviewer", "rights_holder", "ingest", "admin")
+# what a role may do besides its own (admin may do everything)
+INCLUDES: dict[Role, tuple[Role, ...]] = {"senior_reviewer": ("reviewer",)}
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,10 @@ class ApiKey:
     name: str
     role: Role
     rights_holder: str | None
+
+    def has_role(self, *roles: Role) -> bool:
+        """The key may act as one of `roles` (an admin as any)."""
+        return self.role == "admin" or bool({self.role, *INCLUDES.get(self.role, ())} & set(roles))
 
 
 def _digest(secret: str) -> str:

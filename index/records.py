@@ -25,6 +25,16 @@ class CaseNotFound(Exception):
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A reviewer's claim on a case: the record as it was before, and the version the claim
+    wrote (what releasing it is conditional on)."""
+
+    record: dict[str, Any]
+    seq_no: int
+    primary_term: int
+
+
+@dataclass(frozen=True)
 class Page:
     total: int
     items: list[dict[str, Any]]
@@ -150,14 +160,18 @@ class RecordStore:
         return Page(response["hits"]["total"]["value"], [h["_source"] for h in response["hits"]["hits"]])
 
     def review_queue(self, reason: str | None, offset: int, size: int) -> Page:
-        """Open needs_review cases, most severe first, then oldest first."""
+        """Open needs_review cases: escalated ones first, then most severe, then oldest."""
         query: dict[str, Any] = {"bool": {**_OPEN_CASE["bool"]}}
         if reason:
             query["bool"]["filter"] = [*query["bool"]["filter"], {"term": {"decision.reasons.code": reason}}]
         response = self._es.search(
             index=self._index,
             query=query,
-            sort=[{"decision.severity": {"order": "desc"}}, {"decision.decided_at": {"order": "asc"}}],
+            sort=[
+                {"decision.escalated": {"order": "desc", "missing": "_last", "unmapped_type": "boolean"}},
+                {"decision.severity": {"order": "desc"}},
+                {"decision.decided_at": {"order": "asc"}},
+            ],
             from_=offset,
             size=size,
             source_includes=QUEUE_FIELDS,
@@ -168,10 +182,13 @@ class RecordStore:
     def open_case_count(self) -> int:
         return int(self._es.count(index=self._index, query=_OPEN_CASE)["count"])
 
-    def claim(self, track_id: str, decision_event_id: str, reviewer: str, action: str) -> dict[str, Any]:
+    def claim(
+        self, track_id: str, decision_event_id: str, reviewer: str, reviewer_key_id: str, action: str
+    ) -> Claim:
         """Mark the case as acted on, if it is still the decision the reviewer saw and nobody
         acted on it yet; the write is conditional on the document's version, so of two reviewers
-        acting at once exactly one succeeds. Returns the record as it was before the claim."""
+        acting at once exactly one succeeds. Returns the record as it was before the claim, and
+        the version the claim wrote."""
         try:
             doc = self._es.get(index=self._index, id=track_id)
         except NotFoundError as exc:
@@ -188,7 +205,7 @@ class RecordStore:
                 f"{review.get('reviewer')} already chose {review.get('action')} at {review.get('at')}"
             )
         try:
-            self._es.update(
+            written = self._es.update(
                 index=self._index,
                 id=track_id,
                 doc={
@@ -197,6 +214,7 @@ class RecordStore:
                         "status": "claimed",
                         "action": action,
                         "reviewer": reviewer,
+                        "reviewer_key_id": reviewer_key_id,
                         "at": utcnow().isoformat(),
                     }
                 },
@@ -206,4 +224,21 @@ class RecordStore:
             )
         except ConflictError as exc:
             raise CaseConflict("another reviewer acted on this case at the same moment") from exc
-        return dict(record)
+        return Claim(dict(record), int(written["_seq_no"]), int(written["_primary_term"]))
+
+    def release(self, track_id: str, claim: Claim) -> bool:
+        """Undo a claim whose review was never published, so the case is back in the queue. The
+        write is conditional on the version the claim wrote: if anything changed the record
+        since, that change stands and nothing is released (False)."""
+        try:
+            self._es.update(
+                index=self._index,
+                id=track_id,
+                doc={"review": claim.record.get("review")},
+                if_seq_no=claim.seq_no,
+                if_primary_term=claim.primary_term,
+                refresh="wait_for",
+            )
+        except (ConflictError, NotFoundError):
+            return False
+        return True

@@ -5,7 +5,8 @@ redeploy).
 Policies are versioned: setting a policy writes a new document `holder@version` and never
 overwrites an old one, so the version a decision names can always be looked up.
 People are keyed by their folded name; opting out, aliases and voiceprints are fields of the
-person's document.
+person's document. A person registered by a rights holder belongs to that holder (first come,
+enforced by the write itself); only they or an administrator change its opt-out and aliases.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -30,7 +32,7 @@ from detectors.voice import Voiceprint
 from index.catalog import CatalogStore
 from index.names import Indices
 from model.events import utcnow
-from model.names import fold
+from model.names import alias_problem, common_words_only, fold
 
 T = TypeVar("T")
 
@@ -65,6 +67,55 @@ def person_id(name: str) -> str:
     if not folded:
         raise ValueError(f"{name!r} is not a usable name")
     return folded
+
+
+def check_aliases(aliases: list[str] | None) -> None:
+    """Refuse (ValueError, saying which and why) aliases too short or too common to stand for
+    a person: the name checks would flag every track that uses them."""
+    problems = [problem for alias in aliases or [] if (problem := alias_problem(alias))]
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+class PersonNotYours(Exception):
+    """The person's registration belongs to another rights holder, or to the administrators."""
+
+
+class RegistryBusy(Exception):
+    """The person's document kept changing under concurrent writers."""
+
+
+def ownership_problem(person: dict[str, Any], holder: str) -> str | None:
+    """Why `holder` may not change this registered person's opt-out or aliases (None: it may).
+    The registration belongs to `registered_by`; one without an owner may be claimed, unless an
+    administrator opted the person out."""
+    owner = person.get("registered_by")
+    if owner == holder:
+        return None
+    if owner is None and not person.get("opted_out"):
+        return None
+    who = "an administrator" if owner is None else "another rights holder"
+    return (
+        f"{person.get('name')} was registered by {who}; only they or an administrator can change "
+        "the opt-out or aliases"
+    )
+
+
+REGISTRATION_FIELDS = ("opted_out", "aliases", "registered_by")
+
+
+def registration(person: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The fields an opt-out change touches (what an audit entry shows before and after)."""
+    return None if person is None else {f: person.get(f) for f in REGISTRATION_FIELDS}
+
+
+@dataclass(frozen=True)
+class PersonChange:
+    person_id: str
+    name: str
+    before: dict[str, Any] | None  # registration() of the stored person, None if new
+    after: dict[str, Any]
+    person: dict[str, Any]  # the whole document after the change
 
 
 class RegistryStore:
@@ -136,7 +187,9 @@ class RegistryStore:
         opted_out: bool | None = None,
         registered_by: str | None = None,
     ) -> dict[str, Any]:
-        """Create or update a person; fields left as None keep their stored value."""
+        """Create or update a person (an administrator's change: ownership is not checked);
+        fields left as None keep their stored value."""
+        check_aliases(aliases)
         doc: dict[str, Any] = {"name": name, "updated_at": utcnow().isoformat()}
         if aliases is not None:
             doc["aliases"] = aliases
@@ -152,6 +205,66 @@ class RegistryStore:
             refresh="wait_for",
         )
         return self.get_person(name) or doc
+
+    def change_opt_out(
+        self, name: str, *, opted_out: bool, aliases: list[str] | None, holder: str | None
+    ) -> PersonChange:
+        """A rights holder's change to a person's opt-out and aliases (`holder` None: an
+        administrator's, which keeps the owner). First come, first served, enforced by the write:
+        a new person is a create that fails if someone else created it meanwhile, a known one an
+        update conditional on the version read, so of two holders racing exactly one owns it."""
+        pid = person_id(name)
+        check_aliases(aliases)
+        if holder is not None and opted_out and common_words_only(name):
+            raise ValueError(f"{name!r} is made of common words; ask an administrator to opt it out")
+        for _ in range(5):
+            found = self._versioned(pid)
+            now = utcnow().isoformat()
+            if found is None:
+                doc: dict[str, Any] = {
+                    "name": name,
+                    "opted_out": opted_out,
+                    "aliases": aliases or [],
+                    "updated_at": now,
+                }
+                if holder is not None:
+                    doc["registered_by"] = holder
+                try:
+                    self._es.create(index=self._indices.people, id=pid, document=doc, refresh="wait_for")
+                except ConflictError:
+                    continue
+                return PersonChange(pid, name, None, registration(doc) or {}, doc)
+            stored, seq_no, primary_term = found
+            if holder is not None and (problem := ownership_problem(stored, holder)):
+                raise PersonNotYours(problem)
+            changes: dict[str, Any] = {"opted_out": opted_out, "updated_at": now}
+            if aliases is not None:
+                changes["aliases"] = aliases
+            if holder is not None:
+                changes["registered_by"] = holder  # claims a registration nobody owned
+            try:
+                self._es.update(
+                    index=self._indices.people,
+                    id=pid,
+                    doc=changes,
+                    if_seq_no=seq_no,
+                    if_primary_term=primary_term,
+                    refresh="wait_for",
+                )
+            except ConflictError:
+                continue
+            after = {**stored, **changes}
+            return PersonChange(
+                pid, str(stored.get("name", name)), registration(stored), registration(after) or {}, after
+            )
+        raise RegistryBusy(f"{name} is being changed by someone else at the same moment; retry")
+
+    def _versioned(self, pid: str) -> tuple[dict[str, Any], int, int] | None:
+        try:
+            doc = self._es.get(index=self._indices.people, id=pid)
+        except NotFoundError:
+            return None
+        return dict(doc["_source"]), int(doc["_seq_no"]), int(doc["_primary_term"])
 
     def set_voiceprint(self, name: str, voiceprint: Voiceprint, clips: int) -> None:
         doc = {
@@ -181,7 +294,7 @@ class RegistryStore:
     def load_people(self) -> list[Person]:
         """Registered people plus every catalog artist (opted out when a registration says so)."""
         registered = {
-            person_id(p["name"]): Person(p["name"], tuple(p.get("aliases") or ()), bool(p.get("opted_out")))
+            person_id(p["name"]): Person(p["name"], _usable_aliases(p), bool(p.get("opted_out")))
             for p in self._all_people()
         }
         for artist in self._catalog.artists():
@@ -195,6 +308,12 @@ class RegistryStore:
             for p in self._all_people()
             if p.get("opted_out") and p.get("voiceprint")
         ]
+
+
+def _usable_aliases(person: dict[str, Any]) -> tuple[str, ...]:
+    """Aliases the checks may use: one stored before aliases were checked, and too short or too
+    common, would flag unrelated tracks."""
+    return tuple(a for a in person.get("aliases") or () if alias_problem(a) is None)
 
 
 def _people_with_indexes(people: list[Person]) -> tuple[list[Person], NameIndex, NameIndex]:

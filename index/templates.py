@@ -83,6 +83,7 @@ _CURRENT_DECISION = {
         "reasons": _REASONS,
         "label": _LABEL,
         "severity": {"type": "short"},
+        "escalated": {"type": "boolean"},
     }
 }
 
@@ -219,6 +220,7 @@ def provenance_mappings() -> dict[str, Any]:
                     "status": _KEYWORD,
                     "action": _KEYWORD,
                     "reviewer": _KEYWORD,
+                    "reviewer_key_id": _KEYWORD,
                     "at": _DATE,
                 }
             },
@@ -299,8 +301,13 @@ def people_mappings() -> dict[str, Any]:
     }
 
 
+_REGISTRATION = {
+    "properties": {"opted_out": {"type": "boolean"}, "aliases": _KEYWORD, "registered_by": _KEYWORD}
+}
+
+
 def audit_mappings() -> dict[str, Any]:
-    """Append-only trail of reviewers' actions: who, when, what, why."""
+    """Append-only trail of reviewers' actions and of opt-out changes: who, when, what, why."""
     return {
         "dynamic": "strict",
         "properties": {
@@ -313,10 +320,20 @@ def audit_mappings() -> dict[str, Any]:
             "action": _KEYWORD,
             "reason": {"type": "text"},
             "reviewer": _KEYWORD,
+            "reviewer_key_id": _KEYWORD,
             "reviewed_decision_event_id": _KEYWORD,
             "reviewed_action": _KEYWORD,
+            "reviewed_reasons": _REASONS,
             "submission_event_id": _KEYWORD,
             "submitted_at": _DATE,
+            # changes to a person's opt-out: who, which person, before and after
+            "person": _KEYWORD,
+            "person_name": _KEYWORD,
+            "actor": _KEYWORD,
+            "actor_key_id": _KEYWORD,
+            "rights_holder": _KEYWORD,
+            "before": _REGISTRATION,
+            "after": _REGISTRATION,
         },
     }
 

@@ -5,21 +5,24 @@
 - `provenance` holds one document per track (id = track id), updated in place. A track's
   events come from one partition of each topic and reach one writer, so a read of the
   current documents before each batch is enough to refuse stale replays: an event for an
-  older submission than the one on record never overwrites it.
+  older submission than the one on record never overwrites it, and the record's verdict only
+  moves forward (Kafka delivers at least once: a redelivered pipeline verdict never undoes the
+  review that overruled it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 from elasticsearch.helpers import async_bulk
 
+from decisions.review import REVIEW_POLICY, is_escalated
 from index.names import Indices
 from model.events import Action, Decision, ReviewAction, TrackAnalyzed, utcnow
-from model.reasons import SEVERITY
+from model.reasons import severity
 
 IndexableEvent = TrackAnalyzed | Decision | ReviewAction
 
@@ -32,13 +35,41 @@ class IndexWriteError(Exception):
         self.failures = failures
 
 
+@dataclass(frozen=True)
+class VerdictRank:
+    """Where a verdict stands: a review outranks the pipeline verdict it reviewed, and a later
+    review an earlier one."""
+
+    reviewed: bool
+    decided_at: datetime
+    event_id: str
+
+    def key(self) -> tuple[bool, datetime]:
+        return self.reviewed, self.decided_at
+
+    def outranked_by(self, other: VerdictRank) -> bool:
+        return other.event_id != self.event_id and other.key() >= self.key()
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def verdict_rank(decision: Decision) -> VerdictRank:
+    return VerdictRank(
+        decision.policy_version == REVIEW_POLICY, _aware(decision.occurred_at), decision.event_id
+    )
+
+
 @dataclass
 class TrackState:
-    """What the provenance record currently describes: which submission, and is it decided."""
+    """What the provenance record currently describes: which submission, is it decided, and
+    (when known) the rank of its current verdict."""
 
     submission_event_id: str
     submitted_at: datetime
     decided: bool
+    verdict: VerdictRank | None = None
 
 
 def _submission_of(event: IndexableEvent) -> tuple[str, datetime]:
@@ -52,11 +83,30 @@ def state_from_document(source: dict[str, Any] | None) -> TrackState | None:
     if not submission:
         return None
     decision = (source or {}).get("decision") or {}
+    decided = decision.get("submission_event_id") == submission["event_id"]
+    rank = None
+    if decided and decision.get("event_id") and decision.get("decided_at"):
+        rank = VerdictRank(
+            decision.get("policy_version") == REVIEW_POLICY,
+            _aware(datetime.fromisoformat(decision["decided_at"])),
+            decision["event_id"],
+        )
     return TrackState(
         submission_event_id=submission["event_id"],
         submitted_at=datetime.fromisoformat(submission["occurred_at"]),
-        decided=decision.get("submission_event_id") == submission["event_id"],
+        decided=decided,
+        verdict=rank,
     )
+
+
+def _stale_verdict(event: IndexableEvent, known: TrackState | None) -> bool:
+    """A verdict about the record's submission that does not outrank the one on record (e.g.
+    the pipeline's verdict redelivered after a review, or an earlier review after a later one)."""
+    if not isinstance(event, Decision) or not event.verdict or known is None or known.verdict is None:
+        return False
+    if known.submission_event_id != event.submission_event_id:
+        return False
+    return not known.verdict.outranked_by(verdict_rank(event))
 
 
 def plan_actions(
@@ -80,13 +130,18 @@ def plan_actions(
             and known.submitted_at > submitted_at
         ):
             continue  # an older submission's event: the record already describes a newer one
+        if _stale_verdict(event, known):
+            continue  # the record's verdict only moves forward
         same_submission = known is not None and known.submission_event_id == submission_id
         decided = same_submission and known is not None and known.decided
         doc = _provenance_doc(event, now, decided, reset=not same_submission)
         if doc is None:
             continue
+        rank = known.verdict if same_submission and known is not None else None
+        if isinstance(event, Decision) and event.verdict:
+            rank = verdict_rank(event)
         state[event.track_id] = TrackState(
-            submission_id, submitted_at, decided or (isinstance(event, Decision) and event.verdict)
+            submission_id, submitted_at, decided or (isinstance(event, Decision) and event.verdict), rank
         )
         actions.append(
             {
@@ -137,7 +192,8 @@ def _provenance_doc(
             "decided_at": event.occurred_at.isoformat(),
             "reasons": [r.model_dump(mode="json") for r in event.reasons],
             "label": event.label.model_dump(mode="json") if event.label else None,
-            "severity": max((SEVERITY[r.code] for r in event.reasons), default=0),
+            "severity": severity(r.code for r in event.reasons),
+            "escalated": is_escalated(r.code for r in event.reasons),
         }
     elif "label" not in doc:
         return None  # royalties and other side decisions live in the decisions index only
@@ -215,7 +271,14 @@ class EventWriter:
         response = await self._es.mget(
             index=self._indices.provenance,
             ids=sorted(track_ids),
-            source_includes=["submission.event_id", "submission.occurred_at", "decision.submission_event_id"],
+            source_includes=[
+                "submission.event_id",
+                "submission.occurred_at",
+                "decision.submission_event_id",
+                "decision.event_id",
+                "decision.policy_version",
+                "decision.decided_at",
+            ],
         )
         return {
             doc["_id"]: state_from_document(doc.get("_source") if doc.get("found") else None)

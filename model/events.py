@@ -221,8 +221,16 @@ class ReviewAction(Event):
     action: Literal["uphold", "overturn", "escalate"]
     reason: str = Field(min_length=1, max_length=MESSAGE_CHARS)
     reviewer: str = Field(min_length=1, max_length=NAME_CHARS, description="who acted (the API key's name)")
+    reviewer_key_id: str | None = Field(
+        None, max_length=ID_CHARS, description="the API key's id (names are not unique)"
+    )
     reviewed_decision_event_id: str = Field(max_length=ID_CHARS)
     reviewed_action: Action
+    reviewed_reasons: list[Reason] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="the reviewed decision's reasons, carried into the new verdict",
+    )
     submission_event_id: str = Field(max_length=ID_CHARS)
     submitted_at: datetime
 

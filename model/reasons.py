@@ -6,6 +6,7 @@ severe reason they carry, so a code cannot exist without one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -42,3 +43,8 @@ SEVERITY: dict[ReasonCode, int] = {
     ReasonCode.REVIEW_UPHOLD: 0,
     ReasonCode.REVIEW_OVERTURN: 0,
 }
+
+
+def severity(codes: Iterable[ReasonCode]) -> int:
+    """How urgent a case is: its most severe reason (0 without any)."""
+    return max((SEVERITY[code] for code in codes), default=0)

@@ -5,9 +5,15 @@ from __future__ import annotations
 from types import TracebackType
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
+from kafka.producer.future import FutureRecordMetadata
 
 from model.events import Event
 from model.settings import Settings
+
+
+class PublishError(Exception):
+    """Kafka did not take an event (unreachable, or it refused it); the text says why."""
 
 
 class Publisher:
@@ -19,19 +25,33 @@ class Publisher:
             linger_ms=5,
             retries=5,
         )
+        self._unconfirmed: list[FutureRecordMetadata] = []
 
     def publish(self, topic: str, event: Event) -> None:
         self.publish_raw(topic, event.track_id, event.to_bytes())
 
     def publish_raw(self, topic: str, key: str, value: bytes) -> None:
-        self._producer.send(topic, key=key.encode(), value=value)
+        try:
+            self._unconfirmed.append(self._producer.send(topic, key=key.encode(), value=value))
+        except KafkaError as exc:
+            raise PublishError(f"could not publish to {topic}: {exc}") from exc
 
     def flush(self, timeout_s: float = 30.0) -> None:
-        self._producer.flush(timeout=timeout_s)
+        """Wait until Kafka acknowledged everything published since the last flush; raises
+        PublishError if it did not take all of it."""
+        sent, self._unconfirmed = self._unconfirmed, []
+        try:
+            self._producer.flush(timeout=timeout_s)
+        except KafkaError as exc:
+            raise PublishError(f"Kafka did not acknowledge the events in {timeout_s:.0f} s: {exc}") from exc
+        failed = [f for f in sent if not f.is_done or f.failed()]
+        if failed:
+            raise PublishError(f"{len(failed)} of {len(sent)} event(s) not published: {failed[0].exception}")
 
     def close(self) -> None:
         self._producer.flush()
         self._producer.close()
+        self._unconfirmed = []
 
     def __enter__(self) -> Publisher:
         return self

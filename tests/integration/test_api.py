@@ -15,13 +15,18 @@ import numpy as np
 import pytest
 from elasticsearch import Elasticsearch
 from fastapi.testclient import TestClient
+from httpx import Response
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from api.app import create_app
 from cli.catalog import add_from_manifest
 from corpus import synth
 from index.names import Indices
 from index.stores import Stores
+from model.events import Action, Event
 from model.settings import Settings
+from streams.publisher import Publisher, PublishError
+from streams.topics import Topics
 from tests.integration.test_catalog import write_manifest
 from tests.integration.test_pipeline import eventually
 
@@ -58,6 +63,7 @@ def keys(live_settings: Settings, es: Elasticsearch, stores: Stores) -> dict[str
     made = {
         "reviewer": stores.keys.create("reviewer", "rev-ada")[0],
         "reviewer2": stores.keys.create("reviewer", "rev-bo")[0],
+        "senior": stores.keys.create("senior_reviewer", "sen-cy")[0],
         "ingest": stores.keys.create("ingest", "uploader")[0],
         "admin": stores.keys.create("admin", "ops")[0],
         "holder_a": stores.keys.create("rights_holder", "label-a", "Alder Records")[0],
@@ -68,6 +74,10 @@ def keys(live_settings: Settings, es: Elasticsearch, stores: Stores) -> dict[str
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def _key_id(key: str) -> str:
+    return key.split("_")[1]  # clr_<id>_<secret>
 
 
 def _wav(seconds: float, seed: int) -> bytes:
@@ -191,6 +201,7 @@ def test_a_reviewer_overturns_a_takedown_and_the_record_history_and_audit_show_i
         "takedown",
     )
     assert entry["reason"] == "a battle-rap persona, not a real threat" and entry["occurred_at"]
+    assert entry["reviewer_key_id"] == _key_id(keys["reviewer"])  # names are not unique; ids are
 
     stale = client.post(
         "/v1/review/cases/api-threat/actions",
@@ -198,6 +209,225 @@ def test_a_reviewer_overturns_a_takedown_and_the_record_history_and_audit_show_i
         json={"action": "uphold", "reason": "acting on what I saw earlier", "decision_event_id": decision_id},
     )
     assert stale.status_code == 409 and "changed" in stale.json()["detail"]
+
+
+OPTED_OUT_SINGER = "Wren Halloway"
+
+
+@pytest.fixture(scope="module")
+def review_cases(
+    client: TestClient,
+    keys: dict[str, str],
+    stores: Stores,
+    live_settings: Settings,
+    worker: subprocess.Popen[bytes],
+) -> dict[str, dict[str, Any]]:
+    """Decided cases to review, uploaded together: uploads asking for a singer who opted out
+    (needs_review, opt_out_name), and a generated track asking for her (takedown)."""
+    stores.registry.register_person(OPTED_OUT_SINGER, opted_out=True)
+    time.sleep(live_settings.registry_cache_seconds + 0.5)
+    uploads = {
+        "api-replay": ("upload", 451),
+        "api-escalate": ("upload", 452),
+        "api-publish-fails": ("upload", 453),
+        "api-optout-takedown": ("generated", 454),
+    }
+    sent = {
+        track: _upload(
+            client,
+            keys["ingest"],
+            _wav(6, seed),
+            track_id=track,
+            source=source,
+            title=f"{OPTED_OUT_SINGER} tribute",
+        )
+        for track, (source, seed) in uploads.items()
+    }
+    return {track: _decided(client, keys["reviewer"], track, s["event_id"]) for track, s in sent.items()}
+
+
+def _decision_events(settings: Settings, track_id: str) -> list[tuple[str, bytes]]:
+    """Every decision event of the track on the decisions topics, as (topic, bytes)."""
+    topics = Topics(settings.topic_prefix)
+    consumer = KafkaConsumer(
+        *(topics.decisions(a) for a in Action),
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        consumer_timeout_ms=3000,
+    )
+    try:
+        return [(m.topic, m.value) for m in consumer if m.key == track_id.encode()]
+    finally:
+        consumer.close()
+
+
+def _worker_consumed(settings: Settings, topic: str) -> bool:
+    """The worker's consumer group has committed every message on the topic."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = consumer.end_offsets(partitions)
+        committed = admin.list_group_offsets({settings.app_id: partitions})[settings.app_id]
+    finally:
+        consumer.close()
+        admin.close()
+    return all(
+        end == 0 or (tp in committed and (committed[tp].offset or 0) >= end) for tp, end in ends.items()
+    )
+
+
+def test_a_replayed_decisions_topic_leaves_the_review_verdict_and_the_case_closed(
+    client: TestClient, keys: dict[str, str], live_settings: Settings, review_cases: dict[str, dict[str, Any]]
+) -> None:
+    track = "api-replay"
+    decision = review_cases[track]["record"]["decision"]
+    assert decision["action"] == "needs_review", decision
+    response = client.post(
+        f"/v1/review/cases/{track}/actions",
+        headers=auth(keys["reviewer"]),
+        json={
+            "action": "uphold",
+            "reason": "asks for her by name",
+            "decision_event_id": decision["event_id"],
+        },
+    )
+    assert response.status_code == 202, response.text
+
+    def reviewed() -> dict[str, Any] | None:
+        current = client.get(f"/v1/tracks/{track}", headers=auth(keys["reviewer"])).json()["record"][
+            "decision"
+        ]
+        return current if current["policy_version"] == "review" else None
+
+    verdict = eventually(reviewed, what="the review verdict")
+    assert verdict["action"] == "takedown"
+
+    # Kafka delivers at least once: every decision event of the track comes again, the newest
+    # first, so the pipeline's needs_review verdict is the last the index sees.
+    events = _decision_events(live_settings, track)
+    assert {json.loads(v)["event_id"] for _, v in events} >= {decision["event_id"], verdict["event_id"]}
+    for topic, value in sorted(events, key=lambda e: str(json.loads(e[1])["occurred_at"]), reverse=True):
+        with Publisher(live_settings) as publisher:
+            publisher.publish_raw(topic, track, value)
+        eventually(lambda t=topic: _worker_consumed(live_settings, t), what=f"the worker to consume {topic}")
+
+    record = client.get(f"/v1/tracks/{track}", headers=auth(keys["reviewer"])).json()["record"]
+    assert (
+        record["decision"]["event_id"] == verdict["event_id"] and record["decision"]["action"] == "takedown"
+    )
+    queue = client.get("/v1/review/cases", headers=auth(keys["reviewer"]), params={"limit": 100}).json()
+    assert track not in {c["track_id"] for c in queue["items"]}
+
+
+def _act(client: TestClient, key: str, track: str, action: str, decision_event_id: str) -> Response:
+    return client.post(
+        f"/v1/review/cases/{track}/actions",
+        headers=auth(key),
+        json={"action": action, "reason": f"{action}: looked at it", "decision_event_id": decision_event_id},
+    )
+
+
+def _current_decision(client: TestClient, key: str, track: str, policy: str) -> dict[str, Any]:
+    """The track's current decision once it comes from `policy` (the review's verdict applied)."""
+
+    def probe() -> dict[str, Any] | None:
+        body = client.get(f"/v1/tracks/{track}", headers=auth(key)).json()
+        decision = body["record"]["decision"]
+        return dict(body) if decision["policy_version"] == policy else None
+
+    return eventually(probe, what=f"a {policy} decision for {track}")
+
+
+def test_an_escalated_case_keeps_its_reasons_comes_first_and_only_a_senior_reviewer_acts_on_it(
+    client: TestClient, keys: dict[str, str], review_cases: dict[str, dict[str, Any]]
+) -> None:
+    track = "api-escalate"
+    original = review_cases[track]["record"]["decision"]
+    assert original["action"] == "needs_review" and original["severity"] >= 4, original
+    escalate = _act(client, keys["reviewer"], track, "escalate", original["event_id"])
+    assert escalate.status_code == 202, escalate.text
+
+    escalated = _current_decision(client, keys["reviewer"], track, "review")["record"]["decision"]
+    assert escalated["action"] == "needs_review" and escalated["escalated"] is True
+    codes = [r["code"] for r in escalated["reasons"]]
+    assert codes[0] == "review_escalate" and {r["code"] for r in original["reasons"]} <= set(codes)
+    assert escalated["severity"] >= original["severity"]
+
+    def first_in_queue() -> dict[str, Any] | None:  # a search sees the update once the index refreshed
+        queue = client.get("/v1/review/cases", headers=auth(keys["reviewer"]), params={"limit": 100}).json()
+        first = queue["items"][0] if queue["items"] else {}
+        return first if first.get("track_id") == track else None
+
+    assert eventually(first_in_queue, timeout_s=15, what="the escalated case first")["decision"]["escalated"]
+
+    for plain in ("reviewer", "reviewer2"):
+        refused = _act(client, keys[plain], track, "uphold", escalated["event_id"])
+        assert refused.status_code == 403, refused.text
+        assert "escalated" in refused.json()["detail"] and "senior_reviewer" in refused.json()["detail"]
+    upheld = _act(client, keys["senior"], track, "uphold", escalated["event_id"])
+    assert upheld.status_code == 202, upheld.text  # the refusals claimed nothing
+
+    def audited() -> list[dict[str, Any]] | None:
+        audit = client.get(f"/v1/tracks/{track}", headers=auth(keys["senior"])).json()["audit"]
+        return audit if len(audit) == 2 else None
+
+    trail = eventually(audited, what="both review actions in the audit trail")
+    assert [(e["action"], e["reviewer"], e["reviewer_key_id"]) for e in trail] == [
+        ("escalate", "rev-ada", _key_id(keys["reviewer"])),
+        ("uphold", "sen-cy", _key_id(keys["senior"])),
+    ]
+
+
+def test_overturning_an_opt_out_takedown_needs_a_senior_reviewer(
+    client: TestClient, keys: dict[str, str], review_cases: dict[str, dict[str, Any]]
+) -> None:
+    track = "api-optout-takedown"
+    decision = review_cases[track]["record"]["decision"]
+    assert decision["action"] == "takedown" and "opt_out_name" in {r["code"] for r in decision["reasons"]}
+    refused = _act(client, keys["reviewer"], track, "overturn", decision["event_id"])
+    assert refused.status_code == 403, refused.text
+    assert "opt_out_name" in refused.json()["detail"] and "senior_reviewer" in refused.json()["detail"]
+    overturned = _act(client, keys["senior"], track, "overturn", decision["event_id"])
+    assert overturned.status_code == 202 and overturned.json()["outcome"] == "allow", overturned.text
+
+
+class FailingPublisher(Publisher):
+    """Kafka refusing every event: a test double at the edge of the API."""
+
+    def __init__(self) -> None:  # no producer: nothing is ever sent
+        pass
+
+    def publish(self, topic: str, event: Event) -> None:
+        raise PublishError("the broker is unreachable (test double)")
+
+    def flush(self, timeout_s: float = 30.0) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_review_that_cannot_be_published_releases_its_claim(
+    live_settings: Settings,
+    client: TestClient,
+    keys: dict[str, str],
+    review_cases: dict[str, dict[str, Any]],
+) -> None:
+    track = "api-publish-fails"
+    decision = review_cases[track]["record"]["decision"]
+    with TestClient(create_app(live_settings, publisher=FailingPublisher())) as kafka_down:
+        response = _act(kafka_down, keys["reviewer"], track, "uphold", decision["event_id"])
+    assert response.status_code == 503, response.text
+    assert "could not be published" in response.json()["detail"]
+    assert "back in the queue" in response.json()["detail"]
+
+    queue = client.get("/v1/review/cases", headers=auth(keys["reviewer"]), params={"limit": 100}).json()
+    assert track in {c["track_id"] for c in queue["items"]}
+    retried = _act(client, keys["reviewer"], track, "uphold", decision["event_id"])
+    assert retried.status_code == 202, retried.text
 
 
 @pytest.fixture(scope="module")
@@ -297,6 +527,93 @@ def test_opt_out_only_for_the_holders_own_artists(
         is True
     )
     assert client.put("/v1/artists/Bea/opt-out", headers=a_key, json={"opted_out": True}).status_code == 404
+
+
+@pytest.fixture(scope="module")
+def ash_in_both_catalogs(
+    live_settings: Settings, stores: Stores, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Birch Music credits Ash too (catalog artists are whatever a holder registers)."""
+    folder = tmp_path_factory.mktemp("birch-ash")
+    synth.write(folder / "c.flac", synth.song(seed=431, seconds=20))
+    recording = {
+        "file": "c.flac",
+        "isrc": "QZAPI2600003",
+        "title": "Ash Live",
+        "artists": ["Ash"],
+        "rights_holder": "Birch Music",
+        "policy": "track",
+    }
+    add_from_manifest(write_manifest(folder, [recording]), live_settings, stores.catalog)
+
+
+def test_artist_names_compare_folded_as_the_registry_and_the_detectors_fold_them(
+    client: TestClient, keys: dict[str, str], stores: Stores, holder_records: dict[str, str]
+) -> None:
+    # "ÁSH!" is the catalog's "Ash" once folded (casefold alone keeps the accent and the "!")
+    response = client.put(
+        "/v1/artists/ÁSH!/opt-out", headers=auth(keys["holder_a"]), json={"opted_out": True}
+    )
+    assert response.status_code == 200, response.text
+    person = stores.registry.get_person("Ash")
+    assert person is not None and person["opted_out"] is True
+    assert person["registered_by"] == "Alder Records"
+
+
+def test_aliases_too_common_or_too_short_are_refused(
+    client: TestClient, keys: dict[str, str], stores: Stores, holder_records: dict[str, str]
+) -> None:
+    a_key = auth(keys["holder_a"])
+    before = stores.registry.get_person("Ash")
+    for alias, why in (("the", "common words"), ("Baby", "common words"), ("A.", "too short")):
+        response = client.put(
+            "/v1/artists/Ash/opt-out", headers=a_key, json={"opted_out": True, "aliases": ["Ash Tree", alias]}
+        )
+        assert response.status_code == 422, response.text
+        assert why in response.json()["detail"] and repr(alias) in response.json()["detail"]
+    assert stores.registry.get_person("Ash") == before  # nothing of a refused request is stored
+
+
+def test_another_holder_can_neither_lift_nor_take_over_an_opt_out_and_the_owners_lift_is_audited(
+    client: TestClient,
+    keys: dict[str, str],
+    es: Elasticsearch,
+    stores: Stores,
+    live_settings: Settings,
+    holder_records: dict[str, str],
+    ash_in_both_catalogs: None,
+) -> None:
+    a_key, b_key = auth(keys["holder_a"]), auth(keys["holder_b"])
+    mine = client.put(
+        "/v1/artists/Ash/opt-out", headers=a_key, json={"opted_out": True, "aliases": ["Ash Tree"]}
+    )
+    assert mine.status_code == 200, mine.text
+    for body in ({"opted_out": False}, {"opted_out": True, "aliases": ["Ashes To Ashes"]}):
+        refused = client.put("/v1/artists/ash/opt-out", headers=b_key, json=body)
+        assert refused.status_code == 403, refused.text
+        assert "another rights holder" in refused.json()["detail"]
+    person = stores.registry.get_person("Ash")
+    assert person is not None
+    assert (person["opted_out"], person["aliases"], person["registered_by"]) == (
+        True,
+        ["Ash Tree"],
+        "Alder Records",
+    )
+
+    lifted = client.put("/v1/artists/Ash/opt-out", headers=a_key, json={"opted_out": False})
+    assert lifted.status_code == 200 and lifted.json()["opted_out"] is False
+    hits = es.search(
+        index=Indices(live_settings.index_prefix).audit,
+        query={"bool": {"filter": [{"term": {"person": "ash"}}, {"term": {"action": "opt_out_lifted"}}]}},
+    )["hits"]["hits"]
+    (entry,) = [h["_source"] for h in hits]
+    assert (entry["actor"], entry["actor_key_id"], entry["rights_holder"]) == (
+        "label-a",
+        _key_id(keys["holder_a"]),
+        "Alder Records",
+    )
+    assert entry["before"]["opted_out"] is True and entry["after"]["opted_out"] is False
+    assert entry["after"]["registered_by"] == "Alder Records" and entry["occurred_at"]
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,12 @@ from typing import Any
 
 from decisions.decide import decide
 from decisions.policy import DEFAULT_POLICIES
+from decisions.review import review_decision
 from index.names import Indices
 from index.writer import TrackState, plan_actions, state_from_document
-from model.events import TrackAnalyzed, TrackSubmitted
+from model.events import Action, Decision, Reason, ReviewAction, TrackAnalyzed, TrackSubmitted
 from model.findings import AudioFacts, ChromaprintFingerprint, Finding
+from model.reasons import SEVERITY, ReasonCode
 
 INDICES = Indices("t-")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -108,3 +110,66 @@ def test_a_new_submission_clears_the_previous_decision() -> None:
     current = {"trk-1": TrackState(old.submission.event_id, T0, decided=True)}
     (action,) = plan_actions([analysis(T0 + timedelta(days=1))], current, INDICES)
     assert action["doc"]["decision"] is None and action["doc"]["status"] == "analyzed"
+
+
+def review_of(verdict: Decision, action: str, at: datetime) -> Decision:
+    review = ReviewAction(
+        track_id=verdict.track_id,
+        occurred_at=at,
+        action=action,  # type: ignore[arg-type]
+        reason="looked at it",
+        reviewer="rev-ada",
+        reviewed_decision_event_id=verdict.event_id,
+        reviewed_action=verdict.action,
+        reviewed_reasons=list(verdict.reasons),
+        submission_event_id=verdict.submission_event_id,
+        submitted_at=verdict.submitted_at,
+    )
+    return review_decision(review)
+
+
+def record_after(actions: list[dict[str, Any]], record: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The provenance document once the planned partial updates are applied, in order."""
+    merged = dict(record or {})
+    for action in by_index(actions, INDICES.provenance):
+        merged.update(action["doc"])
+    return merged
+
+
+def test_a_redelivered_pipeline_verdict_never_undoes_the_review_verdict() -> None:
+    a = analysis()
+    (verdict,) = decide(a, DEFAULT_POLICIES)
+    escalated = review_of(verdict, "escalate", verdict.occurred_at + timedelta(minutes=5))
+    record = record_after(plan_actions([a, verdict, escalated], {}, INDICES))
+    assert record["decision"]["event_id"] == escalated.event_id
+
+    replay = plan_actions([a, verdict], {"trk-1": state_from_document(record)}, INDICES)
+    assert record_after(replay, record)["decision"]["event_id"] == escalated.event_id
+    assert [x["_id"] for x in by_index(replay, INDICES.decisions)] == [verdict.event_id]  # history: a 409
+
+
+def test_a_later_review_outranks_an_earlier_one_whatever_order_they_arrive_in() -> None:
+    a = analysis()
+    (verdict,) = decide(a, DEFAULT_POLICIES)
+    first = review_of(verdict, "escalate", verdict.occurred_at + timedelta(minutes=5))
+    second = review_of(first, "overturn", verdict.occurred_at + timedelta(minutes=9))
+    in_order = record_after(plan_actions([a, verdict, first, second], {}, INDICES))
+    assert in_order["decision"]["event_id"] == second.event_id
+    redelivered = plan_actions([first, verdict], {"trk-1": state_from_document(in_order)}, INDICES)
+    assert by_index(redelivered, INDICES.provenance) == []
+    # within one batch too: the state carried from event to event keeps the rank
+    shuffled = record_after(plan_actions([a, verdict, second, first, verdict], {}, INDICES))
+    assert shuffled["decision"]["event_id"] == second.event_id
+
+
+def test_an_escalated_case_is_marked_and_keeps_at_least_its_severity() -> None:
+    a = analysis()
+    threat = Reason(code=ReasonCode.HARASSMENT_THREAT, message="a threat")
+    (verdict,) = decide(a, DEFAULT_POLICIES)
+    flagged = verdict.model_copy(update={"action": Action.NEEDS_REVIEW, "reasons": [threat]})
+    escalated = review_of(flagged, "escalate", flagged.occurred_at + timedelta(minutes=5))
+    record = record_after(plan_actions([a, flagged, escalated], {}, INDICES))
+    assert record["decision"]["escalated"] is True and record["decision"]["action"] == "needs_review"
+    assert record["decision"]["severity"] == SEVERITY[ReasonCode.HARASSMENT_THREAT]
+    assert [r["code"] for r in record["decision"]["reasons"]] == ["review_escalate", "harassment_threat"]
+    assert record_after(plan_actions([a, flagged], {}, INDICES))["decision"]["escalated"] is False

@@ -1,7 +1,8 @@
 import pytest
 
 from detectors.names import NameIndex, Person
-from model.names import fold
+from model.common_words import COMMON_WORDS
+from model.names import alias_problem, fold
 
 PEOPLE = [
     Person("Taylor Swift", aliases=("T-Swift",)),
@@ -38,3 +39,31 @@ def test_hits_point_at_the_text_as_written() -> None:
 
 def test_fold() -> None:
     assert fold("  Beyoncé—Knowles! ") == "beyonce knowles"
+
+
+@pytest.mark.parametrize(
+    ("alias", "why"),
+    [
+        ("the", "common words"),
+        ("Love", "common words"),
+        ("BABY", "common words"),
+        ("you", "common words"),
+        ("The Love", "common words"),  # only common words, however many
+        ("Oh, Baby!", "common words"),
+        ("DJ", "too short"),
+        ("a.b", "too short"),
+        ("—!?", "no letters or digits"),
+    ],
+)
+def test_aliases_too_short_or_too_common_are_refused_with_the_reason(alias: str, why: str) -> None:
+    problem = alias_problem(alias)
+    assert problem is not None and why in problem and repr(alias) in problem
+
+
+@pytest.mark.parametrize("alias", ["T-Swift", "Sia", "Baby Keem", "Queen B", "AC/DC", "Beyoncé"])
+def test_aliases_that_name_someone_are_accepted(alias: str) -> None:
+    assert alias_problem(alias) is None
+
+
+def test_common_words_are_stored_folded() -> None:
+    assert all(fold(word) == word for word in COMMON_WORDS)
