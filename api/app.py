@@ -28,7 +28,8 @@ from prometheus_client import (
 
 from api import page
 from api.deps import FORBIDDEN, UNAUTHORIZED, Services, require, services
-from api.routes import router
+from api.guard import BodyLimits, Guard
+from api.routes import UPLOAD_ROUTES, router
 from api.schemas import Health
 from index.stores import Stores
 from model.settings import Settings
@@ -50,6 +51,16 @@ class Metrics:
         self.queue = Gauge("clearance_review_queue_size", "open needs_review cases", registry=self.registry)
 
 
+def _body_limits(settings: Settings) -> BodyLimits:
+    return BodyLimits(
+        json_bytes=settings.api_max_json_kb << 10,
+        # the audio part is held to the limit exactly by the route; the rest is metadata and framing
+        upload_bytes=(settings.api_max_upload_mb << 20) + (settings.api_max_json_kb << 10) + (64 << 10),
+        upload_routes=UPLOAD_ROUTES,
+        upload_mb=settings.api_max_upload_mb,
+    )
+
+
 def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAPI:
     metrics = Metrics()
 
@@ -57,7 +68,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stores = Stores.open(settings)
         stores.ensure_indices(settings.es_replicas)
-        app.state.services = Services(settings, stores, publisher or Publisher(settings), {})
+        app.state.services = Services(settings, stores, publisher or Publisher(settings))
         yield
         app.state.services.publisher.close()
         stores.close()
@@ -71,6 +82,12 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     )
     app.include_router(router)
     app.include_router(page.router)
+    app.add_middleware(
+        Guard,
+        limits=_body_limits(settings),
+        rate_per_minute=settings.api_rate_per_minute,
+        rate_burst=settings.api_rate_burst,
+    )
 
     @app.middleware("http")
     async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -51,7 +51,13 @@ BAD_AUDIO: Responses = {
     413: {"model": Error, "description": "upload larger than the limit"},
     415: {"model": Error, "description": "not audio ffmpeg can read"},
 }
-router = APIRouter(prefix="/v1", responses=AUTH)
+LIMITS: Responses = {
+    413: {"model": Error, "description": "request body larger than the limit"},
+    429: {"model": Error, "description": "too many requests for this key; see Retry-After"},
+}
+router = APIRouter(prefix="/v1", responses={**AUTH, **LIMITS})
+# the routes taking multipart uploads: their bodies may be up to CLEARANCE_API_MAX_UPLOAD_MB
+UPLOAD_ROUTES = frozenset({("POST", "/v1/tracks"), ("POST", "/v1/recordings")})
 
 Ingest = Annotated[ApiKey, Depends(require("ingest"))]
 Reader = Annotated[ApiKey, Depends(require("reviewer", "rights_holder"))]

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_max_upload_mb: int = Field(200, ge=1, description="larger uploads get 413")
+    api_max_json_kb: int = Field(512, ge=1, description="larger request bodies (JSON) get 413")
+    api_rate_per_minute: int = Field(600, ge=1, description="requests per minute per API key (then 429)")
+    api_rate_burst: int = Field(120, ge=1, description="requests a key may make at once")
 
     # Workers
     app_id: str = "clearance"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -362,6 +363,34 @@ def test_bad_uploads(client: TestClient, keys: dict[str, str], tmp_path: Path) -
         "/v1/tracks/by-uri", headers=ingest, json={"audio_uri": "https://example.com/a.mp3"}
     )
     assert bad_uri.status_code == 422 and "file://" in bad_uri.json()["detail"]
+
+
+def _status_of_head_only(base_url: str, head: str) -> str:
+    """Send a request's head over a real socket and nothing of its body; the status code."""
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(head.encode())
+        return sock.recv(4096).decode().split(" ", 2)[1]
+
+
+@pytest.mark.parametrize("path", ["/v1/tracks", "/v1/recordings", "/v1/review/cases/x/actions"])
+def test_a_keyless_terabyte_body_is_refused_before_a_byte_of_it_is_read(api_server: str, path: str) -> None:
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: api\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        f"Content-Length: {10**12}\r\n\r\n"
+    )
+    started = time.monotonic()
+    assert _status_of_head_only(api_server, head) == "401"
+    assert time.monotonic() - started < 5
+
+
+def test_a_keyed_body_over_the_limit_is_413_before_it_is_read(api_server: str, keys: dict[str, str]) -> None:
+    head = (
+        "POST /v1/review/cases/x/actions HTTP/1.1\r\nHost: api\r\n"
+        f"Authorization: Bearer {keys['reviewer']}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {10**9}\r\n\r\n"
+    )
+    assert _status_of_head_only(api_server, head) == "413"
 
 
 def test_metrics_in_prometheus_format(client: TestClient, keys: dict[str, str]) -> None:
