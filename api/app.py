@@ -29,6 +29,7 @@ from prometheus_client import (
 from api import page
 from api.deps import FORBIDDEN, UNAUTHORIZED, Services, require, services
 from api.guard import BodyLimits, Guard
+from api.headers import SecurityHeaders
 from api.routes import UPLOAD_ROUTES, router
 from api.schemas import Health
 from index.stores import Stores
@@ -49,6 +50,15 @@ class Metrics:
             "clearance_api_request_seconds", "request latency", ["method", "route"], registry=self.registry
         )
         self.queue = Gauge("clearance_review_queue_size", "open needs_review cases", registry=self.registry)
+
+
+_REFUSED = "the record store could not run this request; check its parameters"
+_REFUSALS = {
+    404: "not found",
+    409: "the data changed while the request ran; retry",
+    429: "the record store is busy; retry shortly",
+    503: "the record store is unavailable; retry shortly",
+}
 
 
 def _body_limits(settings: Settings) -> BodyLimits:
@@ -99,6 +109,8 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
         metrics.latency.labels(request.method, path).observe(time.perf_counter() - started)
         return response
 
+    app.add_middleware(SecurityHeaders)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
@@ -117,12 +129,16 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
 
     @app.exception_handler(ApiError)
     async def store_refused(request: Request, exc: ApiError) -> JSONResponse:
-        # e.g. a search Elasticsearch cannot run for this input: the caller's request, not our fault
-        log.info("elasticsearch refused a request", status=exc.meta.status, error=str(exc))
-        code = exc.meta.status if 400 <= exc.meta.status < 500 else 503
-        return JSONResponse(
-            status_code=code, content={"detail": f"the store refused the request: {exc.message}"}
+        # e.g. a search Elasticsearch cannot run for this input. Its message names indices, fields
+        # and internals: it goes to the log, the caller gets what kind of problem it was.
+        log.warning(
+            "elasticsearch refused a request",
+            path=request.url.path,
+            status=exc.meta.status,
+            error=str(exc),
         )
+        code = exc.meta.status if 400 <= exc.meta.status < 500 else 503
+        return JSONResponse(status_code=code, content={"detail": _REFUSALS.get(code, _REFUSED)})
 
     @app.get("/healthz", response_model=Health, tags=["ops"])
     def healthz(request: Request) -> Health:
