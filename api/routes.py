@@ -41,7 +41,7 @@ from model.events import (
 from model.findings import RecordingMetadata
 from streams.ingest import publish_submissions, submission_for
 from streams.registration import Registration
-from streams.store import UnsupportedAudioUri, local_path
+from streams.store import AudioUnavailable, UnsupportedAudioUri, local_file_within, sha256_of
 from streams.topics import Topics
 
 Responses = dict[int | str, dict[str, Any]]
@@ -132,22 +132,28 @@ def submit_upload(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
     tags=["ingest"],
-    responses={**BAD_AUDIO, 422: {"model": Error}},
+    responses={
+        **BAD_AUDIO,
+        403: {"model": Error, "description": "a key without the role, or submitting by URI is off"},
+        422: {"model": Error},
+    },
 )
 def submit_uri(svc: ServicesDep, key: Ingest, body: TrackByUri) -> Accepted:
-    """Submit a track whose audio is already in the store, by its file:// URI."""
+    """Submit a track whose audio is already stored in one of the server's ingest folders
+    (CLEARANCE_INGEST_ROOTS), by its file:// URI."""
+    roots = svc.settings.ingest_roots
+    if not roots:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "submitting by URI is not enabled on this server")
     try:
-        path = local_path(body.audio_uri)
-    except UnsupportedAudioUri as exc:
+        path = local_file_within(body.audio_uri, roots)
+    except (UnsupportedAudioUri, AudioUnavailable) as exc:
         raise HTTPException(422, str(exc)) from exc
-    if not path.is_file():
-        raise HTTPException(422, f"no audio at {body.audio_uri}")
     try:
         probe(path)
     except DecodeError as exc:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"unsupported audio: {exc}") from exc
     meta = TrackMetadata.model_validate(body.model_dump(exclude={"audio_uri"}))
-    return _publish_submission(svc, track_submitted(meta, body.audio_uri, None, client="api"))
+    return _publish_submission(svc, track_submitted(meta, path.as_uri(), sha256_of(path), client="api"))
 
 
 # Tracks -------------------------------------------------------------------------------------
@@ -175,17 +181,16 @@ def track(svc: ServicesDep, key: Reader, track_id: str) -> Record:
 
 @router.get("/tracks/{track_id}/audio", tags=["tracks"], responses=NOT_FOUND, response_class=FileResponse)
 def track_audio(svc: ServicesDep, key: Reviewer, track_id: str) -> FileResponse:
-    """The track's audio, for the reviewer page's player."""
+    """The track's audio, for the reviewer page's player: only from the content store or the
+    ingest folders, whatever the record says."""
     record = svc.stores.records.get(track_id)
     uri = ((record or {}).get("submission") or {}).get("audio_uri")
     if not uri:
         raise _not_found(f"audio for track {track_id}")
     try:
-        path = local_path(uri)
-    except UnsupportedAudioUri as exc:
-        raise _not_found(f"local audio for track {track_id}") from exc
-    if not path.is_file():
-        raise _not_found(f"audio for track {track_id}")
+        path = local_file_within(uri, (svc.settings.store_dir, *svc.settings.ingest_roots))
+    except (UnsupportedAudioUri, AudioUnavailable) as exc:
+        raise _not_found(f"audio for track {track_id}") from exc
     return FileResponse(path, media_type="application/octet-stream")
 
 

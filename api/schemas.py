@@ -15,7 +15,9 @@ class Error(BaseModel):
 
 
 class TrackByUri(TrackMetadata):
-    audio_uri: str = Field(min_length=8, max_length=2000, description="file:// URI of audio already stored")
+    audio_uri: str = Field(
+        min_length=8, max_length=2000, description="file:// URI of audio in an ingest folder"
+    )
 
 
 class Accepted(BaseModel):

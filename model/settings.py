@@ -6,11 +6,14 @@ Each field is read from the environment variable ``CLEARANCE_<FIELD NAME IN CAPI
 
 from __future__ import annotations
 
+import json
+import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,6 +44,11 @@ class Settings(BaseSettings):
 
     # Content-addressed audio store used by `clearance submit`
     store_dir: Path = PROJECT_ROOT / ".clearance" / "store"
+    ingest_roots: Annotated[tuple[Path, ...], NoDecode] = Field(
+        (),
+        description="folders whose audio `POST /v1/tracks/by-uri` may submit (none: by-uri is off); "
+        "separated by ':' as in PATH, or a JSON list",
+    )
 
     # Analysis
     analysis_sample_rate: int = Field(22050, description="mono PCM rate the detectors receive")
@@ -80,6 +88,14 @@ class Settings(BaseSettings):
     # Logs
     log_level: str = "INFO"
     log_format: str = Field("console", pattern="^(console|json)$")
+
+    @field_validator("ingest_roots", mode="before")
+    @classmethod
+    def _folder_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else [p for p in text.split(os.pathsep) if p]
+        return value
 
     @property
     def kafka_bootstrap(self) -> str:

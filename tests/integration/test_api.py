@@ -359,10 +359,73 @@ def test_bad_uploads(client: TestClient, keys: dict[str, str], tmp_path: Path) -
         data={"metadata": json.dumps({"source": "stolen"})},
     )
     assert bad_meta.status_code == 422 and "source" in bad_meta.json()["detail"]
-    bad_uri = client.post(
-        "/v1/tracks/by-uri", headers=ingest, json={"audio_uri": "https://example.com/a.mp3"}
-    )
-    assert bad_uri.status_code == 422 and "file://" in bad_uri.json()["detail"]
+
+
+NO_AUDIO = (422, "no audio file at that URI inside the ingest folders")
+
+
+def test_by_uri_submits_only_files_inside_the_ingest_roots(
+    client: TestClient,
+    live_settings: Settings,
+    keys: dict[str, str],
+    worker: subprocess.Popen[bytes],  # the topics exist
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    ingest = auth(keys["ingest"])
+    root = tmp_path_factory.mktemp("ingest")
+    takes = [root / "a" / "take 1 (100%).wav", root / "b" / "take 1 (100%).wav"]
+    for seed, take in enumerate(takes):
+        take.parent.mkdir()
+        take.write_bytes(_wav(2, seed=430 + seed))
+    (root / "escape.wav").symlink_to("/etc/passwd")
+    off = client.post("/v1/tracks/by-uri", headers=ingest, json={"audio_uri": takes[0].as_uri()})
+    assert off.status_code == 403 and "not enabled" in off.json()["detail"]
+
+    settings = live_settings.model_copy(update={"ingest_roots": (root,)})
+    with TestClient(create_app(settings)) as on:
+        refused = [
+            on.post("/v1/tracks/by-uri", headers=ingest, json={"audio_uri": uri})
+            for uri in (
+                "file:///etc/shadow",
+                "file:///etc/passwd",
+                "file:///proc/self/environ",
+                "file:///no/such/file.wav",
+                (root / "absent.wav").as_uri(),
+                (root / "escape.wav").as_uri(),
+                takes[0].as_uri().replace("/a/", "/a/../../"),
+            )
+        ]
+        assert {(r.status_code, r.json()["detail"]) for r in refused} == {NO_AUDIO}
+        remote = on.post(
+            "/v1/tracks/by-uri", headers=ingest, json={"audio_uri": "file://nas/" + str(takes[0])}
+        )
+        assert remote.status_code == 422 and "this machine" in remote.json()["detail"]
+        web = on.post("/v1/tracks/by-uri", headers=ingest, json={"audio_uri": "https://example.com/a.mp3"})
+        assert web.status_code == 422 and "file://" in web.json()["detail"]
+        sent = [
+            on.post("/v1/tracks/by-uri", headers=ingest, json={"audio_uri": take.as_uri()}) for take in takes
+        ]
+    assert [r.status_code for r in sent] == [202, 202], [r.text for r in sent]
+    assert sent[0].json()["track_id"] != sent[1].json()["track_id"]  # same file name, other folder
+    assert sent[0].json()["audio_uri"] == takes[0].resolve().as_uri()
+
+
+def test_the_audio_route_serves_only_the_store_and_the_ingest_roots(
+    client: TestClient, keys: dict[str, str], es: Elasticsearch, live_settings: Settings
+) -> None:
+    provenance = Indices(live_settings.index_prefix).provenance
+    for track_id, uri in (
+        ("forged-passwd", "file:///etc/passwd"),
+        ("forged-remote", "file://nas/etc/passwd"),
+    ):
+        es.index(
+            index=provenance,
+            id=track_id,
+            document={"track_id": track_id, "submission": {"audio_uri": uri}},
+            refresh="wait_for",
+        )
+        answer = client.get(f"/v1/tracks/{track_id}/audio", headers=auth(keys["reviewer"]))
+        assert answer.status_code == 404 and "root:" not in answer.text
 
 
 def _status_of_head_only(base_url: str, head: str) -> str:
