@@ -36,6 +36,7 @@ from index.stores import Stores
 from model.settings import Settings
 from streams.logs import get_logger
 from streams.publisher import Publisher
+from streams.registration import Registration, RegistrationJobs
 
 log = get_logger("clearance.api")
 
@@ -78,8 +79,10 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stores = Stores.open(settings)
         stores.ensure_indices(settings.es_replicas)
-        app.state.services = Services(settings, stores, publisher or Publisher(settings))
+        registrations = RegistrationJobs(Registration(settings, stores.catalog), stores.jobs, settings)
+        app.state.services = Services(settings, stores, publisher or Publisher(settings), registrations)
         yield
+        registrations.shutdown()
         app.state.services.publisher.close()
         stores.close()
 

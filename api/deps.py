@@ -14,6 +14,7 @@ from index.keys import ApiKey, Role
 from index.stores import Stores
 from model.settings import Settings
 from streams.publisher import Publisher
+from streams.registration import RegistrationJobs
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Services:
     settings: Settings
     stores: Stores
     publisher: Publisher
+    registrations: RegistrationJobs
 
 
 def services(request: Request) -> Services:

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Response, UploadFile, status
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
 
@@ -19,7 +19,7 @@ from api.schemas import (
     PageOf,
     Record,
     RecordingIn,
-    Registered,
+    RegistrationJob,
     ReviewAccepted,
     ReviewActionIn,
     RoyaltyPeriod,
@@ -40,7 +40,8 @@ from model.events import (
 )
 from model.findings import RecordingMetadata
 from streams.ingest import publish_submissions, submission_for
-from streams.registration import Registration
+from streams.registration import KIND as REGISTRATION
+from streams.registration import QueueFull
 from streams.store import AudioUnavailable, UnsupportedAudioUri, local_file_within, sha256_of
 from streams.topics import Topics
 
@@ -308,22 +309,26 @@ def _own_holder(key: ApiKey) -> str:
 
 @router.post(
     "/recordings",
-    status_code=status.HTTP_201_CREATED,
-    response_model=Registered,
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RegistrationJob,
     tags=["rights holders"],
     responses={
         **BAD_AUDIO,
         409: {"model": Error, "description": "the ISRC belongs to another rights holder"},
         422: {"model": Error},
+        503: {"model": Error, "description": "too many registrations waiting; retry later"},
     },
 )
 def register_recording(
     svc: ServicesDep,
     key: Holder,
+    response: Response,
     audio: Annotated[UploadFile, File(description="the master")],
     metadata: Annotated[str, Form(description="RecordingIn as JSON")],
-) -> Registered:
-    """Fingerprint a master (the whole recording) and register it under the caller's name."""
+) -> RegistrationJob:
+    """Register a master (the whole recording) under the caller's name. Fingerprinting takes a
+    while, so this answers at once with a job to follow at /v1/recordings/jobs/{job_id}; the
+    catalog write itself refuses an ISRC another holder registered meanwhile."""
     holder = _own_holder(key)
     try:
         meta_in = RecordingIn.model_validate_json(metadata)
@@ -338,16 +343,26 @@ def register_recording(
     with tempfile.TemporaryDirectory() as tmp:
         saved = _save_upload(audio, svc.settings.api_max_upload_mb << 20, Path(tmp))
         try:
-            prints = Registration(svc.settings, svc.stores.catalog).register(meta, saved)
-        except DecodeError as exc:
-            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"unsupported audio: {exc}") from exc
-    return Registered(
-        isrc=meta.isrc,
-        rights_holder=holder,
-        duration_s=prints.chromaprint.duration_s,
-        item_count=prints.chromaprint.item_count,
-        landmark_count=len(prints.landmarks),
-    )
+            job = svc.registrations.submit(meta, saved)
+        except QueueFull as exc:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), {"Retry-After": "60"}) from exc
+    response.headers["Location"] = f"{router.prefix}/recordings/jobs/{job['job_id']}"
+    return _registration_job(job)
+
+
+def _registration_job(job: dict[str, Any]) -> RegistrationJob:
+    return RegistrationJob(**{**job, "isrc": job["subject"]})
+
+
+@router.get(
+    "/recordings/jobs/{job_id}", response_model=RegistrationJob, tags=["rights holders"], responses=NOT_FOUND
+)
+def registration_job(svc: ServicesDep, key: Holder, job_id: str) -> RegistrationJob:
+    """A registration's state: queued, running, done (with the prints taken) or failed (why)."""
+    job = svc.stores.jobs.get(job_id, holder_scope(key))
+    if job is None or job.get("kind") != REGISTRATION:
+        raise _not_found(f"registration job {job_id}")
+    return _registration_job(job)
 
 
 @router.delete(
@@ -356,10 +371,8 @@ def register_recording(
 def remove_recording(svc: ServicesDep, key: Holder, isrc: str) -> None:
     """Remove one of the caller's recordings from the catalog."""
     holder = _own_holder(key)
-    existing = svc.stores.catalog.get(isrc)
-    if existing is None or existing.get("rights_holder") != holder:
+    if not svc.stores.catalog.remove_owned(isrc, holder):
         raise _not_found(f"recording {isrc} of {holder}")
-    svc.stores.catalog.remove(isrc)
 
 
 @router.put("/artists/{name}/opt-out", tags=["rights holders"], responses=NOT_FOUND)

@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     api_max_json_kb: int = Field(512, ge=1, description="larger request bodies (JSON) get 413")
     api_rate_per_minute: int = Field(600, ge=1, description="requests per minute per API key (then 429)")
     api_rate_burst: int = Field(120, ge=1, description="requests a key may make at once")
+    api_registration_workers: int = Field(1, ge=1, description="registrations fingerprinted at once")
+    api_registration_queue: int = Field(16, ge=1, description="registrations queued or running; then 503")
 
     # Workers
     app_id: str = "clearance"

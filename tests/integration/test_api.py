@@ -9,6 +9,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ ROUTES: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/records"): {"reviewer", "rights_holder"},
     ("GET", "/v1/royalties"): {"rights_holder"},
     ("POST", "/v1/recordings"): {"rights_holder"},
+    ("GET", "/v1/recordings/jobs/{job_id}"): {"rights_holder"},
     ("DELETE", "/v1/recordings/{isrc}"): {"rights_holder"},
     ("PUT", "/v1/artists/{name}/opt-out"): {"rights_holder"},
     ("GET", "/metrics"): {"reviewer"},
@@ -115,7 +117,7 @@ def test_every_route_is_covered(client: TestClient) -> None:
 def test_missing_bad_and_wrong_role_keys(
     client: TestClient, keys: dict[str, str], method: str, path: str
 ) -> None:
-    url = path.format(track_id="trk-nobody", isrc="QZAAA2600001", name="Nobody")
+    url = path.format(track_id="trk-nobody", isrc="QZAAA2600001", name="Nobody", job_id="no-job")
     assert client.request(method, url).status_code == 401
     assert client.request(method, url, headers=auth("clr_nope_nope")).status_code == 401
     assert client.request(method, url, headers=auth(keys["reviewer"] + "x")).status_code == 401
@@ -359,6 +361,106 @@ def test_bad_uploads(client: TestClient, keys: dict[str, str], tmp_path: Path) -
         data={"metadata": json.dumps({"source": "stolen"})},
     )
     assert bad_meta.status_code == 422 and "source" in bad_meta.json()["detail"]
+
+
+def _flac(samples: np.ndarray[Any, Any]) -> bytes:
+    import soundfile
+
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, RATE, format="FLAC")
+    return buffer.getvalue()
+
+
+def _register(client: TestClient, key: str, audio: bytes, **metadata: Any) -> Any:
+    return client.post(
+        "/v1/recordings",
+        headers=auth(key),
+        files={"audio": ("master.flac", audio, "audio/flac")},
+        data={"metadata": json.dumps(metadata)},
+    )
+
+
+def _job(client: TestClient, key: str, job_id: str) -> dict[str, Any]:
+    response = client.get(f"/v1/recordings/jobs/{job_id}", headers=auth(key))
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def _finished(client: TestClient, key: str, job_id: str) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        job = _job(client, key, job_id)
+        return job if job["state"] in ("done", "failed") else None
+
+    return eventually(probe, timeout_s=180, what=f"registration job {job_id} to finish")
+
+
+def test_a_registration_runs_in_the_background_while_the_api_answers(
+    client: TestClient, keys: dict[str, str], stores: Stores
+) -> None:
+    # 20 minutes of audio (a song, then silence: a small upload, a long decode and fingerprint)
+    audio = _flac(np.concatenate([synth.song(seed=440, seconds=30), np.zeros(1170 * RATE, np.float32)]))
+    sent = _register(client, keys["holder_a"], audio, isrc="QZJOB2600001", title="Long Take", artists=["Ash"])
+    assert sent.status_code == 202, sent.text
+    job = sent.json()
+    assert job["state"] in ("queued", "running") and job["isrc"] == "QZJOB2600001"
+    assert sent.headers["Location"] == f"/v1/recordings/jobs/{job['job_id']}"
+    other = client.get(f"/v1/recordings/jobs/{job['job_id']}", headers=auth(keys["holder_b"]))
+    assert other.status_code == 404  # only the holder who submitted it sees the job
+
+    slowest, seen_running = 0.0, False
+    while (state := _job(client, keys["holder_a"], job["job_id"])["state"]) in ("queued", "running"):
+        seen_running |= state == "running"
+        for path, headers in (("/healthz", {}), ("/v1/records?q=Remix", auth(keys["holder_a"]))):
+            started = time.perf_counter()
+            assert client.get(path, headers=headers).status_code == 200
+            slowest = max(slowest, time.perf_counter() - started)
+        time.sleep(0.2)
+    assert seen_running and slowest < 1.0, (seen_running, slowest)
+    done = _job(client, keys["holder_a"], job["job_id"])
+    assert done["state"] == "done", done
+    assert done["result"]["duration_s"] == pytest.approx(1200, abs=1) and done["result"]["landmark_count"] > 0
+    assert (stores.catalog.get("QZJOB2600001") or {}).get("rights_holder") == "Alder Records"
+
+
+def test_a_failed_registration_says_why_and_of_two_holders_racing_for_an_isrc_one_wins(
+    client: TestClient, keys: dict[str, str], stores: Stores
+) -> None:
+    short = _register(
+        client,
+        keys["holder_a"],
+        _flac(synth.song(seed=441, seconds=0.5)),
+        isrc="QZJOB2600002",
+        title="Short",
+        artists=["Ash"],
+    )
+    assert short.status_code == 202, short.text
+    failed = _finished(client, keys["holder_a"], short.json()["job_id"])
+    assert failed["state"] == "failed" and "unsupported audio" in failed["reason"], failed
+
+    audio = _flac(synth.song(seed=442, seconds=15))
+    holders = {"holder_a": "Alder Records", "holder_b": "Birch Music"}
+    with ThreadPoolExecutor(2) as pool:
+        answers = dict(
+            zip(
+                holders,
+                pool.map(
+                    lambda k: _register(client, keys[k], audio, isrc="QZJOB2600003", title=k, artists=["Z"]),
+                    holders,
+                ),
+                strict=True,
+            )
+        )
+    statuses = sorted(a.status_code for a in answers.values())
+    assert statuses in ([202, 202], [202, 409]), [a.text for a in answers.values()]
+    finals = {
+        k: _finished(client, keys[k], a.json()["job_id"]) for k, a in answers.items() if a.status_code == 202
+    }
+    winners = [k for k, job in finals.items() if job["state"] == "done"]
+    assert len(winners) == 1, finals
+    for k, job in finals.items():
+        if k not in winners:
+            assert job["state"] == "failed" and "another rights holder" in job["reason"], job
+    assert (stores.catalog.get("QZJOB2600003") or {}).get("rights_holder") == holders[winners[0]]
 
 
 NO_AUDIO = (422, "no audio file at that URI inside the ingest folders")
