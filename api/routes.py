@@ -25,6 +25,7 @@ from api.schemas import (
     RoyaltyPeriod,
     TrackByUri,
 )
+from api.visibility import decisions_for_holder, record_for_holder
 from decisions.review import review_outcome
 from detectors.audio import DecodeError, probe
 from index.history import Interval
@@ -168,15 +169,19 @@ def track(svc: ServicesDep, key: Reader, track_id: str) -> Record:
     record = svc.stores.records.get(track_id, scope)
     if record is None:
         raise _not_found(f"track {track_id}")
-    record.pop("fingerprint", None)
+    history = svc.stores.decisions.history(track_id)
     if scope is not None:
-        record.pop("findings", None)  # raw findings may name other holders' recordings
-        record["matches"] = [m for m in record.get("matches", []) if m.get("rights_holder") == scope]
+        return Record(
+            track_id=track_id,
+            record=record_for_holder(record, scope),
+            decisions=decisions_for_holder(history, scope),
+        )
+    record.pop("fingerprint", None)
     return Record(
         track_id=track_id,
         record=record,
-        decisions=svc.stores.decisions.history(track_id, scope),
-        audit=svc.stores.audit.for_track(track_id) if scope is None else [],
+        decisions=history,
+        audit=svc.stores.audit.for_track(track_id),
     )
 
 
@@ -275,12 +280,15 @@ def search_records(
     offset: Offset = 0,
     limit: Limit = 20,
 ) -> PageOf:
-    """Provenance records; a rights holder sees only records that involve their own catalog."""
+    """Provenance records; a rights holder sees only records that involve their own catalog, and
+    of those only their own part (api/visibility.py)."""
     if date_from and date_to and date_from > date_to:
         raise HTTPException(422, "date_from is after date_to")
     query = RecordQuery(isrc, title, artist, decision.value if decision else None, date_from, date_to, q)
-    page = svc.stores.records.search(holder_scope(key), query, offset, limit)
-    return PageOf(total=page.total, offset=offset, limit=limit, items=page.items)
+    scope = holder_scope(key)
+    page = svc.stores.records.search(scope, query, offset, limit)
+    items = page.items if scope is None else [record_for_holder(r, scope) for r in page.items]
+    return PageOf(total=page.total, offset=offset, limit=limit, items=items)
 
 
 @router.get("/royalties", response_model=list[RoyaltyPeriod], tags=["rights holders"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import socket
 import subprocess
 import time
@@ -461,6 +462,119 @@ def test_a_failed_registration_says_why_and_of_two_holders_racing_for_an_isrc_on
         if k not in winners:
             assert job["state"] == "failed" and "another rights holder" in job["reason"], job
     assert (stores.catalog.get("QZJOB2600003") or {}).get("rights_holder") == holders[winners[0]]
+
+
+def _as_json_number(value: int) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\d.]){value}(?![\d.])")
+
+
+def _walk_as_holder(
+    client: TestClient, mine: dict[str, Any], theirs: dict[str, Any]
+) -> dict[tuple[str, str], list[Any]]:
+    """Every route a rights holder may call, as `mine`; the answers by route."""
+    headers = auth(mine["key"])
+    answers: dict[tuple[str, str], list[Any]] = {
+        route: [] for route, roles in ROUTES.items() if "rights_holder" in roles
+    }
+
+    def call(method: str, route: str, url: str, **kwargs: Any) -> Any:
+        response = client.request(method, url, headers=headers, **kwargs)
+        answers[(method, route)].append(response)
+        return response
+
+    assert call("GET", "/v1/tracks/{track_id}", "/v1/tracks/api-medley").status_code == 200
+    for params in (
+        {},
+        {"isrc": mine["isrc"]},
+        {"isrc": theirs["isrc"]},
+        {"q": "Medley"},
+        {"artist": theirs["artist"]},
+        {"decision": "royalty"},
+    ):
+        assert call("GET", "/v1/records", "/v1/records", params=params).status_code == 200
+    assert call("GET", "/v1/royalties", "/v1/royalties", params={"period": "day"}).json()
+    jobs = "/v1/recordings/jobs/{job_id}"
+    assert call("GET", jobs, f"/v1/recordings/jobs/{mine['job']}").status_code == 200
+    assert call("GET", jobs, f"/v1/recordings/jobs/{theirs['job']}").status_code == 404
+    short = _flac(synth.song(seed=mine["seed"], seconds=3))
+    registered = call(
+        "POST",
+        "/v1/recordings",
+        "/v1/recordings",
+        files={"audio": ("x.flac", short, "audio/flac")},
+        data={"metadata": json.dumps({"isrc": mine["extra_isrc"], "title": "Short", "artists": ["Z"]})},
+    )
+    assert registered.status_code == 202, registered.text
+    # the routes naming the other's catalog: 404 (their answers echo only what was asked)
+    assert call("DELETE", "/v1/recordings/{isrc}", f"/v1/recordings/{theirs['isrc']}").status_code == 404
+    opt_out = f"/v1/artists/{theirs['artist']}/opt-out"
+    assert call("PUT", "/v1/artists/{name}/opt-out", opt_out, json={"opted_out": True}).status_code == 404
+    assert all(answers.values()), [route for route, got in answers.items() if not got]
+    return answers
+
+
+def test_two_holders_of_one_medley_see_nothing_of_each_other_on_any_route(
+    client: TestClient,
+    keys: dict[str, str],
+    stores: Stores,
+    es: Elasticsearch,
+    live_settings: Settings,
+    worker: subprocess.Popen[bytes],
+) -> None:
+    """Tenant isolation through the real pipeline: two holders register masters (different
+    rates), a medley of both is uploaded and decided, then each holder calls every route a holder
+    may call and none of the answers holds the other's ISRC, rate, name, or any server path."""
+    holders: dict[str, dict[str, Any]] = {
+        "Cedar Tunes": {"isrc": "QZCDR2600001", "extra_isrc": "QZCDR2600002", "rate": 4321, "seed": 451},
+        "Dogwood Sound": {"isrc": "QZDGW2600001", "extra_isrc": "QZDGW2600002", "rate": 2718, "seed": 452},
+    }
+    holders["Cedar Tunes"]["artist"], holders["Dogwood Sound"]["artist"] = "Cyra", "Dov"
+    for name, h in holders.items():
+        h["key"] = stores.keys.create("rights_holder", f"key of {name}", name)[0]
+        sent = _register(
+            client,
+            h["key"],
+            _flac(synth.song(seed=h["seed"], seconds=40)),
+            isrc=h["isrc"],
+            title=f"{name} Song",
+            artists=[h["artist"]],
+            policy="monetize",
+            royalty_rate_bp=h["rate"],
+        )
+        assert sent.status_code == 202, sent.text
+        h["job"] = sent.json()["job_id"]
+        assert _finished(client, h["key"], h["job"])["state"] == "done"
+
+    medley = np.concatenate(
+        [synth.song(seed=h["seed"], seconds=40)[5 * RATE : 25 * RATE] for h in holders.values()]
+    )
+    buffer = io.BytesIO()
+    import soundfile
+
+    soundfile.write(buffer, medley, RATE, format="WAV")
+    sent = _upload(client, keys["ingest"], buffer.getvalue(), track_id="api-medley", title="Medley of two")
+
+    def both_paid() -> dict[str, Any] | None:
+        body = _decided(client, keys["reviewer"], "api-medley", sent["event_id"])
+        paid = {d["royalty"]["rights_holder"] for d in body["decisions"] if d.get("royalty")}
+        return body if paid == set(holders) else None
+
+    full = eventually(both_paid, what="the medley decided with both holders' royalties")
+    assert {m["isrc"] for m in full["record"]["matches"]} == {h["isrc"] for h in holders.values()}
+    indices = Indices(live_settings.index_prefix)
+    es.indices.refresh(index=[indices.provenance, indices.decisions, indices.jobs])
+
+    for me, mine in holders.items():
+        (other,) = set(holders) - {me}
+        theirs = holders[other]
+        answers = _walk_as_holder(client, mine, theirs)
+        read = json.dumps([r.json() for got in answers.values() for r in got if r.status_code != 404])
+        assert mine["isrc"] in read and _as_json_number(mine["rate"]).search(read)  # the walk saw real data
+        for leak in (theirs["isrc"], other, theirs["artist"], "file:", str(live_settings.store_dir)):
+            assert leak not in read, (me, leak)
+        assert not _as_json_number(theirs["rate"]).search(read), (me, theirs["rate"])
+        assert not re.search(r'"/(tmp|work|srv|home|root|etc|proc|var)/', read), me
+    assert (stores.catalog.get("QZDGW2600001") or {}).get("rights_holder") == "Dogwood Sound"
 
 
 NO_AUDIO = (422, "no audio file at that URI inside the ingest folders")
