@@ -28,12 +28,15 @@ from prometheus_client import (
 
 from api import page
 from api.deps import FORBIDDEN, UNAUTHORIZED, Services, require, services
-from api.routes import router
+from api.guard import BodyLimits, Guard
+from api.headers import SecurityHeaders
+from api.routes import UPLOAD_ROUTES, router
 from api.schemas import Health
 from index.stores import Stores
 from model.settings import Settings
 from streams.logs import get_logger
 from streams.publisher import Publisher, PublishError
+from streams.registration import Registration, RegistrationJobs
 
 log = get_logger("clearance.api")
 
@@ -50,6 +53,25 @@ class Metrics:
         self.queue = Gauge("clearance_review_queue_size", "open needs_review cases", registry=self.registry)
 
 
+_REFUSED = "the record store could not run this request; check its parameters"
+_REFUSALS = {
+    404: "not found",
+    409: "the data changed while the request ran; retry",
+    429: "the record store is busy; retry shortly",
+    503: "the record store is unavailable; retry shortly",
+}
+
+
+def _body_limits(settings: Settings) -> BodyLimits:
+    return BodyLimits(
+        json_bytes=settings.api_max_json_kb << 10,
+        # the audio part is held to the limit exactly by the route; the rest is metadata and framing
+        upload_bytes=(settings.api_max_upload_mb << 20) + (settings.api_max_json_kb << 10) + (64 << 10),
+        upload_routes=UPLOAD_ROUTES,
+        upload_mb=settings.api_max_upload_mb,
+    )
+
+
 def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAPI:
     metrics = Metrics()
 
@@ -57,8 +79,10 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stores = Stores.open(settings)
         stores.ensure_indices(settings.es_replicas)
-        app.state.services = Services(settings, stores, publisher or Publisher(settings), {})
+        registrations = RegistrationJobs(Registration(settings, stores.catalog), stores.jobs, settings)
+        app.state.services = Services(settings, stores, publisher or Publisher(settings), registrations)
         yield
+        registrations.shutdown()
         app.state.services.publisher.close()
         stores.close()
 
@@ -71,6 +95,12 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     )
     app.include_router(router)
     app.include_router(page.router)
+    app.add_middleware(
+        Guard,
+        limits=_body_limits(settings),
+        rate_per_minute=settings.api_rate_per_minute,
+        rate_burst=settings.api_rate_burst,
+    )
 
     @app.middleware("http")
     async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -81,6 +111,8 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
         metrics.requests.labels(request.method, path, str(response.status_code)).inc()
         metrics.latency.labels(request.method, path).observe(time.perf_counter() - started)
         return response
+
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -100,12 +132,16 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
 
     @app.exception_handler(ApiError)
     async def store_refused(request: Request, exc: ApiError) -> JSONResponse:
-        # e.g. a search Elasticsearch cannot run for this input: the caller's request, not our fault
-        log.info("elasticsearch refused a request", status=exc.meta.status, error=str(exc))
-        code = exc.meta.status if 400 <= exc.meta.status < 500 else 503
-        return JSONResponse(
-            status_code=code, content={"detail": f"the store refused the request: {exc.message}"}
+        # e.g. a search Elasticsearch cannot run for this input. Its message names indices, fields
+        # and internals: it goes to the log, the caller gets what kind of problem it was.
+        log.warning(
+            "elasticsearch refused a request",
+            path=request.url.path,
+            status=exc.meta.status,
+            error=str(exc),
         )
+        code = exc.meta.status if 400 <= exc.meta.status < 500 else 503
+        return JSONResponse(status_code=code, content={"detail": _REFUSALS.get(code, _REFUSED)})
 
     @app.exception_handler(PublishError)
     async def bus_unavailable(request: Request, exc: Exception) -> JSONResponse:

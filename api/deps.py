@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from api.guard import STATE_KEY
 from index.keys import ApiKey, Role
 from index.stores import Stores
 from model.settings import Settings
 from streams.publisher import Publisher
-
-KEY_CACHE_SECONDS = 10.0
+from streams.registration import RegistrationJobs
 
 
 @dataclass
@@ -22,7 +22,7 @@ class Services:
     settings: Settings
     stores: Stores
     publisher: Publisher
-    key_cache: dict[str, tuple[float, ApiKey | None]]
+    registrations: RegistrationJobs
 
 
 def services(request: Request) -> Services:
@@ -34,35 +34,21 @@ ServicesDep = Annotated[Services, Depends(services)]
 
 UNAUTHORIZED: dict[str, Any] = {"description": "no API key, or an unknown or revoked one"}
 FORBIDDEN: dict[str, Any] = {"description": "the key's role may not do this"}
-
-
-def _presented_key(authorization: str | None, x_api_key: str | None) -> str | None:
-    if x_api_key:
-        return x_api_key.strip()
-    if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
-    return None
+BEARER = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
+API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="or the API key here")
 
 
 def caller(
-    svc: ServicesDep,
-    authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None,
-    x_api_key: Annotated[str | None, Header(description="or the API key here")] = None,
+    request: Request,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None,
+    _header: Annotated[str | None, Security(API_KEY_HEADER)] = None,
 ) -> ApiKey:
-    presented = _presented_key(authorization, x_api_key)
-    if not presented:
+    """The key the guard (api/guard.py) verified before the body was read; the two security
+    parameters only document the schemes in OpenAPI."""
+    key = request.scope.get("state", {}).get(STATE_KEY)
+    if not isinstance(key, ApiKey):  # a keyed route outside the guard's prefixes: fail closed
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "an API key is required", {"WWW-Authenticate": "Bearer"}
-        )
-    cached = svc.key_cache.get(presented)
-    if cached is not None and time.monotonic() - cached[0] < KEY_CACHE_SECONDS:
-        key = cached[1]
-    else:
-        key = svc.stores.keys.verify(presented)
-        svc.key_cache[presented] = (time.monotonic(), key)
-    if key is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key", {"WWW-Authenticate": "Bearer"}
         )
     return key
 

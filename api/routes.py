@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Response, UploadFile, status
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
 
@@ -19,12 +19,13 @@ from api.schemas import (
     PageOf,
     Record,
     RecordingIn,
-    Registered,
+    RegistrationJob,
     ReviewAccepted,
     ReviewActionIn,
     RoyaltyPeriod,
     TrackByUri,
 )
+from api.visibility import decisions_for_holder, record_for_holder
 from decisions.review import is_escalated, review_outcome, senior_needed
 from detectors.audio import DecodeError, probe
 from index.history import Interval
@@ -44,8 +45,9 @@ from model.findings import RecordingMetadata
 from model.names import fold
 from streams.ingest import publish_submissions, submission_for
 from streams.publisher import PublishError
-from streams.registration import Registration
-from streams.store import UnsupportedAudioUri, local_path
+from streams.registration import KIND as REGISTRATION
+from streams.registration import QueueFull
+from streams.store import AudioUnavailable, UnsupportedAudioUri, local_file_within, sha256_of
 from streams.topics import Topics
 
 Responses = dict[int | str, dict[str, Any]]
@@ -55,7 +57,13 @@ BAD_AUDIO: Responses = {
     413: {"model": Error, "description": "upload larger than the limit"},
     415: {"model": Error, "description": "not audio ffmpeg can read"},
 }
-router = APIRouter(prefix="/v1", responses=AUTH)
+LIMITS: Responses = {
+    413: {"model": Error, "description": "request body larger than the limit"},
+    429: {"model": Error, "description": "too many requests for this key; see Retry-After"},
+}
+router = APIRouter(prefix="/v1", responses={**AUTH, **LIMITS})
+# the routes taking multipart uploads: their bodies may be up to CLEARANCE_API_MAX_UPLOAD_MB
+UPLOAD_ROUTES = frozenset({("POST", "/v1/tracks"), ("POST", "/v1/recordings")})
 
 Ingest = Annotated[ApiKey, Depends(require("ingest"))]
 Reader = Annotated[ApiKey, Depends(require("reviewer", "rights_holder"))]
@@ -130,22 +138,28 @@ def submit_upload(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
     tags=["ingest"],
-    responses={**BAD_AUDIO, 422: {"model": Error}},
+    responses={
+        **BAD_AUDIO,
+        403: {"model": Error, "description": "a key without the role, or submitting by URI is off"},
+        422: {"model": Error},
+    },
 )
 def submit_uri(svc: ServicesDep, key: Ingest, body: TrackByUri) -> Accepted:
-    """Submit a track whose audio is already in the store, by its file:// URI."""
+    """Submit a track whose audio is already stored in one of the server's ingest folders
+    (CLEARANCE_INGEST_ROOTS), by its file:// URI."""
+    roots = svc.settings.ingest_roots
+    if not roots:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "submitting by URI is not enabled on this server")
     try:
-        path = local_path(body.audio_uri)
-    except UnsupportedAudioUri as exc:
+        path = local_file_within(body.audio_uri, roots)
+    except (UnsupportedAudioUri, AudioUnavailable) as exc:
         raise HTTPException(422, str(exc)) from exc
-    if not path.is_file():
-        raise HTTPException(422, f"no audio at {body.audio_uri}")
     try:
         probe(path)
     except DecodeError as exc:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"unsupported audio: {exc}") from exc
     meta = TrackMetadata.model_validate(body.model_dump(exclude={"audio_uri"}))
-    return _publish_submission(svc, track_submitted(meta, body.audio_uri, None, client="api"))
+    return _publish_submission(svc, track_submitted(meta, path.as_uri(), sha256_of(path), client="api"))
 
 
 # Tracks -------------------------------------------------------------------------------------
@@ -159,31 +173,34 @@ def track(svc: ServicesDep, key: Reader, track_id: str) -> Record:
     record = svc.stores.records.get(track_id, scope)
     if record is None:
         raise _not_found(f"track {track_id}")
-    record.pop("fingerprint", None)
+    history = svc.stores.decisions.history(track_id)
     if scope is not None:
-        record.pop("findings", None)  # raw findings may name other holders' recordings
-        record["matches"] = [m for m in record.get("matches", []) if m.get("rights_holder") == scope]
+        return Record(
+            track_id=track_id,
+            record=record_for_holder(record, scope),
+            decisions=decisions_for_holder(history, scope),
+        )
+    record.pop("fingerprint", None)
     return Record(
         track_id=track_id,
         record=record,
-        decisions=svc.stores.decisions.history(track_id, scope),
-        audit=svc.stores.audit.for_track(track_id) if scope is None else [],
+        decisions=history,
+        audit=svc.stores.audit.for_track(track_id),
     )
 
 
 @router.get("/tracks/{track_id}/audio", tags=["tracks"], responses=NOT_FOUND, response_class=FileResponse)
 def track_audio(svc: ServicesDep, key: Reviewer, track_id: str) -> FileResponse:
-    """The track's audio, for the reviewer page's player."""
+    """The track's audio, for the reviewer page's player: only from the content store or the
+    ingest folders, whatever the record says."""
     record = svc.stores.records.get(track_id)
     uri = ((record or {}).get("submission") or {}).get("audio_uri")
     if not uri:
         raise _not_found(f"audio for track {track_id}")
     try:
-        path = local_path(uri)
-    except UnsupportedAudioUri as exc:
-        raise _not_found(f"local audio for track {track_id}") from exc
-    if not path.is_file():
-        raise _not_found(f"audio for track {track_id}")
+        path = local_file_within(uri, (svc.settings.store_dir, *svc.settings.ingest_roots))
+    except (UnsupportedAudioUri, AudioUnavailable) as exc:
+        raise _not_found(f"audio for track {track_id}") from exc
     return FileResponse(path, media_type="application/octet-stream")
 
 
@@ -298,12 +315,15 @@ def search_records(
     offset: Offset = 0,
     limit: Limit = 20,
 ) -> PageOf:
-    """Provenance records; a rights holder sees only records that involve their own catalog."""
+    """Provenance records; a rights holder sees only records that involve their own catalog, and
+    of those only their own part (api/visibility.py)."""
     if date_from and date_to and date_from > date_to:
         raise HTTPException(422, "date_from is after date_to")
     query = RecordQuery(isrc, title, artist, decision.value if decision else None, date_from, date_to, q)
-    page = svc.stores.records.search(holder_scope(key), query, offset, limit)
-    return PageOf(total=page.total, offset=offset, limit=limit, items=page.items)
+    scope = holder_scope(key)
+    page = svc.stores.records.search(scope, query, offset, limit)
+    items = page.items if scope is None else [record_for_holder(r, scope) for r in page.items]
+    return PageOf(total=page.total, offset=offset, limit=limit, items=items)
 
 
 @router.get("/royalties", response_model=list[RoyaltyPeriod], tags=["rights holders"])
@@ -332,22 +352,26 @@ def _own_holder(key: ApiKey) -> str:
 
 @router.post(
     "/recordings",
-    status_code=status.HTTP_201_CREATED,
-    response_model=Registered,
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RegistrationJob,
     tags=["rights holders"],
     responses={
         **BAD_AUDIO,
         409: {"model": Error, "description": "the ISRC belongs to another rights holder"},
         422: {"model": Error},
+        503: {"model": Error, "description": "too many registrations waiting; retry later"},
     },
 )
 def register_recording(
     svc: ServicesDep,
     key: Holder,
+    response: Response,
     audio: Annotated[UploadFile, File(description="the master")],
     metadata: Annotated[str, Form(description="RecordingIn as JSON")],
-) -> Registered:
-    """Fingerprint a master (the whole recording) and register it under the caller's name."""
+) -> RegistrationJob:
+    """Register a master (the whole recording) under the caller's name. Fingerprinting takes a
+    while, so this answers at once with a job to follow at /v1/recordings/jobs/{job_id}; the
+    catalog write itself refuses an ISRC another holder registered meanwhile."""
     holder = _own_holder(key)
     try:
         meta_in = RecordingIn.model_validate_json(metadata)
@@ -362,16 +386,26 @@ def register_recording(
     with tempfile.TemporaryDirectory() as tmp:
         saved = _save_upload(audio, svc.settings.api_max_upload_mb << 20, Path(tmp))
         try:
-            prints = Registration(svc.settings, svc.stores.catalog).register(meta, saved)
-        except DecodeError as exc:
-            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"unsupported audio: {exc}") from exc
-    return Registered(
-        isrc=meta.isrc,
-        rights_holder=holder,
-        duration_s=prints.chromaprint.duration_s,
-        item_count=prints.chromaprint.item_count,
-        landmark_count=len(prints.landmarks),
-    )
+            job = svc.registrations.submit(meta, saved)
+        except QueueFull as exc:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), {"Retry-After": "60"}) from exc
+    response.headers["Location"] = f"{router.prefix}/recordings/jobs/{job['job_id']}"
+    return _registration_job(job)
+
+
+def _registration_job(job: dict[str, Any]) -> RegistrationJob:
+    return RegistrationJob(**{**job, "isrc": job["subject"]})
+
+
+@router.get(
+    "/recordings/jobs/{job_id}", response_model=RegistrationJob, tags=["rights holders"], responses=NOT_FOUND
+)
+def registration_job(svc: ServicesDep, key: Holder, job_id: str) -> RegistrationJob:
+    """A registration's state: queued, running, done (with the prints taken) or failed (why)."""
+    job = svc.stores.jobs.get(job_id, holder_scope(key))
+    if job is None or job.get("kind") != REGISTRATION:
+        raise _not_found(f"registration job {job_id}")
+    return _registration_job(job)
 
 
 @router.delete(
@@ -380,10 +414,8 @@ def register_recording(
 def remove_recording(svc: ServicesDep, key: Holder, isrc: str) -> None:
     """Remove one of the caller's recordings from the catalog."""
     holder = _own_holder(key)
-    existing = svc.stores.catalog.get(isrc)
-    if existing is None or existing.get("rights_holder") != holder:
+    if not svc.stores.catalog.remove_owned(isrc, holder):
         raise _not_found(f"recording {isrc} of {holder}")
-    svc.stores.catalog.remove(isrc)
 
 
 @router.put(

@@ -15,7 +15,9 @@ class Error(BaseModel):
 
 
 class TrackByUri(TrackMetadata):
-    audio_uri: str = Field(min_length=8, max_length=2000, description="file:// URI of audio already stored")
+    audio_uri: str = Field(
+        min_length=8, max_length=2000, description="file:// URI of audio in an ingest folder"
+    )
 
 
 class Accepted(BaseModel):
@@ -62,12 +64,22 @@ class RecordingIn(RecordingMetadata):
     rights_holder: str = Field("", description="ignored for rights-holder keys: always their own")
 
 
-class Registered(BaseModel):
-    isrc: str
-    rights_holder: str
+class RegistrationResult(BaseModel):
     duration_s: float
     item_count: int = Field(description="Chromaprint items (about 8 per second)")
     landmark_count: int = Field(description="spectral-peak landmarks (the mix-robust fingerprint)")
+
+
+class RegistrationJob(BaseModel):
+    """A registration in the background: fingerprinting a master takes up to minutes."""
+
+    job_id: str
+    isrc: str
+    state: Literal["queued", "running", "done", "failed"]
+    reason: str | None = Field(None, description="why it failed")
+    result: RegistrationResult | None = Field(None, description="the prints taken, once done")
+    created_at: str
+    updated_at: str
 
 
 class OptOutIn(BaseModel):

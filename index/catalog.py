@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 from elasticsearch.helpers import bulk
 
 from detectors import landmarks
@@ -35,6 +35,11 @@ def catalog_document(
     }
 
 
+class OwnershipConflict(Exception):
+    """The ISRC belongs to another rights holder (or kept changing while it was written)."""
+
+
+_ATTEMPTS = 3
 _RETRIEVAL_TERMS = ["terms", "landmark_terms"]  # only the inverted indices need them
 _BULKY = [*_RETRIEVAL_TERMS, "landmarks"]
 
@@ -71,6 +76,73 @@ class CatalogStore:
             )
             for meta, prints in entries
         )
+
+    def register_owned(self, meta: RecordingMetadata, prints: ReferencePrints) -> None:
+        """Add a recording for its rights holder, or replace one of theirs. Ownership is enforced
+        by the write itself: a create that fails if the ISRC exists, else a replace conditional on
+        the revision that was read and found to be the same holder's. Of two holders racing for
+        one ISRC exactly one wins; the other gets OwnershipConflict."""
+        document = catalog_document(
+            meta,
+            prints.chromaprint.fingerprint,
+            prints.chromaprint.duration_s,
+            decode_items(prints.chromaprint.fingerprint),
+            prints.landmarks,
+        )
+        for _ in range(_ATTEMPTS):
+            try:
+                self._es.create(index=self._index, id=meta.isrc, document=document, refresh="wait_for")
+                return
+            except ConflictError:
+                pass
+            revision = self._owned_revision(meta.isrc, meta.rights_holder)
+            if revision is None:
+                continue  # removed meanwhile: create again
+            try:
+                self._es.index(
+                    index=self._index,
+                    id=meta.isrc,
+                    document=document,
+                    if_seq_no=revision[0],
+                    if_primary_term=revision[1],
+                    refresh="wait_for",
+                )
+                return
+            except ConflictError:
+                continue  # written meanwhile: look at it again
+        raise OwnershipConflict(f"{meta.isrc} changed while it was being registered; retry")
+
+    def remove_owned(self, isrc: str, rights_holder: str) -> bool:
+        """Remove the holder's recording (conditional on the revision read); False if there is
+        no such recording of theirs."""
+        try:
+            revision = self._owned_revision(isrc, rights_holder)
+        except OwnershipConflict:
+            return False
+        if revision is None:
+            return False
+        try:
+            self._es.delete(
+                index=self._index,
+                id=isrc,
+                if_seq_no=revision[0],
+                if_primary_term=revision[1],
+                refresh="wait_for",
+            )
+        except (ConflictError, NotFoundError):
+            return False
+        return True
+
+    def _owned_revision(self, isrc: str, rights_holder: str) -> tuple[int, int] | None:
+        """(seq_no, primary_term) of the holder's document; None if absent; OwnershipConflict if
+        another holder's."""
+        try:
+            doc = self._es.get(index=self._index, id=isrc, source_includes=["rights_holder"])
+        except NotFoundError:
+            return None
+        if doc["_source"].get("rights_holder") != rights_holder:
+            raise OwnershipConflict(f"{isrc} is registered by another rights holder")
+        return int(doc["_seq_no"]), int(doc["_primary_term"])
 
     def remove(self, isrc: str) -> bool:
         try:

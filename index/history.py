@@ -18,21 +18,15 @@ class DecisionStore:
     def __init__(self, es: Elasticsearch, indices: Indices) -> None:
         self._es, self._index = es, indices.decisions
 
-    def history(self, track_id: str, rights_holder: str | None = None) -> list[dict[str, Any]]:
-        """A track's decisions, oldest first; for a rights holder, royalties paid to others are
-        left out."""
+    def history(self, track_id: str) -> list[dict[str, Any]]:
+        """A track's decisions, oldest first (what a rights holder may see of them: api/visibility)."""
         response = self._es.search(
             index=self._index,
             query={"term": {"track_id": track_id}},
             sort=[{"occurred_at": "asc"}, {"event_id": "asc"}],
             size=HISTORY_SIZE,
         )
-        decisions = [h["_source"] for h in response["hits"]["hits"]]
-        if rights_holder is None:
-            return decisions
-        return [
-            d for d in decisions if not d.get("royalty") or d["royalty"]["rights_holder"] == rights_holder
-        ]
+        return [h["_source"] for h in response["hits"]["hits"]]
 
     def paid_royalty_ids(self, ids: list[str]) -> frozenset[str]:
         """Royalty decision ids already recorded (decisions are created under their ids)."""

@@ -37,6 +37,10 @@ class Indices:
     def keys(self) -> str:
         return f"{self.prefix}keys"
 
+    @property
+    def jobs(self) -> str:
+        return f"{self.prefix}jobs"
+
     def all(self) -> list[str]:
         return [
             self.provenance,
@@ -46,4 +50,5 @@ class Indices:
             self.people,
             self.audit,
             self.keys,
+            self.jobs,
         ]

@@ -12,6 +12,7 @@ from index.audit import AuditStore
 from index.catalog import CatalogStore
 from index.client import connect
 from index.history import DecisionStore
+from index.jobs import JobStore
 from index.keys import KeyStore
 from index.names import Indices
 from index.records import RecordStore
@@ -30,6 +31,7 @@ class Stores:
     registry: RegistryStore
     keys: KeyStore
     audit: AuditStore
+    jobs: JobStore
 
     @classmethod
     def open(cls, settings: Settings) -> Stores:
@@ -47,6 +49,7 @@ class Stores:
             registry=RegistryStore(es, indices, catalog),
             keys=KeyStore(es, indices),
             audit=AuditStore(es, indices),
+            jobs=JobStore(es, indices),
         )
 
     def ensure_indices(self, replicas: int) -> None:

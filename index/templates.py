@@ -353,6 +353,24 @@ def keys_mappings() -> dict[str, Any]:
     }
 
 
+def jobs_mappings() -> dict[str, Any]:
+    """Background jobs (registrations): whose, about what, in which state, why it failed."""
+    return {
+        "dynamic": "strict",
+        "properties": {
+            "job_id": _KEYWORD,
+            "kind": _KEYWORD,
+            "rights_holder": _KEYWORD,
+            "subject": _KEYWORD,
+            "state": _KEYWORD,
+            "reason": {"type": "text"},
+            "result": _OPAQUE,
+            "created_at": _DATE,
+            "updated_at": _DATE,
+        },
+    }
+
+
 def _template(pattern: str, mappings: dict[str, Any], replicas: int) -> dict[str, Any]:
     return {
         "index_patterns": [pattern],
@@ -375,6 +393,7 @@ def ensure_indices(es: Elasticsearch, indices: Indices, replicas: int = 0) -> No
         (indices.people, people_mappings()),
         (indices.audit, audit_mappings()),
         (indices.keys, keys_mappings()),
+        (indices.jobs, jobs_mappings()),
     )
     for name, mappings in wanted:
         es.indices.put_index_template(name=name, **_template(name, mappings, replicas))

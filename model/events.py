@@ -9,6 +9,7 @@ of the same submission produces the same ids and every write keyed by them is id
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
@@ -116,8 +117,9 @@ def track_submitted(
     meta: TrackMetadata, audio_uri: str, audio_sha256: str | None, *, client: str, default_title: str = ""
 ) -> TrackSubmitted:
     """The event for a track as its ingest client describes it: without a track id one is
-    derived from the audio, and a generated track always declares generation."""
-    digest = audio_sha256 or audio_uri.rsplit("/", 1)[-1]
+    derived from the audio (its content hash, else a hash of its whole URI, so two files of one
+    name in two folders are two tracks), and a generated track always declares generation."""
+    digest = audio_sha256 or hashlib.sha256(audio_uri.encode()).hexdigest()
     fields = meta.model_dump(exclude={"track_id", "uploader_id", "title", "declared_ai_use"})
     return TrackSubmitted(
         **fields,

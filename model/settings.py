@@ -6,11 +6,14 @@ Each field is read from the environment variable ``CLEARANCE_<FIELD NAME IN CAPI
 
 from __future__ import annotations
 
+import json
+import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,6 +44,11 @@ class Settings(BaseSettings):
 
     # Content-addressed audio store used by `clearance submit`
     store_dir: Path = PROJECT_ROOT / ".clearance" / "store"
+    ingest_roots: Annotated[tuple[Path, ...], NoDecode] = Field(
+        (),
+        description="folders whose audio `POST /v1/tracks/by-uri` may submit (none: by-uri is off); "
+        "separated by ':' as in PATH, or a JSON list",
+    )
 
     # Analysis
     analysis_sample_rate: int = Field(22050, description="mono PCM rate the detectors receive")
@@ -68,6 +76,11 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_max_upload_mb: int = Field(200, ge=1, description="larger uploads get 413")
+    api_max_json_kb: int = Field(512, ge=1, description="larger request bodies (JSON) get 413")
+    api_rate_per_minute: int = Field(600, ge=1, description="requests per minute per API key (then 429)")
+    api_rate_burst: int = Field(120, ge=1, description="requests a key may make at once")
+    api_registration_workers: int = Field(1, ge=1, description="registrations fingerprinted at once")
+    api_registration_queue: int = Field(16, ge=1, description="registrations queued or running; then 503")
 
     # Workers
     app_id: str = "clearance"
@@ -77,6 +90,14 @@ class Settings(BaseSettings):
     # Logs
     log_level: str = "INFO"
     log_format: str = Field("console", pattern="^(console|json)$")
+
+    @field_validator("ingest_roots", mode="before")
+    @classmethod
+    def _folder_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else [p for p in text.split(os.pathsep) if p]
+        return value
 
     @property
     def kafka_bootstrap(self) -> str:

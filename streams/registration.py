@@ -1,18 +1,29 @@
 """Registering masters in the catalog, for every client (the CLI's manifests, the API): decode
-the whole recording, take its reference prints, write them under the recording's metadata."""
+the whole recording, take its reference prints, write them under the recording's metadata.
+
+The API registers in the background (`RegistrationJobs`): a decode of up to 30 minutes of audio
+does not belong in a request."""
 
 from __future__ import annotations
 
+import shutil
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from detectors.audio import DecodeError, decode
 from detectors.catalog import ReferencePrints, reference_prints
-from index.catalog import CatalogStore
+from index.catalog import CatalogStore, OwnershipConflict
+from index.jobs import JobStore
 from model.findings import RecordingMetadata
 from model.settings import Settings
+from streams.logs import get_logger
 
 _BATCH = 50
+KIND = "registration"
+log = get_logger("clearance.registration")
 
 
 class Registration:
@@ -30,8 +41,10 @@ class Registration:
         return reference_prints(audio)
 
     def register(self, meta: RecordingMetadata, path: Path) -> ReferencePrints:
+        """One recording for its rights holder; raises DecodeError, or OwnershipConflict when the
+        ISRC is another holder's (checked by the write, not before the decode)."""
         prints = self.fingerprint(path)
-        self._catalog.register([(meta, prints)])
+        self._catalog.register_owned(meta, prints)
         return prints
 
     def register_many(
@@ -56,3 +69,66 @@ class Registration:
         if batch:
             written += self._catalog.register(batch)
         return written
+
+
+class QueueFull(Exception):
+    """As many registrations are waiting as the API takes; retry later."""
+
+
+class RegistrationJobs:
+    """Registrations off the request path: the upload is moved to a spool folder, a small pool of
+    threads (decoding runs in ffmpeg, fingerprinting mostly in numpy and libchromaprint) registers
+    it, and the job's state is kept in Elasticsearch (index/jobs.py)."""
+
+    def __init__(self, registration: Registration, jobs: JobStore, settings: Settings) -> None:
+        self._registration, self._jobs = registration, jobs
+        self._spool = settings.store_dir.parent / "registrations"
+        self._pool = ThreadPoolExecutor(settings.api_registration_workers, thread_name_prefix="registration")
+        self._max_waiting = settings.api_registration_queue
+        self._waiting: dict[str, Future[None]] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, meta: RecordingMetadata, upload: Path) -> dict[str, Any]:
+        """Queue the registration of `upload` (moved away: the caller's copy is gone); returns the
+        job. Raises QueueFull."""
+        with self._lock:
+            if len(self._waiting) >= self._max_waiting:
+                raise QueueFull(f"{len(self._waiting)} registrations are waiting; retry in a minute")
+            job = self._jobs.create(KIND, meta.rights_holder, meta.isrc)
+            self._spool.mkdir(parents=True, exist_ok=True)
+            spooled = Path(shutil.move(upload, self._spool / job["job_id"]))
+            self._waiting[job["job_id"]] = self._pool.submit(self._run, job["job_id"], meta, spooled)
+        return job
+
+    def _run(self, job_id: str, meta: RecordingMetadata, path: Path) -> None:
+        try:
+            self._jobs.update(job_id, "running")
+            prints = self._registration.register(meta, path)
+            result = {
+                "duration_s": prints.chromaprint.duration_s,
+                "item_count": prints.chromaprint.item_count,
+                "landmark_count": len(prints.landmarks),
+            }
+            self._jobs.update(job_id, "done", result=result)
+        except DecodeError as exc:
+            self._jobs.update(job_id, "failed", reason=f"unsupported audio: {exc}")
+        except OwnershipConflict as exc:
+            self._jobs.update(job_id, "failed", reason=str(exc))
+        except Exception:
+            log.exception("registration failed", job_id=job_id, isrc=meta.isrc)
+            self._jobs.update(job_id, "failed", reason="the registration failed on the server; retry")
+        finally:
+            path.unlink(missing_ok=True)
+            with self._lock:
+                self._waiting.pop(job_id, None)
+
+    def shutdown(self) -> None:
+        """Let the running registrations finish; the queued ones fail (they would be lost)."""
+        with self._lock:
+            cancelled = [job_id for job_id, future in self._waiting.items() if future.cancel()]
+        self._pool.shutdown(wait=True)
+        for job_id in cancelled:
+            self._jobs.update(job_id, "failed", reason="the API stopped before the job ran; submit it again")
+            (self._spool / job_id).unlink(missing_ok=True)
+            with self._lock:
+                self._waiting.pop(job_id, None)

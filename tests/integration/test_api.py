@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +48,7 @@ ROUTES: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/records"): {"reviewer", "rights_holder"},
     ("GET", "/v1/royalties"): {"rights_holder"},
     ("POST", "/v1/recordings"): {"rights_holder"},
+    ("GET", "/v1/recordings/jobs/{job_id}"): {"rights_holder"},
     ("DELETE", "/v1/recordings/{isrc}"): {"rights_holder"},
     ("PUT", "/v1/artists/{name}/opt-out"): {"rights_holder"},
     ("GET", "/metrics"): {"reviewer"},
@@ -124,7 +128,7 @@ def test_every_route_is_covered(client: TestClient) -> None:
 def test_missing_bad_and_wrong_role_keys(
     client: TestClient, keys: dict[str, str], method: str, path: str
 ) -> None:
-    url = path.format(track_id="trk-nobody", isrc="QZAAA2600001", name="Nobody")
+    url = path.format(track_id="trk-nobody", isrc="QZAAA2600001", name="Nobody", job_id="no-job")
     assert client.request(method, url).status_code == 401
     assert client.request(method, url, headers=auth("clr_nope_nope")).status_code == 401
     assert client.request(method, url, headers=auth(keys["reviewer"] + "x")).status_code == 401
@@ -675,10 +679,314 @@ def test_bad_uploads(client: TestClient, keys: dict[str, str], tmp_path: Path) -
         data={"metadata": json.dumps({"source": "stolen"})},
     )
     assert bad_meta.status_code == 422 and "source" in bad_meta.json()["detail"]
-    bad_uri = client.post(
-        "/v1/tracks/by-uri", headers=ingest, json={"audio_uri": "https://example.com/a.mp3"}
+
+
+def _flac(samples: np.ndarray[Any, Any]) -> bytes:
+    import soundfile
+
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, RATE, format="FLAC")
+    return buffer.getvalue()
+
+
+def _register(client: TestClient, key: str, audio: bytes, **metadata: Any) -> Any:
+    return client.post(
+        "/v1/recordings",
+        headers=auth(key),
+        files={"audio": ("master.flac", audio, "audio/flac")},
+        data={"metadata": json.dumps(metadata)},
     )
-    assert bad_uri.status_code == 422 and "file://" in bad_uri.json()["detail"]
+
+
+def _job(client: TestClient, key: str, job_id: str) -> dict[str, Any]:
+    response = client.get(f"/v1/recordings/jobs/{job_id}", headers=auth(key))
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def _finished(client: TestClient, key: str, job_id: str) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        job = _job(client, key, job_id)
+        return job if job["state"] in ("done", "failed") else None
+
+    return eventually(probe, timeout_s=180, what=f"registration job {job_id} to finish")
+
+
+def test_a_registration_runs_in_the_background_while_the_api_answers(
+    client: TestClient, keys: dict[str, str], stores: Stores
+) -> None:
+    # 20 minutes of audio (a song, then silence: a small upload, a long decode and fingerprint)
+    audio = _flac(np.concatenate([synth.song(seed=440, seconds=30), np.zeros(1170 * RATE, np.float32)]))
+    sent = _register(client, keys["holder_a"], audio, isrc="QZJOB2600001", title="Long Take", artists=["Ash"])
+    assert sent.status_code == 202, sent.text
+    job = sent.json()
+    assert job["state"] in ("queued", "running") and job["isrc"] == "QZJOB2600001"
+    assert sent.headers["Location"] == f"/v1/recordings/jobs/{job['job_id']}"
+    other = client.get(f"/v1/recordings/jobs/{job['job_id']}", headers=auth(keys["holder_b"]))
+    assert other.status_code == 404  # only the holder who submitted it sees the job
+
+    slowest, seen_running = 0.0, False
+    while (state := _job(client, keys["holder_a"], job["job_id"])["state"]) in ("queued", "running"):
+        seen_running |= state == "running"
+        for path, headers in (("/healthz", {}), ("/v1/records?q=Remix", auth(keys["holder_a"]))):
+            started = time.perf_counter()
+            assert client.get(path, headers=headers).status_code == 200
+            slowest = max(slowest, time.perf_counter() - started)
+        time.sleep(0.2)
+    assert seen_running and slowest < 1.0, (seen_running, slowest)
+    done = _job(client, keys["holder_a"], job["job_id"])
+    assert done["state"] == "done", done
+    assert done["result"]["duration_s"] == pytest.approx(1200, abs=1) and done["result"]["landmark_count"] > 0
+    assert (stores.catalog.get("QZJOB2600001") or {}).get("rights_holder") == "Alder Records"
+
+
+def test_a_failed_registration_says_why_and_of_two_holders_racing_for_an_isrc_one_wins(
+    client: TestClient, keys: dict[str, str], stores: Stores
+) -> None:
+    short = _register(
+        client,
+        keys["holder_a"],
+        _flac(synth.song(seed=441, seconds=0.5)),
+        isrc="QZJOB2600002",
+        title="Short",
+        artists=["Ash"],
+    )
+    assert short.status_code == 202, short.text
+    failed = _finished(client, keys["holder_a"], short.json()["job_id"])
+    assert failed["state"] == "failed" and "unsupported audio" in failed["reason"], failed
+
+    audio = _flac(synth.song(seed=442, seconds=15))
+    holders = {"holder_a": "Alder Records", "holder_b": "Birch Music"}
+    with ThreadPoolExecutor(2) as pool:
+        answers = dict(
+            zip(
+                holders,
+                pool.map(
+                    lambda k: _register(client, keys[k], audio, isrc="QZJOB2600003", title=k, artists=["Z"]),
+                    holders,
+                ),
+                strict=True,
+            )
+        )
+    statuses = sorted(a.status_code for a in answers.values())
+    assert statuses in ([202, 202], [202, 409]), [a.text for a in answers.values()]
+    finals = {
+        k: _finished(client, keys[k], a.json()["job_id"]) for k, a in answers.items() if a.status_code == 202
+    }
+    winners = [k for k, job in finals.items() if job["state"] == "done"]
+    assert len(winners) == 1, finals
+    for k, job in finals.items():
+        if k not in winners:
+            assert job["state"] == "failed" and "another rights holder" in job["reason"], job
+    assert (stores.catalog.get("QZJOB2600003") or {}).get("rights_holder") == holders[winners[0]]
+
+
+def _as_json_number(value: int) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\d.]){value}(?![\d.])")
+
+
+def _walk_as_holder(
+    client: TestClient, mine: dict[str, Any], theirs: dict[str, Any]
+) -> dict[tuple[str, str], list[Any]]:
+    """Every route a rights holder may call, as `mine`; the answers by route."""
+    headers = auth(mine["key"])
+    answers: dict[tuple[str, str], list[Any]] = {
+        route: [] for route, roles in ROUTES.items() if "rights_holder" in roles
+    }
+
+    def call(method: str, route: str, url: str, **kwargs: Any) -> Any:
+        response = client.request(method, url, headers=headers, **kwargs)
+        answers[(method, route)].append(response)
+        return response
+
+    assert call("GET", "/v1/tracks/{track_id}", "/v1/tracks/api-medley").status_code == 200
+    for params in (
+        {},
+        {"isrc": mine["isrc"]},
+        {"isrc": theirs["isrc"]},
+        {"q": "Medley"},
+        {"artist": theirs["artist"]},
+        {"decision": "royalty"},
+    ):
+        assert call("GET", "/v1/records", "/v1/records", params=params).status_code == 200
+    assert call("GET", "/v1/royalties", "/v1/royalties", params={"period": "day"}).json()
+    jobs = "/v1/recordings/jobs/{job_id}"
+    assert call("GET", jobs, f"/v1/recordings/jobs/{mine['job']}").status_code == 200
+    assert call("GET", jobs, f"/v1/recordings/jobs/{theirs['job']}").status_code == 404
+    short = _flac(synth.song(seed=mine["seed"], seconds=3))
+    registered = call(
+        "POST",
+        "/v1/recordings",
+        "/v1/recordings",
+        files={"audio": ("x.flac", short, "audio/flac")},
+        data={"metadata": json.dumps({"isrc": mine["extra_isrc"], "title": "Short", "artists": ["Z"]})},
+    )
+    assert registered.status_code == 202, registered.text
+    # the routes naming the other's catalog: 404 (their answers echo only what was asked)
+    assert call("DELETE", "/v1/recordings/{isrc}", f"/v1/recordings/{theirs['isrc']}").status_code == 404
+    opt_out = f"/v1/artists/{theirs['artist']}/opt-out"
+    assert call("PUT", "/v1/artists/{name}/opt-out", opt_out, json={"opted_out": True}).status_code == 404
+    assert all(answers.values()), [route for route, got in answers.items() if not got]
+    return answers
+
+
+def test_two_holders_of_one_medley_see_nothing_of_each_other_on_any_route(
+    client: TestClient,
+    keys: dict[str, str],
+    stores: Stores,
+    es: Elasticsearch,
+    live_settings: Settings,
+    worker: subprocess.Popen[bytes],
+) -> None:
+    """Tenant isolation through the real pipeline: two holders register masters (different
+    rates), a medley of both is uploaded and decided, then each holder calls every route a holder
+    may call and none of the answers holds the other's ISRC, rate, name, or any server path."""
+    holders: dict[str, dict[str, Any]] = {
+        "Cedar Tunes": {"isrc": "QZCDR2600001", "extra_isrc": "QZCDR2600002", "rate": 4321, "seed": 451},
+        "Dogwood Sound": {"isrc": "QZDGW2600001", "extra_isrc": "QZDGW2600002", "rate": 2718, "seed": 452},
+    }
+    holders["Cedar Tunes"]["artist"], holders["Dogwood Sound"]["artist"] = "Cyra", "Dov"
+    for name, h in holders.items():
+        h["key"] = stores.keys.create("rights_holder", f"key of {name}", name)[0]
+        sent = _register(
+            client,
+            h["key"],
+            _flac(synth.song(seed=h["seed"], seconds=40)),
+            isrc=h["isrc"],
+            title=f"{name} Song",
+            artists=[h["artist"]],
+            policy="monetize",
+            royalty_rate_bp=h["rate"],
+        )
+        assert sent.status_code == 202, sent.text
+        h["job"] = sent.json()["job_id"]
+        assert _finished(client, h["key"], h["job"])["state"] == "done"
+
+    medley = np.concatenate(
+        [synth.song(seed=h["seed"], seconds=40)[5 * RATE : 25 * RATE] for h in holders.values()]
+    )
+    buffer = io.BytesIO()
+    import soundfile
+
+    soundfile.write(buffer, medley, RATE, format="WAV")
+    sent = _upload(client, keys["ingest"], buffer.getvalue(), track_id="api-medley", title="Medley of two")
+
+    def both_paid() -> dict[str, Any] | None:
+        body = _decided(client, keys["reviewer"], "api-medley", sent["event_id"])
+        paid = {d["royalty"]["rights_holder"] for d in body["decisions"] if d.get("royalty")}
+        return body if paid == set(holders) else None
+
+    full = eventually(both_paid, what="the medley decided with both holders' royalties")
+    assert {m["isrc"] for m in full["record"]["matches"]} == {h["isrc"] for h in holders.values()}
+    indices = Indices(live_settings.index_prefix)
+    es.indices.refresh(index=[indices.provenance, indices.decisions, indices.jobs])
+
+    for me, mine in holders.items():
+        (other,) = set(holders) - {me}
+        theirs = holders[other]
+        answers = _walk_as_holder(client, mine, theirs)
+        read = json.dumps([r.json() for got in answers.values() for r in got if r.status_code != 404])
+        assert mine["isrc"] in read and _as_json_number(mine["rate"]).search(read)  # the walk saw real data
+        for leak in (theirs["isrc"], other, theirs["artist"], "file:", str(live_settings.store_dir)):
+            assert leak not in read, (me, leak)
+        assert not _as_json_number(theirs["rate"]).search(read), (me, theirs["rate"])
+        assert not re.search(r'"/(tmp|work|srv|home|root|etc|proc|var)/', read), me
+    assert (stores.catalog.get("QZDGW2600001") or {}).get("rights_holder") == "Dogwood Sound"
+
+
+NO_AUDIO = (422, "no audio file at that URI inside the ingest folders")
+
+
+def test_by_uri_submits_only_files_inside_the_ingest_roots(
+    client: TestClient,
+    live_settings: Settings,
+    keys: dict[str, str],
+    worker: subprocess.Popen[bytes],  # the topics exist
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    ingest = auth(keys["ingest"])
+    root = tmp_path_factory.mktemp("ingest")
+    takes = [root / "a" / "take 1 (100%).wav", root / "b" / "take 1 (100%).wav"]
+    for seed, take in enumerate(takes):
+        take.parent.mkdir()
+        take.write_bytes(_wav(2, seed=430 + seed))
+    (root / "escape.wav").symlink_to("/etc/passwd")
+    off = client.post("/v1/tracks/by-uri", headers=ingest, json={"audio_uri": takes[0].as_uri()})
+    assert off.status_code == 403 and "not enabled" in off.json()["detail"]
+
+    settings = live_settings.model_copy(update={"ingest_roots": (root,)})
+    with TestClient(create_app(settings)) as on:
+        refused = [
+            on.post("/v1/tracks/by-uri", headers=ingest, json={"audio_uri": uri})
+            for uri in (
+                "file:///etc/shadow",
+                "file:///etc/passwd",
+                "file:///proc/self/environ",
+                "file:///no/such/file.wav",
+                (root / "absent.wav").as_uri(),
+                (root / "escape.wav").as_uri(),
+                takes[0].as_uri().replace("/a/", "/a/../../"),
+            )
+        ]
+        assert {(r.status_code, r.json()["detail"]) for r in refused} == {NO_AUDIO}
+        remote = on.post(
+            "/v1/tracks/by-uri", headers=ingest, json={"audio_uri": "file://nas/" + str(takes[0])}
+        )
+        assert remote.status_code == 422 and "this machine" in remote.json()["detail"]
+        web = on.post("/v1/tracks/by-uri", headers=ingest, json={"audio_uri": "https://example.com/a.mp3"})
+        assert web.status_code == 422 and "file://" in web.json()["detail"]
+        sent = [
+            on.post("/v1/tracks/by-uri", headers=ingest, json={"audio_uri": take.as_uri()}) for take in takes
+        ]
+    assert [r.status_code for r in sent] == [202, 202], [r.text for r in sent]
+    assert sent[0].json()["track_id"] != sent[1].json()["track_id"]  # same file name, other folder
+    assert sent[0].json()["audio_uri"] == takes[0].resolve().as_uri()
+
+
+def test_the_audio_route_serves_only_the_store_and_the_ingest_roots(
+    client: TestClient, keys: dict[str, str], es: Elasticsearch, live_settings: Settings
+) -> None:
+    provenance = Indices(live_settings.index_prefix).provenance
+    for track_id, uri in (
+        ("forged-passwd", "file:///etc/passwd"),
+        ("forged-remote", "file://nas/etc/passwd"),
+    ):
+        es.index(
+            index=provenance,
+            id=track_id,
+            document={"track_id": track_id, "submission": {"audio_uri": uri}},
+            refresh="wait_for",
+        )
+        answer = client.get(f"/v1/tracks/{track_id}/audio", headers=auth(keys["reviewer"]))
+        assert answer.status_code == 404 and "root:" not in answer.text
+
+
+def _status_of_head_only(base_url: str, head: str) -> str:
+    """Send a request's head over a real socket and nothing of its body; the status code."""
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(head.encode())
+        return sock.recv(4096).decode().split(" ", 2)[1]
+
+
+@pytest.mark.parametrize("path", ["/v1/tracks", "/v1/recordings", "/v1/review/cases/x/actions"])
+def test_a_keyless_terabyte_body_is_refused_before_a_byte_of_it_is_read(api_server: str, path: str) -> None:
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: api\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        f"Content-Length: {10**12}\r\n\r\n"
+    )
+    started = time.monotonic()
+    assert _status_of_head_only(api_server, head) == "401"
+    assert time.monotonic() - started < 5
+
+
+def test_a_keyed_body_over_the_limit_is_413_before_it_is_read(api_server: str, keys: dict[str, str]) -> None:
+    head = (
+        "POST /v1/review/cases/x/actions HTTP/1.1\r\nHost: api\r\n"
+        f"Authorization: Bearer {keys['reviewer']}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {10**9}\r\n\r\n"
+    )
+    assert _status_of_head_only(api_server, head) == "413"
 
 
 def test_metrics_in_prometheus_format(client: TestClient, keys: dict[str, str]) -> None:

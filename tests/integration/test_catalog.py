@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +15,14 @@ from elasticsearch import Elasticsearch
 from cli.catalog import ManifestError, add_from_manifest
 from corpus import synth
 from detectors import landmarks
-from index.catalog import EsCatalogLookup
+from index.catalog import EsCatalogLookup, OwnershipConflict
 from index.names import Indices
 from index.stores import Stores
 from model.events import TrackMetadata
+from model.findings import RecordingMetadata
 from model.settings import Settings
 from streams.ingest import submission_for
+from streams.registration import Registration
 from tests.integration.test_pipeline import decided_record, eventually, publish
 
 pytestmark = pytest.mark.integration
@@ -180,3 +184,38 @@ def test_a_master_mixed_under_another_song_is_found_by_its_landmarks(
     segment = match["segments"][0]
     assert segment["reference_start_s"] - segment["upload_start_s"] == pytest.approx(20, abs=0.2)
     assert match["seconds_matched"] >= 10
+
+
+def test_two_holders_racing_for_an_isrc_exactly_one_wins_and_owners_may_replace_their_own(
+    live_settings: Settings, stores: Stores, tmp_path: Path
+) -> None:
+    """Ownership is enforced by the write: create-if-absent, or a replace conditional on the
+    revision found to be the same holder's."""
+    prints = Registration(live_settings, stores.catalog).fingerprint(
+        synth.write(tmp_path / "m.flac", synth.song(seed=231, seconds=12))
+    )
+    for round_ in range(5):
+        isrc = f"QZRCE260{round_:04d}"
+        metas = [
+            RecordingMetadata(isrc=isrc, title=holder, artists=["X"], rights_holder=holder)
+            for holder in ("Race One", "Race Two", "Race One", "Race Two")
+        ]
+        start = threading.Barrier(len(metas))
+
+        def register(meta: RecordingMetadata, start: threading.Barrier = start) -> str | None:
+            start.wait()
+            try:
+                stores.catalog.register_owned(meta, prints)
+            except OwnershipConflict:
+                return None
+            return meta.rights_holder
+
+        with ThreadPoolExecutor(len(metas)) as pool:
+            winners = {w for w in pool.map(register, metas) if w is not None}
+        owner = (stores.catalog.get(isrc) or {}).get("rights_holder")
+        assert winners == {owner}, (round_, winners, owner)
+        loser = "Race Two" if owner == "Race One" else "Race One"
+        with pytest.raises(OwnershipConflict, match="another rights holder"):
+            stores.catalog.register_owned(metas[0].model_copy(update={"rights_holder": loser}), prints)
+        assert not stores.catalog.remove_owned(isrc, loser)
+        assert stores.catalog.remove_owned(isrc, str(owner))

@@ -3,6 +3,7 @@ see its evidence timeline, overturn it, see the change. Screenshots go to artifa
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -84,6 +85,13 @@ def test_a_reviewer_overturns_a_case_from_the_page(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
+        refused: list[str] = []  # Chromium reports each CSP violation on the console
+        page.on(
+            "console",
+            lambda message: (
+                refused.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
         page.goto(f"{api_server}/review")
         page.fill("#key", key)
         page.click("#load")
@@ -93,6 +101,7 @@ def test_a_reviewer_overturns_a_case_from_the_page(
         expect(page.locator("#action")).to_have_text("needs_review", timeout=15_000)
         expect(page.locator("#timeline rect.match").first).to_be_visible()
         expect(page.locator("#timeline .words")).to_contain_text("talentless")
+        expect(page.locator("#player")).to_have_attribute("src", re.compile(r"^blob:"))  # media-src
         page.screenshot(path=str(ARTIFACTS / "reviewer-page-case.png"), full_page=True)
         page.fill("#why", "criticism of a public figure, not harassment")
         page.click("#overturn")
@@ -101,3 +110,15 @@ def test_a_reviewer_overturns_a_case_from_the_page(
         page.screenshot(path=str(ARTIFACTS / "reviewer-page-overturned.png"), full_page=True)
         browser.close()
     assert (ARTIFACTS / "reviewer-page-overturned.png").stat().st_size > 10_000
+    assert not refused, refused  # the page runs under its Content-Security-Policy without violations
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+def test_the_page_escapes_quotes_as_well_as_markup(api_server: str) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(f"{api_server}/review")
+        escaped = page.evaluate("""esc(`<b title="x" data-y='z'>&`)""")
+        browser.close()
+    assert escaped == "&lt;b title=&quot;x&quot; data-y=&#39;z&#39;&gt;&amp;"

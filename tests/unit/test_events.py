@@ -4,7 +4,15 @@ import json
 
 import pytest
 
-from model.events import SCHEMA_VERSION, EventParseError, TrackSubmitted, derived_id, parse_event
+from model.events import (
+    SCHEMA_VERSION,
+    EventParseError,
+    TrackMetadata,
+    TrackSubmitted,
+    derived_id,
+    parse_event,
+    track_submitted,
+)
 
 
 def submitted(**overrides: object) -> dict[str, object]:
@@ -54,3 +62,14 @@ def test_derived_ids_are_deterministic_and_distinct() -> None:
     assert derived_id("e1", "decision", "label") == derived_id("e1", "decision", "label")
     assert derived_id("e1", "decision", "label") != derived_id("e1", "decision", "allow")
     assert derived_id("e1", "analyzed") != derived_id("e2", "analyzed")
+
+
+def test_derived_track_ids_never_collide_on_a_file_name_and_take_any_name() -> None:
+    meta = TrackMetadata()
+    a = track_submitted(meta, "file:///a/take1.wav", None, client="api")
+    b = track_submitted(meta, "file:///b/take1.wav", None, client="api")
+    assert a.track_id != b.track_id
+    odd = track_submitted(meta, "file:///in/my%20take%2550%25.wav", None, client="api")
+    assert odd.track_id.startswith("trk-")  # a valid id, whatever the name holds
+    by_content = track_submitted(meta, "file:///a/take1.wav", "ab" * 32, client="api")
+    assert by_content.track_id == "trk-" + "ab" * 8
