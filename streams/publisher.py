@@ -16,6 +16,12 @@ class PublishError(Exception):
     """Kafka did not take an event (unreachable, or it refused it); the text says why."""
 
 
+# A leader election (a new topic, a broker restart) takes seconds; a send keeps retrying for
+# this long before it fails, which is less than a flush waits so the failure is reported.
+_DELIVERY_TIMEOUT_MS = 25_000
+_FLUSH_TIMEOUT_S = 30.0
+
+
 class Publisher:
     def __init__(self, settings: Settings) -> None:
         self._producer = KafkaProducer(
@@ -23,7 +29,9 @@ class Publisher:
             client_id="clearance-publisher",
             acks="all",
             linger_ms=5,
-            retries=5,
+            retry_backoff_ms=200,
+            request_timeout_ms=10_000,
+            delivery_timeout_ms=_DELIVERY_TIMEOUT_MS,
         )
         self._unconfirmed: list[FutureRecordMetadata] = []
 
@@ -36,7 +44,7 @@ class Publisher:
         except KafkaError as exc:
             raise PublishError(f"could not publish to {topic}: {exc}") from exc
 
-    def flush(self, timeout_s: float = 30.0) -> None:
+    def flush(self, timeout_s: float = _FLUSH_TIMEOUT_S) -> None:
         """Wait until Kafka acknowledged everything published since the last flush; raises
         PublishError if it did not take all of it."""
         sent, self._unconfirmed = self._unconfirmed, []

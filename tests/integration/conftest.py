@@ -19,6 +19,7 @@ from index.names import Indices
 from index.stores import Stores
 from index.templates import ensure_indices
 from model.settings import Settings
+from streams.admin import ensure_topics
 
 SESSION = uuid.uuid4().hex[:8]
 
@@ -51,7 +52,9 @@ def live_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def live_settings(live_env: dict[str, str]) -> Settings:
     services.up(Settings(), lambda line: None)  # harmless when already running
-    return settings_from(live_env)
+    settings = settings_from(live_env)
+    ensure_topics(settings)  # before any test publishes, not whenever the worker gets to it
+    return settings
 
 
 @pytest.fixture(scope="session")
