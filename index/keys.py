@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Literal
@@ -30,6 +31,11 @@ class ApiKey:
     def has_role(self, *roles: Role) -> bool:
         """The key may act as one of `roles` (an admin as any)."""
         return self.role == "admin" or bool({self.role, *INCLUDES.get(self.role, ())} & set(roles))
+
+
+# The shape `create` gives a key: 16 hex digits of id, a 43-character URL-safe secret. Anything
+# else is refused before it reaches Elasticsearch (a huge id would make its request line fail).
+_KEY_SHAPE = re.compile(r"clr_([0-9a-f]{16})_([A-Za-z0-9_-]{16,128})")
 
 
 def _digest(secret: str) -> str:
@@ -63,16 +69,17 @@ class KeyStore:
         return f"clr_{key_id}_{secret}", ApiKey(key_id, name, role, rights_holder)
 
     def verify(self, presented: str) -> ApiKey | None:
-        parts = presented.split("_", 2)
-        if len(parts) != 3 or parts[0] != "clr" or not parts[1] or not parts[2]:
+        shape = _KEY_SHAPE.fullmatch(presented)
+        if shape is None:
             return None
+        key_id, secret = shape.groups()
         try:
-            source = self._es.get(index=self._index, id=parts[1])["_source"]
+            source = self._es.get(index=self._index, id=key_id)["_source"]
         except NotFoundError:
             return None
-        if source.get("revoked") or not hmac.compare_digest(source["secret_sha256"], _digest(parts[2])):
+        if source.get("revoked") or not hmac.compare_digest(source["secret_sha256"], _digest(secret)):
             return None
-        return ApiKey(parts[1], source["name"], source["role"], source.get("rights_holder"))
+        return ApiKey(key_id, source["name"], source["role"], source.get("rights_holder"))
 
     def revoke(self, key_id: str) -> bool:
         try:
