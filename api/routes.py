@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Response, UploadFile, status
 from fastapi.responses import FileResponse
@@ -41,7 +41,7 @@ from model.events import (
     describe_validation_error,
     track_submitted,
 )
-from model.findings import RecordingMetadata
+from model.findings import Modification, RecordingMetadata
 from model.names import fold
 from streams.ingest import publish_submissions, submission_for
 from streams.publisher import PublishError
@@ -312,6 +312,13 @@ def search_records(
     q: Annotated[
         str | None, Query(max_length=500, description="free text over title, artists, description, prompt")
     ] = None,
+    modification: Annotated[
+        Modification | Literal["modified"] | None,
+        Query(
+            description="only records with a match modified this way ('modified': any way; "
+            "'none': a match as registered)"
+        ),
+    ] = None,
     offset: Offset = 0,
     limit: Limit = 20,
 ) -> PageOf:
@@ -319,7 +326,9 @@ def search_records(
     of those only their own part (api/visibility.py)."""
     if date_from and date_to and date_from > date_to:
         raise HTTPException(422, "date_from is after date_to")
-    query = RecordQuery(isrc, title, artist, decision.value if decision else None, date_from, date_to, q)
+    query = RecordQuery(
+        isrc, title, artist, decision.value if decision else None, date_from, date_to, q, modification
+    )
     scope = holder_scope(key)
     page = svc.stores.records.search(scope, query, offset, limit)
     items = page.items if scope is None else [record_for_holder(r, scope) for r in page.items]

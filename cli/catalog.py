@@ -5,12 +5,17 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from detectors import modified
+from detectors.audio import DecodeError
+from detectors.catalog import decode_items
+from detectors.matcher import Items, popcount
 from index.catalog import CatalogStore
 from model.events import describe_validation_error
 from model.findings import RecordingMetadata
@@ -79,3 +84,57 @@ def add_from_manifest(
     return Registration(settings, catalog).register_many(
         read_manifest(manifest), advance, on_error=lambda meta, exc: ManifestError(f"{meta.isrc}: {exc}")
     )
+
+
+@dataclass
+class Reprint:
+    """What `reprint_from_manifest` did, recording by recording."""
+
+    updated: int = 0
+    already_current: int = 0
+    not_registered: int = 0
+    not_the_registered_audio: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+
+# A file whose Chromaprint differs from the stored one by more than this is not the recording
+# that was registered (a re-encode of the same master stays far below it).
+_SAME_AUDIO_MAX_BER = 0.15
+
+
+def reprint_from_manifest(
+    manifest: Path, settings: Settings, catalog: CatalogStore, advance: Callable[[int], None] = lambda n: None
+) -> Reprint:
+    """Add the current third fingerprint (peaks for modified matches) to recordings registered
+    before it, from the manifest they were registered with. Each recording is updated on its own,
+    so an interrupted run loses nothing and the next one goes on where it stopped; recordings
+    already current, not registered, or whose file is not the registered audio are left alone."""
+    registration = Registration(settings, catalog)
+    report = Reprint()
+    for path, meta in read_manifest(manifest):
+        stored = catalog.stored_fingerprint(meta.isrc)
+        if stored is None:
+            report.not_registered += 1
+        elif stored[1] == modified.VERSION:
+            report.already_current += 1
+        else:
+            try:
+                prints = registration.fingerprint(path)
+            except DecodeError:
+                report.unreadable.append(meta.isrc)
+                advance(1)
+                continue
+            same = _same_audio(decode_items(prints.chromaprint.fingerprint), decode_items(stored[0]))
+            if not same:
+                report.not_the_registered_audio.append(meta.isrc)
+            elif catalog.add_peaks(meta.isrc, prints.peaks):
+                report.updated += 1
+        advance(1)
+    return report
+
+
+def _same_audio(file_items: Items, stored_items: Items) -> bool:
+    n = min(len(file_items), len(stored_items))
+    if n == 0 or abs(len(file_items) - len(stored_items)) > max(8, n // 50):
+        return False
+    return float(popcount(file_items[:n] ^ stored_items[:n]).mean()) / 32 <= _SAME_AUDIO_MAX_BER

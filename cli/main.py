@@ -97,6 +97,42 @@ def catalog_add(
     console.print(f"registered {written} recording(s)")
 
 
+@catalog_app.command("reprint")
+def catalog_reprint(
+    manifest: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="the manifest the recordings were added with")
+    ],
+) -> None:
+    """Give recordings registered before the modified-match fingerprint their peaks, from their
+    audio files. Resumable: recordings already done are skipped, each is written on its own."""
+    from rich.progress import Progress
+
+    from cli.catalog import ManifestError, read_manifest, reprint_from_manifest
+
+    settings = get_settings()
+    stores = _stores()
+    try:
+        total = len(read_manifest(manifest))
+        with Progress(console=console) as progress:
+            task = progress.add_task("adding peaks", total=total)
+            report = reprint_from_manifest(
+                manifest, settings, stores.catalog, lambda n: progress.advance(task, n)
+            )
+    except ManifestError as exc:
+        _fail(str(exc))
+    console.print(
+        f"updated {report.updated}, already current {report.already_current}, "
+        f"not registered {report.not_registered}; "
+        f"{stores.catalog.without_current_peaks()} recording(s) in the catalog still lack them"
+    )
+    for label, isrcs in (
+        ("not the registered audio", report.not_the_registered_audio),
+        ("unreadable", report.unreadable),
+    ):
+        if isrcs:
+            console.print(f"{label}: {', '.join(isrcs)}", highlight=False)
+
+
 @catalog_app.command("remove")
 def catalog_remove(isrc: str) -> None:
     """Remove a recording from the catalog."""

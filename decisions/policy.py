@@ -3,7 +3,8 @@ thresholds. Every decision names the versions it applied.
 
 A rights holder's policy is an ordered list of match rules in the style of content-ID match
 policies: the first rule whose conditions all hold (minimum matched seconds, minimum share of
-the upload, the upload's source) gives the action: `block`, `monetize` or `track`; `recording`
+the upload, the upload's source, how the recording was modified: sped up, slowed, pitch-shifted,
+time-stretched or not at all) gives the action: `block`, `monetize` or `track`; `recording`
 means "what the recording was registered with". When no rule holds, the match is only tracked.
 Rights holders without a policy of their own get the default one.
 """
@@ -14,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from model.findings import Modification
 from model.sources import SOURCES, Source
 
 MatchAction = Literal["block", "monetize", "track"]
@@ -27,12 +29,19 @@ class MatchRule(BaseModel):
     min_matched_seconds: float = Field(0.0, ge=0)
     min_share_of_upload: float = Field(0.0, ge=0, le=1)
     sources: list[Source] = Field(default_factory=lambda: list(SOURCES))
+    modifications: list[Modification] | None = Field(
+        None,
+        max_length=6,
+        description="the rule holds only for matches modified in one of these ways ('none': the "
+        "recording as registered); unset: whatever the modification",
+    )
 
-    def holds(self, matched_seconds: float, share: float, source: str) -> bool:
+    def holds(self, matched_seconds: float, share: float, source: str, modification: str = "none") -> bool:
         return (
             matched_seconds >= self.min_matched_seconds
             and share >= self.min_share_of_upload
             and source in self.sources
+            and (self.modifications is None or modification in self.modifications)
         )
 
 
@@ -48,10 +57,15 @@ class RightsHolderPolicy(BaseModel):
         return f"{self.rights_holder}@{self.version}"
 
     def action_for(
-        self, matched_seconds: float, share: float, source: str, registered: MatchAction
+        self,
+        matched_seconds: float,
+        share: float,
+        source: str,
+        registered: MatchAction,
+        modification: str = "none",
     ) -> MatchAction:
         for rule in self.rules:
-            if rule.holds(matched_seconds, share, source):
+            if rule.holds(matched_seconds, share, source, modification):
                 return registered if rule.action == "recording" else rule.action
         return "track"
 

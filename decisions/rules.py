@@ -11,6 +11,7 @@ from decisions.policy import Policies
 from decisions.royalties import Claim
 from model.events import Action, AiLabel, Evidence, Reason, TrackAnalyzed
 from model.findings import (
+    MODIFICATION_WORDS,
     CatalogMatch,
     FindingResult,
     HarassmentFinding,
@@ -163,7 +164,9 @@ def catalog_rule(analysis: TrackAnalyzed, policies: Policies, context: DecisionC
     source = analysis.submission.source
     for match in matches_of(analysis):
         holder_policy = policies.for_holder(match.rights_holder)
-        action = holder_policy.action_for(match.seconds_matched, match.share_of_upload, source, match.policy)
+        action = holder_policy.action_for(
+            match.seconds_matched, match.share_of_upload, source, match.policy, match.modification
+        )
         evidence = Evidence(
             detector="catalog_match",
             summary=(
@@ -173,8 +176,9 @@ def catalog_rule(analysis: TrackAnalyzed, policies: Policies, context: DecisionC
             data=match.model_dump(mode="json"),
         )
         where = (
-            f"{match.seconds_matched:.1f} s ({match.share_of_upload:.0%} of the upload) come from "
-            f"'{match.title}' by {', '.join(match.artists)} ({match.isrc}, {match.rights_holder})"
+            f"{_modified_words(match)}{match.seconds_matched:.1f} s ({match.share_of_upload:.0%} of the "
+            f"upload) come from '{match.title}' by {', '.join(match.artists)} "
+            f"({match.isrc}, {match.rights_holder})"
         )
         opted_out = match.artist_opt_out or any(fold(a) in context.opted_out_artists for a in match.artists)
         if opted_out:
@@ -209,6 +213,14 @@ def catalog_rule(analysis: TrackAnalyzed, policies: Policies, context: DecisionC
             yield Outcome(
                 Action.ALLOW, Reason(code=ReasonCode.CATALOG_TRACK, message=message, evidence=[evidence])
             )
+
+
+def _modified_words(match: RecordingMatch) -> str:
+    """e.g. "sped up 1.25x, +3.9 semitones: " for a modified match; nothing for a plain one."""
+    if match.modification == "none" or match.tempo_factor is None:
+        return ""
+    pitch = match.pitch_shift_semitones or 0.0
+    return f"{MODIFICATION_WORDS[match.modification]} {match.tempo_factor:.2f}x, {pitch:+.1f} semitones: "
 
 
 def name_opt_out_rule(

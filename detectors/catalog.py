@@ -1,10 +1,11 @@
 """The catalog-match detector: candidates from inverted indices (behind `CatalogLookup`), then
 alignment of the upload against each candidate's full fingerprints.
 
-Two fingerprints work side by side: Chromaprint aligns frame by frame and gives precise segments
+Three fingerprints work side by side: Chromaprint aligns frame by frame and gives precise segments
 with bit error rates; spectral-peak landmarks (detectors/landmarks.py) find recordings that are
-mixed under other audio, where Chromaprint's bits are lost. A landmark segment is reported where
-Chromaprint matched no recording for that stretch."""
+mixed under other audio, where Chromaprint's bits are lost; peak triplets (detectors/modified.py)
+find recordings played faster or slower, or in another key. Each later one reports a segment only
+where the earlier ones matched no recording for that stretch."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from typing import Any, Literal, Protocol
 
 import chromaprint
 
-from detectors import landmarks
+from detectors import landmarks, modified
 from detectors.audio import DecodedAudio
 from detectors.fingerprint import chromaprint_fingerprint
+from detectors.landmarks import Landmarks
 from detectors.matcher import (
     ITEM_CONTEXT_S,
     ITEM_SECONDS,
@@ -40,6 +42,7 @@ from model.findings import (
 
 DEFAULT_PARAMS = MatchParams()
 DEFAULT_LANDMARK_PARAMS = landmarks.LandmarkParams()
+DEFAULT_MODIFIED_PARAMS = modified.ModifiedParams()
 NAME = "catalog_match"
 VERSION = "0.2.0"
 
@@ -51,6 +54,15 @@ class Recording:
     metadata: RecordingMetadata
     items: Items
     landmarks: landmarks.Landmarks  # any order; the lookup keeps them `by_hash`
+    peaks: modified.Peaks | None = None  # None: registered before the third fingerprint
+    triplets: modified.Triplets | None = None  # made from `peaks`, kept `by_hash`
+
+    @classmethod
+    def with_peaks(
+        cls, metadata: RecordingMetadata, items: Items, marks: Landmarks, peaks: modified.Peaks | None
+    ) -> Recording:
+        triplets = modified.by_hash(modified.triplets(peaks)) if peaks is not None else None
+        return cls(metadata, items, landmarks.by_hash(marks), peaks, triplets)
 
 
 class CatalogLookup(Protocol):
@@ -60,20 +72,25 @@ class CatalogLookup(Protocol):
     def landmark_candidates(self, window_terms: list[list[str]]) -> list[str]:
         """ISRCs of recordings sharing landmark terms with any window, the best per window."""
 
+    def modified_candidates(self, window_terms: list[list[str]]) -> list[str]:
+        """ISRCs of recordings sharing triplet terms with any window, the best per window."""
+
     def recordings(self, isrcs: list[str]) -> list[Recording]: ...
 
 
 @dataclass(frozen=True)
 class ReferencePrints:
-    """Both fingerprints of a recording being registered."""
+    """The fingerprints of a recording being registered."""
 
     chromaprint: ChromaprintFingerprint
     landmarks: landmarks.Landmarks  # any order; the lookup keeps them `by_hash`
+    peaks: modified.Peaks
 
 
 def reference_prints(audio: DecodedAudio) -> ReferencePrints:
     marks = landmarks.landmarks(audio.samples, audio.sample_rate)
-    return ReferencePrints(chromaprint_fingerprint(audio), marks)
+    peaks = modified.reference_peaks(audio.samples, audio.sample_rate)
+    return ReferencePrints(chromaprint_fingerprint(audio), marks, peaks)
 
 
 def decode_items(compressed: str) -> Items:
@@ -87,19 +104,24 @@ class CatalogMatcher:
         lookup: CatalogLookup,
         params: MatchParams = DEFAULT_PARAMS,
         landmark_params: landmarks.LandmarkParams = DEFAULT_LANDMARK_PARAMS,
+        modified_params: modified.ModifiedParams = DEFAULT_MODIFIED_PARAMS,
     ) -> None:
         self.lookup = lookup
         self.params = params
         self.landmark_params = landmark_params
+        self.modified_params = modified_params
 
     def __call__(self, audio: DecodedAudio, earlier: Mapping[str, FindingResult]) -> CatalogMatch:
         fingerprint = earlier.get("chromaprint")
         if not isinstance(fingerprint, ChromaprintFingerprint):
             raise ValueError("catalog matching needs the chromaprint fingerprint, which is missing")
         marks = landmarks.landmarks(audio.samples, audio.sample_rate)
-        return self.match(decode_items(fingerprint.fingerprint), marks)
+        peaks = modified.upload_peaks(audio.samples, audio.sample_rate)
+        return self.match(decode_items(fingerprint.fingerprint), marks, peaks)
 
-    def match(self, items: Items, marks: landmarks.Landmarks | None = None) -> CatalogMatch:
+    def match(
+        self, items: Items, marks: landmarks.Landmarks | None = None, peaks: modified.Peaks | None = None
+    ) -> CatalogMatch:
         upload_s = len(items) * ITEM_SECONDS + ITEM_CONTEXT_S
         if upload_s < self.params.min_upload_s or len(items) == 0:
             return CatalogMatch(matches=[], candidates_considered=0, too_short=True)
@@ -123,7 +145,7 @@ class CatalogMatcher:
                 by_chromaprint[recording.metadata.isrc] = self._chromaprint_segments(items, recording)
             isrcs += more
         explained = [s for segments in by_chromaprint.values() for s in segments]
-        matches = []
+        found: dict[str, list[MatchSegment]] = {}
         for recording in recordings:
             segments = by_chromaprint[recording.metadata.isrc]
             if marks is not None:
@@ -138,11 +160,57 @@ class CatalogMatcher:
                     for s in landmarks.align(marks, recording.landmarks, self.landmark_params)
                     if _unexplained_s(s.upload_start_s, s.upload_end_s, explained) > 0.5 * s.duration_s
                 ]
-            if segments:
-                segments.sort(key=lambda s: s.upload_start_s)
-                matches.append(_recording_match(recording, segments, upload_s))
+            found[recording.metadata.isrc] = segments
+        if peaks is not None:
+            isrcs += self._modified(peaks, recordings, found)
+        matches = [
+            _recording_match(
+                recording, sorted(found[recording.metadata.isrc], key=lambda s: s.upload_start_s), upload_s
+            )
+            for recording in recordings
+            if found[recording.metadata.isrc]
+        ]
         matches.sort(key=lambda m: (-m.seconds_matched, m.isrc))
         return CatalogMatch(matches=matches, candidates_considered=len(isrcs), too_short=False)
+
+    def _modified(
+        self, peaks: modified.Peaks, recordings: list[Recording], found: dict[str, list[MatchSegment]]
+    ) -> list[str]:
+        """Triplets search what Chromaprint and landmarks left unexplained, among the
+        candidates so far and those the triplet index adds; returns the ISRCs it added."""
+        p = self.modified_params
+        query = modified.query_triplets(peaks)
+        explained = [s for segments in found.values() for s in segments]
+        windows = [
+            w.terms
+            for w in modified.query_terms(query)
+            if _unexplained_s(w.start_s, w.end_s, explained) >= p.min_segment_s / 2
+        ]
+        if not windows:
+            return []
+        more = [i for i in self.lookup.modified_candidates(windows) if i not in found]
+        for recording in self.lookup.recordings(more):
+            recordings.append(recording)
+            found[recording.metadata.isrc] = []
+        for recording in recordings:
+            if recording.peaks is None or recording.triplets is None:
+                continue
+            found[recording.metadata.isrc] += [
+                _match_segment(
+                    s,
+                    "modified",
+                    aligned_landmarks=s.aligned,
+                    peak_hit_rate=s.peak_hit_rate,
+                    tempo_factor=s.tempo_factor,
+                    pitch_shift_semitones=s.pitch_shift_semitones,
+                    modification=modified.modification(s.tempo_factor, s.pitch_shift_semitones),
+                    score=s.score,
+                )
+                for s in modified.align(peaks, query, recording.peaks, recording.triplets, p)
+                if _unexplained_s(s.upload_start_s, s.upload_end_s, explained) > 0.5 * s.duration_s
+                and modified.modification(s.tempo_factor, s.pitch_shift_semitones) != "none"
+            ]
+        return more
 
     def _chromaprint_segments(self, items: Items, recording: Recording) -> list[MatchSegment]:
         return [
@@ -173,7 +241,7 @@ class _Aligned(Span, Protocol):
 
 
 def _match_segment(
-    span: _Aligned, method: Literal["chromaprint", "landmarks"], **evidence: Any
+    span: _Aligned, method: Literal["chromaprint", "landmarks", "modified"], **evidence: Any
 ) -> MatchSegment:
     return MatchSegment(
         upload_start_s=span.upload_start_s,
@@ -187,6 +255,7 @@ def _match_segment(
 
 def _recording_match(recording: Recording, segments: list[MatchSegment], upload_s: float) -> RecordingMatch:
     sums = totals(segments, upload_s)
+    longest = max(segments, key=lambda s: s.upload_end_s - s.upload_start_s)
     return RecordingMatch(
         **recording.metadata.model_dump(),
         segments=segments,
@@ -194,4 +263,7 @@ def _recording_match(recording: Recording, segments: list[MatchSegment], upload_
         share_of_upload=sums.share_of_upload,
         longest_segment_s=sums.longest_segment_s,
         score=sums.score,
+        modification=longest.modification,
+        tempo_factor=longest.tempo_factor,
+        pitch_shift_semitones=longest.pitch_shift_semitones,
     )

@@ -1,6 +1,6 @@
 """The catalog in Elasticsearch: registered recordings (id = ISRC) with their full fingerprints
-(Chromaprint and landmarks) and the retrieval terms of each, inverted indices that scale past one
-machine's memory."""
+(Chromaprint, landmarks and the peaks that triplets are made of) and the retrieval terms of each,
+inverted indices that scale past one machine's memory."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 from elasticsearch.helpers import bulk
 
-from detectors import landmarks
+from detectors import landmarks, modified
 from detectors.catalog import Recording, ReferencePrints, decode_items
 from detectors.matcher import Items, terms
 from index.names import Indices
@@ -20,7 +20,12 @@ from model.findings import RecordingMetadata
 
 
 def catalog_document(
-    meta: RecordingMetadata, fingerprint: str, duration_s: float, items: Items, marks: landmarks.Landmarks
+    meta: RecordingMetadata,
+    fingerprint: str,
+    duration_s: float,
+    items: Items,
+    marks: landmarks.Landmarks,
+    peaks: modified.Peaks,
 ) -> dict[str, Any]:
     return {
         **meta.model_dump(mode="json"),
@@ -31,7 +36,18 @@ def catalog_document(
         "landmark_count": len(marks),
         "landmarks": landmarks.pack(marks),
         "landmark_terms": landmarks.retrieval_terms(marks),
+        **peak_fields(peaks),
         "registered_at": utcnow().isoformat(),
+    }
+
+
+def peak_fields(peaks: modified.Peaks) -> dict[str, Any]:
+    """The third fingerprint's part of a catalog document (also what re-registration adds)."""
+    return {
+        "peaks_version": modified.VERSION,
+        "peak_count": len(peaks),
+        "peaks": modified.pack(peaks),
+        "triplet_terms": modified.retrieval_terms(modified.triplets(peaks)),
     }
 
 
@@ -40,8 +56,8 @@ class OwnershipConflict(Exception):
 
 
 _ATTEMPTS = 3
-_RETRIEVAL_TERMS = ["terms", "landmark_terms"]  # only the inverted indices need them
-_BULKY = [*_RETRIEVAL_TERMS, "landmarks"]
+_RETRIEVAL_TERMS = ["terms", "landmark_terms", "triplet_terms"]  # only the inverted indices need them
+_BULKY = [*_RETRIEVAL_TERMS, "landmarks", "peaks"]
 
 
 class CatalogStore:
@@ -73,6 +89,7 @@ class CatalogStore:
                 prints.chromaprint.duration_s,
                 decode_items(prints.chromaprint.fingerprint),
                 prints.landmarks,
+                prints.peaks,
             )
             for meta, prints in entries
         )
@@ -88,6 +105,7 @@ class CatalogStore:
             prints.chromaprint.duration_s,
             decode_items(prints.chromaprint.fingerprint),
             prints.landmarks,
+            prints.peaks,
         )
         for _ in range(_ATTEMPTS):
             try:
@@ -158,6 +176,28 @@ class CatalogStore:
             return None
         return doc
 
+    def stored_fingerprint(self, isrc: str) -> tuple[str, str | None] | None:
+        """(Chromaprint fingerprint, peaks version) of a recording; None if it is not registered."""
+        try:
+            doc = self._es.get(index=self._index, id=isrc, source_includes=["fingerprint", "peaks_version"])
+        except NotFoundError:
+            return None
+        return str(doc["_source"]["fingerprint"]), doc["_source"].get("peaks_version")
+
+    def add_peaks(self, isrc: str, peaks: modified.Peaks) -> bool:
+        """Give a registered recording the current third fingerprint, leaving the rest of the
+        document (rights metadata, owner, other prints) as it is; False if it is gone."""
+        try:
+            self._es.update(index=self._index, id=isrc, doc=peak_fields(peaks), refresh=False)
+        except NotFoundError:
+            return False
+        return True
+
+    def without_current_peaks(self) -> int:
+        """How many recordings lack the current version of the third fingerprint."""
+        query = {"bool": {"must_not": [{"term": {"peaks_version": modified.VERSION}}]}}
+        return int(self._es.count(index=self._index, query=query)["count"])
+
     def artists(self, rights_holder: str | None = None, limit: int = 10_000) -> list[str]:
         """Every artist credited on a registered recording (of one rights holder, if given)."""
         response = self._es.search(
@@ -184,12 +224,17 @@ class EsCatalogLookup:
         indices: Indices,
         per_window: int = 8,
         landmark_per_window: int = 32,
+        triplet_per_window: int = 16,
         cache_size: int = 2048,
         extra_catalogs: tuple[str, ...] = (),
     ) -> None:
         self.es = es
         self.catalogs = ",".join((indices.catalog, *extra_catalogs))
-        self.per_window = {"terms": per_window, "landmark_terms": landmark_per_window}
+        self.per_window = {
+            "terms": per_window,
+            "landmark_terms": landmark_per_window,
+            "triplet_terms": triplet_per_window,
+        }
         self._revision_of: dict[str, _Revision] = {}
         self._recordings: OrderedDict[_Revision, Recording] = OrderedDict()
         self._cache_size = cache_size
@@ -204,6 +249,10 @@ class EsCatalogLookup:
         out. More candidates per window than Chromaprint's: under a mix the true master often
         ranks below the first few."""
         return self._search("landmark_terms", window_terms)
+
+    def modified_candidates(self, window_terms: list[list[str]]) -> list[str]:
+        """Triplet hashes weighted by rarity, like landmarks."""
+        return self._search("triplet_terms", window_terms)
 
     def _search(self, field: str, window_terms: list[list[str]]) -> list[str]:
         """One msearch, one search per window; the hits of all windows, best per window first."""
@@ -255,10 +304,11 @@ class EsCatalogLookup:
 
     def _remember(self, revision: _Revision, source: dict[str, Any]) -> Recording:
         metadata = RecordingMetadata.model_validate({k: source[k] for k in RecordingMetadata.model_fields})
-        recording = Recording(
-            metadata=metadata,
-            items=decode_items(source["fingerprint"]),
-            landmarks=landmarks.by_hash(landmarks.unpack(source.get("landmarks", ""))),
+        recording = Recording.with_peaks(
+            metadata,
+            decode_items(source["fingerprint"]),
+            landmarks.unpack(source.get("landmarks", "")),
+            modified.unpack(source["peaks"]) if source.get("peaks_version") == modified.VERSION else None,
         )
         self._revision_of[revision.doc_id] = revision
         self._recordings[revision] = recording

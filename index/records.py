@@ -63,6 +63,7 @@ class RecordQuery:
     date_from: datetime | None = None
     date_to: datetime | None = None
     text: str | None = None
+    modification: str | None = None  # a Modification, or "modified" for any but "none"
 
 
 def _record_query(rights_holder: str | None, q: RecordQuery) -> dict[str, Any]:
@@ -77,6 +78,17 @@ def _record_query(rights_holder: str | None, q: RecordQuery) -> dict[str, Any]:
         nested.append({"match": {"matches.title": q.title}})
     if q.artist:
         nested.append({"match": {"matches.artists": q.artist}})
+    if q.modification == "modified":
+        nested.append({"bool": {"must_not": [{"term": {"matches.modification": "none"}}]}})
+        nested.append({"exists": {"field": "matches.modification"}})
+    elif q.modification == "none":  # matches indexed before modifications were told have no field
+        unmodified = [
+            {"term": {"matches.modification": "none"}},
+            {"bool": {"must_not": [{"exists": {"field": "matches.modification"}}]}},
+        ]
+        nested.append({"bool": {"should": unmodified, "minimum_should_match": 1}})
+    elif q.modification:
+        nested.append({"term": {"matches.modification": q.modification}})
     if rights_holder is not None and nested:
         nested.append({"term": {"matches.rights_holder": rights_holder}})  # the holder's own recording
     if nested:

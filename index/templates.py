@@ -139,6 +139,9 @@ def provenance_mappings() -> dict[str, Any]:
                     "share_of_upload": {"type": "float"},
                     "longest_segment_s": {"type": "float"},
                     "score": {"type": "float"},
+                    "modification": _KEYWORD,
+                    "tempo_factor": {"type": "float"},
+                    "pitch_shift_semitones": {"type": "float"},
                     "segments": _OPAQUE,
                 },
             },
@@ -255,7 +258,7 @@ def decisions_mappings() -> dict[str, Any]:
 
 def catalog_mappings() -> dict[str, Any]:
     """One document per registered recording (id = ISRC), with its fingerprints and the retrieval
-    terms of each (Chromaprint half-items, landmark hashes)."""
+    terms of each (Chromaprint half-items, landmark hashes, triplet hashes)."""
     return {
         "dynamic": "strict",
         "properties": {
@@ -267,6 +270,10 @@ def catalog_mappings() -> dict[str, Any]:
             "landmark_count": {"type": "integer"},
             "landmarks": {"type": "binary"},
             "landmark_terms": {**_KEYWORD, "doc_values": False, "norms": False},
+            "peaks_version": _KEYWORD,
+            "peak_count": {"type": "integer"},
+            "peaks": {"type": "binary"},
+            "triplet_terms": {**_KEYWORD, "doc_values": False, "norms": False},
             "registered_at": _DATE,
         },
     }

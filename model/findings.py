@@ -38,6 +38,19 @@ class ChromaprintFingerprint(_Result):
     fingerprint: str = Field(description="compressed, base64 as produced by chromaprint_encode_fingerprint")
 
 
+Modification = Literal[
+    "none", "sped_up", "slowed", "pitch_shifted", "time_stretched", "pitch_shifted_and_time_stretched"
+]
+MODIFICATION_WORDS: dict[str, str] = {
+    "none": "as registered",
+    "sped_up": "sped up",
+    "slowed": "slowed",
+    "pitch_shifted": "pitch-shifted",
+    "time_stretched": "time-stretched",
+    "pitch_shifted_and_time_stretched": "pitch-shifted and time-stretched",
+}
+
+
 class MatchSegment(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -45,19 +58,33 @@ class MatchSegment(BaseModel):
     upload_end_s: float
     reference_start_s: float
     reference_end_s: float
-    method: Literal["chromaprint", "landmarks"] = Field(
+    method: Literal["chromaprint", "landmarks", "modified"] = Field(
         "chromaprint",
         description="chromaprint: frame-by-frame alignment; landmarks: spectral peaks shared at one "
-        "time offset (what survives when the recording is mixed under other audio)",
+        "time offset (what survives when the recording is mixed under other audio); modified: peak "
+        "triplets that agree on one tempo factor and pitch shift (a sped-up, slowed, pitch-shifted "
+        "or time-stretched copy)",
     )
     bit_error_rate: float | None = Field(None, description="chromaprint segments: mean bit error rate")
     aligned_landmarks: int | None = Field(
-        None, description="landmark segments: landmarks shared at the segment's time offset"
+        None, description="landmark and modified segments: landmarks (triplets) that agree on the alignment"
     )
     peak_hit_rate: float | None = Field(
         None,
-        description="landmark segments: share of the reference's spectral peaks over the segment "
-        "that the upload has at the same place (chance is a few percent)",
+        description="landmark and modified segments: share of the reference's spectral peaks over the "
+        "segment that the upload has where the alignment puts them (chance is a few percent)",
+    )
+    tempo_factor: float | None = Field(
+        None,
+        gt=0,
+        description="modified segments: how many times as fast as the master the upload plays "
+        "(1.25: sped up by a quarter; 0.85: slowed)",
+    )
+    pitch_shift_semitones: float | None = Field(
+        None, description="modified segments: how far the upload's pitch is from the master's"
+    )
+    modification: Modification = Field(
+        "none", description="what was done to the master in this segment, from the two figures"
     )
     score: float
 
@@ -85,6 +112,13 @@ class RecordingMatch(RecordingMetadata):
     share_of_upload: float
     longest_segment_s: float
     score: float
+    modification: Modification = Field(
+        "none", description="the longest segment's modification ('none': the master as registered)"
+    )
+    tempo_factor: float | None = Field(None, description="the longest segment's tempo factor, if modified")
+    pitch_shift_semitones: float | None = Field(
+        None, description="the longest segment's pitch shift, if modified"
+    )
 
 
 class CatalogMatch(_Result):

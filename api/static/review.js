@@ -21,6 +21,16 @@ async function loadQueue() {
     document.querySelectorAll("#cases li").forEach((li) => li.onclick = () => openCase(li.dataset.track));
   } catch (e) { $("who").textContent = "error: " + e.message; }
 }
+const MODIFIED = { sped_up: "sped up", slowed: "slowed", pitch_shifted: "pitch-shifted", time_stretched: "time-stretched", pitch_shifted_and_time_stretched: "pitch-shifted and time-stretched" };
+function factors(seg) {
+  const pitch = seg.pitch_shift_semitones ?? 0;
+  return `${MODIFIED[seg.modification] || esc(seg.modification)} ${Number(seg.tempo_factor).toFixed(2)}x, ${pitch >= 0 ? "+" : ""}${Number(pitch).toFixed(1)} st`;
+}
+function segmentNote(seg) {
+  if (seg.method === "landmarks") return ` (under other audio: spectral-peak landmarks${seg.peak_hit_rate != null ? `, ${Math.round(seg.peak_hit_rate * 100)} % of its peaks` : ""})`;
+  if (seg.method === "modified") return ` (${factors(seg)}${seg.peak_hit_rate != null ? `, ${Math.round(seg.peak_hit_rate * 100)} % of its peaks` : ""})`;
+  return "";
+}
 function timeline(record) {
   const duration = record.facts?.duration_s || 1, width = 800, x = (s) => 110 + (s / duration) * (width - 120);
   const rows = [];
@@ -31,7 +41,7 @@ function timeline(record) {
   }
   for (const m of record.matches || []) {
     rows.push(`<text x="4" y="${y + 10}">${esc(m.isrc)}</text>`);
-    for (const seg of m.segments) rows.push(`<rect class="match" x="${x(seg.upload_start_s)}" y="${y}" width="${Math.max(2, x(seg.upload_end_s) - x(seg.upload_start_s))}" height="12" fill="#2e86de"><title>${esc(m.title)} ${seg.reference_start_s.toFixed(1)}-${seg.reference_end_s.toFixed(1)} s of the master${seg.method === "landmarks" ? ` (under other audio: spectral-peak landmarks${seg.peak_hit_rate != null ? `, ${Math.round(seg.peak_hit_rate * 100)} % of its peaks` : ""})` : ""}</title></rect>`);
+    for (const seg of m.segments) rows.push(`<rect class="match" x="${x(seg.upload_start_s)}" y="${y}" width="${Math.max(2, x(seg.upload_end_s) - x(seg.upload_start_s))}" height="12" fill="#2e86de"><title>${esc(m.title)} ${seg.reference_start_s.toFixed(1)}-${seg.reference_end_s.toFixed(1)} s of the master${segmentNote(seg)}</title></rect>${seg.method === "modified" ? `<text class="factor" x="${x(seg.upload_end_s) + 4}" y="${y + 10}">${factors(seg)}</text>` : ""}`);
     y += 18;
   }
   const wm = record.watermark;

@@ -26,9 +26,9 @@ from rich.console import Console
 from rich.progress import Progress
 
 from bench.matching.corpus import CACHE, Song, build, plan
-from bench.matching.transforms import RATE, TRANSFORMS, Audio
+from bench.matching.transforms import EDITS, RATE, TRANSFORMS, Audio
 from corpus import synth
-from detectors import landmarks
+from detectors import landmarks, modified
 from detectors.audio import decode
 from detectors.catalog import CatalogMatcher, decode_items, reference_prints
 from detectors.fingerprint import chromaprint_fingerprint
@@ -41,6 +41,7 @@ from model.settings import Settings
 from streams.registration import Registration
 
 LENGTHS = (5, 10, 30)
+EDIT_LENGTHS = (10, 30)  # the speed, tempo and key edits are queried at these lengths
 console = Console(stderr=True)
 
 
@@ -54,28 +55,48 @@ def load(song: Song) -> Audio:
 
 @dataclass(frozen=True)
 class Prints:
-    """An upload's two fingerprints, as the matcher takes them."""
+    """An upload's fingerprints, as the matcher takes them."""
 
     items: Items
     marks: landmarks.Landmarks
+    peaks: modified.Peaks
 
 
-def fingerprint_audio(x: Audio) -> tuple[Prints, str, str]:
-    """Both fingerprints of a query, decoded the way the pipeline decodes uploads."""
+def fingerprint_audio(x: Audio) -> tuple[Prints, dict[str, Any]]:
+    """A query's fingerprints, decoded the way the pipeline decodes uploads, and their cache row."""
     with tempfile.TemporaryDirectory() as tmp:
         path = synth.write(Path(tmp) / "q.wav", x, RATE)
         decoded = decode(path, 22050, 600)
     prints = reference_prints(decoded)
+    peaks = modified.upload_peaks(decoded.samples, decoded.sample_rate)
     compressed = prints.chromaprint.fingerprint
-    return Prints(decode_items(compressed), prints.landmarks), compressed, landmarks.pack(prints.landmarks)
+    row = {
+        "fingerprint": compressed,
+        "landmarks": landmarks.pack(prints.landmarks),
+        "peaks": _pack_exact(peaks),
+        **_VERSIONS,
+    }
+    return Prints(decode_items(compressed), prints.landmarks, peaks), row
+
+
+_VERSIONS = {"landmarks_version": landmarks.VERSION, "peaks_version": modified.VERSION}
+
+
+def _pack_exact(peaks: modified.Peaks) -> list[list[float]]:
+    """An upload's peaks are not rounded the way stored ones are: cache them as they are."""
+    return [peaks.frames.tolist(), peaks.bins.tolist(), peaks.levels.tolist()]
+
+
+def _unpack_exact(rows: list[list[float]]) -> modified.Peaks:
+    return modified.Peaks(*(np.asarray(r, dtype=np.float64) for r in rows))
 
 
 def _rows_of_this_version(cache: Path) -> list[dict[str, Any]]:
-    """Cached rows whose landmarks the current algorithm made (older ones are made again)."""
+    """Cached rows whose prints the current algorithms made (older ones are made again)."""
     if not cache.exists():
         return []
     rows = [json.loads(line) for line in cache.open()]
-    return [row for row in rows if row.get("landmarks_version") == landmarks.VERSION]
+    return [row for row in rows if all(row.get(k) == v for k, v in _VERSIONS.items())]
 
 
 # ------------------------------------------------------------------ catalog
@@ -97,7 +118,8 @@ def register_masters(es: Elasticsearch, indices: Indices, masters: list[Song], s
                     "fingerprint": prints.chromaprint.fingerprint,
                     "duration_s": prints.chromaprint.duration_s,
                     "landmarks": landmarks.pack(prints.landmarks),
-                    "landmarks_version": landmarks.VERSION,
+                    "peaks": modified.pack(prints.peaks),
+                    **_VERSIONS,
                 }
                 out.write(json.dumps(known[song.seed]) + "\n")
             progress.advance(task)
@@ -114,6 +136,7 @@ def register_masters(es: Elasticsearch, indices: Indices, masters: list[Song], s
             known[s.seed]["duration_s"],
             decode_items(known[s.seed]["fingerprint"]),
             landmarks.unpack(known[s.seed]["landmarks"]),
+            modified.unpack(known[s.seed]["peaks"]),
         )
         for s in masters
     )
@@ -121,8 +144,8 @@ def register_masters(es: Elasticsearch, indices: Indices, masters: list[Song], s
 
 
 def ingest_speed(masters: list[Song], count: int = 20) -> dict[str, float]:
-    """Wall-clock speed of decode + both fingerprints, one track at a time (one core)."""
-    audio_s = wall = fp_wall = lm_wall = 0.0
+    """Wall-clock speed of decode + every fingerprint, one track at a time (one core)."""
+    audio_s = wall = fp_wall = lm_wall = peaks_wall = 0.0
     for song in masters[:count]:
         started = time.perf_counter()
         decoded = decode(song.path, 22050, 600)
@@ -130,15 +153,19 @@ def ingest_speed(masters: list[Song], count: int = 20) -> dict[str, float]:
         chromaprint_fingerprint(decoded)
         chromaprinted_at = time.perf_counter()
         landmarks.landmarks(decoded.samples, decoded.sample_rate)
+        landmarked_at = time.perf_counter()
+        modified.triplets(modified.reference_peaks(decoded.samples, decoded.sample_rate))
         done = time.perf_counter()
         audio_s += decoded.duration_s
         wall += done - started
         fp_wall += chromaprinted_at - decoded_at
-        lm_wall += done - chromaprinted_at
+        lm_wall += landmarked_at - chromaprinted_at
+        peaks_wall += done - landmarked_at
     return {
         "ingest_x_realtime": audio_s / wall,
         "fingerprint_x_realtime": audio_s / fp_wall,
         "landmarks_x_realtime": audio_s / lm_wall,
+        "triplets_x_realtime": audio_s / peaks_wall,
     }
 
 
@@ -156,30 +183,42 @@ class Query:
     other_seed: int  # the non-catalog song used by mixed_0db
 
 
+def cells() -> list[tuple[int, str]]:
+    """(length, transform) of every cell: each transform at every length, each edit at EDIT_LENGTHS."""
+    return [(n, t) for n in LENGTHS for t in TRANSFORMS] + [(n, e) for n in EDIT_LENGTHS for e in EDITS]
+
+
+def master_seconds(q: Query) -> float:
+    """How much of the song a query of its length is made from (a sped-up excerpt takes more)."""
+    return q.length * EDITS[q.transform].tempo if q.transform in EDITS else float(q.length)
+
+
 def plan_queries(masters: list[Song], held: list[Song], per_cell: int, rng: random.Random) -> list[Query]:
     queries = []
-    for length in LENGTHS:
-        for transform in TRANSFORMS:
-            for i in range(per_cell):
-                song = rng.choice(masters)
-                start = round(rng.uniform(0, song.seconds - length - 1), 2)
-                queries.append(
-                    Query(
-                        f"p-{length}-{transform}-{i}",
-                        song.seed,
-                        True,
-                        length,
-                        transform,
-                        start,
-                        rng.choice(held).seed,
-                    )
+    for length, transform in cells():
+        for i in range(per_cell):
+            song = rng.choice(masters)
+            start = round(rng.uniform(0, song.seconds - 1.4 * length - 1), 2)
+            queries.append(
+                Query(
+                    f"p-{length}-{transform}-{i}",
+                    song.seed,
+                    True,
+                    length,
+                    transform,
+                    start,
+                    rng.choice(held).seed,
                 )
-    names = list(TRANSFORMS)
+            )
+    # held-back songs get every transform and edit, in turn
+    names = list(TRANSFORMS) + list(EDITS)
     for j, song in enumerate(held):
         for length in LENGTHS:
             for k in range(5):
-                transform = names[(j + k + length) % len(names)]
-                start = round(rng.uniform(0, song.seconds - length - 1), 2)
+                transform = names[(j * 5 + k + length) % len(names)]
+                if transform in EDITS and length not in EDIT_LENGTHS:
+                    transform = names[(j + k) % len(TRANSFORMS)]
+                start = round(rng.uniform(0, song.seconds - 1.4 * length - 1), 2)
                 other = rng.choice([h for h in held if h.seed != song.seed]).seed
                 queries.append(
                     Query(f"n-{song.seed}-{length}-{k}", song.seed, False, length, transform, start, other)
@@ -189,7 +228,7 @@ def plan_queries(masters: list[Song], held: list[Song], per_cell: int, rng: rand
 
 def query_fingerprints(queries: list[Query], songs: dict[int, Song]) -> dict[str, Prints]:
     cache = CACHE / "query-prints.jsonl"
-    known = {row["qid"]: (row["fingerprint"], row["landmarks"]) for row in _rows_of_this_version(cache)}
+    known = {row["qid"]: row for row in _rows_of_this_version(cache)}
     missing = [q for q in queries if q.qid not in known]
     by_song: dict[int, list[Query]] = {}
     for q in missing:
@@ -199,23 +238,25 @@ def query_fingerprints(queries: list[Query], songs: dict[int, Song]) -> dict[str
         for seed, group in by_song.items():
             audio = load(songs[seed])
             for q in group:
-                excerpt = audio[int(q.start_s * RATE) : int((q.start_s + q.length) * RATE)]
-                other = load(songs[q.other_seed]) if q.transform == "mixed_0db" else excerpt
-                offset = random.Random(q.qid).randint(0, max(0, len(other) - len(excerpt)))
-                transformed = TRANSFORMS[q.transform](
-                    excerpt, np.random.default_rng(zlib.crc32(q.qid.encode())), other[offset:]
-                )
-                _, fp, packed = fingerprint_audio(transformed)
-                known[q.qid] = (fp, packed)
-                row = {
-                    "qid": q.qid,
-                    "fingerprint": fp,
-                    "landmarks": packed,
-                    "landmarks_version": landmarks.VERSION,
-                }
-                out.write(json.dumps(row) + "\n")
+                excerpt = audio[int(q.start_s * RATE) : int((q.start_s + master_seconds(q)) * RATE)]
+                rng = np.random.default_rng(zlib.crc32(q.qid.encode()))
+                if q.transform in EDITS:
+                    transformed = EDITS[q.transform].apply(excerpt, rng)[: q.length * RATE]
+                else:
+                    other = load(songs[q.other_seed]) if q.transform == "mixed_0db" else excerpt
+                    offset = random.Random(q.qid).randint(0, max(0, len(other) - len(excerpt)))
+                    transformed = TRANSFORMS[q.transform](excerpt, rng, other[offset:])
+                _, row = fingerprint_audio(transformed)
+                known[q.qid] = {"qid": q.qid, **row}
+                out.write(json.dumps(known[q.qid]) + "\n")
                 progress.advance(task)
-    return {q.qid: Prints(decode_items(known[q.qid][0]), landmarks.unpack(known[q.qid][1])) for q in queries}
+    return {q.qid: _prints_of(known[q.qid]) for q in queries}
+
+
+def _prints_of(row: dict[str, Any]) -> Prints:
+    return Prints(
+        decode_items(row["fingerprint"]), landmarks.unpack(row["landmarks"]), _unpack_exact(row["peaks"])
+    )
 
 
 def found_true_master(result: Any, q: Query) -> bool:
@@ -228,7 +269,10 @@ def points_at_excerpt(result: Any, q: Query) -> bool:
     for match in result.matches:
         if match.isrc == isrc_of(q.seed):
             for s in match.segments:
-                if s.reference_start_s < q.start_s + q.length + 1.0 and s.reference_end_s > q.start_s - 1.0:
+                if (
+                    s.reference_start_s < q.start_s + master_seconds(q) + 1.0
+                    and s.reference_end_s > q.start_s - 1.0
+                ):
                     return True
     return False
 
@@ -242,7 +286,7 @@ def run_lookups(
         task = progress.add_task(label, total=len(queries))
         for q in queries:
             started = time.perf_counter()
-            result = matcher.match(prints[q.qid].items, prints[q.qid].marks)
+            result = matcher.match(prints[q.qid].items, prints[q.qid].marks, prints[q.qid].peaks)
             latencies.append((time.perf_counter() - started) * 1000)
             outcome[q.qid] = result
             progress.advance(task)
@@ -278,8 +322,8 @@ def medleys(
             truth.append((seed, now, now + length))
             now += length
         parts.append(filler[int(40 * RATE) : int(46 * RATE)])
-        prints, _, _ = fingerprint_audio(np.concatenate(parts).astype(np.float32))
-        result = matcher.match(prints.items, prints.marks)
+        prints, _ = fingerprint_audio(np.concatenate(parts).astype(np.float32))
+        result = matcher.match(prints.items, prints.marks, prints.peaks)
         by_isrc = {m.isrc: m for m in result.matches}
         for seed, start, end in truth:
             total += 1
@@ -397,8 +441,10 @@ def add_distractors(
 ) -> None:
     """Synthetic recordings built from real fingerprints: a master's item sequence, rotated,
     with its 32 bit positions permuted and XOR-ed with a random constant; its landmarks rotated
-    in time the same way, their 21-bit hashes XOR-ed with a random constant. They keep real
-    fingerprints' temporal structure and per-item statistics, and match no query."""
+    in time the same way, their 21-bit hashes XOR-ed with a random constant; its spectral peaks
+    played backwards and rotated (time reversed, a song's peaks still make triplets of real
+    intervals, but no tempo factor maps them onto the song). They keep real fingerprints'
+    temporal structure and per-item statistics, and match no query."""
     existing = es.count(index=indices.catalog, query={"prefix": {"isrc": "ZZSYN"}})["count"]
     if existing >= target:
         return
@@ -427,13 +473,101 @@ def add_distractors(
             marks[:, 1] = (marks[:, 1] + int(shift * landmarks.FRAMES_PER_SECOND / 8.0769)) % frames
             marks[:, 0] ^= np.uint32(rng.integers(0, 2**21))
             marks = marks[np.argsort(marks[:, 1], kind="stable")]
-            yield catalog_document(meta, compressed, len(items) / 8.0769, items, marks)
+            yield catalog_document(
+                meta, compressed, len(items) / 8.0769, items, marks, _reversed(base_prints.peaks, rng)
+            )
             progress.advance(task)
 
     with Progress(console=console) as progress:
         task = progress.add_task(f"indexing distractors up to {target}", total=target - existing)
         CatalogStore(es, indices).register_documents(documents(), refresh=False)
     es.indices.refresh(index=indices.catalog)
+
+
+def _reversed(peaks: modified.Peaks, rng: np.random.Generator) -> modified.Peaks:
+    if len(peaks) == 0:
+        return peaks
+    end = float(peaks.frames.max())
+    frames = (end - peaks.frames + float(rng.integers(0, int(end) + 1))) % (end + 1)
+    order = np.lexsort((peaks.bins, frames))
+    return modified.Peaks(frames[order], peaks.bins[order], peaks.levels[order])
+
+
+# ------------------------------------------------------------------ modified matches
+
+
+def modified_estimates(queries: list[Query], results: dict[str, Any]) -> dict[str, Any]:
+    """Of the edit queries whose true master was found by a modified segment, the share whose
+    estimated pitch shift is within 0.3 semitones and tempo factor within 1.5 % of the edit's."""
+    checked = good = 0
+    for q in queries:
+        if not q.master or q.transform not in EDITS:
+            continue
+        edit = EDITS[q.transform]
+        for match in results[q.qid].matches:
+            if match.isrc != isrc_of(q.seed) or match.tempo_factor is None:
+                continue
+            checked += 1
+            pitch = match.pitch_shift_semitones or 0.0
+            good += abs(pitch - edit.semitones) <= 0.3 and abs(match.tempo_factor / edit.tempo - 1) <= 0.015
+    return {
+        "modified_estimate_accuracy": round(good / checked, 4) if checked else None,
+        "modified_estimates_checked": checked,
+    }
+
+
+MODIFIED_HIT_RATES = (0.15, 0.2, 0.25, 0.3, 0.35)
+
+
+def modified_calibration_curve(
+    queries: list[Query], prints: dict[str, Prints], lookup: EsCatalogLookup
+) -> list[dict[str, Any]]:
+    """Every triplet segment each query's candidates give with the peak-hit-rate rule off; then
+    recall over the edit cells at 10 s and false matches (held-back queries, and wrong masters in
+    positive ones) per `min_peak_hit_rate`. Segments kept in bench/.cache/matching/modified-segments.json."""
+    params = modified.ModifiedParams()
+    loose = replace(params, min_peak_hit_rate=0.0, short_stretch_hit_rate_s=0.0)
+    found: list[dict[str, Any]] = []
+    with Progress(console=console) as progress:
+        task = progress.add_task("triplet calibration", total=len(queries))
+        for q in queries:
+            peaks = prints[q.qid].peaks
+            query = modified.query_triplets(peaks)
+            isrcs = lookup.modified_candidates([w.terms for w in modified.query_terms(query)])
+            for recording in lookup.recordings(isrcs):
+                if recording.peaks is None or recording.triplets is None:
+                    continue
+                truth = q.master and recording.metadata.isrc == isrc_of(q.seed)
+                found.extend(
+                    {"qid": q.qid, "isrc": recording.metadata.isrc, "true": truth, **asdict(s)}
+                    for s in modified.align(peaks, query, recording.peaks, recording.triplets, loose)
+                )
+            progress.advance(task)
+    (CACHE / "modified-segments.json").write_text(json.dumps(found))
+
+    def matched(threshold: float, truth: bool) -> set[str]:
+        return {
+            s["qid"]
+            for s in found
+            if s["true"] == truth
+            and s["peak_hit_rate"]
+            >= threshold + params.short_stretch_hit_rate_s / (s["upload_end_s"] - s["upload_start_s"])
+        }
+
+    edit_cells = [q for q in queries if q.master and q.length == 10 and q.transform in EDITS]
+    by_id = {q.qid: q for q in queries}
+    curve = []
+    for t in MODIFIED_HIT_RATES:
+        hits = matched(t, True)
+        curve.append(
+            {
+                "min_peak_hit_rate": t,
+                "recall_10s_edits": round(float(np.mean([q.qid in hits for q in edit_cells])), 4),
+                "held_back_queries_matched": sum(1 for i in matched(t, False) if not by_id[i].master),
+                "positive_queries_with_a_wrong_master": sum(1 for i in matched(t, False) if by_id[i].master),
+            }
+        )
+    return curve
 
 
 # ------------------------------------------------------------------ main
@@ -469,22 +603,13 @@ def main() -> None:
     results, latencies = run_lookups(matcher, queries, prints, f"lookups at {catalog_size} recordings")
 
     recall: dict[str, dict[str, float]] = {}
-    for length in LENGTHS:
-        recall[f"{length}s"] = {
-            t: round(
-                float(
-                    np.mean(
-                        [
-                            found_true_master(results[q.qid], q)
-                            for q in queries
-                            if q.master and q.length == length and q.transform == t
-                        ]
-                    )
-                ),
-                4,
-            )
-            for t in TRANSFORMS
-        }
+    for length, t in cells():
+        cell = [
+            found_true_master(results[q.qid], q)
+            for q in queries
+            if q.master and (q.length, q.transform) == (length, t)
+        ]
+        recall.setdefault(f"{length}s", {})[t] = round(float(np.mean(cell)), 4)
     found = [q for q in queries if q.master and found_true_master(results[q.qid], q)]
     reference_position_accuracy = round(
         float(np.mean([points_at_excerpt(results[q.qid], q) for q in found])) if found else 0.0, 4
@@ -495,6 +620,8 @@ def main() -> None:
         1 for q in queries if q.master for m in results[q.qid].matches if m.isrc != isrc_of(q.seed)
     )
     lat10 = [lat for q, lat in zip(queries, latencies, strict=True) if q.length == 10]
+    estimates = modified_estimates(queries, results)
+    modified_curve = modified_calibration_curve(queries, prints, lookup)
     medley = medleys(args.medleys, masters, held, songs, rng, matcher)
     curve = calibration_curve(queries, prints, lookup)
     landmark_curve = landmark_calibration_curve(queries, prints, lookup)
@@ -507,6 +634,8 @@ def main() -> None:
         **medley,
         "calibration_curve": curve,
         "landmark_calibration_curve": landmark_curve,
+        "modified_calibration_curve": modified_curve,
+        **estimates,
         "lookup_ms_p50": float(np.percentile(lat10, 50)),
         "lookup_ms_p95": float(np.percentile(lat10, 95)),
     }
@@ -514,7 +643,11 @@ def main() -> None:
     console.print_json(json.dumps({k: v for k, v in partial.items() if "curve" not in k}))
     at_scale: dict[str, Any] = {}
     master_prints = [
-        Prints(decode_items(row["fingerprint"]), landmarks.unpack(row["landmarks"]))
+        Prints(
+            decode_items(row["fingerprint"]),
+            landmarks.unpack(row["landmarks"]),
+            modified.unpack(row["peaks"]),
+        )
         for row in _rows_of_this_version(CACHE / "master-prints.jsonl")
     ]
     sample = rng.sample([q for q in queries if q.length == 10], args.latency_queries)
@@ -554,6 +687,8 @@ def main() -> None:
         **{k: round(v, 1) for k, v in speed.items()},
         "calibration_curve": curve,
         "landmark_calibration_curve": landmark_curve,
+        "modified_calibration_curve": modified_curve,
+        **estimates,
     }
     (CACHE / "results.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report))

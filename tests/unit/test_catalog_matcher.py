@@ -1,4 +1,4 @@
-"""The catalog matcher's combination of the two fingerprints, over a small in-memory catalog
+"""The catalog matcher's combination of the three fingerprints, over a small in-memory catalog
 (the Elasticsearch-backed lookup has its own integration tests)."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
+from scipy.signal import resample_poly
 
 from corpus import synth
-from detectors import landmarks
+from detectors import landmarks, modified
 from detectors.audio import decode
 from detectors.catalog import CatalogMatcher, Recording, decode_items
 from detectors.fingerprint import chromaprint_fingerprint
@@ -30,6 +31,9 @@ class InMemoryCatalog:
         return list(self.by_isrc)
 
     def landmark_candidates(self, window_terms: list[list[str]]) -> list[str]:
+        return list(self.by_isrc)
+
+    def modified_candidates(self, window_terms: list[list[str]]) -> list[str]:
         return list(self.by_isrc)
 
     def recordings(self, isrcs: list[str]) -> list[Recording]:
@@ -53,7 +57,11 @@ def match(catalog: InMemoryCatalog, samples: npt.NDArray[np.float32], folder: Pa
     synth.write(path, samples)
     audio = decode(path, 22050, 600)
     items = decode_items(chromaprint_fingerprint(audio).fingerprint)
-    return CatalogMatcher(catalog).match(items, landmarks.landmarks(audio.samples, audio.sample_rate))
+    return CatalogMatcher(catalog).match(
+        items,
+        landmarks.landmarks(audio.samples, audio.sample_rate),
+        modified.upload_peaks(audio.samples, audio.sample_rate),
+    )
 
 
 def recording(isrc: str, samples: npt.NDArray[np.float32], folder: Path) -> Recording:
@@ -61,10 +69,11 @@ def recording(isrc: str, samples: npt.NDArray[np.float32], folder: Path) -> Reco
     synth.write(path, samples)
     audio = decode(path, 22050, 600)
     meta = RecordingMetadata(isrc=isrc, title=isrc, artists=["A"], rights_holder="Label")
-    return Recording(
-        metadata=meta,
-        items=decode_items(chromaprint_fingerprint(audio).fingerprint),
-        landmarks=landmarks.landmarks(audio.samples, audio.sample_rate),
+    return Recording.with_peaks(
+        meta,
+        decode_items(chromaprint_fingerprint(audio).fingerprint),
+        landmarks.landmarks(audio.samples, audio.sample_rate),
+        modified.reference_peaks(audio.samples, audio.sample_rate),
     )
 
 
@@ -97,3 +106,27 @@ def test_a_clean_copy_is_not_also_credited_to_a_recording_that_contains_it(
     result = match(catalog, song(1)[25 * RATE : 40 * RATE], tmp_path)
     assert [m.isrc for m in result.matches] == ["QZTST0000001"]
     assert {s.method for s in result.matches[0].segments} == {"chromaprint"}
+
+
+def test_a_sped_up_copy_is_found_as_modified_with_its_factors(
+    catalog: InMemoryCatalog, tmp_path: Path
+) -> None:
+    # from outside the stretch the remix holds; 25 s of the master played 1.25x as fast: 20 s
+    upload = resample_poly(song(1)[55 * RATE : 80 * RATE], 1000, 1250).astype(np.float32)
+    result = match(catalog, upload, tmp_path)
+    assert [m.isrc for m in result.matches] == ["QZTST0000001"]
+    found = result.matches[0]
+    assert {s.method for s in found.segments} == {"modified"}
+    assert found.modification == "sped_up"
+    assert found.tempo_factor == pytest.approx(1.25, rel=0.015)
+    assert found.pitch_shift_semitones == pytest.approx(3.86, abs=0.3)
+    assert found.seconds_matched >= 16
+    assert found.segments[0].reference_start_s == pytest.approx(
+        55 + 1.25 * found.segments[0].upload_start_s, abs=0.5
+    )
+
+
+def test_a_copy_as_registered_is_never_called_modified(catalog: InMemoryCatalog, tmp_path: Path) -> None:
+    result = match(catalog, song(1)[25 * RATE : 40 * RATE], tmp_path)
+    assert all(s.method != "modified" for m in result.matches for s in m.segments)
+    assert result.matches[0].modification == "none" and result.matches[0].tempo_factor is None

@@ -460,3 +460,49 @@ def test_voice_thresholds_come_from_the_platform_policy() -> None:
         platform=PlatformPolicy(version=2, voice_takedown_similarity=0.9, voice_review_similarity=0.85)
     )
     assert _verdict(decide(analysis([voice(0.86)]), lenient)).action is Action.NEEDS_REVIEW
+
+
+def modified_match(modification: str, tempo: float, semitones: float) -> RecordingMatch:
+    plain = recording("QZABC2600001", [(0, 40)])
+    return plain.model_copy(
+        update={"modification": modification, "tempo_factor": tempo, "pitch_shift_semitones": semitones}
+    )
+
+
+SPED_UP_PAYS_PITCH_SHIFT_BLOCKED = Policies(
+    rights_holders={
+        "Umbra Records": RightsHolderPolicy(
+            rights_holder="Umbra Records",
+            version=4,
+            rules=[
+                MatchRule(action="monetize", modifications=["sped_up", "slowed"]),
+                MatchRule(action="block", modifications=["pitch_shifted"]),
+                MatchRule(action="track"),
+            ],
+        )
+    }
+)
+
+
+def test_a_holder_may_monetize_sped_up_versions_and_block_pitch_shifted_ones() -> None:
+    policies = SPED_UP_PAYS_PITCH_SHIFT_BLOCKED
+    sped_up = _verdict(decide(analysis([catalog(modified_match("sped_up", 1.25, 3.86))]), policies))
+    assert sped_up.action is Action.ROYALTY
+    shifted = _verdict(decide(analysis([catalog(modified_match("pitch_shifted", 1.0, 3.0))]), policies))
+    assert shifted.action is Action.TAKEDOWN
+    plain = _verdict(decide(analysis([catalog(recording("QZABC2600001", [(0, 40)]))]), policies))
+    assert plain.action is Action.ALLOW and {r.code for r in plain.reasons} == {"catalog_track"}
+
+
+def test_the_reason_says_how_the_recording_was_modified() -> None:
+    verdict = _verdict(decide(analysis([catalog(modified_match("sped_up", 1.25, 3.86))]), Policies()))
+    (reason,) = [r for r in verdict.reasons if r.code == "catalog_monetize"]
+    assert reason.message.startswith("sped up 1.25x, +3.9 semitones: 40.0 s (")
+    assert "'Glass Harbor'" in reason.message
+    plain = _verdict(decide(analysis([catalog(recording("QZABC2600001", [(0, 40)]))]), Policies()))
+    assert plain.reasons[0].message.startswith("40.0 s (")
+
+
+def test_a_policy_rule_names_only_known_modifications() -> None:
+    with pytest.raises(ValueError, match="modifications"):
+        MatchRule(action="block", modifications=["remixed"])  # type: ignore[list-item]

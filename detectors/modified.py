@@ -1,0 +1,562 @@
+"""Peak triplets on a log-frequency spectrogram: a fingerprint that survives speed, tempo and
+key changes (the idea of Panako, Six and Leman 2014, and of Wang and Culbert's ratio landmarks).
+
+On a log-frequency axis a pitch shift moves every peak by the same number of bins, so the
+frequency *differences* between peaks survive it; a tempo change scales every time by one
+factor, so *ratios* of time differences survive it; a speed change ("sped up", "slowed") does
+both. Each triplet of nearby peaks (t1 < t2 < t3) is hashed on (f2 - f1, f3 - f2, the ratio
+(t2 - t1) / (t3 - t1), which of the three is loudest) and stored with its three peaks. A match
+is many triplets that agree on one pitch shift, one tempo factor and one time offset; it is
+then verified by warping the reference's own peaks with those factors and counting how many
+the upload has (unrelated audio agrees on scattered factors and few peaks).
+
+Pure numpy/scipy. Audio at any rate is resampled to 8 kHz; peaks from 110 Hz to 3.5 kHz.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy.ndimage import maximum_filter, uniform_filter
+
+from detectors.landmarks import _resampled
+
+VERSION = "0.1.0"
+
+RATE = 8000
+N_FFT = 1024
+HOP = 128
+FRAMES_PER_SECOND = RATE / HOP  # 62.5
+BINS_PER_OCTAVE = 36  # a bin is a third of a semitone
+BINS_PER_SEMITONE = BINS_PER_OCTAVE / 12
+F_MIN = 110.0
+OCTAVES = 5
+N_BINS = BINS_PER_OCTAVE * OCTAVES  # 180 bins, 110-3520 Hz
+
+PEAK_TIME_RADIUS = 6  # frames (~100 ms) either side
+PEAK_FREQ_RADIUS = 4  # bins (1.3 semitones) either side
+MIN_PROMINENCE_DB = 8.0
+PEAKS_PER_SECOND = 18  # the strongest peaks of each second are kept
+
+MIN_DT = 6  # frames (~100 ms) between consecutive peaks of a triplet
+MAX_DT = 75  # frames (1.2 s)
+MAX_DF = 31  # bins (10 semitones) between consecutive peaks of a triplet
+FAN_OUT = 3  # second peaks per anchor, and third peaks per second peak
+RATIO_LEVELS = 16
+_DF_BITS, _RATIO_BITS, _LOUD_BITS = 6, 4, 2
+
+# A triplet: hash, then the three peaks' frames and fractional bins (bins x 16)
+Triplets = npt.NDArray[np.int64]  # N x 7: hash, t1, t2, t3, f1, f2, f3
+_FRACTION = 16
+
+
+@dataclass(frozen=True)
+class Peaks:
+    """Spectral peaks: frame, fractional log-frequency bin and level (dB), in frame order."""
+
+    frames: npt.NDArray[np.float64]
+    bins: npt.NDArray[np.float64]
+    levels: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+def log_spectrogram(samples: npt.NDArray[np.float32], sample_rate: int) -> npt.NDArray[np.float32]:
+    """Frames x N_BINS log-spaced bins, in dB (linear interpolation of the STFT magnitude)."""
+    x = _resampled(np.asarray(samples, dtype=np.float32), sample_rate)
+    if len(x) < N_FFT:
+        return np.zeros((0, N_BINS), dtype=np.float32)
+    frames = np.lib.stride_tricks.sliding_window_view(x, N_FFT)[::HOP]
+    magnitude = np.abs(np.fft.rfft(frames * np.hanning(N_FFT).astype(np.float32), axis=1))
+    position = F_MIN * 2.0 ** (np.arange(N_BINS) / BINS_PER_OCTAVE) * N_FFT / RATE
+    low = np.floor(position).astype(np.int64)
+    weight = (position - low).astype(np.float32)
+    mapped = magnitude[:, low] * (1 - weight) + magnitude[:, low + 1] * weight
+    return (20.0 * np.log10(mapped + 1e-6)).astype(np.float32)
+
+
+def peaks(spec: npt.NDArray[np.float32]) -> Peaks:
+    """Local maxima over ±PEAK_TIME_RADIUS frames and ±PEAK_FREQ_RADIUS bins that stand out from
+    their surroundings, the strongest PEAKS_PER_SECOND of each second, with their frequency
+    refined between bins (a parabola through the maximum and its neighbours)."""
+    if spec.shape[0] < 3:
+        empty = np.zeros(0)
+        return Peaks(empty, empty, empty)
+    local_max = maximum_filter(
+        spec, size=(2 * PEAK_TIME_RADIUS + 1, 2 * PEAK_FREQ_RADIUS + 1), mode="nearest"
+    )
+    level = uniform_filter(spec, size=(31, 37), mode="nearest")
+    prominence = spec - level
+    is_peak = (spec == local_max) & (prominence >= MIN_PROMINENCE_DB)
+    is_peak[:, 0] = is_peak[:, -1] = False
+    t, f = np.nonzero(is_peak)
+    second = (t / FRAMES_PER_SECOND).astype(np.int64)
+    order = np.lexsort((-prominence[t, f], second))
+    t, f, second = t[order], f[order], second[order]
+    rank = np.arange(len(t)) - np.searchsorted(second, second, side="left")
+    keep = rank < PEAKS_PER_SECOND
+    t, f = t[keep], f[keep]
+    below, at, above = spec[t, f - 1], spec[t, f], spec[t, f + 1]
+    curvature = below - 2 * at + above
+    with np.errstate(invalid="ignore", divide="ignore"):
+        delta = np.where(curvature < 0, 0.5 * (below - above) / curvature, 0.0)
+    refined = f + np.clip(delta, -0.5, 0.5)
+    by_time = np.lexsort((refined, t))
+    return Peaks(t[by_time].astype(np.float64), refined[by_time], at[by_time].astype(np.float64))
+
+
+def _hash(
+    d1: npt.NDArray[np.int64],
+    d2: npt.NDArray[np.int64],
+    ratio: npt.NDArray[np.int64],
+    loud: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int64]:
+    """18 bits: two frequency steps (6 bits each), the time ratio (4), the loudest peak (2)."""
+    out: npt.NDArray[np.int64] = (
+        ((d1 + MAX_DF) << (_DF_BITS + _RATIO_BITS + _LOUD_BITS))
+        | ((d2 + MAX_DF) << (_RATIO_BITS + _LOUD_BITS))
+        | (ratio << _LOUD_BITS)
+        | loud
+    )
+    return out
+
+
+def triplet_indices(p: Peaks) -> npt.NDArray[np.int64]:
+    """M x 3 indices of peaks (i < j < k in time): each peak with up to FAN_OUT following peaks
+    as its second, each of those with up to FAN_OUT following peaks as its third (nearest first,
+    MIN_DT..MAX_DT frames apart, at most MAX_DF bins apart)."""
+    n = len(p)
+    pairs_i, pairs_j = [], []
+    for step in range(1, min(n, 12 * FAN_OUT)):
+        dt = p.frames[step:] - p.frames[:-step]
+        df = np.abs(p.bins[step:] - p.bins[:-step])
+        ok = np.nonzero((dt >= MIN_DT) & (dt <= MAX_DT) & (df <= MAX_DF - 1))[0]
+        pairs_i.append(ok)
+        pairs_j.append(ok + step)
+    if not pairs_i:
+        return np.zeros((0, 3), dtype=np.int64)
+    i = np.concatenate(pairs_i)
+    j = np.concatenate(pairs_j)
+    order = np.lexsort((j, i))
+    i, j = i[order], j[order]
+    rank = np.arange(len(i)) - np.searchsorted(i, i, side="left")
+    i, j = i[rank < FAN_OUT], j[rank < FAN_OUT]
+    # the pairs starting at each peak, to extend (i, j) with (j, k)
+    starts = np.searchsorted(i, np.arange(n), side="left")
+    ends = np.searchsorted(i, np.arange(n), side="right")
+    count = ends[j] - starts[j]
+    first = np.repeat(np.arange(len(i)), count)
+    within = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    k = j[np.repeat(starts[j], count) + within]
+    return np.stack([i[first], j[first], k], axis=1)
+
+
+def _describe(
+    p: Peaks, idx: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Per triplet: the two frequency steps (bins), the time ratio (0..1) and the loudest peak."""
+    t = p.frames[idx]
+    f = p.bins[idx]
+    d1 = f[:, 1] - f[:, 0]
+    d2 = f[:, 2] - f[:, 1]
+    ratio = (t[:, 1] - t[:, 0]) / (t[:, 2] - t[:, 0])
+    loud = np.argmax(p.levels[idx], axis=1).astype(np.int64)
+    return d1, d2, ratio, loud
+
+
+def triplets(p: Peaks) -> Triplets:
+    """The reference form: one hash per triplet, with its peaks."""
+    idx = triplet_indices(p)
+    if len(idx) == 0:
+        return np.zeros((0, 7), dtype=np.int64)
+    d1, d2, ratio, loud = _describe(p, idx)
+    h = _hash(
+        np.rint(d1).astype(np.int64),
+        np.rint(d2).astype(np.int64),
+        np.minimum((ratio * RATIO_LEVELS).astype(np.int64), RATIO_LEVELS - 1),
+        loud,
+    )
+    t = np.rint(p.frames[idx]).astype(np.int64)
+    f = np.rint(p.bins[idx] * _FRACTION).astype(np.int64)
+    return np.concatenate([h[:, None], t, f], axis=1)
+
+
+def query_triplets(p: Peaks, margin: float = 0.2) -> Triplets:
+    """The upload's form: like `triplets`, plus the neighbouring hash wherever a quantity lies
+    within `margin` of a quantisation boundary (an edit moves peaks by fractions of a bin or a
+    frame, and a value on a boundary may fall either side)."""
+    idx = triplet_indices(p)
+    if len(idx) == 0:
+        return np.zeros((0, 7), dtype=np.int64)
+    d1, d2, ratio, loud = _describe(p, idx)
+    variants_d1 = _neighbours(d1, margin)
+    variants_d2 = _neighbours(d2, margin)
+    variants_r = _neighbours(ratio * RATIO_LEVELS - 0.5, margin)
+    t = np.rint(p.frames[idx]).astype(np.int64)
+    f = np.rint(p.bins[idx] * _FRACTION).astype(np.int64)
+    rows = []
+    for a in variants_d1:
+        for b in variants_d2:
+            for r in variants_r:
+                use = (a != _NONE) & (b != _NONE) & (r != _NONE)
+                h = _hash(
+                    np.clip(a, -MAX_DF, MAX_DF),
+                    np.clip(b, -MAX_DF, MAX_DF),
+                    np.clip(r, 0, RATIO_LEVELS - 1),
+                    loud,
+                )
+                rows.append(np.concatenate([h[use, None], t[use], f[use]], axis=1))
+    out: Triplets = np.concatenate(rows)
+    return out
+
+
+def _neighbours(value: npt.NDArray[np.float64], margin: float) -> list[npt.NDArray[np.int64]]:
+    """The rounded value, and where it is within `margin` of the rounding boundary the other
+    side (_NONE elsewhere: no variant)."""
+    base = np.rint(value).astype(np.int64)
+    frac = value - base  # -0.5..0.5
+    other = np.where(frac > 0.5 - margin, base + 1, np.where(frac < -0.5 + margin, base - 1, _NONE))
+    return [base, other]
+
+
+_NONE = -(1 << 40)
+
+
+def upload_peaks(samples: npt.NDArray[np.float32], sample_rate: int) -> Peaks:
+    """The peaks an upload is searched and aligned with."""
+    return peaks(log_spectrogram(samples, sample_rate))
+
+
+def reference_peaks(samples: npt.NDArray[np.float32], sample_rate: int) -> Peaks:
+    """The peaks a recording is registered with, rounded to what `pack` keeps, so that the
+    triplets made from the stored peaks are the ones made at registration."""
+    return quantized(upload_peaks(samples, sample_rate))
+
+
+# ------------------------------------------------------------------ storage and retrieval terms
+
+_LEVEL_STEPS = 4  # a quarter dB
+_LEVEL_FLOOR = -200.0
+
+
+def quantized(p: Peaks) -> Peaks:
+    return Peaks(
+        np.minimum(np.rint(p.frames), (1 << 24) - 1),
+        np.rint(p.bins * _FRACTION) / _FRACTION,
+        np.rint((np.clip(p.levels, _LEVEL_FLOOR, 400.0) - _LEVEL_FLOOR) * _LEVEL_STEPS) / _LEVEL_STEPS
+        + _LEVEL_FLOOR,
+    )
+
+
+def pack(p: Peaks) -> str:
+    """Compact text for the catalog document: per peak 3 bytes frame (up to 74 hours), 2 bytes
+    bin (1/16 bin), 2 bytes level (1/4 dB)."""
+    q = quantized(p)
+    frames = q.frames.astype(">u4").view(np.uint8).reshape(-1, 4)[:, 1:]
+    bins = np.rint(q.bins * _FRACTION).astype(">u2").view(np.uint8).reshape(-1, 2)
+    levels = np.rint((q.levels - _LEVEL_FLOOR) * _LEVEL_STEPS).astype(">u2").view(np.uint8).reshape(-1, 2)
+    return base64.b64encode(np.concatenate([frames, bins, levels], axis=1).tobytes()).decode("ascii")
+
+
+def unpack(text: str) -> Peaks:
+    raw = np.frombuffer(base64.b64decode(text), dtype=np.uint8).reshape(-1, 7).astype(np.int64)
+    frames = (raw[:, 0] << 16) | (raw[:, 1] << 8) | raw[:, 2]
+    bins = ((raw[:, 3] << 8) | raw[:, 4]) / _FRACTION
+    levels = ((raw[:, 5] << 8) | raw[:, 6]) / _LEVEL_STEPS + _LEVEL_FLOOR
+    return Peaks(frames.astype(np.float64), bins, levels)
+
+
+def _mixed(hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    out: npt.NDArray[np.int64] = (hashes * 2654435761) & 0xFFFFFFFF
+    return out
+
+
+RETRIEVAL_SHARE = 4  # one hash in this many is a retrieval term
+
+
+def is_retrieval_term(hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """A fixed quarter of all hashes (the same for uploads and references) goes into the
+    inverted index: a quarter of the postings, still dozens of shared terms for a 10 s excerpt."""
+    chosen: npt.NDArray[np.bool_] = (_mixed(hashes) >> 16) % RETRIEVAL_SHARE == 0
+    return chosen
+
+
+def retrieval_terms(t: Triplets, limit: int | None = None) -> list[str]:
+    """Distinct retrieval terms of triplets; with `limit`, a fixed pseudo-random subset."""
+    hashes = np.unique(t[:, 0])
+    hashes = hashes[is_retrieval_term(hashes)]
+    if limit is not None and len(hashes) > limit:
+        hashes = np.sort(hashes[np.argsort(_mixed(hashes) & 0xFFFF)[:limit]])
+    return [format(int(h), "x") for h in hashes]
+
+
+QUERY_TERMS_PER_WINDOW = 400
+
+
+@dataclass(frozen=True)
+class QueryWindow:
+    """One stretch of an upload and the triplet terms it searches the index with."""
+
+    start_s: float
+    end_s: float
+    terms: list[str]
+
+
+def query_terms(query: Triplets, window_s: float = 15.0, step_s: float = 7.5) -> list[QueryWindow]:
+    """Overlapping windows of the upload's query triplets (by first peak), each searched alone."""
+    if len(query) == 0:
+        return []
+    window, step = int(window_s * FRAMES_PER_SECOND), int(step_s * FRAMES_PER_SECOND)
+    starts = query[:, 1]
+    last = int(starts.max())
+    return [
+        QueryWindow(
+            start_s=start / FRAMES_PER_SECOND,
+            end_s=min(start + window, last + 1) / FRAMES_PER_SECOND,
+            terms=retrieval_terms(
+                query[(starts >= start) & (starts < start + window)], QUERY_TERMS_PER_WINDOW
+            ),
+        )
+        for start in range(0, max(1, last - window + step + 1), step)
+    ]
+
+
+# ------------------------------------------------------------------ what the factors say
+
+# Below these the edit is not audible as one: rounding of peak positions, a tape's drift.
+TEMPO_TOLERANCE = 0.015
+PITCH_TOLERANCE_SEMITONES = 0.3
+
+
+def modification(tempo_factor: float, pitch_shift_semitones: float) -> str:
+    """What was done to the master, from the two figures: resampling moves both together
+    (+3.86 semitones at 1.25x), a pitch shift only the pitch, a time stretch only the tempo."""
+    tempo_changed = abs(tempo_factor - 1.0) > TEMPO_TOLERANCE
+    pitch_changed = abs(pitch_shift_semitones) > PITCH_TOLERANCE_SEMITONES
+    if not tempo_changed and not pitch_changed:
+        return "none"
+    if not tempo_changed:
+        return "pitch_shifted"
+    if not pitch_changed:
+        return "time_stretched"
+    if abs(pitch_shift_semitones - 12.0 * np.log2(tempo_factor)) <= 2 * PITCH_TOLERANCE_SEMITONES:
+        return "sped_up" if tempo_factor > 1 else "slowed"
+    return "pitch_shifted_and_time_stretched"
+
+
+# ------------------------------------------------------------------ alignment
+
+
+@dataclass(frozen=True)
+class ModifiedParams:
+    """Calibrated on the benchmark corpus (bench/matching)."""
+
+    min_tempo: float = 0.7  # reference seconds per upload second
+    max_tempo: float = 1.45
+    max_shift_semitones: float = 8.0
+    max_hash_repeats: int = 12
+    min_aligned: int = 12  # triplets agreeing on one shift, tempo and offset
+    max_candidates: int = 6  # (tempo, shift) clusters followed
+    time_tolerance: float = 3.0  # frames
+    bin_tolerance: float = 1.5  # bins
+    min_peak_hit_rate: float = 0.25
+    short_stretch_hit_rate_s: float = 0.75
+    min_segment_s: float = 4.0
+    max_gap_s: float = 4.0
+
+
+@dataclass(frozen=True)
+class ModifiedSegment:
+    upload_start_s: float
+    upload_end_s: float
+    reference_start_s: float
+    reference_end_s: float
+    tempo_factor: float  # reference time per upload time: 1.25 = played 1.25x as fast
+    pitch_shift_semitones: float
+    aligned: int
+    peak_hit_rate: float
+
+    @property
+    def duration_s(self) -> float:
+        return self.upload_end_s - self.upload_start_s
+
+    @property
+    def score(self) -> float:
+        return self.peak_hit_rate
+
+
+def by_hash(t: Triplets) -> Triplets:
+    ordered: Triplets = t[np.argsort(t[:, 0], kind="stable")]
+    return ordered
+
+
+def _pairs(query: Triplets, ref: Triplets, max_repeats: int) -> tuple[Triplets, Triplets]:
+    """Rows of query and reference triplets that share a hash."""
+    if np.any(ref[1:, 0] < ref[:-1, 0]):
+        ref = by_hash(ref)
+    lo = np.searchsorted(ref[:, 0], query[:, 0], side="left")
+    hi = np.searchsorted(ref[:, 0], query[:, 0], side="right")
+    count = hi - lo
+    use = (count > 0) & (count <= max_repeats)
+    q_idx = np.repeat(np.nonzero(use)[0], count[use])
+    within = np.arange(len(q_idx)) - np.repeat(np.cumsum(count[use]) - count[use], count[use])
+    r_idx = np.repeat(lo[use], count[use]) + within
+    return query[q_idx], ref[r_idx]
+
+
+def align(
+    query_peaks: Peaks,
+    query: Triplets,
+    ref_peaks: Peaks,
+    ref: Triplets,
+    params: ModifiedParams | None = None,
+) -> list[ModifiedSegment]:
+    """Segments of the upload that are the reference played at another speed, tempo or key."""
+    p = params or ModifiedParams()
+    if len(query) == 0 or len(ref) == 0:
+        return []
+    q, r = _pairs(query, ref, p.max_hash_repeats)
+    if len(q) < p.min_aligned:
+        return []
+    q_t, r_t = q[:, 1:4].astype(np.float64), r[:, 1:4].astype(np.float64)
+    q_f, r_f = q[:, 4:7] / _FRACTION, r[:, 4:7] / _FRACTION
+    tempo = (r_t[:, 2] - r_t[:, 0]) / (q_t[:, 2] - q_t[:, 0])
+    shift = (q_f - r_f).mean(axis=1)
+    plausible = (
+        (tempo >= p.min_tempo)
+        & (tempo <= p.max_tempo)
+        & (np.abs(shift) <= p.max_shift_semitones * BINS_PER_SEMITONE)
+    )
+    q_t, r_t, q_f, r_f, tempo, shift = (a[plausible] for a in (q_t, r_t, q_f, r_f, tempo, shift))
+    if len(tempo) < p.min_aligned:
+        return []
+    segments: list[ModifiedSegment] = []
+    claimed = np.zeros(len(tempo), dtype=bool)
+    for log_tempo, centre_shift in _clusters(np.log2(tempo), shift, p.max_candidates):
+        near = ~claimed & (np.abs(np.log2(tempo) - log_tempo) <= 0.03) & (np.abs(shift - centre_shift) <= 1.0)
+        if near.sum() < p.min_aligned:
+            continue
+        fit = _fit(q_t[near], r_t[near], q_f[near], r_f[near], 2.0**log_tempo, p)
+        if fit is None:
+            continue
+        a, b, pitch = fit
+        # every pair on the fitted line belongs to it, whichever cell it voted in
+        on_line = (
+            ~claimed
+            & (np.abs(r_t - (a * q_t + b)).max(axis=1) <= p.time_tolerance)
+            & (np.abs((q_f - r_f) - pitch).max(axis=1) <= p.bin_tolerance)
+        )
+        members = np.nonzero(on_line)[0]
+        claimed[members] = True
+        for first, last, count in _runs(q_t[members, 0], q_t[members, 2], p):
+            if count < p.min_aligned:
+                continue
+            rate = _peak_hit_rate(query_peaks, ref_peaks, a, b, pitch, first, last, p)
+            duration = (last - first) / FRAMES_PER_SECOND
+            if rate >= p.min_peak_hit_rate + p.short_stretch_hit_rate_s / duration:
+                segments.append(
+                    ModifiedSegment(
+                        upload_start_s=round(first / FRAMES_PER_SECOND, 2),
+                        upload_end_s=round(last / FRAMES_PER_SECOND, 2),
+                        reference_start_s=round((a * first + b) / FRAMES_PER_SECOND, 2),
+                        reference_end_s=round((a * last + b) / FRAMES_PER_SECOND, 2),
+                        tempo_factor=round(a, 4),
+                        pitch_shift_semitones=round(pitch / BINS_PER_SEMITONE, 2),
+                        aligned=count,
+                        peak_hit_rate=round(rate, 4),
+                    )
+                )
+    return sorted(segments, key=lambda s: s.upload_start_s)
+
+
+def _clusters(
+    log_tempo: npt.NDArray[np.float64], shift: npt.NDArray[np.float64], limit: int
+) -> list[tuple[float, float]]:
+    """The densest (log2 tempo, shift) cells: 0.01 in log2 tempo (0.7 %) by half a bin, each
+    cell's count summed over its neighbours (±2 tempo cells, ±1 shift cell)."""
+    ti = np.rint(log_tempo / 0.01).astype(np.int64)
+    si = np.rint(shift / 0.5).astype(np.int64)
+    t0, s0 = ti.min(), si.min()
+    grid = np.zeros((ti.max() - t0 + 1, si.max() - s0 + 1))
+    np.add.at(grid, (ti - t0, si - s0), 1)
+    smooth = uniform_filter(grid, size=(5, 3), mode="constant") * 15
+    out: list[tuple[float, float]] = []
+    for flat in np.argsort(smooth, axis=None)[::-1]:
+        if len(out) >= limit:
+            break
+        i, j = np.unravel_index(flat, smooth.shape)
+        if smooth[i, j] < 3:
+            break
+        centre = ((i + t0) * 0.01, (j + s0) * 0.5)
+        if all(abs(centre[0] - c[0]) > 0.03 or abs(centre[1] - c[1]) > 1.0 for c in out):
+            out.append(centre)
+    return out
+
+
+def _fit(
+    q_t: npt.NDArray[np.float64],
+    r_t: npt.NDArray[np.float64],
+    q_f: npt.NDArray[np.float64],
+    r_f: npt.NDArray[np.float64],
+    tempo: float,
+    p: ModifiedParams,
+) -> tuple[float, float, float] | None:
+    """The line r = a * q + b through the pairs' peak times, and the pitch shift (bins): an
+    offset vote at the cluster's tempo, then least squares over the pairs that agree, twice."""
+    offset = r_t[:, 0] - tempo * q_t[:, 0]
+    low = np.floor(offset.min())
+    votes = np.bincount(np.rint(offset - low).astype(np.int64))
+    smoothed = np.convolve(votes, np.ones(5), mode="same")
+    b = float(np.argmax(smoothed) + low)
+    a = tempo
+    inliers = np.abs(offset - b) <= 2.5 + p.time_tolerance
+    for _ in range(2):
+        if inliers.sum() < p.min_aligned:
+            return None
+        a, b = np.polyfit(q_t[inliers].ravel(), r_t[inliers].ravel(), 1)
+        residual = np.abs(r_t - (a * q_t + b)).max(axis=1)
+        inliers = residual <= p.time_tolerance
+    pitch = float(np.median((q_f - r_f)[inliers]))
+    inliers &= np.abs((q_f - r_f) - pitch).max(axis=1) <= p.bin_tolerance
+    if inliers.sum() < p.min_aligned:
+        return None
+    return float(a), float(b), pitch
+
+
+def _runs(
+    starts: npt.NDArray[np.float64], ends: npt.NDArray[np.float64], p: ModifiedParams
+) -> list[tuple[float, float, int]]:
+    """Stretches of upload time the aligned triplets cover, split where they pause."""
+    order = np.argsort(starts)
+    starts, ends = starts[order], ends[order]
+    breaks = np.nonzero(np.diff(starts) > p.max_gap_s * FRAMES_PER_SECOND)[0] + 1
+    out = []
+    for idx in np.split(np.arange(len(starts)), breaks):
+        first, last = float(starts[idx[0]]), float(ends[idx].max())
+        if (last - first) / FRAMES_PER_SECOND >= p.min_segment_s:
+            out.append((first, last, len(idx)))
+    return out
+
+
+def _peak_hit_rate(
+    query: Peaks, ref: Peaks, a: float, b: float, pitch: float, first: float, last: float, p: ModifiedParams
+) -> float:
+    """Share of the reference's peaks over the upload's [first, last] frames, moved to where the
+    fitted tempo, offset and pitch shift put them, that the upload has (within the tolerances)."""
+    lo, hi = a * first + b, a * last + b
+    inside = (ref.frames >= lo) & (ref.frames <= hi)
+    if not inside.any() or len(query) == 0:
+        return 0.0
+    moved_t = (ref.frames[inside] - b) / a
+    moved_f = ref.bins[inside] + pitch
+    left = np.searchsorted(query.frames, moved_t - p.time_tolerance, side="left")
+    right = np.searchsorted(query.frames, moved_t + p.time_tolerance, side="right")
+    hits = 0
+    for k in range(len(moved_t)):
+        if np.any(np.abs(query.bins[left[k] : right[k]] - moved_f[k]) <= 1.0):
+            hits += 1
+    return hits / len(moved_t)

@@ -1,0 +1,137 @@
+"""The speed-, tempo- and key-invariant fingerprint (peak triplets on a log-frequency axis):
+edited copies of a song align with it at the factors of the edit, other songs do not."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import numpy.typing as npt
+import pedalboard
+import pytest
+from scipy.signal import resample_poly
+
+from corpus import synth
+from detectors import modified
+
+RATE = synth.SAMPLE_RATE
+Audio = npt.NDArray[np.float32]
+
+
+@cache
+def song(seed: int) -> Audio:
+    return synth.song(seed=seed, seconds=60)
+
+
+@cache
+def reference(seed: int) -> tuple[modified.Peaks, modified.Triplets]:
+    peaks = modified.reference_peaks(song(seed), RATE)
+    return peaks, modified.by_hash(modified.triplets(peaks))
+
+
+def excerpt(seed: int, start_s: float, seconds: float) -> Audio:
+    return song(seed)[int(start_s * RATE) : int((start_s + seconds) * RATE)]
+
+
+def sped_up(x: Audio, factor: float) -> Audio:
+    out: Audio = resample_poly(x, 1000, round(1000 * factor)).astype(np.float32)
+    return out
+
+
+def pitch_shifted(x: Audio, semitones: float) -> Audio:
+    return np.asarray(pedalboard.PitchShift(semitones=semitones)(x[None, :], RATE)[0], dtype=np.float32)
+
+
+def time_stretched(x: Audio, factor: float) -> Audio:
+    out = pedalboard.time_stretch(x[None, :], RATE, stretch_factor=factor)[0]
+    return np.asarray(out, dtype=np.float32)
+
+
+def align(upload: Audio, seed: int) -> list[modified.ModifiedSegment]:
+    peaks = modified.upload_peaks(upload, RATE)
+    return modified.align(peaks, modified.query_triplets(peaks), *reference(seed))
+
+
+def longest(segments: list[modified.ModifiedSegment]) -> modified.ModifiedSegment:
+    assert segments, "no segment found"
+    return max(segments, key=lambda s: s.duration_s)
+
+
+@pytest.mark.parametrize(
+    ("edit", "tempo", "semitones", "kind"),
+    [
+        (lambda x: sped_up(x, 1.25), 1.25, 12 * np.log2(1.25), "sped_up"),
+        (lambda x: sped_up(x, 0.8), 0.8, 12 * np.log2(0.8), "slowed"),
+        (lambda x: pitch_shifted(x, 3), 1.0, 3.0, "pitch_shifted"),
+        (lambda x: pitch_shifted(x, -5), 1.0, -5.0, "pitch_shifted"),
+        (lambda x: time_stretched(x, 1.15), 1.15, 0.0, "time_stretched"),
+        (lambda x: time_stretched(x, 0.85), 0.85, 0.0, "time_stretched"),
+    ],
+    ids=["sped-up-1.25", "slowed-0.8", "pitch+3", "pitch-5", "tempo-1.15", "tempo-0.85"],
+)
+def test_an_edited_excerpt_aligns_with_the_factors_of_the_edit(
+    edit: object, tempo: float, semitones: float, kind: str
+) -> None:
+    start, seconds = 20.0, 10.0
+    upload = edit(excerpt(1, start, seconds * tempo))[: int(seconds * RATE)]  # type: ignore[operator]
+    found = longest(align(upload, 1))
+    assert found.tempo_factor == pytest.approx(tempo, rel=0.015)
+    assert found.pitch_shift_semitones == pytest.approx(semitones, abs=0.3)
+    assert modified.modification(found.tempo_factor, found.pitch_shift_semitones) == kind
+    assert found.duration_s >= 0.8 * seconds
+    # the segment says where in the master the excerpt comes from (±0.5 s)
+    assert found.reference_start_s - found.upload_start_s * tempo == pytest.approx(start, abs=0.5)
+
+
+def test_other_songs_under_the_same_edits_do_not_align() -> None:
+    for seed in (2, 3, 4):
+        for upload in (
+            excerpt(seed, 20, 10),
+            sped_up(excerpt(seed, 20, 12.5), 1.25),
+            pitch_shifted(excerpt(seed, 20, 10), 3),
+        ):
+            assert align(upload, 1) == []
+
+
+def test_an_unedited_excerpt_aligns_at_factor_one() -> None:
+    found = longest(align(excerpt(1, 30, 10), 1))
+    assert found.tempo_factor == pytest.approx(1.0, abs=0.005)
+    assert found.pitch_shift_semitones == pytest.approx(0.0, abs=0.1)
+    assert modified.modification(found.tempo_factor, found.pitch_shift_semitones) == "none"
+
+
+def test_stored_peaks_give_back_the_registered_triplets() -> None:
+    peaks, triplets = reference(1)
+    again = modified.unpack(modified.pack(peaks))
+    assert np.array_equal(modified.by_hash(modified.triplets(again)), triplets)
+    assert len(modified.pack(peaks)) < 10 * len(peaks)  # 7 bytes a peak, base64
+
+
+def test_an_upload_searches_with_the_hashes_a_reference_stores() -> None:
+    _, triplets = reference(1)
+    stored = set(modified.retrieval_terms(triplets))
+    upload = modified.query_triplets(modified.upload_peaks(pitch_shifted(excerpt(1, 20, 10), 2), RATE))
+    searched = {t for w in modified.query_terms(upload) for t in w.terms}
+    assert len(searched & stored) >= 40
+
+
+@pytest.mark.parametrize(
+    ("tempo", "semitones", "kind"),
+    [
+        (1.0, 0.0, "none"),
+        (1.01, 0.2, "none"),
+        (1.25, 3.86, "sped_up"),
+        (0.85, -2.81, "slowed"),
+        (1.0, -4.0, "pitch_shifted"),
+        (1.2, 0.0, "time_stretched"),
+        (1.2, -3.0, "pitch_shifted_and_time_stretched"),
+    ],
+)
+def test_the_factors_say_which_edit_it_is(tempo: float, semitones: float, kind: str) -> None:
+    assert modified.modification(tempo, semitones) == kind
+
+
+def test_silence_and_noise_give_no_triplets_to_match() -> None:
+    assert len(modified.triplets(modified.reference_peaks(np.zeros(RATE * 10, np.float32), RATE))) == 0
+    noise = np.random.default_rng(0).normal(0, 0.1, RATE * 10).astype(np.float32)
+    assert align(noise, 1) == []
