@@ -8,9 +8,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Literal
 
 import mido
 import numpy as np
+import numpy.typing as npt
 import pyloudnorm
 import soundfile
 
@@ -60,7 +62,15 @@ def _note_events(track: mido.MidiTrack, channel: int, notes: list[tuple[int, int
         now = tick
 
 
-def make_song(seed: int, seconds: float) -> mido.MidiFile:
+VOICES = [52, 53, 54, 85]  # choir aahs, voice oohs, synth voice, lead 6 (voice)
+Variant = Literal["full", "instrumental", "new_vocal"]
+
+
+def make_song(seed: int, seconds: float, variant: Variant = "full") -> mido.MidiFile:
+    """The song of `seed`. "instrumental": without its lead (the stem an AI cover keeps);
+    "new_vocal": only a new top line, another melody over the same chords and tempo sung by a
+    voice patch (what a cover puts over the instrumental). The other parts are the same notes in
+    every variant."""
     rng = np.random.default_rng(seed)
     bpm = float(rng.uniform(72, 160))
     root = 48 + int(rng.integers(0, 12))
@@ -85,6 +95,11 @@ def make_song(seed: int, seconds: float) -> mido.MidiFile:
     }
     motif = [int(d) for d in rng.integers(0, 8, 8)]
     rhythm = rng.choice([1, 2, 2, 4], 8) * (TICKS // 2)
+    singer = np.random.default_rng(seed + 1_000_003)  # the new vocal's own choices
+    sung_motif = [int(d) for d in singer.integers(0, 8, 8)]
+    sung_rhythm = singer.choice([2, 2, 4, 4], 8) * (TICKS // 2)
+    programs[4] = int(singer.choice(VOICES))
+    parts[4] = []
     kick, snare, hats = DRUM_PATTERNS[int(rng.integers(0, len(DRUM_PATTERNS)))]
     arpeggio = bool(rng.random() < 0.6)
     for b in range(bars):
@@ -97,13 +112,9 @@ def make_song(seed: int, seconds: float) -> mido.MidiFile:
         parts[2].append(
             (start + bar // 2, bar // 2 - 10, pitch(degree + (4 if rng.random() < 0.5 else 0), -1), 85)
         )
-        at = start
-        for i, length in enumerate(rhythm):
-            if at >= start + bar:
-                break
-            step = motif[(i + b) % len(motif)] if rng.random() < 0.8 else int(rng.integers(0, 8))
-            parts[1].append((int(at), int(length) - 10, pitch(degree + step, 1), int(rng.integers(80, 110))))
-            at += int(length)
+        top = [pitch(degree + step, 1) for step in range(8)]  # the motif's steps, in this bar's chord
+        parts[1] += _melody_bar(rng, motif, rhythm, start, bar, top)
+        parts[4] += _melody_bar(singer, sung_motif, sung_rhythm, start, bar, top)
         if arpeggio:
             for i in range(8):
                 parts[3].append(
@@ -117,8 +128,9 @@ def make_song(seed: int, seconds: float) -> mido.MidiFile:
                 parts[9].append((tick, 60, 38, 95))
             if s in hats:
                 parts[9].append((tick, 30, 42, 60))
+    keep = {"full": {0, 1, 2, 3, 9}, "instrumental": {0, 2, 3, 9}, "new_vocal": {4}}[variant]
     for channel, notes in parts.items():
-        if not notes:
+        if not notes or channel not in keep:
             continue
         track = mido.MidiTrack()
         if channel != 9:
@@ -128,7 +140,27 @@ def make_song(seed: int, seconds: float) -> mido.MidiFile:
     return song
 
 
-def render(seed: int, seconds: float, out: Path) -> Path:
+def _melody_bar(
+    rng: np.random.Generator,
+    motif: list[int],
+    rhythm: npt.NDArray[np.int64],
+    start: int,
+    bar: int,
+    top: list[int],
+) -> list[tuple[int, int, int, int]]:
+    """One bar of a top line: the motif's steps (now and then another) in the rhythm."""
+    notes = []
+    at = start
+    for i, length in enumerate(rhythm):
+        if at >= start + bar:
+            break
+        step = motif[(i + start // bar) % len(motif)] if rng.random() < 0.8 else int(rng.integers(0, 8))
+        notes.append((int(at), int(length) - 10, top[step], int(rng.integers(80, 110))))
+        at += int(length)
+    return notes
+
+
+def render(seed: int, seconds: float, out: Path, variant: Variant = "full") -> Path:
     """Render a song to FLAC (44.1 kHz stereo), trimmed to `seconds`. Skips existing files."""
     if out.exists():
         return out
@@ -139,7 +171,7 @@ def render(seed: int, seconds: float, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     midi = out.with_suffix(".mid")
     wav = out.with_suffix(".render.wav")
-    make_song(seed, seconds).save(midi)
+    make_song(seed, seconds, variant).save(midi)
     subprocess.run(
         ["fluidsynth", "-ni", "-q", "-g", "0.7", "-r", "44100", "-F", str(wav), str(SOUNDFONT), str(midi)],
         check=True,

@@ -26,8 +26,16 @@ from rich.console import Console
 from rich.progress import Progress
 
 from bench.matching.corpus import CACHE, Song, build, plan
-from bench.matching.transforms import EDITS, RATE, TRANSFORMS, Audio
+from bench.matching.transforms import (
+    EDITS,
+    RATE,
+    STEM_EDITS,
+    TRANSFORMS,
+    Audio,
+    instrumental_under_new_vocal,
+)
 from corpus import synth
+from corpus.songs import Variant, render
 from detectors import landmarks, modified
 from detectors.audio import decode
 from detectors.catalog import CatalogMatcher, decode_items, reference_prints
@@ -51,6 +59,13 @@ def isrc_of(seed: int) -> str:
 
 def load(song: Song) -> Audio:
     return decode(song.path, sample_rate=RATE, max_seconds=600).samples
+
+
+def load_variant(song: Song, variant: Variant) -> Audio:
+    """The song's instrumental or new vocal line, rendered on first use (cached beside it)."""
+    path = song.path.with_name(f"{song.seed:06d}-{variant}.flac")
+    render(song.seed, song.seconds, path, variant)
+    return decode(path, sample_rate=RATE, max_seconds=600).samples
 
 
 @dataclass(frozen=True)
@@ -185,7 +200,8 @@ class Query:
 
 def cells() -> list[tuple[int, str]]:
     """(length, transform) of every cell: each transform at every length, each edit at EDIT_LENGTHS."""
-    return [(n, t) for n in LENGTHS for t in TRANSFORMS] + [(n, e) for n in EDIT_LENGTHS for e in EDITS]
+    edits = [*EDITS, *STEM_EDITS]
+    return [(n, t) for n in LENGTHS for t in TRANSFORMS] + [(n, e) for n in EDIT_LENGTHS for e in edits]
 
 
 def master_seconds(q: Query) -> float:
@@ -211,12 +227,12 @@ def plan_queries(masters: list[Song], held: list[Song], per_cell: int, rng: rand
                 )
             )
     # held-back songs get every transform and edit, in turn
-    names = list(TRANSFORMS) + list(EDITS)
+    names = [*TRANSFORMS, *EDITS, *STEM_EDITS]
     for j, song in enumerate(held):
         for length in LENGTHS:
             for k in range(5):
                 transform = names[(j * 5 + k + length) % len(names)]
-                if transform in EDITS and length not in EDIT_LENGTHS:
+                if transform not in TRANSFORMS and length not in EDIT_LENGTHS:
                     transform = names[(j + k) % len(TRANSFORMS)]
                 start = round(rng.uniform(0, song.seconds - 1.4 * length - 1), 2)
                 other = rng.choice([h for h in held if h.seed != song.seed]).seed
@@ -242,6 +258,12 @@ def query_fingerprints(queries: list[Query], songs: dict[int, Song]) -> dict[str
                 rng = np.random.default_rng(zlib.crc32(q.qid.encode()))
                 if q.transform in EDITS:
                     transformed = EDITS[q.transform].apply(excerpt, rng)[: q.length * RATE]
+                elif q.transform in STEM_EDITS:
+                    stems = [load_variant(songs[seed], v) for v in ("instrumental", "new_vocal")]
+                    part = slice(int(q.start_s * RATE), int((q.start_s + q.length) * RATE))
+                    transformed = instrumental_under_new_vocal(
+                        stems[0][part], stems[1][part], rng, STEM_EDITS[q.transform]
+                    )
                 else:
                     other = load(songs[q.other_seed]) if q.transform == "mixed_0db" else excerpt
                     offset = random.Random(q.qid).randint(0, max(0, len(other) - len(excerpt)))
@@ -496,20 +518,27 @@ def _reversed(peaks: modified.Peaks, rng: np.random.Generator) -> modified.Peaks
 # ------------------------------------------------------------------ modified matches
 
 
+def edit_truth(transform: str) -> tuple[float, float]:
+    """(tempo factor, pitch shift) an edit made."""
+    if transform in EDITS:
+        return EDITS[transform].tempo, EDITS[transform].semitones
+    return 1.0, STEM_EDITS[transform]
+
+
 def modified_estimates(queries: list[Query], results: dict[str, Any]) -> dict[str, Any]:
     """Of the edit queries whose true master was found by a modified segment, the share whose
     estimated pitch shift is within 0.3 semitones and tempo factor within 1.5 % of the edit's."""
     checked = good = 0
     for q in queries:
-        if not q.master or q.transform not in EDITS:
+        if not q.master or (q.transform not in EDITS and q.transform not in STEM_EDITS):
             continue
-        edit = EDITS[q.transform]
+        tempo, semitones = edit_truth(q.transform)
         for match in results[q.qid].matches:
             if match.isrc != isrc_of(q.seed) or match.tempo_factor is None:
                 continue
             checked += 1
             pitch = match.pitch_shift_semitones or 0.0
-            good += abs(pitch - edit.semitones) <= 0.3 and abs(match.tempo_factor / edit.tempo - 1) <= 0.015
+            good += abs(pitch - semitones) <= 0.3 and abs(match.tempo_factor / tempo - 1) <= 0.015
     return {
         "modified_estimate_accuracy": round(good / checked, 4) if checked else None,
         "modified_estimates_checked": checked,
@@ -554,7 +583,7 @@ def modified_calibration_curve(
             >= threshold + params.short_stretch_hit_rate_s / (s["upload_end_s"] - s["upload_start_s"])
         }
 
-    edit_cells = [q for q in queries if q.master and q.length == 10 and q.transform in EDITS]
+    edit_cells = [q for q in queries if q.master and q.length == 10 and q.transform not in TRANSFORMS]
     by_id = {q.qid: q for q in queries}
     curve = []
     for t in MODIFIED_HIT_RATES:

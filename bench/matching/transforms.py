@@ -191,3 +191,18 @@ EDITS: dict[str, Edit] = {
         1.2, 12 * float(np.log2(1.2)), lambda x, rng: codecs.mp3_roundtrip(speed(x, 1.2), RATE, "128k")
     ),
 }
+
+
+def instrumental_under_new_vocal(
+    instrumental: Audio, vocal: Audio, rng: np.random.Generator, semitones: float
+) -> Audio:
+    """The commonest AI cover: the master's instrumental (its lead left out) under a new vocal
+    line at equal loudness, the whole shifted by `semitones` to suit the new voice."""
+    n = min(len(instrumental), len(vocal))
+    mix = instrumental[:n] + vocal[:n] * (_rms(instrumental[:n]) / _rms(vocal[:n]))
+    mix = (mix / max(1.0, float(np.max(np.abs(mix))))).astype(np.float32)
+    return pitch_shift(mix, rng, semitones) if semitones else mix
+
+
+# cell -> the shift applied to instrumental and vocal together
+STEM_EDITS: dict[str, float] = {"instrumental_new_vocal": 0.0, "instrumental_new_vocal_+2st": 2.0}
