@@ -38,7 +38,7 @@ from corpus import synth
 from corpus.songs import Variant, render
 from detectors import landmarks, modified
 from detectors.audio import decode
-from detectors.catalog import CatalogMatcher, decode_items, reference_prints
+from detectors.catalog import CatalogMatcher, decode_items
 from detectors.fingerprint import chromaprint_fingerprint
 from detectors.matcher import Items, MatchParams, align, query_windows, terms
 from index.catalog import CatalogStore, EsCatalogLookup, catalog_document
@@ -82,16 +82,16 @@ def fingerprint_audio(x: Audio) -> tuple[Prints, dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         path = synth.write(Path(tmp) / "q.wav", x, RATE)
         decoded = decode(path, 22050, 600)
-    prints = reference_prints(decoded)
+    compressed = chromaprint_fingerprint(decoded).fingerprint
+    marks = landmarks.landmarks(decoded.samples, decoded.sample_rate)
     peaks = modified.upload_peaks(decoded.samples, decoded.sample_rate)
-    compressed = prints.chromaprint.fingerprint
     row = {
         "fingerprint": compressed,
-        "landmarks": landmarks.pack(prints.landmarks),
+        "landmarks": landmarks.pack(marks),
         "peaks": _pack_exact(peaks),
         **_VERSIONS,
     }
-    return Prints(decode_items(compressed), prints.landmarks, peaks), row
+    return Prints(decode_items(compressed), marks, peaks), row
 
 
 _VERSIONS = {"landmarks_version": landmarks.VERSION, "peaks_version": modified.VERSION}

@@ -135,3 +135,28 @@ def test_silence_and_noise_give_no_triplets_to_match() -> None:
     assert len(modified.triplets(modified.reference_peaks(np.zeros(RATE * 10, np.float32), RATE))) == 0
     noise = np.random.default_rng(0).normal(0, 0.1, RATE * 10).astype(np.float32)
     assert align(noise, 1) == []
+
+
+@pytest.mark.parametrize(
+    ("upload_seed", "master_seed", "edit"),
+    [
+        (502, 509, lambda x: x[: 10 * RATE]),
+        (504, 507, lambda x: x[: 10 * RATE]),
+        (504, 500, lambda x: sped_up(x[: int(12.5 * RATE)], 1.25)),
+        (506, 509, lambda x: pitch_shifted(x[: 10 * RATE], -3)),
+        (507, 519, lambda x: time_stretched(x[: int(8.5 * RATE)], 0.85)[: 10 * RATE]),
+    ],
+)
+def test_songs_sharing_chords_and_sounds_in_another_key_and_tempo_are_not_copies(
+    upload_seed: int, master_seed: int, edit: object
+) -> None:
+    """The synthetic songs share five chord progressions and their timbres, so with any key and
+    tempo allowed these pairs line up for 5-8 s at 0.37-0.43 of the peaks (the rule before this
+    test accepted them); a copy lines up at 15-30 triplets a second, these at 2.5-5.6."""
+    upload = edit(synth.song(seed=upload_seed, seconds=40)[10 * RATE :])  # type: ignore[operator]
+    master = modified.reference_peaks(synth.song(seed=master_seed, seconds=40), RATE)
+    peaks = modified.upload_peaks(upload, RATE)
+    found = modified.align(
+        peaks, modified.query_triplets(peaks), master, modified.by_hash(modified.triplets(master))
+    )
+    assert found == []
