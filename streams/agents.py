@@ -24,7 +24,7 @@ from decisions.decide import decide
 from decisions.policy import Policies
 from decisions.review import review_decision
 from decisions.rules import DecisionContext
-from detectors.audio import DecodeError, DecoderInterrupted
+from detectors.audio import DecodeError
 from detectors.names import Person
 from index.registry import opted_out_artists
 from index.writer import EventWriter, IndexableEvent, IndexWriteError
@@ -197,8 +197,6 @@ def register_agents(parts: WorkerParts) -> None:
             except (DecodeError, UnsupportedAudioUri) as exc:
                 await dead_letter(event, "decode", exc, submission.track_id)
                 continue
-            except DecoderInterrupted:
-                raise  # stopped from outside: the audio may be fine, so it is not dead-lettered
             except Exception as exc:
                 await unexpected(event, "analyze", exc, submission.track_id)
                 continue

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from detectors.audio import decode
+from detectors.audio import DecodedAudio, DecodeError, DecoderInterrupted, decode
 from detectors.run import Detector, Track, run_detectors
 from detectors.text import TrackText
 from model.events import TrackAnalyzed, TrackSubmitted, derived_id, utcnow
@@ -14,12 +14,7 @@ def analyze_submission(
     submission: TrackSubmitted, settings: Settings, detectors: tuple[Detector, ...]
 ) -> TrackAnalyzed:
     """Raises DecodeError or UnsupportedAudioUri for audio that cannot be analysed."""
-    audio = decode(
-        local_path(submission.audio_uri),
-        sample_rate=settings.analysis_sample_rate,
-        max_seconds=settings.max_audio_seconds,
-        min_seconds=settings.min_audio_seconds,
-    )
+    audio = decode_submitted(submission, settings)
     return TrackAnalyzed(
         event_id=derived_id(submission.event_id, "analyzed"),
         track_id=submission.track_id,
@@ -38,3 +33,24 @@ def track_text(submission: TrackSubmitted) -> TrackText:
         lyrics=submission.lyrics or "",
         credits=tuple(submission.artists),
     )
+
+
+# A decoder killed from outside (the out-of-memory killer, an operator) says nothing about the
+# file the first time; killed on every try, the file is what kills it and must not stop the agent.
+DECODE_ATTEMPTS = 2
+
+
+def decode_submitted(submission: TrackSubmitted, settings: Settings) -> DecodedAudio:
+    path = local_path(submission.audio_uri)
+    for attempt in range(1, DECODE_ATTEMPTS + 1):
+        try:
+            return decode(
+                path,
+                sample_rate=settings.analysis_sample_rate,
+                max_seconds=settings.max_audio_seconds,
+                min_seconds=settings.min_audio_seconds,
+            )
+        except DecoderInterrupted as exc:
+            if attempt == DECODE_ATTEMPTS:
+                raise DecodeError(f"{exc} on each of {DECODE_ATTEMPTS} tries (out of memory?)") from exc
+    raise AssertionError("unreachable")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -13,6 +14,10 @@ from corpus import synth
 from detectors import audio
 from detectors.audio import DecodeError, DecoderInterrupted, SourceInfo, decode, probe
 from detectors.facts import audio_facts
+from model.events import TrackMetadata
+from model.settings import Settings
+from streams.analysis import DECODE_ATTEMPTS, decode_submitted
+from streams.ingest import submission_for
 from tests.conftest import sine
 
 
@@ -184,3 +189,33 @@ def test_a_decoder_crash_is_the_files_fault_but_a_stop_from_outside_is_not(
 def test_a_path_the_system_cannot_even_look_up_is_a_decode_error() -> None:
     with pytest.raises(DecodeError, match="no such audio file"):
         decode(Path("/" + "a" * 5000), sample_rate=22050, max_seconds=60)
+
+
+def test_a_decoder_killed_on_every_try_is_a_decode_error_the_pipeline_dead_letters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It used to escape the analyze agent and stop it (issue 15, finding 1): a file that gets
+    its decoder killed every time (out of memory) stalled the pipeline."""
+    song = synth.write(tmp_path / "song.wav", sine(440, 3.0, 0.5))
+    settings = Settings(store_dir=tmp_path / "store")
+    submission = submission_for(song, TrackMetadata(track_id="killed"), settings)
+    runs = tmp_path / "runs"
+    _fake_tool(tmp_path / "killed", "ffprobe", f"echo run >> {runs}; kill -KILL $$", monkeypatch)
+    with pytest.raises(DecodeError, match=f"each of {DECODE_ATTEMPTS} tries"):
+        decode_submitted(submission, settings)
+    assert runs.read_text().count("run") == DECODE_ATTEMPTS
+
+
+def test_a_decoder_killed_once_is_tried_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    song = synth.write(tmp_path / "song.wav", sine(440, 3.0, 0.5))
+    settings = Settings(store_dir=tmp_path / "store")
+    submission = submission_for(song, TrackMetadata(track_id="killed-once"), settings)
+    once = tmp_path / "once"
+    real = shutil.which("ffprobe")
+    _fake_tool(
+        tmp_path / "flaky",
+        "ffprobe",
+        f'[ -e {once} ] || {{ touch {once}; kill -KILL $$; }}; exec {real} "$@"',
+        monkeypatch,
+    )
+    assert decode_submitted(submission, settings).duration_s == pytest.approx(3.0, abs=0.05)
