@@ -599,6 +599,38 @@ def modified_calibration_curve(
     return curve
 
 
+def index_bytes_per_hour(es: Elasticsearch, indices: Indices) -> dict[str, Any]:
+    """What an hour of registered audio costs in the catalog index, in all and per fingerprint
+    (Elasticsearch's disk-usage analysis of the stored fields and inverted indices)."""
+    es.indices.forcemerge(index=indices.catalog, max_num_segments=1)
+    hours = (
+        float(
+            es.search(index=indices.catalog, size=0, aggs={"s": {"sum": {"field": "duration_s"}}})[
+                "aggregations"
+            ]["s"]["value"]
+        )
+        / 3600
+    )
+    usage = es.perform_request(
+        "POST", f"/{indices.catalog}/_disk_usage", params={"run_expensive_tasks": "true"}
+    ).body[indices.catalog]
+    fields = usage.get("fields", {})
+    groups = {
+        "chromaprint": ("fingerprint", "terms"),
+        "landmarks": ("landmarks", "landmark_terms"),
+        "triplets": ("peaks", "triplet_terms"),
+    }
+    per_print = {
+        name: round(sum(fields.get(f, {}).get("total_in_bytes", 0) for f in names) / hours)
+        for name, names in groups.items()
+    }
+    return {
+        "catalog_hours": round(hours, 2),
+        "index_bytes_per_hour": round(usage["store_size_in_bytes"] / hours),
+        "index_bytes_per_hour_by_fingerprint": per_print,
+    }
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -623,6 +655,7 @@ def main() -> None:
     ensure_indices(es, indices)
     register_masters(es, indices, masters, settings)
     speed = ingest_speed(masters)
+    sizes = index_bytes_per_hour(es, indices)
     catalog_size = es.count(index=indices.catalog, query={"prefix": {"isrc": "QZBEN"}})["count"]
 
     queries = plan_queries(masters, held, args.per_cell, rng)
@@ -714,6 +747,7 @@ def main() -> None:
         "lookup_at_distractors": at_scale,
         "distractors": "real master fingerprints rotated, bit-permuted and XOR-ed with a random constant",
         **{k: round(v, 1) for k, v in speed.items()},
+        **sizes,
         "calibration_curve": curve,
         "landmark_calibration_curve": landmark_curve,
         "modified_calibration_curve": modified_curve,
