@@ -15,6 +15,7 @@ import random
 import tempfile
 import time
 import zlib
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,12 @@ def _rows_of_this_version(cache: Path) -> list[dict[str, Any]]:
     """Cached rows whose prints the current algorithms made (older ones are made again)."""
     if not cache.exists():
         return []
-    rows = [json.loads(line) for line in cache.open()]
+    rows = []
+    for line in cache.open():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # the last line of a run that was stopped while writing it
     return [row for row in rows if all(row.get(k) == v for k, v in _VERSIONS.items())]
 
 
@@ -242,37 +248,54 @@ def plan_queries(masters: list[Song], held: list[Song], per_cell: int, rng: rand
     return queries
 
 
-def query_fingerprints(queries: list[Query], songs: dict[int, Song]) -> dict[str, Prints]:
+def query_fingerprints(queries: list[Query], songs: dict[int, Song], workers: int = 2) -> dict[str, Prints]:
+    """Make every query excerpt and fingerprint it, song by song on `workers` processes; rows
+    are cached as they come, so an interrupted run goes on where it stopped."""
     cache = CACHE / "query-prints.jsonl"
     known = {row["qid"]: row for row in _rows_of_this_version(cache)}
     missing = [q for q in queries if q.qid not in known]
     by_song: dict[int, list[Query]] = {}
     for q in missing:
         by_song.setdefault(q.seed, []).append(q)
-    with Progress(console=console) as progress, cache.open("a") as out:
+    with (
+        Progress(console=console) as progress,
+        cache.open("a") as out,
+        ProcessPoolExecutor(max_workers=workers) as pool,
+    ):
         task = progress.add_task("making query excerpts", total=len(missing))
-        for seed, group in by_song.items():
-            audio = load(songs[seed])
-            for q in group:
-                excerpt = audio[int(q.start_s * RATE) : int((q.start_s + master_seconds(q)) * RATE)]
-                rng = np.random.default_rng(zlib.crc32(q.qid.encode()))
-                if q.transform in EDITS:
-                    transformed = EDITS[q.transform].apply(excerpt, rng)[: q.length * RATE]
-                elif q.transform in STEM_EDITS:
-                    stems = [load_variant(songs[seed], v) for v in ("instrumental", "new_vocal")]
-                    part = slice(int(q.start_s * RATE), int((q.start_s + q.length) * RATE))
-                    transformed = instrumental_under_new_vocal(
-                        stems[0][part], stems[1][part], rng, STEM_EDITS[q.transform]
-                    )
-                else:
-                    other = load(songs[q.other_seed]) if q.transform == "mixed_0db" else excerpt
-                    offset = random.Random(q.qid).randint(0, max(0, len(other) - len(excerpt)))
-                    transformed = TRANSFORMS[q.transform](excerpt, rng, other[offset:])
-                _, row = fingerprint_audio(transformed)
-                known[q.qid] = {"qid": q.qid, **row}
-                out.write(json.dumps(known[q.qid]) + "\n")
+        jobs = [pool.submit(_fingerprint_group, group, songs) for group in by_song.values()]
+        for job in as_completed(jobs):
+            for row in job.result():
+                known[row["qid"]] = row
+                out.write(json.dumps(row) + "\n")
                 progress.advance(task)
+            out.flush()
     return {q.qid: _prints_of(known[q.qid]) for q in queries}
+
+
+def _fingerprint_group(group: list[Query], songs: dict[int, Song]) -> list[dict[str, Any]]:
+    """The cache rows of one song's queries."""
+    seed = group[0].seed
+    audio = load(songs[seed])
+    rows = []
+    for q in group:
+        excerpt = audio[int(q.start_s * RATE) : int((q.start_s + master_seconds(q)) * RATE)]
+        rng = np.random.default_rng(zlib.crc32(q.qid.encode()))
+        if q.transform in EDITS:
+            transformed = EDITS[q.transform].apply(excerpt, rng)[: q.length * RATE]
+        elif q.transform in STEM_EDITS:
+            stems = [load_variant(songs[seed], v) for v in ("instrumental", "new_vocal")]
+            part = slice(int(q.start_s * RATE), int((q.start_s + q.length) * RATE))
+            transformed = instrumental_under_new_vocal(
+                stems[0][part], stems[1][part], rng, STEM_EDITS[q.transform]
+            )
+        else:
+            other = load(songs[q.other_seed]) if q.transform == "mixed_0db" else excerpt
+            offset = random.Random(q.qid).randint(0, max(0, len(other) - len(excerpt)))
+            transformed = TRANSFORMS[q.transform](excerpt, rng, other[offset:])
+        _, row = fingerprint_audio(transformed)
+        rows.append({"qid": q.qid, **row})
+    return rows
 
 
 def _prints_of(row: dict[str, Any]) -> Prints:
