@@ -208,7 +208,6 @@ class CatalogMatcher:
                 )
                 for s in modified.align(peaks, query, recording.peaks, recording.triplets, p)
                 if _unexplained_s(s.upload_start_s, s.upload_end_s, explained) > 0.5 * s.duration_s
-                and modified.modification(s.tempo_factor, s.pitch_shift_semitones) != "none"
             ]
         return more
 
