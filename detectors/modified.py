@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.ndimage import maximum_filter, uniform_filter
 
-from detectors.landmarks import _resampled
+from detectors.landmarks import QueryWindow, _resampled
 
 VERSION = "0.2.0"
 
@@ -340,15 +340,6 @@ def retrieval_terms(t: Triplets, limit: int | None = None) -> list[str]:
 
 
 QUERY_TERMS_PER_WINDOW = 400
-
-
-@dataclass(frozen=True)
-class QueryWindow:
-    """One stretch of an upload and the triplet terms it searches the index with."""
-
-    start_s: float
-    end_s: float
-    terms: list[str]
 
 
 def query_terms(query: Triplets, window_s: float = 15.0, step_s: float = 7.5) -> list[QueryWindow]:

@@ -422,6 +422,19 @@ def calibration_curve(
     return curve
 
 
+def queries_matched(
+    found: list[dict[str, Any]], threshold: float, short_stretch_s: float, truth: bool
+) -> set[str]:
+    """The queries with a segment (of the true master, or of another recording) whose peak hit
+    rate reaches `threshold` + `short_stretch_s` / its duration."""
+    return {
+        s["qid"]
+        for s in found
+        if s["true"] == truth
+        and s["peak_hit_rate"] >= threshold + short_stretch_s / (s["upload_end_s"] - s["upload_start_s"])
+    }
+
+
 HIT_RATE_THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4)
 
 
@@ -451,13 +464,7 @@ def landmark_calibration_curve(
     (CACHE / "landmark-segments.json").write_text(json.dumps(found))
 
     def matched(threshold: float, truth: bool) -> set[str]:
-        return {
-            s["qid"]
-            for s in found
-            if s["true"] == truth
-            and s["peak_hit_rate"]
-            >= threshold + params.short_stretch_hit_rate_s / (s["upload_end_s"] - s["upload_start_s"])
-        }
+        return queries_matched(found, threshold, params.short_stretch_hit_rate_s, truth)
 
     def recall(threshold: float, length: int) -> float:
         cell = [q for q in queries if q.master and q.length == length and q.transform == "mixed_0db"]
@@ -598,13 +605,7 @@ def modified_calibration_curve(
     (CACHE / "modified-segments.json").write_text(json.dumps(found))
 
     def matched(threshold: float, truth: bool) -> set[str]:
-        return {
-            s["qid"]
-            for s in found
-            if s["true"] == truth
-            and s["peak_hit_rate"]
-            >= threshold + params.short_stretch_hit_rate_s / (s["upload_end_s"] - s["upload_start_s"])
-        }
+        return queries_matched(found, threshold, params.short_stretch_hit_rate_s, truth)
 
     edit_cells = [q for q in queries if q.master and q.length == 10 and q.transform not in TRANSFORMS]
     by_id = {q.qid: q for q in queries}
