@@ -122,13 +122,12 @@ def reprint_from_manifest(
                 prints = registration.fingerprint(path)
             except DecodeError:
                 report.unreadable.append(meta.isrc)
-                advance(1)
-                continue
-            same = _same_audio(decode_items(prints.chromaprint.fingerprint), decode_items(stored[0]))
-            if not same:
-                report.not_the_registered_audio.append(meta.isrc)
-            elif catalog.add_peaks(meta.isrc, prints.peaks):
-                report.updated += 1
+            else:
+                same = _same_audio(decode_items(prints.chromaprint.fingerprint), decode_items(stored[0]))
+                if not same:
+                    report.not_the_registered_audio.append(meta.isrc)
+                elif catalog.add_peaks(meta.isrc, prints.peaks):
+                    report.updated += 1
         advance(1)
     return report
 

@@ -88,8 +88,9 @@ class ReferencePrints:
 
 
 def reference_prints(audio: DecodedAudio) -> ReferencePrints:
-    marks = landmarks.landmarks(audio.samples, audio.sample_rate)
-    peaks = modified.reference_peaks(audio.samples, audio.sample_rate)
+    at_8k = landmarks.resampled(audio.samples, audio.sample_rate)  # once, for both peak prints
+    marks = landmarks.landmarks(at_8k, landmarks.RATE)
+    peaks = modified.reference_peaks(at_8k, landmarks.RATE)
     return ReferencePrints(chromaprint_fingerprint(audio), marks, peaks)
 
 
@@ -115,8 +116,9 @@ class CatalogMatcher:
         fingerprint = earlier.get("chromaprint")
         if not isinstance(fingerprint, ChromaprintFingerprint):
             raise ValueError("catalog matching needs the chromaprint fingerprint, which is missing")
-        marks = landmarks.landmarks(audio.samples, audio.sample_rate)
-        peaks = modified.upload_peaks(audio.samples, audio.sample_rate)
+        at_8k = landmarks.resampled(audio.samples, audio.sample_rate)  # once, for both peak prints
+        marks = landmarks.landmarks(at_8k, landmarks.RATE)
+        peaks = modified.upload_peaks(at_8k, landmarks.RATE)
         return self.match(decode_items(fingerprint.fingerprint), marks, peaks)
 
     def match(

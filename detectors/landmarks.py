@@ -47,7 +47,7 @@ Landmarks = npt.NDArray[np.uint32]  # N x 2: (hash, anchor frame), sorted by fra
 
 def spectrogram_db(samples: npt.NDArray[np.float32], sample_rate: int) -> npt.NDArray[np.float32]:
     """Frames x bins, in dB."""
-    x = _resampled(np.asarray(samples, dtype=np.float32), sample_rate)
+    x = resampled(samples, sample_rate)
     if len(x) < N_FFT:
         return np.zeros((0, N_FFT // 2 + 1), dtype=np.float32)
     frames = np.lib.stride_tricks.sliding_window_view(x, N_FFT)[::HOP]
@@ -55,7 +55,9 @@ def spectrogram_db(samples: npt.NDArray[np.float32], sample_rate: int) -> npt.ND
     return (20.0 * np.log10(magnitude + 1e-6)).astype(np.float32)
 
 
-def _resampled(x: npt.NDArray[np.float32], rate: int) -> npt.NDArray[np.float32]:
+def resampled(samples: npt.NDArray[np.float32], rate: int) -> npt.NDArray[np.float32]:
+    """Mono audio at RATE, the rate landmarks and triplets are taken at (as it is, if it is)."""
+    x = np.asarray(samples, dtype=np.float32)
     if rate == RATE:
         return x
     g = gcd(RATE, rate)

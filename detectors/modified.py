@@ -22,11 +22,10 @@ import numpy as np
 import numpy.typing as npt
 from scipy.ndimage import maximum_filter, uniform_filter
 
-from detectors.landmarks import QueryWindow, _resampled
+from detectors.landmarks import RATE, QueryWindow, resampled
 
 VERSION = "0.2.0"
 
-RATE = 8000
 N_FFT = 1024
 HOP = 128
 FRAMES_PER_SECOND = RATE / HOP  # 62.5
@@ -79,7 +78,7 @@ class Spectra:
 
 
 def spectra(samples: npt.NDArray[np.float32], sample_rate: int) -> Spectra:
-    x = _resampled(np.asarray(samples, dtype=np.float32), sample_rate)
+    x = resampled(samples, sample_rate)
     if len(x) < N_FFT:
         return Spectra(np.zeros((0, N_FFT // 2 + 1), np.float32), np.zeros((0, N_BINS), np.float32))
     frames = np.lib.stride_tricks.sliding_window_view(x, N_FFT)[::HOP]

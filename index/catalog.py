@@ -51,6 +51,14 @@ def peak_fields(peaks: modified.Peaks) -> dict[str, Any]:
     }
 
 
+def _document(meta: RecordingMetadata, prints: ReferencePrints) -> dict[str, Any]:
+    fingerprint = prints.chromaprint.fingerprint
+    items = decode_items(fingerprint)
+    return catalog_document(
+        meta, fingerprint, prints.chromaprint.duration_s, items, prints.landmarks, prints.peaks
+    )
+
+
 class OwnershipConflict(Exception):
     """The ISRC belongs to another rights holder (or kept changing while it was written)."""
 
@@ -82,31 +90,14 @@ class CatalogStore:
 
     def register(self, entries: Iterable[tuple[RecordingMetadata, ReferencePrints]]) -> int:
         """Add or replace recordings (re-adding an ISRC updates it); returns how many were written."""
-        return self.register_documents(
-            catalog_document(
-                meta,
-                prints.chromaprint.fingerprint,
-                prints.chromaprint.duration_s,
-                decode_items(prints.chromaprint.fingerprint),
-                prints.landmarks,
-                prints.peaks,
-            )
-            for meta, prints in entries
-        )
+        return self.register_documents(_document(meta, prints) for meta, prints in entries)
 
     def register_owned(self, meta: RecordingMetadata, prints: ReferencePrints) -> None:
         """Add a recording for its rights holder, or replace one of theirs. Ownership is enforced
         by the write itself: a create that fails if the ISRC exists, else a replace conditional on
         the revision that was read and found to be the same holder's. Of two holders racing for
         one ISRC exactly one wins; the other gets OwnershipConflict."""
-        document = catalog_document(
-            meta,
-            prints.chromaprint.fingerprint,
-            prints.chromaprint.duration_s,
-            decode_items(prints.chromaprint.fingerprint),
-            prints.landmarks,
-            prints.peaks,
-        )
+        document = _document(meta, prints)
         for _ in range(_ATTEMPTS):
             try:
                 self._es.create(index=self._index, id=meta.isrc, document=document, refresh="wait_for")
