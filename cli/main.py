@@ -35,6 +35,10 @@ keys_app = typer.Typer(help="API keys for the review API.", no_args_is_help=True
 app.add_typer(keys_app, name="keys")
 watermark_app = typer.Typer(help="Embed and detect AudioSeal watermarks.", no_args_is_help=True)
 app.add_typer(watermark_app, name="watermark")
+credentials_app = typer.Typer(
+    help="Content Credentials (C2PA): signing chain, reading.", no_args_is_help=True
+)
+app.add_typer(credentials_app, name="credentials")
 console = Console()
 
 
@@ -391,6 +395,78 @@ def watermark_detect(
         _fail(str(exc))
     else:
         typer.echo(result.model_dump_json(indent=2, exclude={"per_second"}))
+
+
+@credentials_app.command("dev-chain")
+def credentials_dev_chain(
+    force: Annotated[bool, typer.Option(help="replace an existing chain")] = False,
+) -> None:
+    """Make a development signing chain and trust anchor (setup runs this once)."""
+    from cli.credentials import write_dev_chain
+
+    settings = get_settings()
+    chain, key, anchors = settings.signer_chain_path, settings.signer_key_path, settings.trust_anchors_path
+    if chain.exists() and key.exists() and anchors.exists() and not force:
+        console.print(f"a signing chain is already in place ({chain}); --force replaces it", highlight=False)
+        return
+    write_dev_chain(chain, key, anchors)
+    console.print(f"signer chain {chain}, key {key}, trust anchor {anchors}", highlight=False)
+
+
+@credentials_app.command("read")
+def credentials_read(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Print the Content Credential in an audio file, validated, as JSON."""
+    from detectors.credentials import read_credentials
+    from streams.worker import trust_anchors
+
+    typer.echo(read_credentials(path, trust_anchors(get_settings())).model_dump_json(indent=2))
+
+
+@app.command("generate-record")
+def generate_record(
+    source: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="generator output")
+    ],
+    target: Annotated[
+        Path, typer.Argument(help="output file; the suffix picks the format (.wav .flac .mp3 .m4a)")
+    ],
+    generator: Annotated[str, typer.Option(help="registered generator name or id (payload.py)")],
+    model_version: Annotated[int, typer.Option(help="the generator's model version, 0-15")] = 0,
+    prompt: Annotated[str | None, typer.Option(help="the generation prompt")] = None,
+    parent: Annotated[
+        list[str] | None, typer.Option(help="a master it was made from: ISRC or ISRC=title (repeatable)")
+    ] = None,
+    generation_id: Annotated[str | None, typer.Option(help="default: from the audio's sha256")] = None,
+) -> None:
+    """Watermark a generated track, register its generation record and fingerprints, and sign
+    its Content Credential into the output."""
+    from pydantic import ValidationError
+
+    from detectors.audio import DecodeError
+    from model.events import describe_validation_error
+    from model.generation import GenerationIn, ParentWork
+    from streams.generation import Generations
+
+    try:
+        request = GenerationIn(
+            generation_id=generation_id,
+            generator=generator,
+            model_version=model_version,
+            prompt=prompt,
+            parents=[ParentWork(id=p.partition("=")[0], title=p.partition("=")[2]) for p in parent or []],
+        )
+    except ValidationError as exc:
+        _fail(describe_validation_error(exc))
+    stores = _stores()
+    try:
+        record = Generations(get_settings(), stores.generated).make(source, target, request)
+    except (ValueError, DecodeError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    finally:
+        stores.close()
+    typer.echo(record.model_dump_json(indent=2))
 
 
 if __name__ == "__main__":

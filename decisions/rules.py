@@ -13,19 +13,19 @@ from model.events import Action, AiLabel, Evidence, Reason, TrackAnalyzed
 from model.findings import (
     MODIFICATION_WORDS,
     CatalogMatch,
+    ContentCredentials,
     FindingResult,
+    GenerationMatch,
     HarassmentFinding,
     NameRequests,
     RecordingMatch,
     VoiceMatches,
     WatermarkDetection,
 )
+from model.generation import COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA, TRAINED_ALGORITHMIC_MEDIA
 from model.names import fold
 from model.reasons import ReasonCode
 
-# C2PA / IPTC digital source types
-TRAINED_ALGORITHMIC_MEDIA = "trainedAlgorithmicMedia"
-COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA = "compositeWithTrainedAlgorithmicMedia"
 FULLY_WATERMARKED_SHARE = 0.9
 
 
@@ -64,14 +64,71 @@ def _works(matches: list[RecordingMatch]) -> str:
 
 
 def ai_label_rule(analysis: TrackAnalyzed, policies: Policies, context: DecisionContext) -> Iterable[Outcome]:
-    """What is known about AI involvement, and how it is known."""
+    """What is known about AI involvement, and how it is known: the platform's generation record
+    (found by the file's Content Credential, its watermark or its fingerprint), a Content
+    Credential declaring AI, the submission's own declaration, a registered generator's
+    watermark. A watermark naming no registered generator labels nothing: it goes to review."""
     sub = analysis.submission
     watermark = watermark_of(analysis)
-    matches = matches_of(analysis)
-    generated = sub.source == "generated" or sub.declared_ai_use == "generated"
+    generation = generation_of(analysis)
+    manifest = credentials_of(analysis)
+    manifest_ai = manifest is not None and manifest.state in ("trusted", "untrusted") and manifest.declares_ai
     declared = sub.source == "generated" or sub.declared_ai_use != "none"
-    if not declared and watermark is None:
-        return
+    named_mark = watermark is not None and _names_generator(watermark)
+    evidence = _ai_evidence(analysis, watermark, generation, manifest)
+    label = None
+    if generation is not None and generation.record is not None:
+        label = _generation_label(generation)
+    elif manifest_ai and manifest is not None:
+        label = _manifest_label(manifest, sub.title)
+    elif declared or named_mark:
+        label = _declared_label(analysis, watermark if named_mark else None, declared)
+    if label is not None:
+        yield Outcome(
+            Action.LABEL,
+            Reason(code=ReasonCode.AI_LABEL, message=label.summary, evidence=evidence),
+            label=label,
+        )
+    if manifest is not None and manifest.state == "tampered":
+        yield Outcome(
+            Action.NEEDS_REVIEW,
+            Reason(
+                code=ReasonCode.CREDENTIALS_TAMPERED,
+                message="the file's Content Credential no longer matches it (changed after signing: "
+                f"{', '.join(manifest.failures) or 'invalid'})",
+                evidence=[e for e in evidence if e.detector == "content_credentials"],
+            ),
+        )
+    undeclared = not declared and not manifest_ai
+    if undeclared and (watermark is not None or (generation is not None and generation.record is not None)):
+        yield Outcome(
+            Action.NEEDS_REVIEW,
+            Reason(
+                code=ReasonCode.AI_UNDECLARED,
+                message=f"{_undeclared_what(watermark, generation)} on an upload that declared no AI use",
+                evidence=evidence[1:],
+            ),
+            label=label,
+        )
+
+
+def generation_of(analysis: TrackAnalyzed) -> GenerationMatch | None:
+    result = _result(analysis, "generation")
+    return result if isinstance(result, GenerationMatch) and result.record is not None else None
+
+
+def credentials_of(analysis: TrackAnalyzed) -> ContentCredentials | None:
+    result = _result(analysis, "content_credentials")
+    return result if isinstance(result, ContentCredentials) and result.state != "absent" else None
+
+
+def _ai_evidence(
+    analysis: TrackAnalyzed,
+    watermark: WatermarkDetection | None,
+    generation: GenerationMatch | None,
+    manifest: ContentCredentials | None,
+) -> list[Evidence]:
+    sub = analysis.submission
     evidence = [
         Evidence(
             detector="submission",
@@ -83,11 +140,26 @@ def ai_label_rule(analysis: TrackAnalyzed, policies: Policies, context: Decision
             },
         )
     ]
-    how = (
-        ["the platform generator" if sub.source == "generated" else "the uploader's declaration"]
-        if declared
-        else []
-    )
+    if generation is not None and generation.record is not None:
+        evidence.append(
+            Evidence(
+                detector="generation",
+                summary=f"generation {generation.record.generation_id}, found by {generation.recovered_by}",
+                data=generation.model_dump(mode="json"),
+            )
+        )
+    if manifest is not None:
+        evidence.append(
+            Evidence(
+                detector="content_credentials",
+                summary=(
+                    f"Content Credential {manifest.state}: "
+                    f"{manifest.claim_generator or 'unknown generator'}, "
+                    f"{manifest.digital_source_type or 'no digital source type'}"
+                ),
+                data=manifest.model_dump(mode="json"),
+            )
+        )
     if watermark is not None:
         evidence.append(
             Evidence(
@@ -99,14 +171,65 @@ def ai_label_rule(analysis: TrackAnalyzed, policies: Policies, context: Decision
                 data=watermark.model_dump(mode="json", exclude={"per_second"}),
             )
         )
-        named = _names_generator(watermark)
-        how.append(f"its watermark ({watermark.generator_name})" if named else "its watermark")
-    derived = bool(matches or sub.parent_track_ids)
+    return evidence
+
+
+_RECOVERED_BY_WORDS = {
+    "manifest": "found by its Content Credential",
+    "watermark": "found by its watermark and fingerprint",
+    "fingerprint": "found by its fingerprint",
+}
+
+
+def _generation_label(generation: GenerationMatch) -> AiLabel:
+    record = generation.record
+    assert record is not None
+    how = _RECOVERED_BY_WORDS[generation.recovered_by or "fingerprint"]
+    if generation.modification != "none" and generation.tempo_factor is not None:
+        pitch = generation.pitch_shift_semitones or 0.0
+        how += (
+            f": {MODIFICATION_WORDS[generation.modification]} {generation.tempo_factor:.2f}x, "
+            f"{pitch:+.1f} semitones"
+        )
+    return AiLabel(digital_source_type=record.digital_source_type, summary=f"{record.summary}, {how}")
+
+
+def _manifest_label(manifest: ContentCredentials, title: str) -> AiLabel:
+    source_type = manifest.digital_source_type or TRAINED_ALGORITHMIC_MEDIA
+    kind = "AI remix" if source_type == COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA else "AI-generated track"
+    of = (
+        " of " + " and ".join(f"'{i.title}'" for i in manifest.ingredients if i.title)
+        if manifest.ingredients
+        else ""
+    )
+    signer = (
+        "signed by a trusted signer" if manifest.state == "trusted" else "its signer not on the trust list"
+    )
+    summary = (
+        f"{kind}{of}"
+        + (f" '{title}'" if title and not of else "")
+        + f" made by {manifest.claim_generator or 'an unnamed generator'}"
+        + f" (declared by its Content Credential, {signer})"
+    )
+    return AiLabel(digital_source_type=source_type, summary=summary)
+
+
+def _declared_label(analysis: TrackAnalyzed, watermark: WatermarkDetection | None, declared: bool) -> AiLabel:
+    sub = analysis.submission
+    matches = matches_of(analysis)
+    generated = sub.source == "generated" or sub.declared_ai_use == "generated"
+    how = (
+        ["the platform generator" if sub.source == "generated" else "the uploader's declaration"]
+        if declared
+        else []
+    )
+    if watermark is not None:
+        how.append(f"its watermark ({watermark.generator_name})")
     duration = _duration(analysis)
     fully_marked = (
         watermark is not None and watermark.watermarked_seconds >= FULLY_WATERMARKED_SHARE * duration
     )
-    if derived:
+    if matches or sub.parent_track_ids:
         source_type = COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
         of = _works(matches) if matches else "track(s) " + ", ".join(sub.parent_track_ids)
         summary = f"AI remix of {of}"
@@ -117,20 +240,14 @@ def ai_label_rule(analysis: TrackAnalyzed, policies: Policies, context: Decision
         source_type = COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
         summary = "AI-assisted track" + (f" '{sub.title}'" if sub.title else "")
     summary += f" (known from {' and '.join(how)})"
-    label = AiLabel(digital_source_type=source_type, summary=summary)
-    yield Outcome(
-        Action.LABEL, Reason(code=ReasonCode.AI_LABEL, message=summary, evidence=evidence), label=label
-    )
-    if watermark is not None and not declared:
-        yield Outcome(
-            Action.NEEDS_REVIEW,
-            Reason(
-                code=ReasonCode.AI_UNDECLARED,
-                message=f"{_watermark_kind(watermark)} was found on an upload that declared no AI use",
-                evidence=evidence[1:],
-            ),
-            label=label,
-        )
+    return AiLabel(digital_source_type=source_type, summary=summary)
+
+
+def _undeclared_what(watermark: WatermarkDetection | None, generation: GenerationMatch | None) -> str:
+    if generation is not None and generation.record is not None:
+        return f"a platform generation ({generation.record.generation_id}, {generation.record.generator})"
+    assert watermark is not None
+    return _watermark_kind(watermark)
 
 
 def _names_generator(watermark: WatermarkDetection) -> bool:

@@ -39,6 +39,7 @@ from model.findings import (
     RecordingMatch,
     RecordingMetadata,
 )
+from model.generation import GenerationRecord
 
 DEFAULT_PARAMS = MatchParams()
 DEFAULT_LANDMARK_PARAMS = landmarks.LandmarkParams()
@@ -49,17 +50,29 @@ VERSION = "0.2.0"
 
 @dataclass(frozen=True)
 class Recording:
-    """A registered recording: its rights metadata and its full fingerprints."""
+    """A registered reference (a catalog master, or a platform generation in the catalog of
+    generated tracks): what it is and its full fingerprints."""
 
-    metadata: RecordingMetadata
+    metadata: RecordingMetadata | GenerationRecord
     items: Items
     landmarks: landmarks.Landmarks  # any order; the lookup keeps them `by_hash`
     peaks: modified.Peaks | None = None  # None: registered before the third fingerprint
     triplets: modified.Triplets | None = None  # made from `peaks`, kept `by_hash`
 
+    @property
+    def key(self) -> str:
+        """The reference's id in its catalog: an ISRC, or a generation id."""
+        if isinstance(self.metadata, GenerationRecord):
+            return self.metadata.generation_id
+        return self.metadata.isrc
+
     @classmethod
     def with_peaks(
-        cls, metadata: RecordingMetadata, items: Items, marks: Landmarks, peaks: modified.Peaks | None
+        cls,
+        metadata: RecordingMetadata | GenerationRecord,
+        items: Items,
+        marks: Landmarks,
+        peaks: modified.Peaks | None,
     ) -> Recording:
         triplets = modified.by_hash(modified.triplets(peaks)) if peaks is not None else None
         return cls(metadata, items, landmarks.by_hash(marks), peaks, triplets)
@@ -94,6 +107,28 @@ def reference_prints(audio: DecodedAudio) -> ReferencePrints:
     return ReferencePrints(chromaprint_fingerprint(audio), marks, peaks)
 
 
+@dataclass(frozen=True)
+class QueryPrints:
+    """An upload's fingerprints as the matchers query with them (taken once per upload, whatever
+    the number of catalogs searched)."""
+
+    items: Items
+    landmarks: landmarks.Landmarks
+    peaks: modified.Peaks
+
+
+def query_prints(audio: DecodedAudio, earlier: Mapping[str, FindingResult]) -> QueryPrints:
+    fingerprint = earlier.get("chromaprint")
+    if not isinstance(fingerprint, ChromaprintFingerprint):
+        raise ValueError("catalog matching needs the chromaprint fingerprint, which is missing")
+    at_8k = landmarks.resampled(audio.samples, audio.sample_rate)  # once, for both peak prints
+    return QueryPrints(
+        decode_items(fingerprint.fingerprint),
+        landmarks.landmarks(at_8k, landmarks.RATE),
+        modified.upload_peaks(at_8k, landmarks.RATE),
+    )
+
+
 def decode_items(compressed: str) -> Items:
     raw, _ = chromaprint.decode_fingerprint(compressed.encode())
     return as_items(raw)
@@ -112,14 +147,8 @@ class CatalogMatcher:
         self.landmark_params = landmark_params
         self.modified_params = modified_params
 
-    def __call__(self, audio: DecodedAudio, earlier: Mapping[str, FindingResult]) -> CatalogMatch:
-        fingerprint = earlier.get("chromaprint")
-        if not isinstance(fingerprint, ChromaprintFingerprint):
-            raise ValueError("catalog matching needs the chromaprint fingerprint, which is missing")
-        at_8k = landmarks.resampled(audio.samples, audio.sample_rate)  # once, for both peak prints
-        marks = landmarks.landmarks(at_8k, landmarks.RATE)
-        peaks = modified.upload_peaks(at_8k, landmarks.RATE)
-        return self.match(decode_items(fingerprint.fingerprint), marks, peaks)
+    def __call__(self, prints: QueryPrints) -> CatalogMatch:
+        return self.match(prints.items, prints.landmarks, prints.peaks)
 
     def match(
         self, items: Items, marks: landmarks.Landmarks | None = None, peaks: modified.Peaks | None = None
@@ -127,9 +156,23 @@ class CatalogMatcher:
         upload_s = len(items) * ITEM_SECONDS + ITEM_CONTEXT_S
         if upload_s < self.params.min_upload_s or len(items) == 0:
             return CatalogMatch(matches=[], candidates_considered=0, too_short=True)
+        found, considered = self.segments(items, marks, peaks)
+        matches = [
+            _recording_match(recording, segments, upload_s)
+            for recording, segments in found
+            if isinstance(recording.metadata, RecordingMetadata)
+        ]
+        matches.sort(key=lambda m: (-m.seconds_matched, m.isrc))
+        return CatalogMatch(matches=matches, candidates_considered=considered, too_short=False)
+
+    def segments(
+        self, items: Items, marks: landmarks.Landmarks | None = None, peaks: modified.Peaks | None = None
+    ) -> tuple[list[tuple[Recording, list[MatchSegment]]], int]:
+        """Each reference the upload matches with its segments (in upload order), and how many
+        candidates were considered."""
         isrcs = self.lookup.candidates([terms(window) for window in query_windows(items)])
         recordings = self.lookup.recordings(isrcs)
-        by_chromaprint = {r.metadata.isrc: self._chromaprint_segments(items, r) for r in recordings}
+        by_chromaprint = {r.key: self._chromaprint_segments(items, r) for r in recordings}
         if marks is not None:
             # Landmarks search only what Chromaprint left unexplained: where Chromaprint matched
             # any recording, the audio *is* that recording (a mix loud enough to matter would
@@ -144,12 +187,12 @@ class CatalogMatcher:
             more = [i for i in self.lookup.landmark_candidates(windows) if i not in by_chromaprint]
             for recording in self.lookup.recordings(more):
                 recordings.append(recording)
-                by_chromaprint[recording.metadata.isrc] = self._chromaprint_segments(items, recording)
+                by_chromaprint[recording.key] = self._chromaprint_segments(items, recording)
             isrcs += more
         explained = [s for segments in by_chromaprint.values() for s in segments]
         found: dict[str, list[MatchSegment]] = {}
         for recording in recordings:
-            segments = by_chromaprint[recording.metadata.isrc]
+            segments = by_chromaprint[recording.key]
             if marks is not None:
                 segments = segments + [
                     _match_segment(
@@ -162,18 +205,15 @@ class CatalogMatcher:
                     for s in landmarks.align(marks, recording.landmarks, self.landmark_params)
                     if _unexplained_s(s.upload_start_s, s.upload_end_s, explained) > 0.5 * s.duration_s
                 ]
-            found[recording.metadata.isrc] = segments
+            found[recording.key] = segments
         if peaks is not None:
             isrcs += self._modified(peaks, recordings, found)
-        matches = [
-            _recording_match(
-                recording, sorted(found[recording.metadata.isrc], key=lambda s: s.upload_start_s), upload_s
-            )
+        matched = [
+            (recording, sorted(found[recording.key], key=lambda s: s.upload_start_s))
             for recording in recordings
-            if found[recording.metadata.isrc]
+            if found[recording.key]
         ]
-        matches.sort(key=lambda m: (-m.seconds_matched, m.isrc))
-        return CatalogMatch(matches=matches, candidates_considered=len(isrcs), too_short=False)
+        return matched, len(isrcs)
 
     def _modified(
         self, peaks: modified.Peaks, recordings: list[Recording], found: dict[str, list[MatchSegment]]
@@ -193,11 +233,11 @@ class CatalogMatcher:
         more = [i for i in self.lookup.modified_candidates(windows) if i not in found]
         for recording in self.lookup.recordings(more):
             recordings.append(recording)
-            found[recording.metadata.isrc] = []
+            found[recording.key] = []
         for recording in recordings:
             if recording.peaks is None or recording.triplets is None:
                 continue
-            found[recording.metadata.isrc] += [
+            found[recording.key] += [
                 _match_segment(
                     s,
                     "modified",
@@ -256,7 +296,7 @@ def _match_segment(
 
 def _recording_match(recording: Recording, segments: list[MatchSegment], upload_s: float) -> RecordingMatch:
     sums = totals(segments, upload_s)
-    longest = max(segments, key=lambda s: s.upload_end_s - s.upload_start_s)
+    longest = longest_segment(segments)
     return RecordingMatch(
         **recording.metadata.model_dump(),
         segments=segments,
@@ -268,3 +308,7 @@ def _recording_match(recording: Recording, segments: list[MatchSegment], upload_
         tempo_factor=longest.tempo_factor,
         pitch_shift_semitones=longest.pitch_shift_semitones,
     )
+
+
+def longest_segment(segments: list[MatchSegment]) -> MatchSegment:
+    return max(segments, key=lambda s: s.upload_end_s - s.upload_start_s)

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
-from detectors import catalog, facts, fingerprint, harassment, impersonation, voice
+from detectors import catalog, credentials, facts, fingerprint, harassment, impersonation, provenance, voice
 from detectors.audio import DecodedAudio
-from detectors.catalog import CatalogLookup, CatalogMatcher
+from detectors.catalog import CatalogLookup, CatalogMatcher, QueryPrints, query_prints
 from detectors.names import NameIndex, Person
+from detectors.provenance import GeneratedLookup, GenerationFinder
 from detectors.text import TrackText
 from detectors.voice import Voiceprint
 from detectors.watermark import detect
-from model.findings import Finding, FindingResult
+from model.findings import ContentCredentials, Finding, FindingResult, WatermarkDetection
 from model.limits import MESSAGE_CHARS, clip
 
 
@@ -27,6 +29,15 @@ from model.limits import MESSAGE_CHARS, clip
 class Track:
     audio: DecodedAudio
     text: TrackText
+    file: Path | None = None  # the file as uploaded (what Content Credentials are read from)
+    memo: dict[str, object] = field(default_factory=dict, compare=False)  # work detectors share
+
+    def prints(self, earlier: Mapping[str, FindingResult]) -> QueryPrints:
+        """The upload's query fingerprints, taken once for every catalog searched."""
+        taken = self.memo.get("query_prints")
+        if not isinstance(taken, QueryPrints):
+            taken = self.memo["query_prints"] = query_prints(self.audio, earlier)
+        return taken
 
 
 DetectorFunction = Callable[[Track, Mapping[str, FindingResult]], FindingResult]
@@ -63,14 +74,25 @@ class VoiceThresholds:
     review: float
 
 
+@dataclass(frozen=True)
+class ProvenanceSources:
+    """Where generations are recognised from: the trust anchors Content Credentials are validated
+    against (PEM; None trusts no signer) and the catalog of generated tracks."""
+
+    trust_anchors_pem: str | None
+    generated: GeneratedLookup | None
+
+
 def standard_detectors(
     lookup: CatalogLookup | None,
     watermark: WatermarkModel | None = None,
     people: PeopleLookup | None = None,
     voice_thresholds: VoiceThresholds | None = None,
+    provenance_sources: ProvenanceSources | None = None,
 ) -> tuple[Detector, ...]:
     """Audio facts and the fingerprint always; watermark detection with a detector model;
-    catalog matching with a catalog; the text and voice checks with a people registry."""
+    catalog matching with a catalog; Content Credentials and generation records with their
+    sources; the text and voice checks with a people registry."""
     detectors: list[Detector] = [
         Detector(facts.NAME, facts.VERSION, lambda track, _: facts.audio_facts(track.audio)),
         Detector(
@@ -92,11 +114,36 @@ def standard_detectors(
     if lookup is not None:
         matcher = CatalogMatcher(lookup)
         detectors.append(
-            Detector(catalog.NAME, catalog.VERSION, lambda track, earlier: matcher(track.audio, earlier))
+            Detector(catalog.NAME, catalog.VERSION, lambda track, earlier: matcher(track.prints(earlier)))
         )
+    if provenance_sources is not None:
+        detectors.extend(_provenance_detectors(provenance_sources))
     if people is not None:
         detectors.extend(_people_detectors(people, voice_thresholds or VoiceThresholds(0.8, 0.74)))
     return tuple(detectors)
+
+
+def _provenance_detectors(sources: ProvenanceSources) -> list[Detector]:
+    def read_credentials(track: Track, _: Mapping[str, FindingResult]) -> FindingResult:
+        if track.file is None:
+            return ContentCredentials(state="absent")
+        return credentials.read_credentials(track.file, sources.trust_anchors_pem)
+
+    found = [Detector(credentials.NAME, credentials.VERSION, read_credentials)]
+    if sources.generated is not None:
+        finder = GenerationFinder(sources.generated)
+
+        def find_generation(track: Track, earlier: Mapping[str, FindingResult]) -> FindingResult:
+            read = earlier.get(credentials.NAME)
+            mark = earlier.get(detect.NAME)
+            return finder(
+                track.prints(earlier),
+                read if isinstance(read, ContentCredentials) else None,
+                mark if isinstance(mark, WatermarkDetection) else None,
+            )
+
+        found.append(Detector(provenance.NAME, provenance.VERSION, find_generation))
+    return found
 
 
 def _people_detectors(people: PeopleLookup, thresholds: VoiceThresholds) -> list[Detector]:

@@ -17,16 +17,18 @@ from detectors.matcher import Items, terms
 from index.names import Indices
 from model.events import utcnow
 from model.findings import RecordingMetadata
+from model.generation import GenerationRecord
 
 
 def catalog_document(
-    meta: RecordingMetadata,
+    meta: RecordingMetadata | GenerationRecord,
     fingerprint: str,
     duration_s: float,
     items: Items,
     marks: landmarks.Landmarks,
     peaks: modified.Peaks,
 ) -> dict[str, Any]:
+    """A reference's document: its metadata beside its fingerprints and their retrieval terms."""
     return {
         **meta.model_dump(mode="json"),
         "duration_s": duration_s,
@@ -51,7 +53,7 @@ def peak_fields(peaks: modified.Peaks) -> dict[str, Any]:
     }
 
 
-def _document(meta: RecordingMetadata, prints: ReferencePrints) -> dict[str, Any]:
+def reference_document(meta: RecordingMetadata | GenerationRecord, prints: ReferencePrints) -> dict[str, Any]:
     fingerprint = prints.chromaprint.fingerprint
     items = decode_items(fingerprint)
     return catalog_document(
@@ -90,14 +92,14 @@ class CatalogStore:
 
     def register(self, entries: Iterable[tuple[RecordingMetadata, ReferencePrints]]) -> int:
         """Add or replace recordings (re-adding an ISRC updates it); returns how many were written."""
-        return self.register_documents(_document(meta, prints) for meta, prints in entries)
+        return self.register_documents(reference_document(meta, prints) for meta, prints in entries)
 
     def register_owned(self, meta: RecordingMetadata, prints: ReferencePrints) -> None:
         """Add a recording for its rights holder, or replace one of theirs. Ownership is enforced
         by the write itself: a create that fails if the ISRC exists, else a replace conditional on
         the revision that was read and found to be the same holder's. Of two holders racing for
         one ISRC exactly one wins; the other gets OwnershipConflict."""
-        document = _document(meta, prints)
+        document = reference_document(meta, prints)
         for _ in range(_ATTEMPTS):
             try:
                 self._es.create(index=self._index, id=meta.isrc, document=document, refresh="wait_for")
@@ -218,9 +220,12 @@ class EsCatalogLookup:
         triplet_per_window: int = 16,
         cache_size: int = 2048,
         extra_catalogs: tuple[str, ...] = (),
+        home: str | None = None,
+        reference: type[RecordingMetadata] | type[GenerationRecord] = RecordingMetadata,
     ) -> None:
         self.es = es
-        self.catalogs = ",".join((indices.catalog, *extra_catalogs))
+        self.catalogs = ",".join((home or indices.catalog, *extra_catalogs))
+        self._reference = reference
         self.per_window = {
             "terms": per_window,
             "landmark_terms": landmark_per_window,
@@ -294,7 +299,8 @@ class EsCatalogLookup:
         return [found[i] for i in isrcs if i in found]
 
     def _remember(self, revision: _Revision, source: dict[str, Any]) -> Recording:
-        metadata = RecordingMetadata.model_validate({k: source[k] for k in RecordingMetadata.model_fields})
+        fields = self._reference.model_fields
+        metadata = self._reference.model_validate({k: source[k] for k in fields if k in source})
         recording = Recording.with_peaks(
             metadata,
             decode_items(source["fingerprint"]),

@@ -22,6 +22,10 @@ class Indices:
         return f"{self.prefix}catalog"
 
     @property
+    def generated(self) -> str:
+        return f"{self.prefix}generated"
+
+    @property
     def policies(self) -> str:
         return f"{self.prefix}policies"
 
@@ -46,6 +50,7 @@ class Indices:
             self.provenance,
             self.decisions,
             self.catalog,
+            self.generated,
             self.policies,
             self.people,
             self.audit,

@@ -11,6 +11,7 @@ from elasticsearch import ApiError, Elasticsearch
 from index.audit import AuditStore
 from index.catalog import CatalogStore
 from index.client import connect
+from index.generated import GeneratedStore
 from index.history import DecisionStore
 from index.jobs import JobStore
 from index.keys import KeyStore
@@ -28,6 +29,7 @@ class Stores:
     records: RecordStore
     decisions: DecisionStore
     catalog: CatalogStore
+    generated: GeneratedStore
     registry: RegistryStore
     keys: KeyStore
     audit: AuditStore
@@ -46,6 +48,7 @@ class Stores:
             records=RecordStore(es, indices),
             decisions=DecisionStore(es, indices),
             catalog=catalog,
+            generated=GeneratedStore(es, indices),
             registry=RegistryStore(es, indices, catalog),
             keys=KeyStore(es, indices),
             audit=AuditStore(es, indices),

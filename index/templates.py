@@ -256,25 +256,46 @@ def decisions_mappings() -> dict[str, Any]:
     }
 
 
+# a reference's fingerprints and their retrieval terms (catalog recordings, generations)
+_FINGERPRINTS = {
+    "duration_s": {"type": "float"},
+    "item_count": {"type": "integer"},
+    "fingerprint": {"type": "keyword", "index": False, "doc_values": False},
+    "terms": {**_KEYWORD, "doc_values": False, "norms": False},
+    "landmark_count": {"type": "integer"},
+    "landmarks": {"type": "binary"},
+    "landmark_terms": {**_KEYWORD, "doc_values": False, "norms": False},
+    "peaks_version": _KEYWORD,
+    "peak_count": {"type": "integer"},
+    "peaks": {"type": "binary"},
+    "triplet_terms": {**_KEYWORD, "doc_values": False, "norms": False},
+    "registered_at": _DATE,
+}
+
+
 def catalog_mappings() -> dict[str, Any]:
     """One document per registered recording (id = ISRC), with its fingerprints and the retrieval
     terms of each (Chromaprint half-items, landmark hashes, triplet hashes)."""
+    return {"dynamic": "strict", "properties": {**_RECORDING_METADATA, **_FINGERPRINTS}}
+
+
+def generated_mappings() -> dict[str, Any]:
+    """One document per platform generation (id = generation id): its record and the same
+    fingerprints as a catalog recording's."""
     return {
         "dynamic": "strict",
         "properties": {
-            **_RECORDING_METADATA,
-            "duration_s": {"type": "float"},
-            "item_count": {"type": "integer"},
-            "fingerprint": {"type": "keyword", "index": False, "doc_values": False},
-            "terms": {**_KEYWORD, "doc_values": False, "norms": False},
-            "landmark_count": {"type": "integer"},
-            "landmarks": {"type": "binary"},
-            "landmark_terms": {**_KEYWORD, "doc_values": False, "norms": False},
-            "peaks_version": _KEYWORD,
-            "peak_count": {"type": "integer"},
-            "peaks": {"type": "binary"},
-            "triplet_terms": {**_KEYWORD, "doc_values": False, "norms": False},
-            "registered_at": _DATE,
+            "generation_id": _KEYWORD,
+            "generator": _KEYWORD,
+            "model_version": {"type": "integer"},
+            "created_at": _DATE,
+            "prompt": {"type": "text"},
+            "prompt_sha256": _KEYWORD,
+            "parents": {"properties": {"kind": _KEYWORD, "id": _KEYWORD, "title": {"type": "text"}}},
+            "watermark_payload": {"type": "integer"},
+            "digital_source_type": _KEYWORD,
+            "audio_sha256": _KEYWORD,
+            **_FINGERPRINTS,
         },
     }
 
@@ -396,6 +417,7 @@ def ensure_indices(es: Elasticsearch, indices: Indices, replicas: int = 0) -> No
         (indices.provenance, provenance_mappings()),
         (indices.decisions, decisions_mappings()),
         (indices.catalog, catalog_mappings()),
+        (indices.generated, generated_mappings()),
         (indices.policies, policies_mappings()),
         (indices.people, people_mappings()),
         (indices.audit, audit_mappings()),

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from model.generation import AI_SOURCE_TYPES, GenerationRecord
 from model.limits import LIST_ITEMS, MESSAGE_CHARS, NAME_CHARS, SENTENCE_CHARS, Label, Name, Title
 
 
@@ -225,6 +226,58 @@ class VoiceMatches(_Result):
     matches: list[VoiceMatch] = Field(description="best segment per artist at or above review_threshold")
 
 
+CredentialState = Literal["absent", "trusted", "untrusted", "tampered", "unreadable"]
+
+
+class ManifestIngredient(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    title: Title = ""
+    relationship: Label = ""
+    identifier: Name = Field("", description="the ingredient's instance id (ours: isrc:<ISRC>)")
+
+
+class ContentCredentials(_Result):
+    """The C2PA manifest embedded in the upload, if any, and what its validation said."""
+
+    kind: Literal["content_credentials"] = "content_credentials"
+    state: CredentialState = Field(
+        description="absent: no manifest; trusted: valid and signed by a trusted signer; untrusted: "
+        "valid but its signer is not on the trust list; tampered: the file or the claim changed "
+        "after signing; unreadable: a manifest store that could not be parsed"
+    )
+    claim_generator: Name | None = None
+    digital_source_type: Name | None = Field(None, description="IPTC term, e.g. trainedAlgorithmicMedia")
+    ingredients: list[ManifestIngredient] = Field(default_factory=list, max_length=LIST_ITEMS)
+    generation_id: Label | None = Field(None, description="a Clearance generation record it names")
+    signer: Name | None = Field(None, description="the signing certificate's issuer and common name")
+    failures: list[Label] = Field(default_factory=list, max_length=LIST_ITEMS, description="C2PA codes")
+    error: str | None = Field(None, max_length=MESSAGE_CHARS)
+
+    @property
+    def declares_ai(self) -> bool:
+        return self.digital_source_type in AI_SOURCE_TYPES
+
+
+class GenerationMatch(_Result):
+    """The platform generation the upload comes from, and how that was found out."""
+
+    kind: Literal["generation"] = "generation"
+    record: GenerationRecord | None = None
+    recovered_by: Literal["manifest", "watermark", "fingerprint"] | None = Field(
+        None,
+        description="manifest: a trusted Content Credential names it; watermark: the watermark's "
+        "payload (generator and version) agrees with the generation the fingerprint found; "
+        "fingerprint: the generated-track catalog alone",
+    )
+    segments: list[MatchSegment] = Field(default_factory=list, max_length=1000)
+    seconds_matched: float = Field(0.0, ge=0)
+    modification: Modification = "none"
+    tempo_factor: float | None = None
+    pitch_shift_semitones: float | None = None
+    candidates_considered: int = 0
+
+
 FindingResult = Annotated[
     AudioFacts
     | ChromaprintFingerprint
@@ -232,7 +285,9 @@ FindingResult = Annotated[
     | WatermarkDetection
     | HarassmentFinding
     | NameRequests
-    | VoiceMatches,
+    | VoiceMatches
+    | ContentCredentials
+    | GenerationMatch,
     Field(discriminator="kind"),
 ]
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 class ReasonCode(StrEnum):
     AI_LABEL = "ai_label"
     AI_UNDECLARED = "ai_undeclared"
+    CREDENTIALS_TAMPERED = "credentials_tampered"
     CATALOG_BLOCK = "catalog_block"
     CATALOG_MONETIZE = "catalog_monetize"
     CATALOG_TRACK = "catalog_track"
@@ -34,6 +35,7 @@ SEVERITY: dict[ReasonCode, int] = {
     ReasonCode.OPT_OUT_RECORDING: 4,
     ReasonCode.HARASSMENT_ABUSE: 3,
     ReasonCode.AI_UNDECLARED: 2,
+    ReasonCode.CREDENTIALS_TAMPERED: 2,
     ReasonCode.REVIEW_ESCALATE: 2,
     ReasonCode.DETECTOR_ERROR: 1,
     ReasonCode.AI_LABEL: 0,

@@ -69,6 +69,20 @@ class Settings(BaseSettings):
         0.52, ge=0, le=1, description="track score at which a watermark is reported (calibrated: README)"
     )
 
+    # Content Credentials (C2PA). Setup makes a development chain in c2pa_dir; production sets
+    # the signer's chain and key (from a CA on the C2PA trust list) and the trust anchors.
+    c2pa_dir: Path = PROJECT_ROOT / ".clearance" / "c2pa"
+    c2pa_signer_chain: Path | None = Field(
+        None, description="PEM, leaf first; default <c2pa_dir>/signer-chain.pem"
+    )
+    c2pa_signer_key: Path | None = Field(None, description="PEM private key; default <c2pa_dir>/signer.key")
+    c2pa_trust_anchors: Path | None = Field(
+        None, description="PEM roots a manifest's signer must chain to; default <c2pa_dir>/trust-anchors.pem"
+    )
+    generation_keep_prompts: bool = Field(
+        False, description="keep generation prompts in generation records (else only their sha256)"
+    )
+
     # Policies and the people registry (opt-outs, voiceprints) are re-read this often
     registry_cache_seconds: float = Field(30.0, gt=0, description="how stale policies/opt-outs may be")
 
@@ -98,6 +112,18 @@ class Settings(BaseSettings):
             text = value.strip()
             return json.loads(text) if text.startswith("[") else [p for p in text.split(os.pathsep) if p]
         return value
+
+    @property
+    def signer_chain_path(self) -> Path:
+        return self.c2pa_signer_chain or self.c2pa_dir / "signer-chain.pem"
+
+    @property
+    def signer_key_path(self) -> Path:
+        return self.c2pa_signer_key or self.c2pa_dir / "signer.key"
+
+    @property
+    def trust_anchors_path(self) -> Path:
+        return self.c2pa_trust_anchors or self.c2pa_dir / "trust-anchors.pem"
 
     @property
     def kafka_bootstrap(self) -> str:

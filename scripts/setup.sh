@@ -39,3 +39,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/pip install -q -e ".[dev]"
   echo "$want" > "$stamp"
 fi
+# a development chain for signing Content Credentials (kept if one is there; see the README for production)
+.venv/bin/clearance credentials dev-chain

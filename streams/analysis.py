@@ -15,12 +15,13 @@ def analyze_submission(
 ) -> TrackAnalyzed:
     """Raises DecodeError or UnsupportedAudioUri for audio that cannot be analysed."""
     audio = decode_submitted(submission, settings)
+    file = local_path(submission.audio_uri)
     return TrackAnalyzed(
         event_id=derived_id(submission.event_id, "analyzed"),
         track_id=submission.track_id,
         occurred_at=utcnow(),
         submission=submission,
-        findings=run_detectors(Track(audio, track_text(submission)), detectors),
+        findings=run_detectors(Track(audio, track_text(submission), file), detectors),
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import faust
 
 from decisions.policy import PlatformPolicy
-from detectors.run import VoiceThresholds, WatermarkModel, standard_detectors
+from detectors.run import ProvenanceSources, VoiceThresholds, WatermarkModel, standard_detectors
 from index.client import connect_async
 from index.registry import EsPeopleLookup, Expiring
 from index.stores import Stores
@@ -29,6 +29,7 @@ def build_worker(settings: Settings) -> WorkerParts:
         WatermarkModel(settings.watermark_detector, settings.watermark_threshold),
         people,
         VoiceThresholds(platform.voice_takedown_similarity, platform.voice_review_similarity),
+        ProvenanceSources(trust_anchors(settings), stores.generated.lookup()),
     )
     app = create_app(settings)
     parts = WorkerParts(
@@ -43,6 +44,13 @@ def build_worker(settings: Settings) -> WorkerParts:
     )
     register_agents(parts)
     return parts
+
+
+def trust_anchors(settings: Settings) -> str | None:
+    """The PEM roots Content Credentials are validated against; without the file no signer is
+    trusted (manifests still validate, as untrusted)."""
+    path = settings.trust_anchors_path
+    return path.read_text() if path.is_file() else None
 
 
 def prepare_services(settings: Settings) -> None:
