@@ -8,6 +8,7 @@ GET /review              # the reviewer page
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -34,6 +35,7 @@ from api.routes import UPLOAD_ROUTES, router
 from api.schemas import Health
 from index.stores import Stores
 from model.settings import Settings
+from streams.generation import Generations
 from streams.logs import get_logger
 from streams.publisher import Publisher, PublishError
 from streams.registration import Registration, RegistrationJobs
@@ -80,7 +82,14 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
         stores = Stores.open(settings)
         stores.ensure_indices(settings.es_replicas)
         registrations = RegistrationJobs(Registration(settings, stores.catalog), stores.jobs, settings)
-        app.state.services = Services(settings, stores, publisher or Publisher(settings), registrations)
+        app.state.services = Services(
+            settings,
+            stores,
+            publisher or Publisher(settings),
+            registrations,
+            Generations(settings, stores.generated),
+            threading.BoundedSemaphore(settings.api_registration_workers),
+        )
         yield
         registrations.shutdown()
         app.state.services.publisher.close()

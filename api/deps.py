@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -13,6 +14,7 @@ from api.guard import STATE_KEY
 from index.keys import ApiKey, Role
 from index.stores import Stores
 from model.settings import Settings
+from streams.generation import Generations
 from streams.publisher import Publisher
 from streams.registration import RegistrationJobs
 
@@ -23,6 +25,8 @@ class Services:
     stores: Stores
     publisher: Publisher
     registrations: RegistrationJobs
+    generations: Generations
+    generating: threading.BoundedSemaphore  # generations marked and signed at once
 
 
 def services(request: Request) -> Services:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Response, UploadFile, status
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
+from starlette.background import BackgroundTask
 
 from api.deps import FORBIDDEN, UNAUTHORIZED, ServicesDep, holder_scope, require
 from api.schemas import (
@@ -42,7 +44,9 @@ from model.events import (
     track_submitted,
 )
 from model.findings import Modification, RecordingMetadata
+from model.generation import GenerationIn, GenerationRecord
 from model.names import fold
+from streams.generation import UnknownGenerator
 from streams.ingest import publish_submissions, submission_for
 from streams.publisher import PublishError
 from streams.registration import KIND as REGISTRATION
@@ -63,12 +67,14 @@ LIMITS: Responses = {
 }
 router = APIRouter(prefix="/v1", responses={**AUTH, **LIMITS})
 # the routes taking multipart uploads: their bodies may be up to CLEARANCE_API_MAX_UPLOAD_MB
-UPLOAD_ROUTES = frozenset({("POST", "/v1/tracks"), ("POST", "/v1/recordings")})
+UPLOAD_ROUTES = frozenset({("POST", "/v1/tracks"), ("POST", "/v1/recordings"), ("POST", "/v1/generations")})
 
 Ingest = Annotated[ApiKey, Depends(require("ingest"))]
 Reader = Annotated[ApiKey, Depends(require("reviewer", "rights_holder"))]
 Reviewer = Annotated[ApiKey, Depends(require("reviewer"))]
 Holder = Annotated[ApiKey, Depends(require("rights_holder"))]
+Generator = Annotated[ApiKey, Depends(require("generator"))]
+GenerationReader = Annotated[ApiKey, Depends(require("generator", "reviewer"))]
 Offset = Annotated[int, Query(ge=0, le=MAX_WINDOW - 100, description="items to skip")]
 Limit = Annotated[int, Query(ge=1, le=100, description="items per page")]
 
@@ -458,3 +464,83 @@ def set_opt_out(svc: ServicesDep, key: Holder, name: str, body: OptOutIn) -> dic
     person = dict(change.person)
     person.pop("voiceprint", None)
     return person
+
+
+# Generator ----------------------------------------------------------------------------------
+
+MEDIA_TYPES = {"flac": "audio/flac", "wav": "audio/wav", "mp3": "audio/mpeg", "m4a": "audio/mp4"}
+
+
+@router.post(
+    "/generations",
+    tags=["generator"],
+    response_class=FileResponse,
+    responses={
+        200: {"description": "the track watermarked and signed; its generation id in X-Generation-Id"},
+        **BAD_AUDIO,
+        422: {"model": Error},
+        503: {"model": Error, "description": "busy, or no signing chain configured; retry later"},
+    },
+)
+def make_generation(
+    svc: ServicesDep,
+    key: Generator,
+    audio: Annotated[UploadFile, File(description="the generator's output, before marking")],
+    metadata: Annotated[str, Form(description="GenerationIn as JSON")],
+    output_format: Annotated[
+        Literal["flac", "wav", "mp3", "m4a"], Form(description="what to return")
+    ] = "flac",
+) -> FileResponse:
+    """Register a track the platform's generator made: it is watermarked with the generator's
+    payload, its generation record and fingerprints are stored, and it comes back with a signed
+    Content Credential (C2PA) naming the record, its parents, the payload and the fingerprint."""
+    try:
+        request = GenerationIn.model_validate_json(metadata)
+    except ValidationError as exc:
+        raise HTTPException(422, f"invalid metadata: {describe_validation_error(exc)}") from exc
+    folder = Path(tempfile.mkdtemp(prefix="generation-"))
+    try:
+        target = folder / f"generated.{output_format}"
+        record = _generate(svc, audio, request, folder, target)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return FileResponse(
+        target,
+        media_type=MEDIA_TYPES[output_format],
+        filename=f"{record.generation_id}.{output_format}",
+        headers={"X-Generation-Id": record.generation_id},
+        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+    )
+
+
+def _generate(
+    svc: ServicesDep, audio: UploadFile, request: GenerationIn, folder: Path, target: Path
+) -> GenerationRecord:
+    if not svc.generating.acquire(blocking=False):
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "generations are being signed; retry", {"Retry-After": "5"}
+        )
+    try:
+        saved = _save_upload(audio, svc.settings.api_max_upload_mb << 20, folder)
+        return svc.generations.make(saved, target, request)
+    except UnknownGenerator as exc:
+        raise HTTPException(422, str(exc)) from exc
+    except DecodeError as exc:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"unsupported audio: {exc}") from exc
+    except FileNotFoundError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no signing chain is configured") from exc
+    finally:
+        svc.generating.release()
+
+
+@router.get(
+    "/generations/{generation_id}", response_model=GenerationRecord, tags=["generator"], responses=NOT_FOUND
+)
+def generation(svc: ServicesDep, key: GenerationReader, generation_id: str) -> GenerationRecord:
+    """A generation record: generator, model version, when, parents, payload (the prompt only where
+    the server keeps prompts)."""
+    record = svc.stores.generated.get(generation_id) if len(generation_id) <= 64 else None
+    if record is None:
+        raise _not_found(f"generation {generation_id}")
+    return record

@@ -15,8 +15,8 @@ from elasticsearch import Elasticsearch, NotFoundError
 from index.names import Indices
 from model.events import utcnow
 
-Role = Literal["reviewer", "senior_reviewer", "rights_holder", "ingest", "admin"]
-ROLES: tuple[Role, ...] = ("reviewer", "senior_reviewer", "rights_holder", "ingest", "admin")
+Role = Literal["reviewer", "senior_reviewer", "rights_holder", "ingest", "generator", "admin"]
+ROLES: tuple[Role, ...] = ("reviewer", "senior_reviewer", "rights_holder", "ingest", "generator", "admin")
 # what a role may do besides its own (admin may do everything)
 INCLUDES: dict[Role, tuple[Role, ...]] = {"senior_reviewer": ("reviewer",)}
 

@@ -34,6 +34,37 @@ _RECORDING_METADATA = {
     "artist_opt_out": {"type": "boolean"},
     "royalty_rate_bp": {"type": "integer"},
 }
+# a platform generation's record (model/generation.py)
+_GENERATION_RECORD = {
+    "generation_id": _KEYWORD,
+    "generator": _KEYWORD,
+    "model_version": {"type": "integer"},
+    "created_at": _DATE,
+    "prompt": {"type": "text"},
+    "prompt_sha256": _KEYWORD,
+    "parents": {"properties": {"kind": _KEYWORD, "id": _KEYWORD, "title": {"type": "text"}}},
+    "watermark_payload": {"type": "integer"},
+    "digital_source_type": _KEYWORD,
+    "audio_sha256": _KEYWORD,
+    "duration_s": {"type": "float"},
+}
+# a reference's fingerprints and their retrieval terms (catalog recordings, generations)
+_FINGERPRINTS = {
+    "duration_s": {"type": "float"},
+    "item_count": {"type": "integer"},
+    "fingerprint": {"type": "keyword", "index": False, "doc_values": False},
+    "terms": {**_KEYWORD, "doc_values": False, "norms": False},
+    "landmark_count": {"type": "integer"},
+    "landmarks": {"type": "binary"},
+    "landmark_terms": {**_KEYWORD, "doc_values": False, "norms": False},
+    "peaks_version": _KEYWORD,
+    "peak_count": {"type": "integer"},
+    "peaks": {"type": "binary"},
+    "triplet_terms": {**_KEYWORD, "doc_values": False, "norms": False},
+    "registered_at": _DATE,
+}
+
+
 _LABEL = {"properties": {"digital_source_type": _KEYWORD, "summary": {"type": "text"}}}
 _ROYALTY = {
     "properties": {
@@ -131,6 +162,32 @@ def provenance_mappings() -> dict[str, Any]:
                 }
             },
             "findings": _OPAQUE,
+            "content_credentials": {
+                "properties": {
+                    "kind": _KEYWORD,
+                    "state": _KEYWORD,
+                    "claim_generator": _KEYWORD,
+                    "digital_source_type": _KEYWORD,
+                    "ingredients": _OPAQUE,
+                    "generation_id": _KEYWORD,
+                    "signer": _KEYWORD,
+                    "failures": _KEYWORD,
+                    "error": {"type": "text"},
+                }
+            },
+            "generation": {
+                "properties": {
+                    "kind": _KEYWORD,
+                    "record": {"properties": _GENERATION_RECORD},
+                    "recovered_by": _KEYWORD,
+                    "segments": _OPAQUE,
+                    "seconds_matched": {"type": "float"},
+                    "modification": _KEYWORD,
+                    "tempo_factor": {"type": "float"},
+                    "pitch_shift_semitones": {"type": "float"},
+                    "candidates_considered": {"type": "integer"},
+                }
+            },
             "matches": {
                 "type": "nested",
                 "properties": {
@@ -256,23 +313,6 @@ def decisions_mappings() -> dict[str, Any]:
     }
 
 
-# a reference's fingerprints and their retrieval terms (catalog recordings, generations)
-_FINGERPRINTS = {
-    "duration_s": {"type": "float"},
-    "item_count": {"type": "integer"},
-    "fingerprint": {"type": "keyword", "index": False, "doc_values": False},
-    "terms": {**_KEYWORD, "doc_values": False, "norms": False},
-    "landmark_count": {"type": "integer"},
-    "landmarks": {"type": "binary"},
-    "landmark_terms": {**_KEYWORD, "doc_values": False, "norms": False},
-    "peaks_version": _KEYWORD,
-    "peak_count": {"type": "integer"},
-    "peaks": {"type": "binary"},
-    "triplet_terms": {**_KEYWORD, "doc_values": False, "norms": False},
-    "registered_at": _DATE,
-}
-
-
 def catalog_mappings() -> dict[str, Any]:
     """One document per registered recording (id = ISRC), with its fingerprints and the retrieval
     terms of each (Chromaprint half-items, landmark hashes, triplet hashes)."""
@@ -282,22 +322,7 @@ def catalog_mappings() -> dict[str, Any]:
 def generated_mappings() -> dict[str, Any]:
     """One document per platform generation (id = generation id): its record and the same
     fingerprints as a catalog recording's."""
-    return {
-        "dynamic": "strict",
-        "properties": {
-            "generation_id": _KEYWORD,
-            "generator": _KEYWORD,
-            "model_version": {"type": "integer"},
-            "created_at": _DATE,
-            "prompt": {"type": "text"},
-            "prompt_sha256": _KEYWORD,
-            "parents": {"properties": {"kind": _KEYWORD, "id": _KEYWORD, "title": {"type": "text"}}},
-            "watermark_payload": {"type": "integer"},
-            "digital_source_type": _KEYWORD,
-            "audio_sha256": _KEYWORD,
-            **_FINGERPRINTS,
-        },
-    }
+    return {"dynamic": "strict", "properties": {**_GENERATION_RECORD, **_FINGERPRINTS}}
 
 
 def policies_mappings() -> dict[str, Any]:

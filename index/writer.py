@@ -206,6 +206,8 @@ _RECORD_FIELDS = {
     "harassment": "harassment",
     "name_opt_out": "name_opt_out",
     "voice_opt_out": "voice_opt_out",
+    "content_credentials": "content_credentials",
+    "generation": "generation",
 }
 
 

@@ -14,6 +14,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from cli import services
+from cli.credentials import write_dev_chain
 from cli.demo import start_worker, stop_worker
 from index.names import Indices
 from index.stores import Stores
@@ -46,7 +47,10 @@ def drop_indices(es: Elasticsearch, prefix: str) -> None:
 
 @pytest.fixture(scope="session")
 def live_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return isolated_env(f"test-{SESSION}", tmp_path_factory.mktemp("store"))
+    env = isolated_env(f"test-{SESSION}", tmp_path_factory.mktemp("store"))
+    c2pa = tmp_path_factory.mktemp("c2pa")  # a signing chain and trust anchor of this session's own
+    write_dev_chain(c2pa / "signer-chain.pem", c2pa / "signer.key", c2pa / "trust-anchors.pem")
+    return {**env, "CLEARANCE_C2PA_DIR": str(c2pa)}
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,9 @@ RECORD = GenerationRecord(
 )
 
 
-def found(recovered_by: str = "fingerprint", tempo: float | None = 1.2, pitch: float = 3.2) -> GenerationMatch:
+def found(
+    recovered_by: str = "fingerprint", tempo: float | None = 1.2, pitch: float = 3.2
+) -> GenerationMatch:
     segment = MatchSegment(
         upload_start_s=0,
         upload_end_s=40,
