@@ -316,7 +316,9 @@ def policy_show(rights_holder: Annotated[str, typer.Argument(help="the holder's 
 
 @keys_app.command("create")
 def keys_create(
-    role: Annotated[str, typer.Option(help="reviewer | senior_reviewer | rights_holder | ingest | generator | admin")],
+    role: Annotated[
+        str, typer.Option(help="reviewer | senior_reviewer | rights_holder | ingest | generator | admin")
+    ],
     name: Annotated[str, typer.Option(help="who holds the key (shown in the audit trail)")],
     rights_holder: Annotated[str | None, typer.Option(help="for rights_holder keys: whose records")] = None,
 ) -> None:
