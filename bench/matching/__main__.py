@@ -405,7 +405,7 @@ def calibration_curve(
         best_true, best_false = 1.0, 1.0
         for recording in lookup.recordings(lookup.candidates([terms(w) for w in query_windows(q_items)])):
             for s in align(q_items, recording.items, permissive):
-                if q.master and recording.metadata.isrc == isrc_of(q.seed):
+                if q.master and recording.key == isrc_of(q.seed):
                     best_true = min(best_true, s.bit_error_rate)
                 else:
                     best_false = min(best_false, s.bit_error_rate)
@@ -455,9 +455,9 @@ def landmark_calibration_curve(
             for recording in lookup.recordings(
                 lookup.landmark_candidates([w.terms for w in landmarks.query_terms(marks)])
             ):
-                truth = q.master and recording.metadata.isrc == isrc_of(q.seed)
+                truth = q.master and recording.key == isrc_of(q.seed)
                 found.extend(
-                    {"qid": q.qid, "isrc": recording.metadata.isrc, "true": truth, **asdict(s)}
+                    {"qid": q.qid, "isrc": recording.key, "true": truth, **asdict(s)}
                     for s in landmarks.align(marks, recording.landmarks, loose)
                 )
             progress.advance(task)
@@ -596,9 +596,9 @@ def modified_calibration_curve(
             for recording in lookup.recordings(isrcs):
                 if recording.peaks is None or recording.triplets is None:
                     continue
-                truth = q.master and recording.metadata.isrc == isrc_of(q.seed)
+                truth = q.master and recording.key == isrc_of(q.seed)
                 found.extend(
-                    {"qid": q.qid, "isrc": recording.metadata.isrc, "true": truth, **asdict(s)}
+                    {"qid": q.qid, "isrc": recording.key, "true": truth, **asdict(s)}
                     for s in modified.align(peaks, query, recording.peaks, recording.triplets, loose)
                 )
             progress.advance(task)
