@@ -45,7 +45,7 @@ DEFAULT_PARAMS = MatchParams()
 DEFAULT_LANDMARK_PARAMS = landmarks.LandmarkParams()
 DEFAULT_MODIFIED_PARAMS = modified.ModifiedParams()
 NAME = "catalog_match"
-VERSION = "0.2.0"
+VERSION = "0.2.1"
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ class Generations:
             soundfile.write(wav, marked, rate, subtype="FLOAT")
             unsigned = Path(tmp) / f"unsigned{target.suffix.lower()}"
             _encode(wav, unsigned)
-            prints = self._prints(unsigned)
+            prints = self.prints(unsigned)
             record = self._record(request, payload.value, prints, sha256_of(unsigned))
             target.parent.mkdir(parents=True, exist_ok=True)
             sign_file(unsigned, target, manifest_definition(record, prints.chromaprint.fingerprint), material)
@@ -78,12 +78,12 @@ class Generations:
 
     def register(self, path: Path, request: GenerationIn, watermark_payload: int | None) -> GenerationRecord:
         """Register audio the generator marked and signed itself (the API's route)."""
-        prints = self._prints(path)
+        prints = self.prints(path)
         record = self._record(request, watermark_payload, prints, sha256_of(path))
         self._store.register(record, prints)
         return record
 
-    def _prints(self, path: Path) -> ReferencePrints:
+    def prints(self, path: Path) -> ReferencePrints:
         audio = decode(
             path,
             sample_rate=self._settings.analysis_sample_rate,
