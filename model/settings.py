@@ -66,7 +66,7 @@ class Settings(BaseSettings):
         description="generator checkpoint used by `clearance watermark embed`",
     )
     watermark_threshold: float = Field(
-        0.52, ge=0, le=1, description="track score at which a watermark is reported (calibrated: README)"
+        0.70, ge=0, le=1, description="track score at which a watermark is reported (calibrated: README)"
     )
 
     # Content Credentials (C2PA). Setup makes a development chain in c2pa_dir; production sets

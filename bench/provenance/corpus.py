@@ -26,7 +26,7 @@ from model.settings import PROJECT_ROOT, Settings
 from streams.generation import Generations
 
 CACHE = PROJECT_ROOT / "bench" / ".cache" / "provenance"
-DURATIONS = (30, 45, 60, 90, 120, 180, 40, 75)
+DURATIONS = (30, 40, 50, 60, 90, 120, 180, 30, 45, 35)
 FORMATS = ("wav", "flac", "mp3", "m4a")
 GENERATORS = ("clearance-remix", "clearance-cover", "clearance-stems")
 CLIP_SECONDS = 30.0
