@@ -67,21 +67,28 @@ def read_credentials(path: Path, trust_anchors_pem: str | None) -> ContentCreden
         stream.seek(0)
         try:
             reader = c2pa.Reader.try_create(mime, stream, context=_context(trust_anchors_pem))
-        except c2pa.C2paError as exc:
+            if reader is None:
+                return ContentCredentials(state="absent")
+            with reader:
+                store = json.loads(reader.json())
+        except (c2pa.C2paError, ValueError) as exc:
             return ContentCredentials(state="unreadable", error=clip(str(exc), MESSAGE_CHARS))
-        if reader is None:
-            return ContentCredentials(state="absent")
-        with reader:
-            store = json.loads(reader.json())
+    if not isinstance(store, dict):
+        return ContentCredentials(state="unreadable", error="the manifest store is not a JSON object")
     return credentials_from_store(store)
 
 
 def credentials_from_store(store: dict[str, Any]) -> ContentCredentials:
     """The finding for a manifest store as c2pa's Reader reports it (JSON)."""
+    statuses = store.get("validation_status")
     failures = [
-        clip(str(s.get("code", "")), ID_CHARS) for s in store.get("validation_status") or [] if s.get("code")
+        clip(s["code"], ID_CHARS)
+        for s in (statuses if isinstance(statuses, list) else [])
+        if isinstance(s, dict) and isinstance(s.get("code"), str)
     ][:LIST_ITEMS]
-    manifest = (store.get("manifests") or {}).get(store.get("active_manifest") or "", {})
+    manifests = store.get("manifests")
+    active = store.get("active_manifest")
+    manifest = manifests.get(active) if isinstance(manifests, dict) and isinstance(active, str) else None
     if not isinstance(manifest, dict):
         manifest = {}
     return ContentCredentials(
@@ -123,13 +130,19 @@ def _assertions(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     return [a for a in found if isinstance(a, dict)] if isinstance(found, list) else []
 
 
+def _data(assertion: dict[str, Any]) -> dict[str, Any]:
+    """An assertion's data; a signed manifest's JSON is still the signer's to shape."""
+    data = assertion.get("data")
+    return data if isinstance(data, dict) else {}
+
+
 def _digital_source_type(manifest: dict[str, Any]) -> str | None:
     """The source type the manifest's `c2pa.created` (or any) action declares, as its IPTC term."""
     declared: list[str] = []
     for assertion in _assertions(manifest):
         if not str(assertion.get("label", "")).startswith("c2pa.actions"):
             continue
-        actions = (assertion.get("data") or {}).get("actions")
+        actions = _data(assertion).get("actions")
         for action in actions if isinstance(actions, list) else []:
             if isinstance(action, dict) and isinstance(action.get("digitalSourceType"), str):
                 term = action["digitalSourceType"].rstrip("/").rsplit("/", 1)[-1]
@@ -153,7 +166,7 @@ def _ingredients(manifest: dict[str, Any]) -> list[ManifestIngredient]:
 def _generation_id(manifest: dict[str, Any]) -> str | None:
     for assertion in _assertions(manifest):
         if assertion.get("label") == GENERATION_ASSERTION:
-            return _text((assertion.get("data") or {}).get("generation_id"), ID_CHARS)
+            return _text(_data(assertion).get("generation_id"), ID_CHARS)
     return None
 
 

@@ -12,6 +12,7 @@ from cli.credentials import write_dev_chain
 from corpus import synth
 from detectors.credentials import (
     SigningMaterial,
+    credentials_from_store,
     manifest_definition,
     read_credentials,
     sign_file,
@@ -111,3 +112,44 @@ def test_the_manifest_names_the_record_its_parents_and_both_soft_bindings() -> N
     (action,) = manifest["assertions"][0]["data"]["actions"]
     assert action["digitalSourceType"].endswith("/compositeWithTrainedAlgorithmicMedia")
     assert manifest["ingredients"][0]["instance_id"] == "isrc:USRC17607839"
+
+
+def test_a_manifest_store_of_any_shape_gives_a_finding_not_an_exception() -> None:
+    hostile = {
+        "active_manifest": "urn:1",
+        "manifests": {
+            "urn:1": {
+                "claim_generator_info": "not a list",
+                "assertions": [
+                    {"label": "org.clearance.generation", "data": "a string, not an object"},
+                    {"label": "c2pa.actions.v2", "data": {"actions": "none"}},
+                    "not an assertion",
+                ],
+                "ingredients": [{"title": 5}, "x"],
+                "signature_info": ["not", "a", "dict"],
+            }
+        },
+        "validation_status": [{"code": 7}, "text", {"code": "assertion.dataHash.mismatch"}],
+        "validation_state": "Invalid",
+    }
+    read = credentials_from_store(hostile)
+    assert read.state == "tampered"
+    assert read.generation_id is None and read.digital_source_type is None
+    assert credentials_from_store({"manifests": [], "active_manifest": 3}).state == "untrusted"
+
+
+def test_corrupted_signed_files_read_as_tampered_unreadable_or_absent(
+    chain: tuple[SigningMaterial, str], audio: Path, tmp_path: Path
+) -> None:
+    material, anchors = chain
+    signed = tmp_path / "signed.wav"
+    sign_file(audio, signed, manifest_definition(RECORD, "AQAAfingerprint"), material)
+    original = signed.read_bytes()
+    rng = np.random.default_rng(5)
+    mutated = tmp_path / "mutated.wav"
+    for _ in range(40):
+        data = bytearray(original)
+        for position in rng.integers(len(data) - 8192, len(data), size=int(rng.integers(1, 8))):
+            data[int(position)] ^= int(rng.integers(1, 256))  # in the manifest chunk at the end
+        mutated.write_bytes(bytes(data))
+        assert read_credentials(mutated, anchors).state in ("tampered", "unreadable", "absent")
