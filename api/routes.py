@@ -44,7 +44,7 @@ from model.events import (
     track_submitted,
 )
 from model.findings import Modification, RecordingMetadata
-from model.generation import GenerationIn, GenerationRecord
+from model.generation import GENERATION_ID, GenerationIn, GenerationRecord
 from model.names import fold
 from streams.generation import UnknownGenerator
 from streams.ingest import publish_submissions, submission_for
@@ -540,7 +540,8 @@ def _generate(
 def generation(svc: ServicesDep, key: GenerationReader, generation_id: str) -> GenerationRecord:
     """A generation record: generator, model version, when, parents, payload (the prompt only where
     the server keeps prompts)."""
-    record = svc.stores.generated.get(generation_id) if len(generation_id) <= 64 else None
+    well_formed = GENERATION_ID.fullmatch(generation_id) is not None
+    record = svc.stores.generated.get(generation_id) if well_formed else None
     if record is None:
         raise _not_found(f"generation {generation_id}")
     return record

@@ -5,6 +5,7 @@ cut into a mix) can be tied to the generation it came from."""
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -12,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from model.limits import LIST_ITEMS, TEXT_CHARS, Name, Title
 
-GenerationId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+GENERATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+GenerationId = Annotated[str, Field(min_length=1, max_length=64, pattern=f"^{GENERATION_ID.pattern}$")]
 # IPTC digital source types (the C2PA vocabulary) that declare AI generation
 TRAINED_ALGORITHMIC_MEDIA = "trainedAlgorithmicMedia"
 COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA = "compositeWithTrainedAlgorithmicMedia"

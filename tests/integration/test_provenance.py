@@ -173,3 +173,10 @@ def test_the_generator_service_gets_its_track_back_marked_and_signed(
         assert post(generator_key, meta, output_format="ogg").status_code == 422
         missing = client.get("/v1/generations/gen-nope", headers=_bearer(generator_key))
         assert missing.status_code == 404
+        assert client.get("/v1/generations/" + "x" * 300, headers=_bearer(generator_key)).status_code == 404
+        assert client.get("/v1/generations/.x", headers=_bearer(generator_key)).status_code == 404
+        holder_key = stores.keys.create("rights_holder", "a label", "Some Label")[0]
+        assert (
+            client.get(f"/v1/generations/{read.generation_id}", headers=_bearer(holder_key)).status_code
+            == 403
+        )
