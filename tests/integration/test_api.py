@@ -52,6 +52,8 @@ ROUTES: dict[tuple[str, str], set[str]] = {
     ("DELETE", "/v1/recordings/{isrc}"): {"rights_holder"},
     ("PUT", "/v1/artists/{name}/opt-out"): {"rights_holder"},
     ("GET", "/metrics"): {"reviewer"},
+    ("POST", "/v1/generations"): {"generator"},
+    ("GET", "/v1/generations/{generation_id}"): {"generator", "reviewer"},
 }
 
 
@@ -128,7 +130,9 @@ def test_every_route_is_covered(client: TestClient) -> None:
 def test_missing_bad_and_wrong_role_keys(
     client: TestClient, keys: dict[str, str], method: str, path: str
 ) -> None:
-    url = path.format(track_id="trk-nobody", isrc="QZAAA2600001", name="Nobody", job_id="no-job")
+    url = path.format(
+        track_id="trk-nobody", isrc="QZAAA2600001", name="Nobody", job_id="no-job", generation_id="gen-none"
+    )
     assert client.request(method, url).status_code == 401
     assert client.request(method, url, headers=auth("clr_nope_nope")).status_code == 401
     assert client.request(method, url, headers=auth(keys["reviewer"] + "x")).status_code == 401

@@ -123,11 +123,15 @@ def test_submitted_track_gets_a_provenance_record_with_fingerprint_facts(
         "chromaprint": "ok",
         "watermark": "ok",
         "catalog_match": "ok",
+        "content_credentials": "ok",
+        "generation": "ok",
         "name_opt_out": "ok",
         "harassment": "ok",
         "voice_opt_out": "ok",
     }
     assert record["watermark"]["detected"] is False  # nobody watermarked it
+    assert record["content_credentials"]["state"] == "absent"
+    assert record["generation"]["record"] is None
     assert record["matches"] == []  # an original: nothing in the catalog
     assert record["decision"]["action"] == "allow" and record["status"] == "decided"
 
