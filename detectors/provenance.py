@@ -3,8 +3,10 @@ is trusted, else by its fingerprints in the catalog of generated tracks (the sam
 rules as catalog matching, so sped-up, slowed, pitch-shifted and mixed copies are found too).
 
 The AudioSeal payload has 16 bits, generator and model version: enough to say which generator
-made a track, not which of its generations. A detected payload that agrees with the generation the
-fingerprints found is reported as the route ("watermark"); one that disagrees is left out."""
+made a track, not which of its generations. So it narrows the search instead: when the
+fingerprints find nothing among all generations, they search again among those marked with the
+detected payload (same rules). A generation found where the payload agrees is reported as found
+by the watermark; a payload that disagrees is left out."""
 
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ VERSION = "0.1.0"
 class GeneratedLookup(CatalogLookup, Protocol):
     def generation(self, generation_id: str) -> GenerationRecord | None:
         """The record of a registered generation; None if there is none of that id."""
+
+    def with_payload(self, payload: int) -> GeneratedLookup:
+        """The same lookup over the generations marked with one watermark payload only."""
 
 
 class GenerationFinder:
@@ -44,12 +49,13 @@ class GenerationFinder:
         upload_s = len(prints.items) * ITEM_SECONDS + ITEM_CONTEXT_S
         if upload_s < self.matcher.params.min_upload_s:
             return GenerationMatch()
-        found, considered = self.matcher.segments(prints.items, prints.landmarks, prints.peaks)
-        generations = [
-            (recording.metadata, segments)
-            for recording, segments in found
-            if isinstance(recording.metadata, GenerationRecord)
-        ]
+        generations, considered = self._search(self.matcher, prints)
+        if not generations and _registered_payload(watermark) is not None:
+            # the payload narrows the search to one generator version's tracks, where an
+            # excerpt under other music ranks high enough to be aligned; the rules are the same
+            narrowed = CatalogMatcher(self.lookup.with_payload(_registered_payload(watermark) or 0))
+            generations, more = self._search(narrowed, prints)
+            considered += more
         if not generations:
             return GenerationMatch(candidates_considered=considered)
         record, segments = max(generations, key=lambda g: (_seconds(g[1], upload_s), g[0].generation_id))
@@ -64,6 +70,25 @@ class GenerationFinder:
             pitch_shift_semitones=longest.pitch_shift_semitones,
             candidates_considered=considered,
         )
+
+    @staticmethod
+    def _search(
+        matcher: CatalogMatcher, prints: QueryPrints
+    ) -> tuple[list[tuple[GenerationRecord, list[MatchSegment]]], int]:
+        found, considered = matcher.segments(prints.items, prints.landmarks, prints.peaks)
+        generations = [
+            (recording.metadata, segments)
+            for recording, segments in found
+            if isinstance(recording.metadata, GenerationRecord)
+        ]
+        return generations, considered
+
+
+def _registered_payload(watermark: WatermarkDetection | None) -> int | None:
+    """The payload of a detected watermark that names a registered generator."""
+    if watermark is None or not watermark.detected or watermark.generator_registered is False:
+        return None
+    return watermark.payload
 
 
 def _seconds(segments: list[MatchSegment], upload_s: float) -> float:

@@ -222,10 +222,12 @@ class EsCatalogLookup:
         extra_catalogs: tuple[str, ...] = (),
         home: str | None = None,
         reference: type[RecordingMetadata] | type[GenerationRecord] = RecordingMetadata,
+        only: dict[str, Any] | None = None,
     ) -> None:
         self.es = es
         self.catalogs = ",".join((home or indices.catalog, *extra_catalogs))
         self._reference = reference
+        self._only = only  # a filter every candidate search applies
         self.per_window = {
             "terms": per_window,
             "landmark_terms": landmark_per_window,
@@ -270,11 +272,14 @@ class EsCatalogLookup:
         clauses: list[dict[str, Any]] = [{"term": {field: t}} for t in window]
         if field == "terms":
             clauses = [{"constant_score": {"filter": c}} for c in clauses]
+        query: dict[str, Any] = {"should": clauses, "minimum_should_match": 2}
+        if self._only is not None:
+            query["filter"] = [self._only]
         return {
             "size": self.per_window[field],
             "_source": False,
             "seq_no_primary_term": True,
-            "query": {"bool": {"should": clauses, "minimum_should_match": 2}},
+            "query": {"bool": query},
         }
 
     def recordings(self, isrcs: list[str]) -> list[Recording]:

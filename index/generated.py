@@ -47,10 +47,21 @@ class EsGeneratedLookup(EsCatalogLookup):
 
     def __init__(self, store: GeneratedStore, es: Elasticsearch, indices: Indices, **options: Any) -> None:
         super().__init__(es, indices, home=indices.generated, reference=GenerationRecord, **options)
-        self._store = store
+        self._store, self._indices = store, indices
+        self._options = {k: v for k, v in options.items() if k != "only"}
 
     def generation(self, generation_id: str) -> GenerationRecord | None:
         return self._store.get(generation_id)
+
+    def with_payload(self, payload: int) -> EsGeneratedLookup:
+        """The same lookup, searching only the generations marked with `payload`."""
+        return EsGeneratedLookup(
+            self._store,
+            self.es,
+            self._indices,
+            only={"term": {"watermark_payload": payload}},
+            **self._options,
+        )
 
 
 def _record(source: dict[str, Any]) -> GenerationRecord:

@@ -49,7 +49,7 @@ _GENERATION_RECORD = {
     "duration_s": {"type": "float"},
 }
 # a reference's fingerprints and their retrieval terms (catalog recordings, generations)
-_FINGERPRINTS = {
+_FINGERPRINTS: dict[str, Any] = {
     "duration_s": {"type": "float"},
     "item_count": {"type": "integer"},
     "fingerprint": {"type": "keyword", "index": False, "doc_values": False},
@@ -321,8 +321,14 @@ def catalog_mappings() -> dict[str, Any]:
 
 def generated_mappings() -> dict[str, Any]:
     """One document per platform generation (id = generation id): its record and the same
-    fingerprints as a catalog recording's."""
-    return {"dynamic": "strict", "properties": {**_GENERATION_RECORD, **_FINGERPRINTS}}
+    fingerprints as a catalog recording's. Triplet terms are scored with BM25's length
+    normalisation: a long track holds most of the common triplet hashes and would otherwise
+    outrank a short one that an edited copy really comes from."""
+    triplets = {**_FINGERPRINTS["triplet_terms"], "norms": True}
+    return {
+        "dynamic": "strict",
+        "properties": {**_GENERATION_RECORD, **_FINGERPRINTS, "triplet_terms": triplets},
+    }
 
 
 def policies_mappings() -> dict[str, Any]:

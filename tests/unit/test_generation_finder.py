@@ -37,6 +37,11 @@ class GeneratedCatalog(InMemoryCatalog):
         found = self.by_isrc.get(generation_id)
         return found.metadata if found and isinstance(found.metadata, GenerationRecord) else None
 
+    def with_payload(self, payload: int) -> GeneratedCatalog:
+        return GeneratedCatalog(
+            [r for r in self.by_isrc.values() if getattr(r.metadata, "watermark_payload", None) == payload]
+        )
+
 
 def _decoded(path: Path, samples: np.ndarray) -> object:
     synth.write(path, samples.astype(np.float32))
@@ -97,3 +102,31 @@ def test_only_a_trusted_manifest_is_taken_at_its_word(finder: GenerationFinder, 
     assert finder(other_song, forged, None).record is None  # another song under a self-signed claim
     unknown = ContentCredentials(state="trusted", generation_id="gen-nobody")
     assert finder(other_song, unknown, None).record is None
+
+
+class BuriedCatalog(GeneratedCatalog):
+    """A large catalog where the generation ranks too low to be retrieved, until the search is
+    narrowed to its watermark payload."""
+
+    def candidates(self, window_terms: list[list[str]]) -> list[str]:
+        return []
+
+    landmark_candidates = modified_candidates = candidates
+
+    def with_payload(self, payload: int) -> GeneratedCatalog:
+        return GeneratedCatalog(
+            [r for r in self.by_isrc.values() if getattr(r.metadata, "watermark_payload", None) == payload]
+        )
+
+
+def test_a_registered_watermark_narrows_the_search_to_its_generations(
+    finder: GenerationFinder, tmp_path: Path
+) -> None:
+    buried = GenerationFinder(BuriedCatalog(list(finder.lookup.by_isrc.values())))  # type: ignore[attr-defined]
+    prints = _prints(tmp_path / "copy.wav", synth.song(seed=611, seconds=40))
+    assert buried(prints, None, None).record is None
+    found = buried(prints, None, _watermark(17))
+    assert found.record == RECORD and found.recovered_by == "watermark"
+    assert buried(prints, None, _watermark(33)).record is None  # another generator version's tracks
+    unregistered = _watermark(17).model_copy(update={"generator_registered": False})
+    assert buried(prints, None, unregistered).record is None
