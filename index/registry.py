@@ -318,7 +318,7 @@ def _usable_aliases(person: dict[str, Any]) -> tuple[str, ...]:
 
 def _people_with_indexes(people: list[Person]) -> tuple[list[Person], NameIndex, NameIndex]:
     """Name indexes are built once per reload, not once per track."""
-    return people, NameIndex(people), NameIndex([p for p in people if p.opted_out])
+    return people, NameIndex(people), NameIndex([p for p in people if p.opted_out], among=people)
 
 
 class EsPeopleLookup:

@@ -31,6 +31,50 @@ def test_names_are_found_despite_case_spacing_accents_and_typos(text: str, expec
     assert [h.person.name for h in NameIndex(PEOPLE).find(text)] == expected
 
 
+REGISTRY = [
+    Person("Marisol Okafor", opted_out=True),
+    Person("Lil Vexx"),
+    Person("Jonah Pike"),
+    Person("Hannah Brightwater"),
+    Person("Bellamy Frost"),
+    Person("Dana Frost"),
+    Person("Taylor Swift"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("okafor is finished", ["Marisol Okafor"]),  # a rare surname alone, in lower case
+        ("0k4f0r voice please", ["Marisol Okafor"]),  # digits for letters
+        ("t4yl0r sw1ft ai cover", ["Taylor Swift"]),
+        ("make it sound like Ok\u0430for", ["Marisol Okafor"]),  # a Cyrillic a
+        ("s.w.i.f.t vocals", ["Taylor Swift"]),  # spelled out on purpose
+        ("o k a f o r", ["Marisol Okafor"]),
+        ("#JusticeForOkafor", ["Marisol Okafor"]),  # a hashtag split where its case changes
+        ("@taylorswift13 is over", ["Taylor Swift"]),  # a handle with digits
+        ("Okafors fans are loud", ["Marisol Okafor"]),  # a possessive without its apostrophe
+        ("vexx is a clown", ["Lil Vexx"]),  # the word of a stage name after its title
+        ("Pike is a fraud", ["Jonah Pike"]),  # an ordinary word, with a capital: the person
+        ("caught a pike at the lake", []),  # the same word in lower case: a fish
+        ("frost on the window", []),
+        ("Frost again", []),  # two registered Frosts: the surname names neither
+        ("hannah is late", []),  # a common first name alone names nobody
+        ("Brightwater's new single", ["Hannah Brightwater"]),
+    ],
+)
+def test_people_are_found_by_distinctive_parts_and_disguised_spellings(
+    text: str, expected: list[str]
+) -> None:
+    assert [h.person.name for h in NameIndex(REGISTRY).find(text)] == expected
+
+
+def test_a_part_shared_with_someone_outside_the_index_names_nobody() -> None:
+    opted_out = NameIndex([p for p in REGISTRY if p.opted_out or p.name == "Bellamy Frost"], among=REGISTRY)
+    assert opted_out.find("Frost voice model") == []
+    assert [h.person.name for h in opted_out.find("Bellamy voice")] == ["Bellamy Frost"]
+
+
 def test_hits_point_at_the_text_as_written() -> None:
     text = "remix in the style of TAYLOR   swift please"
     (hit,) = NameIndex(PEOPLE).find(text)
