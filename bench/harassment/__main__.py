@@ -1,65 +1,155 @@
-"""Harassment check on a labelled set the project wrote: `python -m bench.harassment`.
+"""Harassment and name checks on text nobody here wrote beside the rules: `python -m bench.harassment`.
 
-bench/harassment/labelled.jsonl holds one line per text with its label: `none` (explicit but
-fine lyrics, and friendly mentions of real people), `abuse` (insults aimed at a real person:
-review) or `threat` (threats against a real person: takedown). Each line is checked as lyrics
-by the pipeline's detector, with the people it knows: a few real artists and catalog artists.
-The last line printed is one JSON object: precision and recall per class and the confusion.
+The test part of corpus/harassment (`corpus.texts.TEST_AUTHORS`: writers, registers, templates
+and target names the classifier never saw; see corpus/texts.py) goes line by line through the
+pipeline's own text detectors, each line in the field it was written for (title, description,
+prompt, lyrics), with the registry its writers wrote about. Reported:
+
+- threat and abuse precision and recall (a line is a threat when its finding is `threat`, abuse
+  when it is `abuse`), overall and per field;
+- `untargeted_false_alarm_rate`: explicit or violent lines aimed at nobody real that were flagged;
+- `name_request_recall`: requests for an opted-out artist's voice or style (misspelt, leetspeak,
+  partial names, look-alike letters) found, and `name_request_false_alarms` on lines that name an
+  opted-out artist without asking for them;
+- the time the text checks take on a track with 60 lines of lyrics, one core (p50, p95).
+
+The last line printed is one JSON object.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-from collections import Counter
-from pathlib import Path
+import random
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
+import torch
 from rich.console import Console
 
+from corpus import texts
 from detectors.harassment import harassment, load_text_models
+from detectors.impersonation import name_requests
 from detectors.names import NameIndex, Person
 from detectors.text import TrackText
 
-LABELLED = Path(__file__).with_name("labelled.jsonl")
-PEOPLE = [
-    Person(n) for n in ("Taylor Swift", "Drake", "Billie Eilish", "Kanye West", "Ed Sheeran", "Nova Reyes")
-]
-CLASSES = ("none", "abuse", "threat")
+UNTARGETED = ("explicit_untargeted", "violence_fictional")
+SPEED_TRACKS = 60
+LYRIC_LINES = 60
+
+
+@dataclass(frozen=True)
+class Checked:
+    line: texts.Line
+    found: str  # the harassment finding's severity
+    requested: set[str]  # opted-out artists the name check found asked for
+
+    @property
+    def label(self) -> str:
+        return self.line.label
+
+
+def _rates(rows: list[Checked], cls: str) -> dict[str, float | None]:
+    predicted = [r for r in rows if r.found == cls]
+    actual = [r for r in rows if r.label == cls]
+    hit = sum(1 for r in predicted if r.label == cls)
+    return {
+        f"{cls}_precision": round(hit / len(predicted), 4) if predicted else None,
+        f"{cls}_recall": round(hit / len(actual), 4) if actual else None,
+    }
+
+
+def _speed(lines: list[texts.Line], names: NameIndex, opted_out: NameIndex) -> dict[str, float]:
+    """Text checks of tracks with 60 lines of lyrics drawn from the test lines, a title naming
+    a registered person (so second-person lines have someone to aim at), on one core."""
+    torch.set_num_threads(1)
+    rng = random.Random(7)
+    lyric_lines = [
+        part.strip() for line in lines if line.field == "lyrics" for part in line.text.split(" / ")
+    ]
+    titled = [line.text for line in lines if line.field == "title" and line.person]
+    models = load_text_models()
+    took = []
+    for _ in range(SPEED_TRACKS):
+        track = TrackText(
+            source="upload",
+            title=rng.choice(titled),
+            lyrics="\n".join(rng.choice(lyric_lines) for _ in range(LYRIC_LINES)),
+        )
+        start = time.perf_counter()
+        harassment(track, names, models)
+        name_requests(track, opted_out)
+        took.append((time.perf_counter() - start) * 1000)
+    return {
+        "text_checks_ms_p50": round(float(np.percentile(took, 50)), 1),
+        "text_checks_ms_p95": round(float(np.percentile(took, 95)), 1),
+    }
 
 
 def main() -> None:
-    rows = [json.loads(line) for line in LABELLED.read_text().splitlines() if line.strip()]
-    names, models = NameIndex(PEOPLE), load_text_models()
-    confusion: Counter[tuple[str, str]] = Counter()
-    misses = []
-    for row in rows:
-        found = harassment(TrackText(source="upload", lyrics=row["text"]), names, models).severity
-        confusion[(row["label"], found)] += 1
-        if found != row["label"]:
-            misses.append({"text": row["text"], "label": row["label"], "found": found})
-    report: dict[str, object] = {
-        "lines": len(rows),
-        "by_label": dict(Counter(r["label"] for r in rows)),
-        "explicit_lyrics_lines": sum(1 for r in rows if r["group"] == "explicit_lyrics"),
-    }
-    for cls in ("threat", "abuse"):
-        predicted = sum(v for (_, f), v in confusion.items() if f == cls)
-        actual = sum(v for (label, _), v in confusion.items() if label == cls)
-        hit = confusion[(cls, cls)]
-        report[f"{cls}_precision"] = round(hit / predicted, 4) if predicted else None
-        report[f"{cls}_recall"] = round(hit / actual, 4) if actual else None
-    flagged = sum(v for (label, f), v in confusion.items() if label != "none" and f != "none")
-    report["any_harassment_recall"] = round(
-        flagged / sum(v for (label, _), v in confusion.items() if label != "none"), 4
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    report["explicit_lyrics_flagged"] = sum(
-        1 for r in rows if r["group"] == "explicit_lyrics" and any(m["text"] == r["text"] for m in misses)
+    parser.add_argument(
+        "--authors",
+        default=",".join(texts.TEST_AUTHORS),
+        help="corpus parts to check (the test part unless developing on a training author)",
     )
-    report["confusion"] = {
-        f"{label}->{found}": confusion[(label, found)] for label in CLASSES for found in CLASSES
+    authors = tuple(parser.parse_args().authors.split(","))
+    lines = texts.lines(authors)
+    registered = [Person(p.name, opted_out=p.opted_out) for p in texts.people(authors)]
+    names = NameIndex(registered)
+    opted_out = NameIndex([p for p in registered if p.opted_out], among=registered)
+    models = load_text_models()
+    rows: list[Checked] = []
+    for line in lines:
+        text = TrackText.one_field(line.field, line.text)
+        found = harassment(text, names, models).severity
+        requested = {r.artist for r in name_requests(text, opted_out).requests}
+        rows.append(Checked(line, found, requested))
+    report: dict[str, Any] = {
+        "test_lines": len(lines),
+        "by_label": dict(Counter(line.label for line in lines)),
     }
+    report.update(_rates(rows, "threat"))
+    report.update(_rates(rows, "abuse"))
+    untargeted = [r for r in rows if r.line.kind in UNTARGETED]
+    report["untargeted_lines"] = len(untargeted)
+    report["untargeted_false_alarm_rate"] = round(
+        sum(r.found != "none" for r in untargeted) / max(1, len(untargeted)), 4
+    )
+    report["false_alarms_by_kind"] = dict(
+        Counter(r.line.kind for r in rows if r.label in ("none", "name_request") and r.found != "none")
+    )
+    requests = [r for r in rows if r.label == "name_request"]
+    report["name_request_recall"] = round(
+        sum(r.line.person in r.requested for r in requests) / max(1, len(requests)), 4
+    )
+    mentions = [r for r in rows if r.line.kind == "mention_no_request"]
+    report["name_request_false_alarms"] = f"{sum(bool(r.requested) for r in mentions)}/{len(mentions)}"
+    by_field: dict[str, Any] = defaultdict(dict)
+    for field in ("title", "description", "prompt", "lyrics"):
+        in_field = [r for r in rows if r.line.field == field]
+        by_field[field] = {**_rates(in_field, "threat"), **_rates(in_field, "abuse"), "lines": len(in_field)}
+        field_requests = [r for r in requests if r.line.field == field]
+        if field_requests:
+            by_field[field]["name_request_recall"] = round(
+                sum(r.line.person in r.requested for r in field_requests) / len(field_requests), 4
+            )
+    report["by_field"] = by_field
+    report.update(_speed(lines, names, opted_out))
     console = Console(stderr=True)
-    for miss in misses:
-        console.print(f"[yellow]{miss['label']} -> {miss['found']}[/yellow] {miss['text']}", highlight=False)
+    for r in rows:
+        line = r.line
+        if r.found != r.label and not (r.label == "name_request" and r.found == "none"):
+            console.print(
+                f"[yellow]{line.label}->{r.found}[/yellow] {line.field}: {line.text}", highlight=False
+            )
+        if r.label == "name_request" and line.person not in r.requested:
+            console.print(f"[yellow]request missed[/yellow] {line.field}: {line.text}", highlight=False)
     print(json.dumps(report))
 
 

@@ -190,6 +190,7 @@ class _FakeTextModels:
         return np.tile(np.array([1.0, 0.0], dtype=np.float32), (len(texts), 1))
 
     threat_exemplars = np.array([[1.0, 0.0]], dtype=np.float32)
+    classifier = None
 
 
 def test_harassment_hits_keep_flagged_words_short_and_their_number_bounded() -> None:

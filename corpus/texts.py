@@ -1,0 +1,85 @@
+"""The labelled texts of the harassment and name checks (corpus/harassment/), and their split.
+
+Each author file (`lines_<author>.jsonl`) was written by a separate writer who saw neither the
+detector's rules nor the other files, with a registry of people of its own (`people_<author>.json`)
+and registers of its own (drill and battle rap; pop, country and fan mail; hip-hop, metal and news;
+stan culture, R&B and prompts typed by non-native speakers). The split is by author: the test part
+shares no writer, no template and no target name with the training part. `bench/harassment/
+labelled.jsonl`, the first set written beside the rules, is training material only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+HERE = Path(__file__).with_name("harassment")
+SEED = Path(__file__).parent.parent / "bench" / "harassment" / "labelled.jsonl"
+SEED_PEOPLE = ("Taylor Swift", "Drake", "Billie Eilish", "Kanye West", "Ed Sheeran", "Nova Reyes")
+TRAIN_AUTHORS = ("seed", "a", "b")
+TEST_AUTHORS = ("c", "d")
+
+Label = Literal["threat", "abuse", "name_request", "none"]
+Field = Literal["lyrics", "title", "prompt", "description"]
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+    field: Field
+    label: Label
+    kind: str
+    person: str | None
+    style: str
+    group: str
+    author: str
+
+
+def lines(authors: tuple[str, ...]) -> list[Line]:
+    found: list[Line] = []
+    for author in authors:
+        if author == "seed":
+            found += [_seed_line(json.loads(raw)) for raw in SEED.read_text().splitlines() if raw.strip()]
+            continue
+        for raw in (HERE / f"lines_{author}.jsonl").read_text().splitlines():
+            if raw.strip():
+                row = json.loads(raw)
+                found.append(
+                    Line(
+                        text=row["text"],
+                        field=row["field"],
+                        label=row["label"],
+                        kind=row.get("kind") or row["label"],
+                        person=row.get("person"),
+                        style=row.get("style") or "",
+                        group=row["group"],
+                        author=author,
+                    )
+                )
+    return found
+
+
+def _seed_line(row: dict[str, str]) -> Line:
+    label = row["label"]
+    return Line(row["text"], "lyrics", label, label, None, "", f"seed-{row['group']}", "seed")  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Registered:
+    name: str
+    opted_out: bool
+
+
+def people(authors: tuple[str, ...]) -> list[Registered]:
+    """The registry the authors wrote about: names alone (the short forms and spellings the
+    authors used are for the name finder to work out)."""
+    found: list[Registered] = []
+    for author in authors:
+        if author == "seed":
+            found += [Registered(name, False) for name in SEED_PEOPLE]
+            continue
+        for row in json.loads((HERE / f"people_{author}.json").read_text()):
+            found.append(Registered(row["name"], bool(row.get("opted_out"))))
+    return found

@@ -1,0 +1,137 @@
+"""The project's harassment classifier (trained by `python -m training.harassment`), in two stages
+so that a track with many lines stays fast:
+
+1. a lexical model: logistic regression over the words and word pairs of the unit (folded,
+   names replaced), a few microseconds a unit; units it finds plainly harmless stop here;
+2. a semantic model: logistic regression over the unit's MiniLM sentence embedding and the
+   offensive-language score, for the rest; the two models' probabilities are averaged.
+
+Classes are `none`, `abuse`, `threat`. The weights are plain JSON in the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from model.names import fold
+
+CLASSES = ("none", "abuse", "threat")
+WEIGHTS = Path(__file__).with_name("harassment_classifier.json")
+NEUTRAL_NAME = "Alex"  # what the classifiers read in place of every named person
+SEMANTIC_UNITS = 8  # per track: what keeps a long lyric within the time budget
+
+Embed = Callable[[list[str]], npt.NDArray[np.float32]]
+Offensive = Callable[[list[str]], npt.NDArray[np.float64]]
+
+
+def terms(text: str) -> list[str]:
+    """The lexical model's features: folded words, adjacent word pairs, and emoji (a knife or a
+    skull says as much as a word)."""
+    words = fold(text).split()
+    emoji = [c for c in text if unicodedata.category(c) == "So"]
+    return [*words, *(f"{a} {b}" for a, b in pairwise(words)), *emoji]
+
+
+@dataclass(frozen=True)
+class LexicalModel:
+    weights: dict[str, npt.NDArray[np.float32]]  # term -> one weight per class
+    bias: npt.NDArray[np.float32]
+
+    def logits(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        out = np.tile(self.bias, (len(texts), 1))
+        zero = np.zeros(len(CLASSES), np.float32)
+        for row, text in enumerate(texts):
+            for term in set(terms(text)):
+                out[row] += self.weights.get(term, zero)
+        return out
+
+
+@dataclass(frozen=True)
+class SemanticModel:
+    weights: npt.NDArray[np.float32]  # classes x (embedding + 1)
+    bias: npt.NDArray[np.float32]
+
+    def logits(
+        self, embeddings: npt.NDArray[np.float32], offensive: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float32]:
+        features = np.hstack([embeddings, offensive[:, None].astype(np.float32)])
+        out: npt.NDArray[np.float32] = features @ self.weights.T + self.bias
+        return out
+
+
+def softmax(logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    out: npt.NDArray[np.float32] = exp / exp.sum(axis=1, keepdims=True)
+    return out
+
+
+@dataclass(frozen=True)
+class HarassmentClassifier:
+    """`screen_at`: the lexical probability of harm (abuse or threat) below which a unit is not
+    looked at again; `harm_at`: the combined probability of harm from which a unit is harmful (a
+    threat when threat is the likelier of the two, else abuse); `threat_at`: the probability of
+    threat from which a unit is a threat whatever else it is."""
+
+    lexical: LexicalModel
+    semantic: SemanticModel
+    screen_at: float
+    harm_at: float
+    threat_at: float
+
+    def judge(self, p: npt.NDArray[np.float32]) -> str | None:
+        """ "threat", "abuse" or None for one row of `probabilities`."""
+        threat, abuse = float(p[CLASSES.index("threat")]), float(p[CLASSES.index("abuse")])
+        if threat >= self.threat_at:
+            return "threat"
+        return "abuse" if threat + abuse >= self.harm_at else None
+
+    def probabilities(self, texts: list[str], embed: Embed, offensive: Offensive) -> npt.NDArray[np.float32]:
+        """One row per text, in CLASSES order. The semantic model reads at most SEMANTIC_UNITS
+        distinct texts, those the lexical model finds likeliest to harm (a chorus repeated ten
+        times is read once): it is what costs time."""
+        lexical = softmax(self.lexical.logits(texts)) if texts else np.zeros((0, len(CLASSES)), np.float32)
+        harm = 1.0 - lexical[:, CLASSES.index("none")]
+        distinct: dict[str, float] = {}
+        for text, h in zip(texts, harm, strict=True):
+            if h >= self.screen_at:
+                distinct[text] = float(h)
+        closer = sorted(distinct, key=lambda t: -distinct[t])[:SEMANTIC_UNITS]
+        combined = lexical.copy()
+        if closer:
+            semantic = softmax(self.semantic.logits(embed(closer), offensive(closer)))
+            row_of = {text: row for row, text in enumerate(closer)}
+            for i, text in enumerate(texts):
+                if text in row_of:
+                    combined[i] = (lexical[i] + semantic[row_of[text]]) / 2
+        return combined
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS) -> HarassmentClassifier | None:
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text())
+        if tuple(data["classes"]) != CLASSES:
+            raise ValueError(f"{path}: classes {data['classes']} are not {CLASSES}")
+        lexical = data["lexical"]
+        return cls(
+            LexicalModel(
+                {t: np.asarray(w, np.float32) for t, w in lexical["weights"].items()},
+                np.asarray(lexical["bias"], np.float32),
+            ),
+            SemanticModel(
+                np.asarray(data["semantic"]["weights"], np.float32),
+                np.asarray(data["semantic"]["bias"], np.float32),
+            ),
+            float(data["screen_at"]),
+            float(data["harm_at"]),
+            float(data["threat_at"]),
+        )

@@ -1,0 +1,93 @@
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from detectors.harassment import harassment, load_text_models, units
+from detectors.names import NameIndex, Person
+from detectors.text import TrackText
+from detectors.text_classifier import (
+    CLASSES,
+    SEMANTIC_UNITS,
+    HarassmentClassifier,
+    LexicalModel,
+    SemanticModel,
+    terms,
+)
+
+PEOPLE = NameIndex([Person("Marisol Okafor"), Person("Jonah Pike"), Person("Theo Mbeki-Lund")])
+
+
+def _severity(field: str, text: str) -> str:
+    return harassment(TrackText.one_field(field, text), PEOPLE, load_text_models()).severity
+
+
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [
+        ("title", "Okafor Deserves A Slow Death"),  # a surname alone, a wish of death
+        ("title", "okafor ur next 🔪"),
+        (
+            "description",
+            "Pike lives on Mill Lane, blue door. You know what to do",
+        ),  # where he lives, told to all
+        ("lyrics", "Jonah Pike, I hope you drown in that lake of yours"),
+    ],
+)
+def test_threats_against_a_named_person_are_threats(field: str, text: str) -> None:
+    assert _severity(field, text) == "threat"
+
+
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [
+        ("lyrics", "Blood on the pavement, bodies in the trunk / I kill this beat, every single one"),
+        ("lyrics", "Pike in the reeds, waiting for the minnows to pass"),  # the fish
+        ("title", "Okafor Wins Album Of The Year"),
+        ("description", "cover of my favourite Okafor song, love her so much"),
+    ],
+)
+def test_violent_imagery_without_a_target_and_kind_mentions_are_not_harassment(field: str, text: str) -> None:
+    assert _severity(field, text) == "none"
+
+
+def test_a_pronoun_is_aimed_at_the_person_the_title_names() -> None:
+    track = TrackText(source="upload", title="For Marisol Okafor", lyrics="I know where she lives")
+    aimed = [u for u in units(track, PEOPLE) if u.targets]
+    assert [u.targets for u in aimed] == [["Marisol Okafor"], ["Marisol Okafor"]]
+    assert harassment(track, PEOPLE, load_text_models()).severity == "threat"
+
+
+def test_a_hit_names_its_target_however_the_name_was_disguised() -> None:
+    found = harassment(
+        TrackText.one_field("title", "0k4f0r deserves a slow death"), PEOPLE, load_text_models()
+    )
+    assert found.hits[0].targets == ["Marisol Okafor"]
+
+
+def _classifier(threat_words: set[str]) -> HarassmentClassifier:
+    """A lexical model that calls a text a threat when it holds one of `threat_words`."""
+    weights = {w: np.array([0.0, 0.0, 8.0], np.float32) for w in threat_words}
+    semantic = SemanticModel(np.zeros((len(CLASSES), 3), np.float32), np.zeros(len(CLASSES), np.float32))
+    return HarassmentClassifier(
+        LexicalModel(weights, np.array([2.0, 0.0, 0.0], np.float32)), semantic, 0.5, 0.8, 0.8
+    )
+
+
+def test_the_semantic_model_reads_each_suspicious_text_once_and_a_bounded_number_of_them() -> None:
+    read: list[list[str]] = []
+
+    def embed(texts: list[str]) -> npt.NDArray[np.float32]:
+        read.append(texts)
+        return np.zeros((len(texts), 2), np.float32)
+
+    def offensive(texts: list[str]) -> npt.NDArray[np.float64]:
+        return np.zeros(len(texts))
+
+    texts = [f"burn number {i}" for i in range(30)] + ["burn number 0"] * 10 + ["a love song"] * 5
+    _classifier({"burn"}).probabilities(texts, embed, offensive)
+    assert len(read) == 1 and len(read[0]) == SEMANTIC_UNITS == len(set(read[0]))
+    assert "a love song" not in read[0]
+
+
+def test_the_lexical_model_reads_emoji() -> None:
+    assert "🔪" in terms("ur next 🔪")
