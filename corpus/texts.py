@@ -2,8 +2,10 @@
 
 Each author file (`lines_<author>.jsonl`) was written by a separate writer who saw neither the
 detector's rules nor the other files, with a registry of people of its own (`people_<author>.json`)
-and registers of its own (drill and battle rap; pop, country and fan mail; hip-hop, metal and news;
-stan culture, R&B and prompts typed by non-native speakers). The split is by author: the test part
+and registers of its own: a, drill, battle rap and memes; b, pop, country, comedy and fan mail;
+c, hip-hop, metal, punk and news; d, stan culture, R&B and prompts typed by non-native speakers;
+e, afrobeats, Latin, dancehall in pidgin and Spanglish; f, EDM, emo, gamer chat and comment sections;
+g, gospel, jazz, musical theatre, TikTok and older fans on Facebook. The split is by author: the test part
 shares no writer, no template and no target name with the training part. `bench/harassment/
 labelled.jsonl`, the first set written beside the rules, is training material only.
 """
@@ -18,7 +20,7 @@ from typing import Literal
 HERE = Path(__file__).with_name("harassment")
 SEED = Path(__file__).parent.parent / "bench" / "harassment" / "labelled.jsonl"
 SEED_PEOPLE = ("Taylor Swift", "Drake", "Billie Eilish", "Kanye West", "Ed Sheeran", "Nova Reyes")
-TRAIN_AUTHORS = ("seed", "a", "b")
+TRAIN_AUTHORS = ("seed", "a", "b", "e", "f", "g")
 TEST_AUTHORS = ("c", "d")
 
 Label = Literal["threat", "abuse", "name_request", "none"]

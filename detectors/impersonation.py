@@ -31,7 +31,7 @@ _CUES = re.compile(
     r"sing (?:it |this )?like|rap (?:it |this )?like|like|voice|voices|vocals?|vox|sung by|sings?|singing|"
     r"sang|rapping|rapped|feat|ft|featuring|cover|remix|version|type beat|vibes?|ai|model|"
     r"clone|cloned|cloning|deepfake|imitat\w*|impersonat\w*|dupe|timbre|tone|delivery|flow|accent|phrasing|rasp|swap\w*|"
-    r"as if|what if|made by|by|with)\b"
+    r"as if|what if|made by|by|with|voz|estilo|voix|como)\b"
 )
 _DENIALS = re.compile(
     r"\b(?:not|nt|never|no|nothing like|without|instead of|isn t|aren t|don t|dont|do not|doesn t|"
@@ -89,12 +89,16 @@ def _named(clause: str, opted_out: NameIndex) -> list[NameHit]:
 
 def _request_cue(field_name: str, clause: str, hit: NameHit) -> str | None:
     """What makes this mention a request ("voice", "style of", "prompt"); None for a mention."""
-    before = fold(clause[: hit.start]).split()[-NEAR_WORDS:]
-    after = fold(clause[hit.end :]).split()[:NEAR_WORDS]
-    around = " ".join([*before, "NAME", *after])
-    if _DENIALS.search(around) or _TOPICS.search(" ".join(before)):
+    before = " ".join(fold(clause[: hit.start]).split()[-NEAR_WORDS:])
+    after = " ".join(fold(clause[hit.end :]).split()[:NEAR_WORDS])
+    if _DENIALS.search(before) or _TOPICS.search(before):
         return None
-    cues = _CUES.findall(around)
+    cue_after = _CUES.search(after)
+    # a denial after the name counts up to the request word ("nothing like vexx" counts, "vexx
+    # ai vocals, he would never" does not)
+    if _DENIALS.search(after[: cue_after.start()] if cue_after else after):
+        return None
+    cues = _CUES.findall(before) + ([cue_after.group()] if cue_after else [])
     if cues:
-        return str(cues[0])
+        return str(cues[-1] if not cue_after else cue_after.group())
     return "prompt" if field_name == "prompt" else None

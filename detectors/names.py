@@ -24,7 +24,7 @@ from functools import lru_cache
 from importlib import resources
 
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from model.common_words import COMMON_WORDS
 from model.names import fold
@@ -63,6 +63,8 @@ TITLE_WORDS = frozenset(
     ]
 )
 HANDLE_SUFFIXES = ("official", "music", "fans", "fan", "stan", "tv", "hq", "daily", "updates", "news", "real")
+# a name made into a word: "adaezecore", "lindqvistish", "okaforesque"
+WORD_SUFFIXES = ("core", "ish", "esque", "wave", "style", "vibes", "type")
 
 _WORD = re.compile(r"[^\W_]+")
 _DIGIT = re.compile(r"[0-9]")
@@ -171,7 +173,8 @@ def _glue_spelled_out(words: list[Token]) -> list[Token]:
 
 
 def _edits_allowed(part: str) -> int:
-    """Misspellings a name part survives: none below 6 letters, one up to 9, two beyond."""
+    """Misspellings a name part survives (an edit: a letter added, dropped, changed, or two
+    swapped): none below 6 letters, one up to 9, two beyond."""
     return 0 if len(part) < 6 else (1 if len(part) < 10 else 2)
 
 
@@ -230,6 +233,8 @@ def _candidate_parts(alias: str) -> list[tuple[str, bool]]:
     candidates = [(words[-1], False)]
     if len(words) >= 2 and words[0] != words[-1]:
         candidates.append((words[0], True))
+    if len(words) >= 3:  # "Luz Marina" of "Luz Marina Ocampo"
+        candidates.append((" ".join(words[:-1]), False))
     return candidates
 
 
@@ -333,6 +338,11 @@ class NameIndex:
         forms = [word.folded]
         if not word.folded.isdigit() and word.folded[-1].isdigit():
             forms.append(word.folded.rstrip("0123456789"))
+        forms += [
+            word.folded[: -len(suffix)]
+            for suffix in WORD_SUFFIXES
+            if word.folded.endswith(suffix) and len(word.folded) - len(suffix) >= EXACT_BELOW
+        ]
         forms += [f[:-1] for f in forms if f.endswith("s") and len(f) > PART_MIN_CHARACTERS]
         for form in forms:
             part = self._part_of(form)
@@ -348,16 +358,17 @@ class NameIndex:
         words = list(self.parts)
         read = skeleton(form) if _DIGIT.search(form) else form
         choices = [skeleton(w) for w in words] if read != form else words
-        best = process.extractOne(read, choices, scorer=Levenshtein.distance)
+        best = process.extractOne(read, choices, scorer=OSA.distance)
         if best is None or best[1] > _edits_allowed(words[best[2]]):
             return None
         return self.parts[words[best[2]]]
 
 
 def _without_overlaps(hits: list[NameHit]) -> list[NameHit]:
-    """Where hits overlap ("Ed Sheeran" and "Sheeran"), keep the longest, then the closest."""
+    """Where hits overlap, keep the closest, then the longest ("Ed Sheeran" over "Sheeran"; an
+    exact "Castellucci" over a loose "AI Castellucci")."""
     kept: list[NameHit] = []
-    for hit in sorted(hits, key=lambda h: (-(h.end - h.start), -h.similarity, h.start)):
+    for hit in sorted(hits, key=lambda h: (-h.similarity, -(h.end - h.start), h.start)):
         if all(hit.end <= k.start or hit.start >= k.end for k in kept):
             kept.append(hit)
     return sorted(kept, key=lambda h: h.start)

@@ -25,6 +25,9 @@ def _asked(field: str, text: str) -> list[str]:
         ("prompt", "L.i.l V.e.x.x flow and voice, autotune heavy"),
         ("description", "Used the Lil Vexx voice model from the discord for the hook"),
         ("title", "LILVEXX TYPE BEAT 2025"),
+        ("title", "(FREE) Vexx Type Beat x Sad Reggaeton 'Ya No'"),  # a "no" after the request
+        ("description", "#lilvexx ai vocals, he would never lol"),
+        ("title", "AI Okafor - Fly Me Away"),
     ],
 )
 def test_requests_for_an_opted_out_artist_are_found_however_written(field: str, text: str) -> None:

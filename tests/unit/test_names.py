@@ -39,6 +39,7 @@ REGISTRY = [
     Person("Bellamy Frost"),
     Person("Dana Frost"),
     Person("Taylor Swift"),
+    Person("Luz Marina Ocampo"),
 ]
 
 
@@ -61,6 +62,9 @@ REGISTRY = [
         ("Frost again", []),  # two registered Frosts: the surname names neither
         ("hannah is late", []),  # a common first name alone names nobody
         ("Brightwater's new single", ["Hannah Brightwater"]),
+        ("Brihgtwater again", ["Hannah Brightwater"]),  # two letters swapped: one edit
+        ("okaforcore playlist", ["Marisol Okafor"]),  # a name made into a word
+        ("luz marina type beat", ["Luz Marina Ocampo"]),  # the given names of a three-word name
     ],
 )
 def test_people_are_found_by_distinctive_parts_and_disguised_spellings(
