@@ -155,20 +155,27 @@ def _is_tag(text: str, start: int) -> bool:
 
 
 def _glue_spelled_out(words: list[Token]) -> list[Token]:
-    """Three or more single characters in a row become one word."""
+    """Three or more single characters in a row, one character apart ("s w i f t", "S.W.I.F.T"),
+    become one word; a wider gap ends the word ("S K E N G  R O Y A L E" is two)."""
     glued: list[Token] = []
     run: list[Token] = []
-    for word in [*words, Token("", 0, 0, False)]:
-        if len(word.folded) == 1:
-            run.append(word)
-            continue
+
+    def close() -> None:
         if len(run) >= 3:
             glued.append(Token("".join(w.folded for w in run), run[0].start, run[-1].end, True))
         else:
             glued.extend(run)
-        run = []
-        if word.folded:
+        run.clear()
+
+    for word in words:
+        if len(word.folded) != 1:
+            close()
             glued.append(word)
+            continue
+        if run and word.start - run[-1].end > 1:
+            close()
+        run.append(word)
+    close()
     return glued
 
 
