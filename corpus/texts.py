@@ -7,7 +7,9 @@ c, hip-hop, metal, punk and news; d, stan culture, R&B and prompts typed by non-
 e, afrobeats, Latin, dancehall in pidgin and Spanglish; f, EDM, emo, gamer chat and comment sections;
 g, gospel, jazz, musical theatre, TikTok and older fans on Facebook; h, grime, football chants,
 rock forums and Reddit; i, idol fandom, anime, Twitch and Discord; j, Bollywood in Hinglish,
-Arabic-English, soca and gossip sites. The split is by author: the test part
+Arabic-English, soca and gossip sites; k, K-pop and J-pop stans, Brazilian funk, fan wars on X;
+l, horrorcore, trap and battle rap (extreme imagery with no real target, and threats dressed as
+horror); m, folk, classical, podcasts and letters; n, pop gossip, YouTube, X threads and Reddit. The split is by author: the test part
 shares no writer, no template and no target name with the training part. `bench/harassment/
 labelled.jsonl`, the first set written beside the rules, is training material only.
 """
@@ -22,7 +24,7 @@ from typing import Literal
 HERE = Path(__file__).with_name("harassment")
 SEED = Path(__file__).parent.parent / "bench" / "harassment" / "labelled.jsonl"
 SEED_PEOPLE = ("Taylor Swift", "Drake", "Billie Eilish", "Kanye West", "Ed Sheeran", "Nova Reyes")
-TRAIN_AUTHORS = ("seed", "a", "b", "e", "f", "g", "h", "i", "j")
+TRAIN_AUTHORS = ("seed", "a", "b", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n")
 TEST_AUTHORS = ("c", "d")
 
 Label = Literal["threat", "abuse", "name_request", "none"]

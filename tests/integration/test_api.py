@@ -247,7 +247,7 @@ def review_cases(
             _wav(6, seed),
             track_id=track,
             source=source,
-            title=f"{OPTED_OUT_SINGER} tribute",
+            title=f"{OPTED_OUT_SINGER} AI voice tribute",  # asks for her voice
         )
         for track, (source, seed) in uploads.items()
     }
