@@ -27,7 +27,7 @@ from model.names import fold
 CLASSES = ("none", "abuse", "threat")
 WEIGHTS = Path(__file__).with_name("harassment_classifier.json")
 NEUTRAL_NAME = "Alex"  # what the classifiers read in place of every named person
-SEMANTIC_UNITS = 8  # per track: what keeps a long lyric within the time budget
+SEMANTIC_UNITS = 6  # per track: what keeps a long lyric within the time budget
 
 Embed = Callable[[list[str]], npt.NDArray[np.float32]]
 Offensive = Callable[[list[str]], npt.NDArray[np.float64]]

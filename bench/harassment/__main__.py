@@ -6,7 +6,8 @@ pipeline's own text detectors, each line in the field it was written for (title,
 prompt, lyrics), with the registry its writers wrote about. Reported:
 
 - threat and abuse precision and recall (a line is a threat when its finding is `threat`, abuse
-  when it is `abuse`), overall and per field;
+  when it is `abuse`), overall and per field, and `harassment_precision` / `harassment_recall`
+  for either (a threat found as abuse still reaches a reviewer);
 - `untargeted_false_alarm_rate`: explicit or violent lines aimed at nobody real that were flagged;
 - `name_request_recall`: requests for an opted-out artist's voice or style (misspelt, leetspeak,
   partial names, look-alike letters) found, and `name_request_false_alarms` on lines that name an
@@ -116,6 +117,12 @@ def main() -> None:
     }
     report.update(_rates(rows, "threat"))
     report.update(_rates(rows, "abuse"))
+    flagged = [r for r in rows if r.found != "none"]
+    harmful = [r for r in rows if r.label in ("threat", "abuse")]
+    report["harassment_precision"] = round(
+        sum(r.label in ("threat", "abuse") for r in flagged) / max(1, len(flagged)), 4
+    )
+    report["harassment_recall"] = round(sum(r.found != "none" for r in harmful) / max(1, len(harmful)), 4)
     untargeted = [r for r in rows if r.line.kind in UNTARGETED]
     report["untargeted_lines"] = len(untargeted)
     report["untargeted_false_alarm_rate"] = round(
