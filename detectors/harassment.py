@@ -23,7 +23,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Literal
 
 import numpy as np
@@ -250,6 +250,11 @@ class Unit:
     names: list[NameHit]
     targets: list[str]
 
+    @cached_property
+    def folded(self) -> str:
+        """The unit folded, each named person as TARGET (what the rules read)."""
+        return _with_target_token(self.text, self.names)
+
 
 def units(text: TrackText, names: NameIndex) -> list[Unit]:
     """Sentences and lyric lines, with the people each is aimed at: those it names, or (in the
@@ -286,7 +291,7 @@ def harassment(text: TrackText, names: NameIndex, models: TextModels) -> Harassm
     if not aimed:
         return HarassmentFinding(hits=[], severity="none")
     # the offensive-language score only matters where an insult sits near the target
-    insulting = [bool(_insults_near_target(_with_target_token(u.text, u.names))) for u in aimed]
+    insulting = [bool(_insults_near_target(u.folded)) for u in aimed]
     scored = iter(models.offensive_probability([u.text for u, i in zip(aimed, insulting, strict=True) if i]))
     offensive = [float(next(scored)) if i else 0.0 for i in insulting]
     readable = [neutral(u.text, u.names) for u in aimed]
@@ -314,7 +319,7 @@ def _judge(
 ) -> HarassmentHit | None:
     """The rules first (they quote the words that matched), then the classifier (it quotes the
     unit); None when the unit is neither."""
-    folded = _with_target_token(unit.text, unit.names)
+    folded = unit.folded
     threat_words = [m.group() for pattern in _threat_patterns() if (m := pattern.search(folded))]
     judged = classifier.judge(p) if classifier is not None else None
     p_threat, p_abuse = float(p[CLASSES.index("threat")]), float(p[CLASSES.index("abuse")])

@@ -36,6 +36,7 @@ from detectors.harassment import harassment, load_text_models
 from detectors.impersonation import name_requests
 from detectors.names import NameIndex, Person
 from detectors.text import TrackText
+from training.harassment.scores import rates
 
 UNTARGETED = ("explicit_untargeted", "violence_fictional")
 SPEED_TRACKS = 60
@@ -51,16 +52,6 @@ class Checked:
     @property
     def label(self) -> str:
         return self.line.label
-
-
-def _rates(rows: list[Checked], cls: str) -> dict[str, float | None]:
-    predicted = [r for r in rows if r.found == cls]
-    actual = [r for r in rows if r.label == cls]
-    hit = sum(1 for r in predicted if r.label == cls)
-    return {
-        f"{cls}_precision": round(hit / len(predicted), 4) if predicted else None,
-        f"{cls}_recall": round(hit / len(actual), 4) if actual else None,
-    }
 
 
 def _speed(lines: list[texts.Line], names: NameIndex, opted_out: NameIndex) -> dict[str, float]:
@@ -115,14 +106,7 @@ def main() -> None:
         "test_lines": len(lines),
         "by_label": dict(Counter(line.label for line in lines)),
     }
-    report.update(_rates(rows, "threat"))
-    report.update(_rates(rows, "abuse"))
-    flagged = [r for r in rows if r.found != "none"]
-    harmful = [r for r in rows if r.label in ("threat", "abuse")]
-    report["harassment_precision"] = round(
-        sum(r.label in ("threat", "abuse") for r in flagged) / max(1, len(flagged)), 4
-    )
-    report["harassment_recall"] = round(sum(r.found != "none" for r in harmful) / max(1, len(harmful)), 4)
+    report.update(rates((r.label, r.found) for r in rows))
     untargeted = [r for r in rows if r.line.kind in UNTARGETED]
     report["untargeted_lines"] = len(untargeted)
     report["untargeted_false_alarm_rate"] = round(
@@ -140,7 +124,7 @@ def main() -> None:
     by_field: dict[str, Any] = defaultdict(dict)
     for field in ("title", "description", "prompt", "lyrics"):
         in_field = [r for r in rows if r.line.field == field]
-        by_field[field] = {**_rates(in_field, "threat"), **_rates(in_field, "abuse"), "lines": len(in_field)}
+        by_field[field] = {**rates((r.label, r.found) for r in in_field), "lines": len(in_field)}
         field_requests = [r for r in requests if r.line.field == field]
         if field_requests:
             by_field[field]["name_request_recall"] = round(

@@ -32,6 +32,7 @@ from detectors import harassment
 from detectors.names import NameIndex, Person
 from detectors.text import TrackText
 from detectors.text_classifier import CLASSES, WEIGHTS, HarassmentClassifier, terms
+from training.harassment.scores import rates
 
 TARGET_PRECISION = 0.95  # what the checks must hold on unseen text
 C_VALUES = (0.25, 1.0, 4.0, 16.0)
@@ -172,30 +173,15 @@ def by_author(authors: tuple[str, ...]) -> dict[str, Any]:
             harassment.load_text_models(with_classifier=False), classifier=classifier
         )
         names = NameIndex([Person(p.name, opted_out=p.opted_out) for p in texts.people((held,))])
-        confusion: Counter[tuple[str, str]] = Counter()
-        for line in texts.lines((held,)):
-            severity = harassment.harassment(
-                TrackText.one_field(line.field, line.text), names, models
-            ).severity
-            confusion[(line.label if line.label in CLASSES else "none", severity)] += 1
-        found[held] = rates(confusion)
+        found[held] = rates(
+            (
+                line.label,
+                harassment.harassment(TrackText.one_field(line.field, line.text), names, models).severity,
+            )
+            for line in texts.lines((held,))
+        )
         print(held, json.dumps(found[held]))
     return found
-
-
-def rates(confusion: Counter[tuple[str, str]]) -> dict[str, float]:
-    out = {}
-    for cls in ("threat", "abuse"):
-        predicted = sum(n for (_, f), n in confusion.items() if f == cls)
-        actual = sum(n for (label, _), n in confusion.items() if label == cls)
-        out[f"{cls}_precision"] = round(confusion[(cls, cls)] / max(1, predicted), 3)
-        out[f"{cls}_recall"] = round(confusion[(cls, cls)] / max(1, actual), 3)
-    flagged = sum(n for (label, f), n in confusion.items() if f != "none")
-    harmful = sum(n for (label, f), n in confusion.items() if label != "none")
-    both = sum(n for (label, f), n in confusion.items() if label != "none" and f != "none")
-    out["harassment_precision"] = round(both / max(1, flagged), 3)
-    out["harassment_recall"] = round(both / max(1, harmful), 3)
-    return out
 
 
 def main() -> None:
