@@ -1,17 +1,18 @@
 """The labelled texts of the harassment and name checks (corpus/harassment/), and their split.
 
 Each author file (`lines_<author>.jsonl`) was written by a separate writer who saw neither the
-detector's rules nor the other files, with a registry of people of its own (`people_<author>.json`)
-and registers of its own: a, drill, battle rap and memes; b, pop, country, comedy and fan mail;
-c, hip-hop, metal, punk and news; d, stan culture, R&B and prompts typed by non-native speakers;
-e, afrobeats, Latin, dancehall in pidgin and Spanglish; f, EDM, emo, gamer chat and comment sections;
-g, gospel, jazz, musical theatre, TikTok and older fans on Facebook; h, grime, football chants,
-rock forums and Reddit; i, idol fandom, anime, Twitch and Discord; j, Bollywood in Hinglish,
-Arabic-English, soca and gossip sites; k, K-pop and J-pop stans, Brazilian funk, fan wars on X;
-l, horrorcore, trap and battle rap (extreme imagery with no real target, and threats dressed as
-horror); m, folk, classical, podcasts and letters; n, pop gossip, YouTube, X threads and Reddit. The split is by author: the test part
-shares no writer, no template and no target name with the training part. `bench/harassment/
-labelled.jsonl`, the first set written beside the rules, is training material only.
+detector's rules nor the other files, with a registry of people of its own
+(`people_<author>.json`) and registers of its own: a, drill, battle rap and memes; b, pop,
+country, comedy and fan mail; c, hip-hop, metal, punk and news; d, stan culture, R&B and prompts
+typed by non-native speakers; e, afrobeats, Latin, dancehall in pidgin and Spanglish; f, EDM, emo,
+gamer chat and comment sections; g, gospel, jazz, musical theatre, TikTok and older fans on
+Facebook; h, grime, football chants, rock forums and Reddit; i, idol fandom, anime, Twitch and
+Discord; j, Bollywood in Hinglish, Arabic-English, soca and gossip sites; k, K-pop and J-pop
+stans, Brazilian funk, fan wars on X; l, horrorcore, trap and battle rap (extreme imagery with no
+real target, and threats dressed as horror); m, folk, classical, podcasts and letters; n, pop
+gossip, YouTube, X threads and Reddit. The split is by author: the test part shares no writer, no
+template and no target name with the training part. `bench/harassment/labelled.jsonl`, the first
+set written beside the rules, is training material only.
 """
 
 from __future__ import annotations
