@@ -10,9 +10,12 @@ Facebook; h, grime, football chants, rock forums and Reddit; i, idol fandom, ani
 Discord; j, Bollywood in Hinglish, Arabic-English, soca and gossip sites; k, K-pop and J-pop
 stans, Brazilian funk, fan wars on X; l, horrorcore, trap and battle rap (extreme imagery with no
 real target, and threats dressed as horror); m, folk, classical, podcasts and letters; n, pop
-gossip, YouTube, X threads and Reddit. The split is by author: the test part shares no writer, no
-template and no target name with the training part. `bench/harassment/labelled.jsonl`, the first
-set written beside the rules, is training material only.
+gossip, YouTube, X threads and Reddit; o, Irish and Australian slang, pub rock; p, hyperpop,
+SoundCloud rap, brainrot slang; q, Europop and English by German, French, Italian, Polish and
+Dutch speakers; r, Latin trap, corridos, dembow, Taglish. The split is by author: the test part
+shares no writer, no template and no target name with the training part.
+`bench/harassment/labelled.jsonl`, the first set written beside the rules, is training material
+only.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Literal
 HERE = Path(__file__).with_name("harassment")
 SEED = Path(__file__).parent.parent / "bench" / "harassment" / "labelled.jsonl"
 SEED_PEOPLE = ("Taylor Swift", "Drake", "Billie Eilish", "Kanye West", "Ed Sheeran", "Nova Reyes")
-TRAIN_AUTHORS = ("seed", "a", "b", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n")
+TRAIN_AUTHORS = ("seed", "a", "b", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r")
 TEST_AUTHORS = ("c", "d")
 
 Label = Literal["threat", "abuse", "name_request", "none"]
