@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from rich.progress import Progress
 
-from bench.provenance.corpus import CACHE, CLIP_SECONDS, background
+from bench.provenance.corpus import CACHE, background, music_clip
 from bench.provenance.edits import EDITS, mono, upload_for
-from corpus import songs, splits, synth
+from corpus import splits
 from detectors.audio import decode
 from detectors.watermark.detect import detect
 from model.settings import get_settings
@@ -28,19 +28,10 @@ from model.settings import get_settings
 SCORES = CACHE / "dev-scores.jsonl"
 
 
-def _clip(seed: int) -> Path:
-    out = CACHE / "dev" / f"{seed}.flac"
-    if out.exists():
-        return out
-    if seed % 3 == 0:
-        return synth.write(out, synth.song(seed=seed, seconds=CLIP_SECONDS))
-    return songs.render(seed, CLIP_SECONDS, out)
-
-
 def clip_scores(index: int) -> dict[str, object]:
     torch.set_num_threads(1)
     settings = get_settings()
-    path = _clip(splits.WATERMARK_DEV[index])
+    path = music_clip(splits.WATERMARK_DEV[index], "dev")
     x, other = mono(path), mono(background(index % 40))
     rng = np.random.default_rng(index)
     scores = {}

@@ -45,8 +45,10 @@ def _raw(seed: int, seconds: float) -> Path:
     return songs.render(seed, seconds, CACHE / "raw" / f"{seed}.flac")
 
 
-def _unrelated(seed: int) -> Path:
-    out = CACHE / "unrelated" / f"{seed}.flac"
+def music_clip(seed: int, folder: str = "unrelated") -> Path:
+    """A CLIP_SECONDS clip of music with nothing to do with any generation: a synthetic song for
+    every third seed, a rendered one otherwise (cached under `folder`)."""
+    out = CACHE / folder / f"{seed}.flac"
     if out.exists():
         return out
     if seed % 3 == 0:
@@ -80,7 +82,7 @@ def _render_all(seeds: list[tuple[int, float]], unrelated: list[int], background
         (_raw, (seed, seconds)) for seed, seconds in seeds if not (CACHE / "raw" / f"{seed}.flac").exists()
     ]
     jobs += [
-        (_unrelated, (seed,)) for seed in unrelated if not (CACHE / "unrelated" / f"{seed}.flac").exists()
+        (music_clip, (seed,)) for seed in unrelated if not (CACHE / "unrelated" / f"{seed}.flac").exists()
     ]
     jobs += [(background, (i,)) for i in range(backgrounds) if not _background_path(i).exists()]
     if not jobs:
@@ -124,4 +126,4 @@ def generated(count: int, settings: Settings, stores: Stores) -> list[Item]:
 def unrelated(count: int, backgrounds: int) -> list[Item]:
     seeds = [splits.PROVENANCE_UNRELATED[i] for i in range(count)]
     _render_all([], seeds, backgrounds)
-    return [Item(f"unrelated-{seed}", _unrelated(seed)) for seed in seeds]
+    return [Item(f"unrelated-{seed}", music_clip(seed)) for seed in seeds]
