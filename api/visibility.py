@@ -18,6 +18,7 @@ RECORD_FIELDS = (
     "analyzed_at",
     "facts",
     "matches",
+    "compositions",
     "watermark",
     "decision",
     "label",
@@ -48,7 +49,8 @@ def record_for_holder(record: dict[str, Any], holder: str) -> dict[str, Any]:
     view = {name: record[name] for name in RECORD_FIELDS if name in record}
     if isinstance(view.get("submission"), dict):
         view["submission"] = {k: v for k, v in view["submission"].items() if k in SUBMISSION_FIELDS}
-    view["matches"] = [m for m in view.get("matches") or [] if m.get("rights_holder") == holder]
+    for works in ("matches", "compositions"):
+        view[works] = [m for m in view.get(works) or [] if m.get("rights_holder") == holder]
     if isinstance(view.get("decision"), dict):
         view["decision"] = _decision_view(view["decision"], holder)
     return view

@@ -82,7 +82,8 @@ def catalog_add(
 
     Columns: file (audio, relative to the manifest), isrc, title, artists (';'-separated in CSV),
     rights_holder, catalog, policy (block|monetize|track), artist_opt_out, royalty_rate_bp
-    (or royalty_rate as a fraction)."""
+    (or royalty_rate as a fraction), work_id (the composition it performs, registered first with
+    `catalog add-compositions`: the master becomes a performance the cover check knows)."""
     from rich.progress import Progress
 
     from cli.catalog import ManifestError, add_from_manifest, read_manifest
@@ -94,11 +95,42 @@ def catalog_add(
         with Progress(console=console) as progress:
             task = progress.add_task("fingerprinting", total=total)
             written = add_from_manifest(
-                manifest, settings, stores.catalog, lambda n: progress.advance(task, n)
+                manifest, settings, stores.catalog, lambda n: progress.advance(task, n), stores.compositions
             )
     except ManifestError as exc:
         _fail(str(exc))
     console.print(f"registered {written} recording(s)")
+
+
+@catalog_app.command("add-compositions")
+def catalog_add_compositions(
+    manifest: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="JSONL or CSV, one row per composition")
+    ],
+) -> None:
+    """Register compositions (songs as written) for their publishers (re-adding a work id
+    updates it, if it is the same publisher's).
+
+    Columns: work_id (an ISWC or the publisher's own id), iswc, title, writers and artists
+    (';'-separated in CSV), rights_holder (the publisher), policy (block|monetize|track),
+    opt_out, royalty_rate_bp (or royalty_rate as a fraction), and optionally file: a reference
+    performance of the song (masters that name the work id become performances too)."""
+    from rich.progress import Progress
+
+    from cli.catalog import ManifestError, add_compositions, read_compositions
+
+    settings = get_settings()
+    try:
+        total = len(read_compositions(manifest))
+        stores = _stores()
+        with Progress(console=console) as progress:
+            task = progress.add_task("registering compositions", total=total)
+            written = add_compositions(
+                manifest, settings, stores.catalog, stores.compositions, lambda n: progress.advance(task, n)
+            )
+    except ManifestError as exc:
+        _fail(str(exc))
+    console.print(f"registered {written} composition(s)")
 
 
 @catalog_app.command("reprint")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -64,13 +65,44 @@ def _note_events(track: mido.MidiTrack, channel: int, notes: list[tuple[int, int
 
 VOICES = [52, 53, 54, 85]  # choir aahs, voice oohs, synth voice, lead 6 (voice)
 Variant = Literal["full", "instrumental", "new_vocal"]
+Accompaniment = Literal["as_written", "simplified", "reharmonised"]
+Note = tuple[int, int, int, int]  # start tick, duration in ticks, MIDI pitch, velocity
+CHORDS, LEAD, BASS, ARPEGGIO, NEW_VOCAL, DRUMS = 0, 1, 2, 3, 4, 9
 
 
-def make_song(seed: int, seconds: float, variant: Variant = "full") -> mido.MidiFile:
-    """The song of `seed`. "instrumental": without its lead (the stem an AI cover keeps);
-    "new_vocal": only a new top line, another melody over the same chords and tempo sung by a
-    voice patch (what a cover puts over the instrumental). The other parts are the same notes in
-    every variant."""
+@dataclass(frozen=True)
+class Score:
+    """One song as its seed wrote it: tempo, the chord degree of each bar, every part's notes
+    and the instrument of each."""
+
+    bpm: float
+    root: int
+    scale: list[int]
+    degrees: list[int]  # the chord of each bar, as a scale degree
+    parts: dict[int, list[Note]]
+    programs: dict[int, int]
+    drum_pattern: int
+
+    def pitch(self, degree: int, octave: int = 0) -> int:
+        return self.root + 12 * (octave + degree // 7) + self.scale[degree % 7]
+
+
+@dataclass(frozen=True)
+class Arrangement:
+    """How a performance departs from the score: what a cover changes. The melody's notes are
+    kept (transposed); everything else may be played otherwise."""
+
+    tempo_factor: float = 1.0
+    transpose: int = 0  # semitones
+    programs: dict[int, int] = field(default_factory=dict)  # channel -> GM program, over the score's
+    drum_pattern: int | None = None  # another groove (an index of DRUM_PATTERNS)
+    accompaniment: Accompaniment = "as_written"
+    melody_channel: int = LEAD  # NEW_VOCAL-less covers may give the melody to a voice patch
+
+
+def score(seed: int, seconds: float) -> Score:
+    """The song of `seed`: each seed draws its own tempo, key, scale, progressions, instruments,
+    melody, bass and groove (and a second top line, the "new vocal" of an AI cover)."""
     rng = np.random.default_rng(seed)
     bpm = float(rng.uniform(72, 160))
     root = 48 + int(rng.integers(0, 12))
@@ -78,66 +110,131 @@ def make_song(seed: int, seconds: float, variant: Variant = "full") -> mido.Midi
     verse, chorus = (PROGRESSIONS[int(i)] for i in rng.choice(len(PROGRESSIONS), 2, replace=False))
     bar = 4 * TICKS
     bars = int(seconds / (4 * 60 / bpm)) + 1
-    song = mido.MidiFile(ticks_per_beat=TICKS)
-    meta = mido.MidiTrack()
-    meta.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)))
-    song.tracks.append(meta)
 
     def pitch(degree: int, octave: int = 0) -> int:
         return root + 12 * (octave + degree // 7) + scale[degree % 7]
 
-    parts: dict[int, list[tuple[int, int, int, int]]] = {0: [], 1: [], 2: [], 3: [], 9: []}
+    parts: dict[int, list[Note]] = {CHORDS: [], LEAD: [], BASS: [], ARPEGGIO: [], DRUMS: []}
     programs = {
-        0: int(rng.choice(HARMONY)),
-        1: int(rng.choice(LEADS)),
-        2: int(rng.choice(BASSES)),
-        3: int(rng.choice(HARMONY)),
+        CHORDS: int(rng.choice(HARMONY)),
+        LEAD: int(rng.choice(LEADS)),
+        BASS: int(rng.choice(BASSES)),
+        ARPEGGIO: int(rng.choice(HARMONY)),
     }
     motif = [int(d) for d in rng.integers(0, 8, 8)]
     rhythm = rng.choice([1, 2, 2, 4], 8) * (TICKS // 2)
     singer = np.random.default_rng(seed + 1_000_003)  # the new vocal's own choices
     sung_motif = [int(d) for d in singer.integers(0, 8, 8)]
     sung_rhythm = singer.choice([2, 2, 4, 4], 8) * (TICKS // 2)
-    programs[4] = int(singer.choice(VOICES))
-    parts[4] = []
-    kick, snare, hats = DRUM_PATTERNS[int(rng.integers(0, len(DRUM_PATTERNS)))]
+    programs[NEW_VOCAL] = int(singer.choice(VOICES))
+    parts[NEW_VOCAL] = []
+    drum_pattern = int(rng.integers(0, len(DRUM_PATTERNS)))
     arpeggio = bool(rng.random() < 0.6)
+    degrees = []
     for b in range(bars):
         section = verse if (b // 8) % 2 == 0 else chorus
         degree = section[b % len(section)]
+        degrees.append(degree)
         start = b * bar
-        for interval in (0, 2, 4):
-            parts[0].append((start, bar - 10, pitch(degree + interval), 70))
-        parts[2].append((start, bar // 2 - 10, pitch(degree, -1), 90))
-        parts[2].append(
+        parts[CHORDS] += _chord(start, bar, [pitch(degree + i) for i in (0, 2, 4)])
+        parts[BASS].append((start, bar // 2 - 10, pitch(degree, -1), 90))
+        parts[BASS].append(
             (start + bar // 2, bar // 2 - 10, pitch(degree + (4 if rng.random() < 0.5 else 0), -1), 85)
         )
         top = [pitch(degree + step, 1) for step in range(8)]  # the motif's steps, in this bar's chord
-        parts[1] += _melody_bar(rng, motif, rhythm, start, bar, top)
-        parts[4] += _melody_bar(singer, sung_motif, sung_rhythm, start, bar, top)
+        parts[LEAD] += _melody_bar(rng, motif, rhythm, start, bar, top)
+        parts[NEW_VOCAL] += _melody_bar(singer, sung_motif, sung_rhythm, start, bar, top)
         if arpeggio:
-            for i in range(8):
-                parts[3].append(
-                    (start + i * TICKS // 2, TICKS // 2 - 10, pitch(degree + (0, 2, 4, 7)[i % 4], 1), 55)
-                )
+            parts[ARPEGGIO] += _arpeggio(start, [pitch(degree + i, 1) for i in (0, 2, 4, 7)])
+    parts[DRUMS] = _drums(bars, drum_pattern)
+    return Score(bpm, root, scale, degrees, parts, programs, drum_pattern)
+
+
+def _chord(start: int, bar: int, pitches: list[int]) -> list[Note]:
+    return [(start, bar - 10, p, 70) for p in pitches]
+
+
+def _arpeggio(start: int, pitches: list[int]) -> list[Note]:
+    return [(start + i * TICKS // 2, TICKS // 2 - 10, pitches[i % len(pitches)], 55) for i in range(8)]
+
+
+def _drums(bars: int, pattern: int) -> list[Note]:
+    kick, snare, hats = DRUM_PATTERNS[pattern]
+    notes = []
+    for b in range(bars):
         for s in range(16):
-            tick = start + s * TICKS // 4
+            tick = b * 4 * TICKS + s * TICKS // 4
             if s in kick:
-                parts[9].append((tick, 60, 36, 100))
+                notes.append((tick, 60, 36, 100))
             if s in snare:
-                parts[9].append((tick, 60, 38, 95))
+                notes.append((tick, 60, 38, 95))
             if s in hats:
-                parts[9].append((tick, 30, 42, 60))
-    keep = {"full": {0, 1, 2, 3, 9}, "instrumental": {0, 2, 3, 9}, "new_vocal": {4}}[variant]
+                notes.append((tick, 30, 42, 60))
+    return notes
+
+
+def _reharmonised(degree: int, bar: int) -> int:
+    """Every other bar takes the chord a third below, which shares two of its notes (I -> vi,
+    IV -> ii, V -> iii): what a reharmonising arranger does first."""
+    return degree + 5 if bar % 2 == 1 else degree
+
+
+def _accompaniment(song: Score, style: Accompaniment) -> dict[int, list[Note]]:
+    """The chords, bass and arpeggio as `style` plays them (the score's own for "as_written")."""
+    if style == "as_written":
+        return {c: song.parts[c] for c in (CHORDS, BASS, ARPEGGIO)}
+    bar = 4 * TICKS
+    chords: list[Note] = []
+    bass: list[Note] = []
+    arpeggio: list[Note] = []
+    for b, written in enumerate(song.degrees):
+        start = b * bar
+        if style == "simplified":  # root and fifth held, the bass on the root, no arpeggio
+            chords += _chord(start, bar, [song.pitch(written), song.pitch(written + 4)])
+            bass.append((start, bar - 10, song.pitch(written, -1), 90))
+            continue
+        degree = _reharmonised(written, b)
+        chords += _chord(start, bar, [song.pitch(degree + i) for i in (0, 2, 4, 6)])  # sevenths
+        bass += [(start + q * TICKS, TICKS - 10, song.pitch(degree, -1), 85) for q in range(4)]
+        arpeggio += _arpeggio(start, [song.pitch(degree + i, 1) for i in (4, 2, 0, 2)])
+    return {CHORDS: chords, BASS: bass, ARPEGGIO: arpeggio}
+
+
+def perform(
+    song: Score, variant: Variant = "full", arrangement: Arrangement = Arrangement()
+) -> mido.MidiFile:
+    """The score as MIDI, played as `arrangement` says. "instrumental": without its lead (the
+    stem an AI cover keeps); "new_vocal": only the second top line, another melody over the same
+    chords and tempo sung by a voice patch."""
+    midi = mido.MidiFile(ticks_per_beat=TICKS)
+    meta = mido.MidiTrack()
+    meta.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(song.bpm * arrangement.tempo_factor)))
+    midi.tracks.append(meta)
+    parts = dict(song.parts) | _accompaniment(song, arrangement.accompaniment)
+    if arrangement.drum_pattern is not None:
+        parts[DRUMS] = _drums(len(song.degrees), arrangement.drum_pattern)
+    if arrangement.melody_channel != LEAD:
+        parts[arrangement.melody_channel] = parts.pop(LEAD)
+    programs = song.programs | arrangement.programs
+    keep = {"full": {CHORDS, LEAD, BASS, ARPEGGIO, DRUMS}, "instrumental": {CHORDS, BASS, ARPEGGIO, DRUMS}}
+    wanted = keep.get(variant, {NEW_VOCAL})
+    if arrangement.melody_channel != LEAD and LEAD in wanted:
+        wanted = (wanted - {LEAD}) | {arrangement.melody_channel}
     for channel, notes in parts.items():
-        if not notes or channel not in keep:
+        if not notes or channel not in wanted:
             continue
         track = mido.MidiTrack()
-        if channel != 9:
+        if channel != DRUMS:
             track.append(mido.Message("program_change", channel=channel, program=programs[channel], time=0))
+            notes = [(s, d, p + arrangement.transpose, v) for s, d, p, v in notes]
         _note_events(track, channel, notes)
-        song.tracks.append(track)
-    return song
+        midi.tracks.append(track)
+    return midi
+
+
+def make_song(seed: int, seconds: float, variant: Variant = "full") -> mido.MidiFile:
+    """The song of `seed` as written (see `score` and `perform`)."""
+    return perform(score(seed, seconds), variant)
 
 
 def _melody_bar(
@@ -160,20 +257,46 @@ def _melody_bar(
     return notes
 
 
+SOUNDFONTS = {  # covers use the other two: no cover shares the masters' timbres
+    "fluidr3": SOUNDFONT,
+    "timgm6mb": Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),
+    "musescore": Path("/usr/share/sounds/sf3/MuseScore_General.sf3"),
+}
+
+
 def render(seed: int, seconds: float, out: Path, variant: Variant = "full") -> Path:
     """Render a song to FLAC (44.1 kHz stereo), trimmed to `seconds`. Skips existing files."""
+    return render_midi(make_song(seed, seconds, variant), seconds, out)
+
+
+def render_midi(midi: mido.MidiFile, seconds: float, out: Path, soundfont: Path = SOUNDFONT) -> Path:
+    """Render MIDI with fluidsynth and `soundfont` to FLAC (44.1 kHz stereo), trimmed to
+    `seconds` and brought to the target loudness. Skips existing files."""
     if out.exists():
         return out
-    if shutil.which("fluidsynth") is None or not SOUNDFONT.exists():
+    if shutil.which("fluidsynth") is None or not soundfont.exists():
         raise SystemExit(
-            "the benchmark needs fluidsynth and fluid-soundfont-gm: bash scripts/setup.sh --bench"
+            f"the benchmark needs fluidsynth and {soundfont.name} (Debian's fluid-soundfont-gm, "
+            "timgm6mb-soundfont, musescore-general-soundfont): bash scripts/setup.sh --bench"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
-    midi = out.with_suffix(".mid")
+    midi_file = out.with_suffix(".mid")
     wav = out.with_suffix(".render.wav")
-    make_song(seed, seconds, variant).save(midi)
+    midi.save(midi_file)
     subprocess.run(
-        ["fluidsynth", "-ni", "-q", "-g", "0.7", "-r", "44100", "-F", str(wav), str(SOUNDFONT), str(midi)],
+        [
+            "fluidsynth",
+            "-ni",
+            "-q",
+            "-g",
+            "0.7",
+            "-r",
+            "44100",
+            "-F",
+            str(wav),
+            str(soundfont),
+            str(midi_file),
+        ],
         check=True,
         capture_output=True,
     )
@@ -187,5 +310,5 @@ def render(seed: int, seconds: float, out: Path, variant: Variant = "full") -> P
     soundfile.write(tmp, audio, rate)
     tmp.replace(out)
     wav.unlink()
-    midi.unlink()
+    midi_file.unlink()
     return out

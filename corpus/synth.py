@@ -29,14 +29,27 @@ def _tone(
     return np.asarray(wave * attack * release)
 
 
-def song(seed: int, seconds: float, rate: int = SAMPLE_RATE) -> npt.NDArray[np.float32]:
+def song(
+    seed: int,
+    seconds: float,
+    rate: int = SAMPLE_RATE,
+    transpose: int = 0,
+    tempo_factor: float = 1.0,
+    timbre_seed: int | None = None,
+) -> npt.NDArray[np.float32]:
+    """The song of `seed`; with `transpose`, `tempo_factor` or `timbre_seed`, a cover of it:
+    the same chords and melody in another key, at another tempo, on other instruments."""
     rng = np.random.default_rng(seed)
-    bpm = float(rng.uniform(80, 150))
+    bpm = float(rng.uniform(80, 150)) * tempo_factor
     beat = 60.0 / bpm
-    root = 48 + int(rng.integers(0, 12))
+    root = 48 + int(rng.integers(0, 12)) + transpose
     progression = _PROGRESSIONS[int(rng.integers(0, len(_PROGRESSIONS)))]
     pad_timbre = rng.uniform(0.1, 1.0, 6) / np.arange(1, 7)
     lead_timbre = rng.uniform(0.1, 1.0, 4) / np.arange(1, 5) ** 1.5
+    if timbre_seed is not None:
+        other = np.random.default_rng([seed, timbre_seed])
+        pad_timbre = other.uniform(0.1, 1.0, 6) / np.arange(1, 7) ** other.uniform(0.5, 2.0)
+        lead_timbre = other.uniform(0.1, 1.0, 4) / np.arange(1, 5) ** other.uniform(0.5, 2.5)
     n = int(seconds * rate)
     out = np.zeros(n + rate * 4)
 

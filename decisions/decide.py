@@ -18,6 +18,8 @@ from decisions.rules import (
     Outcome,
     ai_label_rule,
     catalog_rule,
+    composition_rule,
+    compositions_of,
     detector_error_rule,
     harassment_rule,
     matches_of,
@@ -36,6 +38,7 @@ STRENGTH: dict[Action, int] = {
 RULES = (
     ai_label_rule,
     catalog_rule,
+    composition_rule,
     name_opt_out_rule,
     voice_opt_out_rule,
     harassment_rule,
@@ -65,6 +68,7 @@ def decide(
     outcomes = [o for rule in RULES for o in rule(analysis, policies, context)]
     verdict_action = _verdict_action(outcomes)
     holders = [m.rights_holder for m in matches_of(analysis)]
+    holders += [c.rights_holder for c in compositions_of(analysis)]
     version = policies.version_label(holders)
     label = next((o.label for o in outcomes if o.label is not None), None)
     reasons = [o.reason for o in outcomes]

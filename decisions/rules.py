@@ -13,6 +13,8 @@ from model.events import Action, AiLabel, Evidence, Reason, TrackAnalyzed
 from model.findings import (
     MODIFICATION_WORDS,
     CatalogMatch,
+    CompositionMatch,
+    CompositionMatches,
     ContentCredentials,
     FindingResult,
     GenerationMatch,
@@ -54,6 +56,11 @@ def matches_of(analysis: TrackAnalyzed) -> list[RecordingMatch]:
     return list(result.matches) if isinstance(result, CatalogMatch) else []
 
 
+def compositions_of(analysis: TrackAnalyzed) -> list[CompositionMatch]:
+    result = _result(analysis, "composition_match")
+    return list(result.matches) if isinstance(result, CompositionMatches) else []
+
+
 def watermark_of(analysis: TrackAnalyzed) -> WatermarkDetection | None:
     result = _result(analysis, "watermark")
     return result if isinstance(result, WatermarkDetection) and result.detected else None
@@ -61,6 +68,10 @@ def watermark_of(analysis: TrackAnalyzed) -> WatermarkDetection | None:
 
 def _works(matches: list[RecordingMatch]) -> str:
     return " and ".join(f"'{m.title}' by {', '.join(m.artists) or 'unknown artist'}" for m in matches)
+
+
+def _songs(matches: list[CompositionMatch]) -> str:
+    return " and ".join(f"'{m.title}' (written by {', '.join(m.writers)})" for m in matches)
 
 
 def ai_label_rule(analysis: TrackAnalyzed, policies: Policies, context: DecisionContext) -> Iterable[Outcome]:
@@ -229,10 +240,14 @@ def _declared_label(analysis: TrackAnalyzed, watermark: WatermarkDetection | Non
     fully_marked = (
         watermark is not None and watermark.watermarked_seconds >= FULLY_WATERMARKED_SHARE * duration
     )
+    songs = [c for c in compositions_of(analysis) if not c.also_recording]
     if matches or sub.parent_track_ids:
         source_type = COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
         of = _works(matches) if matches else "track(s) " + ", ".join(sub.parent_track_ids)
         summary = f"AI remix of {of}"
+    elif songs and (generated or fully_marked):
+        source_type = TRAINED_ALGORITHMIC_MEDIA  # a new performance, all of it generated
+        summary = f"AI cover of {_songs(songs)}"
     elif generated or fully_marked:
         source_type = TRAINED_ALGORITHMIC_MEDIA
         summary = "AI-generated track" + (f" '{sub.title}'" if sub.title else "")
@@ -329,6 +344,70 @@ def catalog_rule(analysis: TrackAnalyzed, policies: Policies, context: DecisionC
         else:
             yield Outcome(
                 Action.ALLOW, Reason(code=ReasonCode.CATALOG_TRACK, message=message, evidence=[evidence])
+            )
+
+
+def composition_rule(
+    analysis: TrackAnalyzed, policies: Policies, context: DecisionContext
+) -> Iterable[Outcome]:
+    """Each performed composition under its publisher's policy. A cover of a song whose writers
+    or artists opted out is taken down when the platform generated it and goes to review when
+    uploaded (a human cover is not for a rule alone to remove)."""
+    source = analysis.submission.source
+    for match in compositions_of(analysis):
+        holder_policy = policies.for_holder(match.rights_holder)
+        action = holder_policy.action_for(match.seconds_matched, match.share_of_upload, source, match.policy)
+        segment = match.segments[0] if match.segments else None
+        stretch = (
+            f" at {segment.upload_start_s:.0f}-{segment.upload_end_s:.0f} s" if segment is not None else ""
+        )
+        where = (
+            f"{match.seconds_matched:.1f} s{stretch} ({match.share_of_upload:.0%} of the upload) perform "
+            f"'{match.title}' written by {', '.join(match.writers)} "
+            f"({match.work_id}, {match.rights_holder}), "
+            f"{match.transposition_semitones:+d} semitones, tempo {match.tempo_factor:.2f}x"
+        )
+        evidence = Evidence(
+            detector="composition_match",
+            summary=f"{len(match.segments)} segment(s), similarity {match.score:.1f}",
+            data=match.model_dump(mode="json"),
+        )
+        people = [*match.writers, *match.artists]
+        if match.opt_out or any(fold(p) in context.opted_out_artists for p in people):
+            yield Outcome(
+                Action.TAKEDOWN if source == "generated" else Action.NEEDS_REVIEW,
+                Reason(
+                    code=ReasonCode.OPT_OUT_COMPOSITION,
+                    message=f"{where}; its writers or artists opted out of AI covers",
+                    evidence=[evidence],
+                ),
+            )
+            continue
+        message = f"{where}; policy {holder_policy.label}: {action}"
+        if action == "block":
+            yield Outcome(
+                Action.TAKEDOWN,
+                Reason(code=ReasonCode.COMPOSITION_BLOCK, message=message, evidence=[evidence]),
+            )
+        elif action == "monetize":
+            claim = Claim(
+                rights_holder=match.rights_holder,
+                isrc="",
+                title=match.title,
+                royalty_rate_bp=match.royalty_rate_bp,
+                segments=tuple((s.upload_start_s, s.upload_end_s) for s in match.segments),
+                right="composition",
+                work_id=match.work_id,
+            )
+            yield Outcome(
+                Action.ROYALTY,
+                Reason(code=ReasonCode.COMPOSITION_MONETIZE, message=message, evidence=[evidence]),
+                claims=(claim,),
+            )
+        else:
+            yield Outcome(
+                Action.ALLOW,
+                Reason(code=ReasonCode.COMPOSITION_TRACK, message=message, evidence=[evidence]),
             )
 
 

@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 
 import chromaprint
 
-from detectors import landmarks, modified
+from detectors import covers, landmarks, modified
 from detectors.audio import DecodedAudio
 from detectors.fingerprint import chromaprint_fingerprint
 from detectors.landmarks import Landmarks
@@ -98,13 +98,15 @@ class ReferencePrints:
     chromaprint: ChromaprintFingerprint
     landmarks: landmarks.Landmarks  # any order; the lookup keeps them `by_hash`
     peaks: modified.Peaks
+    cover: covers.CoverPrint | None = None  # taken for recordings that name their composition
 
 
-def reference_prints(audio: DecodedAudio) -> ReferencePrints:
+def reference_prints(audio: DecodedAudio, with_cover: bool = False) -> ReferencePrints:
     at_8k = landmarks.resampled(audio.samples, audio.sample_rate)  # once, for both peak prints
     marks = landmarks.landmarks(at_8k, landmarks.RATE)
     peaks = modified.reference_peaks(at_8k, landmarks.RATE)
-    return ReferencePrints(chromaprint_fingerprint(audio), marks, peaks)
+    cover = covers.cover_print(audio.samples, audio.sample_rate) if with_cover else None
+    return ReferencePrints(chromaprint_fingerprint(audio), marks, peaks, cover)
 
 
 @dataclass(frozen=True)

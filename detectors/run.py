@@ -13,15 +13,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from detectors import catalog, credentials, facts, fingerprint, harassment, impersonation, provenance, voice
+from detectors import (
+    catalog,
+    covers,
+    credentials,
+    facts,
+    fingerprint,
+    harassment,
+    impersonation,
+    provenance,
+    voice,
+)
 from detectors.audio import DecodedAudio
 from detectors.catalog import CatalogLookup, CatalogMatcher, QueryPrints, query_prints
+from detectors.covers import CompositionLookup, CoverMatcher
 from detectors.names import NameIndex, Person
 from detectors.provenance import GeneratedLookup, GenerationFinder
 from detectors.text import TrackText
 from detectors.voice import Voiceprint
 from detectors.watermark import detect
-from model.findings import ContentCredentials, Finding, FindingResult, WatermarkDetection
+from model.findings import (
+    CatalogMatch,
+    CompositionMatches,
+    ContentCredentials,
+    Finding,
+    FindingResult,
+    WatermarkDetection,
+)
 from model.limits import MESSAGE_CHARS, clip
 
 
@@ -89,10 +107,12 @@ def standard_detectors(
     people: PeopleLookup | None = None,
     voice_thresholds: VoiceThresholds | None = None,
     provenance_sources: ProvenanceSources | None = None,
+    compositions: CompositionLookup | None = None,
 ) -> tuple[Detector, ...]:
     """Audio facts and the fingerprint always; watermark detection with a detector model;
-    catalog matching with a catalog; Content Credentials and generation records with their
-    sources; the text and voice checks with a people registry."""
+    catalog matching with a catalog; cover detection with registered compositions; Content
+    Credentials and generation records with their sources; the text and voice checks with a
+    people registry."""
     detectors: list[Detector] = [
         Detector(facts.NAME, facts.VERSION, lambda track, _: facts.audio_facts(track.audio)),
         Detector(
@@ -116,11 +136,41 @@ def standard_detectors(
         detectors.append(
             Detector(catalog.NAME, catalog.VERSION, lambda track, earlier: matcher(track.prints(earlier)))
         )
+    if compositions is not None:
+        detectors.append(_composition_detector(compositions))
     if provenance_sources is not None:
         detectors.extend(_provenance_detectors(provenance_sources))
     if people is not None:
         detectors.extend(_people_detectors(people, voice_thresholds or VoiceThresholds(0.8, 0.74)))
     return tuple(detectors)
+
+
+def _composition_detector(lookup: CompositionLookup) -> Detector:
+    matcher = CoverMatcher(lookup)
+
+    def find_covers(track: Track, earlier: Mapping[str, FindingResult]) -> FindingResult:
+        found = matcher(
+            covers.cover_print(track.audio.samples, track.audio.sample_rate), track.audio.duration_s
+        )
+        recordings = earlier.get(catalog.NAME)
+        return with_recordings(found, recordings if isinstance(recordings, CatalogMatch) else None)
+
+    return Detector(covers.NAME, covers.VERSION, find_covers)
+
+
+def with_recordings(found: CompositionMatches, recordings: CatalogMatch | None) -> CompositionMatches:
+    """Marks the compositions a matched recording performs: the upload copies or samples a
+    master of the song (its label is paid by the recording match; the song's publisher by this)."""
+    performed = {m.work_id for m in recordings.matches if m.work_id} if recordings is not None else set()
+    if not performed:
+        return found
+    return found.model_copy(
+        update={
+            "matches": [
+                m.model_copy(update={"also_recording": m.work_id in performed}) for m in found.matches
+            ]
+        }
+    )
 
 
 def _provenance_detectors(sources: ProvenanceSources) -> list[Detector]:

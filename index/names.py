@@ -22,6 +22,14 @@ class Indices:
         return f"{self.prefix}catalog"
 
     @property
+    def compositions(self) -> str:
+        return f"{self.prefix}compositions"
+
+    @property
+    def composition_prints(self) -> str:
+        return f"{self.prefix}composition-prints"
+
+    @property
     def generated(self) -> str:
         return f"{self.prefix}generated"
 
@@ -50,6 +58,8 @@ class Indices:
             self.provenance,
             self.decisions,
             self.catalog,
+            self.compositions,
+            self.composition_prints,
             self.generated,
             self.policies,
             self.people,

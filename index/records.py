@@ -41,8 +41,17 @@ class Page:
 
 
 def holder_filter(rights_holder: str) -> dict[str, Any]:
-    """Records that involve the holder's catalog: a match on one of its recordings."""
-    return {"nested": {"path": "matches", "query": {"term": {"matches.rights_holder": rights_holder}}}}
+    """Records that involve the holder's catalog: a match on one of its recordings, or a
+    performance of one of its compositions."""
+    return {
+        "bool": {
+            "should": [
+                {"nested": {"path": path, "query": {"term": {f"{path}.rights_holder": rights_holder}}}}
+                for path in ("matches", "compositions")
+            ],
+            "minimum_should_match": 1,
+        }
+    }
 
 
 QUEUE_FIELDS = ["track_id", "submission", "decision", "review", "label", "facts.duration_s", "updated_at"]
@@ -125,6 +134,7 @@ RECORD_FIELDS = [
     "submission",
     "facts",
     "matches",
+    "compositions",
     "watermark",
     "decision",
     "label",

@@ -11,6 +11,7 @@ from elasticsearch import ApiError, Elasticsearch
 from index.audit import AuditStore
 from index.catalog import CatalogStore
 from index.client import connect
+from index.compositions import CompositionStore
 from index.generated import GeneratedStore
 from index.history import DecisionStore
 from index.jobs import JobStore
@@ -29,6 +30,7 @@ class Stores:
     records: RecordStore
     decisions: DecisionStore
     catalog: CatalogStore
+    compositions: CompositionStore
     generated: GeneratedStore
     registry: RegistryStore
     keys: KeyStore
@@ -48,6 +50,7 @@ class Stores:
             records=RecordStore(es, indices),
             decisions=DecisionStore(es, indices),
             catalog=catalog,
+            compositions=CompositionStore(es, indices),
             generated=GeneratedStore(es, indices),
             registry=RegistryStore(es, indices, catalog),
             keys=KeyStore(es, indices),

@@ -6,6 +6,7 @@ from typing import Any
 
 from elasticsearch import BadRequestError, Elasticsearch
 
+from detectors.covers import VECTOR_DIMS
 from index.names import Indices
 from model.limits import KEYWORD_MAX_CHARS
 
@@ -32,6 +33,20 @@ _RECORDING_METADATA = {
     "catalog": _KEYWORD,
     "policy": _KEYWORD,
     "artist_opt_out": {"type": "boolean"},
+    "royalty_rate_bp": {"type": "integer"},
+    "work_id": _KEYWORD,
+}
+# a composition's rights metadata, as registered and as quoted in matches
+_COMPOSITION_METADATA = {
+    "work_id": _KEYWORD,
+    "iswc": _KEYWORD,
+    "title": _TEXT_WITH_KEYWORD,
+    "writers": _TEXT_WITH_KEYWORD,
+    "artists": _TEXT_WITH_KEYWORD,
+    "rights_holder": _KEYWORD,
+    "catalog": _KEYWORD,
+    "policy": _KEYWORD,
+    "opt_out": {"type": "boolean"},
     "royalty_rate_bp": {"type": "integer"},
 }
 # a platform generation's record (model/generation.py)
@@ -74,6 +89,8 @@ _ROYALTY = {
         "recordings": {
             "properties": {
                 "isrc": _KEYWORD,
+                "work_id": _KEYWORD,
+                "right": _KEYWORD,
                 "title": _TEXT_WITH_KEYWORD,
                 "royalty_rate_bp": {"type": "integer"},
                 "counted_seconds": {"type": "float"},
@@ -202,6 +219,19 @@ def provenance_mappings() -> dict[str, Any]:
                     "segments": _OPAQUE,
                 },
             },
+            "compositions": {
+                "type": "nested",
+                "properties": {
+                    **_COMPOSITION_METADATA,
+                    "seconds_matched": {"type": "float"},
+                    "share_of_upload": {"type": "float"},
+                    "transposition_semitones": {"type": "short"},
+                    "tempo_factor": {"type": "float"},
+                    "score": {"type": "float"},
+                    "also_recording": {"type": "boolean"},
+                    "segments": _OPAQUE,
+                },
+            },
             "watermark": {
                 "properties": {
                     "kind": _KEYWORD,
@@ -317,6 +347,39 @@ def catalog_mappings() -> dict[str, Any]:
     """One document per registered recording (id = ISRC), with its fingerprints and the retrieval
     terms of each (Chromaprint half-items, landmark hashes, triplet hashes)."""
     return {"dynamic": "strict", "properties": {**_RECORDING_METADATA, **_FINGERPRINTS}}
+
+
+def compositions_mappings() -> dict[str, Any]:
+    """One document per registered composition (id = work id): its rights metadata."""
+    return {"dynamic": "strict", "properties": {**_COMPOSITION_METADATA, "registered_at": _DATE}}
+
+
+def composition_prints_mappings() -> dict[str, Any]:
+    """One document per registered performance of a composition (id = work id|performance):
+    its cover print, and a vector per section for nearest-neighbour retrieval."""
+    return {
+        "dynamic": "strict",
+        "properties": {
+            "work_id": _KEYWORD,
+            "performance": _KEYWORD,
+            "prints_version": _KEYWORD,
+            "beat_count": {"type": "integer"},
+            "print": {"type": "binary"},
+            "sections": {
+                "type": "nested",
+                "properties": {
+                    "start_s": {"type": "float"},
+                    "vector": {
+                        "type": "dense_vector",
+                        "dims": VECTOR_DIMS,
+                        "index": True,
+                        "similarity": "dot_product",  # the vectors are unit length
+                    },
+                },
+            },
+            "registered_at": _DATE,
+        },
+    }
 
 
 def generated_mappings() -> dict[str, Any]:
@@ -448,6 +511,8 @@ def ensure_indices(es: Elasticsearch, indices: Indices, replicas: int = 0) -> No
         (indices.provenance, provenance_mappings()),
         (indices.decisions, decisions_mappings()),
         (indices.catalog, catalog_mappings()),
+        (indices.compositions, compositions_mappings()),
+        (indices.composition_prints, composition_prints_mappings()),
         (indices.generated, generated_mappings()),
         (indices.policies, policies_mappings()),
         (indices.people, people_mappings()),

@@ -230,6 +230,7 @@ def _analysis_fields(analysis: TrackAnalyzed) -> dict[str, Any]:
         "facts": None,
         "fingerprint": None,
         "matches": [],
+        "compositions": [],
         **dict.fromkeys(_RECORD_FIELDS.values()),
     }
     for finding in analysis.findings:
@@ -239,6 +240,8 @@ def _analysis_fields(analysis: TrackAnalyzed) -> dict[str, Any]:
             fields["fingerprint"] = finding.result.model_dump(mode="json")
         elif finding.result is not None and finding.result.kind == "catalog_match":
             fields["matches"] = [m.model_dump(mode="json") for m in finding.result.matches]
+        elif finding.result is not None and finding.result.kind == "composition_match":
+            fields["compositions"] = [m.model_dump(mode="json") for m in finding.result.matches]
         elif finding.result is not None and finding.result.kind in _RECORD_FIELDS:
             fields[_RECORD_FIELDS[finding.result.kind]] = finding.result.model_dump(mode="json")
     return fields

@@ -178,11 +178,13 @@ class AiLabel(BaseModel):
 
 
 class RoyaltyLine(BaseModel):
-    """One recording's part of a royalty."""
+    """One recording's (master right) or one composition's (publishing right) part of a royalty."""
 
     model_config = ConfigDict(frozen=True)
 
-    isrc: Label
+    right: Literal["master", "composition"] = "master"
+    isrc: Label = Field("", description="master right: the recording")
+    work_id: Label | None = Field(None, description="composition right: the song")
     title: Title = ""
     royalty_rate_bp: int = Field(ge=0, le=10_000)
     counted_seconds: float = Field(ge=0, description="matched seconds after splitting overlaps")
@@ -195,7 +197,9 @@ class Royalty(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     rights_holder: Name
-    basis_points: int = Field(ge=0, le=10_000)
+    basis_points: int = Field(
+        ge=0, le=20_000, description="over both rights: a holder may be a song's publisher and its label"
+    )
     recordings: list[RoyaltyLine] = Field(default_factory=list, max_length=1000)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from model.generation import AI_SOURCE_TYPES, GenerationRecord
-from model.limits import LIST_ITEMS, MESSAGE_CHARS, NAME_CHARS, SENTENCE_CHARS, Label, Name, Title
+from model.limits import LIST_ITEMS, MESSAGE_CHARS, NAME_CHARS, SENTENCE_CHARS, Label, Name, Title, WorkId
 
 
 class _Result(BaseModel):
@@ -103,6 +103,9 @@ class RecordingMetadata(BaseModel):
     policy: Literal["block", "monetize", "track"] = "track"
     artist_opt_out: bool = False
     royalty_rate_bp: int = Field(0, ge=0, le=10_000, description="royalty rate in basis points")
+    work_id: WorkId | None = Field(
+        None, description="the composition this recording performs (its registered work id)"
+    )
 
 
 class RecordingMatch(RecordingMetadata):
@@ -120,6 +123,70 @@ class RecordingMatch(RecordingMetadata):
     pitch_shift_semitones: float | None = Field(
         None, description="the longest segment's pitch shift, if modified"
     )
+
+
+class CompositionMetadata(BaseModel):
+    """What a publisher says about a composition (a song, as written) when registering it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    work_id: WorkId = Field(description="the composition's id: its ISWC, or the publisher's own id")
+    iswc: str | None = Field(
+        None, pattern=r"^T-?\d{3}\.?\d{3}\.?\d{3}-?\d$", description="e.g. T-345.246.800-1"
+    )
+    title: Title = Field(min_length=1)
+    writers: list[Name] = Field(min_length=1, max_length=LIST_ITEMS)
+    artists: list[Name] = Field(
+        default_factory=list, max_length=LIST_ITEMS, description="artists the song is known by"
+    )
+    rights_holder: Name = Field(min_length=1, description="the publisher")
+    catalog: Label = Field("publisher-songs", min_length=1)
+    policy: Literal["block", "monetize", "track"] = "track"
+    opt_out: bool = Field(False, description="its writers or artists opted out of AI covers")
+    royalty_rate_bp: int = Field(0, ge=0, le=10_000, description="royalty rate in basis points")
+
+
+class CompositionSegment(BaseModel):
+    """A stretch of the upload that performs a stretch of the composition."""
+
+    model_config = ConfigDict(frozen=True)
+
+    upload_start_s: float
+    upload_end_s: float
+    reference_start_s: float = Field(description="in the registered performance it was aligned with")
+    reference_end_s: float
+    method: Literal["composition"] = Field(
+        "composition",
+        description="beat-synchronous pitch classes aligned in any key and tempo: the song, not "
+        "the recording",
+    )
+    performance: Label = Field(
+        description="the registered performance aligned with (an ISRC, or 'reference')"
+    )
+    transposition_semitones: int = Field(ge=-6, le=6, description="how far above the performance")
+    tempo_factor: float = Field(gt=0, description="how many times as fast as the performance")
+    score: float = Field(description="aligned beats, less gaps (Qmax)")
+
+
+class CompositionMatch(CompositionMetadata):
+    """One registered composition the upload performs."""
+
+    segments: list[CompositionSegment] = Field(max_length=1000)
+    seconds_matched: float
+    share_of_upload: float
+    transposition_semitones: int = Field(ge=-6, le=6)
+    tempo_factor: float = Field(gt=0)
+    score: float
+    also_recording: bool = Field(
+        False, description="a recording of it was matched too (a copy or sample, not only a cover)"
+    )
+
+
+class CompositionMatches(_Result):
+    kind: Literal["composition_match"] = "composition_match"
+    matches: list[CompositionMatch] = Field(max_length=LIST_ITEMS)
+    candidates_considered: int
+    too_short: bool = Field(description="too few beats to compare; nothing was looked up")
 
 
 class CatalogMatch(_Result):
@@ -282,6 +349,7 @@ FindingResult = Annotated[
     AudioFacts
     | ChromaprintFingerprint
     | CatalogMatch
+    | CompositionMatches
     | WatermarkDetection
     | HarassmentFinding
     | NameRequests

@@ -33,6 +33,7 @@ Label = Annotated[str, Field(max_length=ID_CHARS)]
 # a person's or holder's name, an uploader, a flagged word: what lands in keyword fields
 Name = Annotated[str, Field(max_length=NAME_CHARS)]
 Title = Annotated[str, Field(max_length=TITLE_CHARS)]
+WorkId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
 
 
 def clip(text: str, limit: int) -> str:

@@ -18,6 +18,10 @@ class ReasonCode(StrEnum):
     CATALOG_MONETIZE = "catalog_monetize"
     CATALOG_TRACK = "catalog_track"
     OPT_OUT_RECORDING = "opt_out_recording"
+    OPT_OUT_COMPOSITION = "opt_out_composition"
+    COMPOSITION_BLOCK = "composition_block"
+    COMPOSITION_MONETIZE = "composition_monetize"
+    COMPOSITION_TRACK = "composition_track"
     OPT_OUT_NAME = "opt_out_name"
     OPT_OUT_VOICE = "opt_out_voice"
     HARASSMENT_THREAT = "harassment_threat"
@@ -33,6 +37,7 @@ SEVERITY: dict[ReasonCode, int] = {
     ReasonCode.OPT_OUT_VOICE: 4,
     ReasonCode.OPT_OUT_NAME: 4,
     ReasonCode.OPT_OUT_RECORDING: 4,
+    ReasonCode.OPT_OUT_COMPOSITION: 4,
     ReasonCode.HARASSMENT_ABUSE: 3,
     ReasonCode.AI_UNDECLARED: 2,
     ReasonCode.CREDENTIALS_TAMPERED: 2,
@@ -42,6 +47,9 @@ SEVERITY: dict[ReasonCode, int] = {
     ReasonCode.CATALOG_BLOCK: 0,
     ReasonCode.CATALOG_MONETIZE: 0,
     ReasonCode.CATALOG_TRACK: 0,
+    ReasonCode.COMPOSITION_BLOCK: 0,
+    ReasonCode.COMPOSITION_MONETIZE: 0,
+    ReasonCode.COMPOSITION_TRACK: 0,
     ReasonCode.REVIEW_UPHOLD: 0,
     ReasonCode.REVIEW_OVERTURN: 0,
 }

@@ -18,6 +18,8 @@ command -v chromium >/dev/null || missing+=(chromium)     # the reviewer-page te
 if [ "${1:-}" = "--bench" ]; then  # benchmarks and training render MIDI with a General MIDI soundfont
   command -v fluidsynth >/dev/null || missing+=(fluidsynth)
   [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || missing+=(fluid-soundfont-gm)
+  [ -f /usr/share/sounds/sf2/TimGM6mb.sf2 ] || missing+=(timgm6mb-soundfont)  # covers: other timbres
+  [ -f /usr/share/sounds/sf3/MuseScore_General.sf3 ] || missing+=(musescore-general-soundfont)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"

@@ -13,9 +13,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from detectors.audio import DecodeError, decode
+from detectors.audio import DecodedAudio, DecodeError, decode
 from detectors.catalog import ReferencePrints, reference_prints
+from detectors.covers import CoverPrint, cover_print
 from index.catalog import CatalogStore, OwnershipConflict
+from index.compositions import CompositionStore
 from index.jobs import JobStore
 from model.findings import RecordingMetadata
 from model.settings import Settings
@@ -27,25 +29,43 @@ log = get_logger("clearance.registration")
 
 
 class Registration:
-    def __init__(self, settings: Settings, catalog: CatalogStore) -> None:
-        self._settings, self._catalog = settings, catalog
+    def __init__(
+        self, settings: Settings, catalog: CatalogStore, compositions: CompositionStore | None = None
+    ) -> None:
+        self._settings, self._catalog, self._compositions = settings, catalog, compositions
 
-    def fingerprint(self, path: Path) -> ReferencePrints:
+    def fingerprint(self, path: Path, with_cover: bool = False) -> ReferencePrints:
         """Raises DecodeError for audio that cannot be read."""
-        audio = decode(
+        return reference_prints(self._decode(path), with_cover)
+
+    def cover_print(self, path: Path) -> CoverPrint:
+        """A composition's print from a performance of it; raises DecodeError."""
+        audio = self._decode(path)
+        return cover_print(audio.samples, audio.sample_rate)
+
+    def _decode(self, path: Path) -> DecodedAudio:
+        return decode(
             path,
             sample_rate=self._settings.analysis_sample_rate,
             max_seconds=self._settings.max_audio_seconds,
             min_seconds=self._settings.min_audio_seconds,
         )
-        return reference_prints(audio)
 
     def register(self, meta: RecordingMetadata, path: Path) -> ReferencePrints:
         """One recording for its rights holder; raises DecodeError, or OwnershipConflict when the
         ISRC is another holder's (checked by the write, not before the decode)."""
-        prints = self.fingerprint(path)
+        prints = self.fingerprint(path, with_cover=self._performs_composition(meta))
         self._catalog.register_owned(meta, prints)
+        self._add_performance(meta, prints)
         return prints
+
+    def _performs_composition(self, meta: RecordingMetadata) -> bool:
+        return meta.work_id is not None and self._compositions is not None
+
+    def _add_performance(self, meta: RecordingMetadata, prints: ReferencePrints) -> None:
+        """The master's print as a performance of the composition it names (registered first)."""
+        if self._compositions is not None and meta.work_id is not None and prints.cover is not None:
+            self._compositions.add_performance(meta.work_id, meta.isrc, prints.cover)
 
     def register_many(
         self,
@@ -59,15 +79,21 @@ class Registration:
         batch: list[tuple[RecordingMetadata, ReferencePrints]] = []
         for path, meta in entries:
             try:
-                batch.append((meta, self.fingerprint(path)))
+                batch.append((meta, self.fingerprint(path, with_cover=self._performs_composition(meta))))
             except DecodeError as exc:
                 raise on_error(meta, exc) from exc
             advance(1)
             if len(batch) == _BATCH:
-                written += self._catalog.register(batch)
+                written += self._register_batch(batch)
                 batch = []
         if batch:
-            written += self._catalog.register(batch)
+            written += self._register_batch(batch)
+        return written
+
+    def _register_batch(self, batch: list[tuple[RecordingMetadata, ReferencePrints]]) -> int:
+        written = self._catalog.register(batch)
+        for meta, prints in batch:
+            self._add_performance(meta, prints)
         return written
 
 

@@ -30,6 +30,7 @@ def build_worker(settings: Settings) -> WorkerParts:
         people,
         VoiceThresholds(platform.voice_takedown_similarity, platform.voice_review_similarity),
         ProvenanceSources(trust_anchors(settings), stores.generated.lookup()),
+        stores.compositions.lookup(),
     )
     app = create_app(settings)
     parts = WorkerParts(

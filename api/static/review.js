@@ -44,6 +44,11 @@ function timeline(record) {
     for (const seg of m.segments) rows.push(`<rect class="match" x="${x(seg.upload_start_s)}" y="${y}" width="${Math.max(2, x(seg.upload_end_s) - x(seg.upload_start_s))}" height="12" fill="#2e86de"><title>${esc(m.title)} ${seg.reference_start_s.toFixed(1)}-${seg.reference_end_s.toFixed(1)} s of the master${segmentNote(seg)}</title></rect>${seg.method === "modified" ? `<text class="factor" x="${x(seg.upload_end_s) + 4}" y="${y + 10}">${factors(seg)}</text>` : ""}`);
     y += 18;
   }
+  for (const c of record.compositions || []) {
+    rows.push(`<text x="4" y="${y + 10}">${esc(c.work_id)}<title>composition: ${esc(c.title)} (written by ${(c.writers || []).map(esc).join(", ")})</title></text>`);
+    for (const seg of c.segments) rows.push(`<rect class="composition" x="${x(seg.upload_start_s)}" y="${y}" width="${Math.max(2, x(seg.upload_end_s) - x(seg.upload_start_s))}" height="12" fill="#16a085"><title>performs '${esc(c.title)}' ${seg.reference_start_s.toFixed(1)}-${seg.reference_end_s.toFixed(1)} s of ${esc(seg.performance)}, ${seg.transposition_semitones >= 0 ? "+" : ""}${seg.transposition_semitones} st, tempo ${Number(seg.tempo_factor).toFixed(2)}x (similarity ${Number(seg.score).toFixed(0)})</title></rect><text class="factor" x="${x(seg.upload_end_s) + 4}" y="${y + 10}">cover ${seg.transposition_semitones >= 0 ? "+" : ""}${seg.transposition_semitones} st, ${Number(seg.tempo_factor).toFixed(2)}x</text>`);
+    y += 18;
+  }
   const wm = record.watermark;
   if (wm) {
     const read = wm.generator_name ? `${wm.generator_name} v${wm.generator_version}` : "no payload";

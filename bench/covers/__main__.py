@@ -1,0 +1,354 @@
+"""Cover benchmark: `python -m bench.covers [--dev] [--scale N]`.
+
+Renders its own corpus (bench/covers/corpus.py: registered songs, covers of them with every
+change a cover brings, held-back songs of the same generator as negatives), registers the
+masters' prints, and queries full covers and 30 s excerpts of them. Reported on the test split
+(covers rendered with a soundfont the parameters never saw, of songs they never saw) unless
+`--dev`: recall@1 at the shipped acceptance line, false matches, mean average precision over
+the whole ranking, transposition and tempo estimates, recall per change. `--scale N` registers
+N compositions in the real Elasticsearch and times retrieval. Prints are cached (resumable);
+the last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile
+from rich.console import Console
+from rich.progress import Progress
+
+from bench.covers.corpus import CACHE, MASTER_SECONDS, Item, Split, build, master_path, plan, registered
+from detectors import covers
+from detectors.covers import (
+    CoverMatcher,
+    CoverParams,
+    CoverPrint,
+    Floats,
+    Performance,
+    best_alignment,
+    cover_print,
+    pack,
+    section_vectors,
+    tempo_variants,
+    unpack,
+)
+from model.findings import CompositionMetadata
+
+EXCERPT_S = 30.0
+console = Console(stderr=True)
+
+
+def work_id_of(seed: int) -> str:
+    return f"W-BENCH-{seed}"
+
+
+def composition_of(seed: int) -> CompositionMetadata:
+    return CompositionMetadata(
+        work_id=work_id_of(seed),
+        title=f"Song {seed}",
+        writers=[f"Writer {seed}"],
+        rights_holder="Bench Songs",
+    )
+
+
+class MemoryLookup:
+    """Exact nearest neighbours over every registered section (what kNN in Elasticsearch
+    approximates), for measuring the matcher apart from the index."""
+
+    def __init__(self, performances: list[Performance], per_vector: int = 10) -> None:
+        self._by_key = {p.key: p for p in performances}
+        rows = [(p.key, v) for p in performances for _, v in section_vectors(p.print)]
+        self._keys = [k for k, _ in rows]
+        self._matrix = np.stack([v for _, v in rows])
+        self._per_vector = per_vector
+
+    def candidates(self, vectors: list[Floats]) -> list[str]:
+        best: dict[str, float] = {}
+        for vector in vectors:
+            similarity = self._matrix @ vector
+            for row in np.argsort(similarity)[::-1][: self._per_vector]:
+                key = self._keys[row]
+                best[key] = max(best.get(key, -1.0), float(similarity[row]))
+        return sorted(best, key=lambda k: -best[k])
+
+    def performances(self, keys: list[str]) -> list[Performance]:
+        return [self._by_key[k] for k in keys if k in self._by_key]
+
+
+@dataclass(frozen=True)
+class Query:
+    item: Item
+    length: str  # "full" | "excerpt"
+    print: CoverPrint
+    seconds: float
+
+
+def _cached_print(path: Path, key: str, make: Any) -> CoverPrint:
+    cache = CACHE / "prints" / f"{covers.VERSION}-{covers.SUBDIVISIONS}" / f"{key}.txt"
+    if cache.exists():
+        return unpack(cache.read_text())
+    made: CoverPrint = make()
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(pack(made))
+    return made
+
+
+def _mono(path: Path) -> tuple[np.ndarray[Any, np.dtype[np.float32]], int]:
+    audio, rate = soundfile.read(path, dtype="float32")
+    return (audio.mean(axis=1) if audio.ndim > 1 else audio).astype(np.float32), int(rate)
+
+
+def _excerpt_start(item: Item, seconds: float) -> float:
+    rng = np.random.default_rng([item.cover.seed, len(item.cover.changes), 30])
+    return float(rng.uniform(0, max(0.0, seconds - EXCERPT_S)))
+
+
+def queries_of(item: Item) -> list[Query]:
+    audio, rate = _mono(item.path)
+    seconds = len(audio) / rate
+    stem = f"{item.split}-{item.path.stem}"
+    full = _cached_print(item.path, stem, lambda: cover_print(audio, rate))
+    start = _excerpt_start(item, seconds)
+    clip = audio[int(start * rate) : int((start + EXCERPT_S) * rate)]
+    excerpt = _cached_print(item.path, f"{stem}-x30", lambda: cover_print(clip, rate))
+    return [Query(item, "full", full, seconds), Query(item, "excerpt", excerpt, len(clip) / rate)]
+
+
+def master_performance(seed: int) -> Performance:
+    def make() -> CoverPrint:
+        audio, rate = _mono(master_path(seed))
+        return cover_print(audio, rate)
+
+    return Performance(
+        composition_of(seed), f"master-{seed}", _cached_print(master_path(seed), f"m{seed}", make)
+    )
+
+
+def evaluate(queries: list[Query], catalog: list[Performance], params: CoverParams) -> dict[str, Any]:
+    matcher = CoverMatcher(MemoryLookup(catalog), params)
+    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    with Progress(console=console) as progress:
+        task = progress.add_task("matching", total=len(queries))
+        for q in queries:
+            truth = work_id_of(q.item.song) if q.item.song is not None else None
+            started = time.perf_counter()
+            found = matcher(q.print, q.seconds)
+            took = time.perf_counter() - started
+            variants = tempo_variants(q.print)
+            scores = sorted(
+                (
+                    (a.score if (a := best_alignment(variants, p.print)) else 0.0, p.metadata.work_id)
+                    for p in catalog
+                ),
+                reverse=True,
+            )
+            top = found.matches[0] if found.matches else None
+            arrangement = q.item.cover.arrangement
+            rows[q.length].append(
+                {
+                    "truth": truth,
+                    "changes": q.item.cover.name,
+                    "found": top.work_id if top else None,
+                    "score": top.score if top else 0.0,
+                    "rank": next((r for r, (_, w) in enumerate(scores, 1) if w == truth), None),
+                    "best_other": max((s for s, w in scores if w != truth), default=0.0),
+                    "transposition_ok": top is not None
+                    and top.transposition_semitones == arrangement.transpose,
+                    "tempo_error": abs(top.tempo_factor / arrangement.tempo_factor - 1) if top else None,
+                    "ms": took * 1000,
+                    "steps": len(q.print.chroma),
+                }
+            )
+            progress.advance(task)
+    (CACHE / "rows.json").write_text(json.dumps(rows))
+    return {length: _figures(found_rows) for length, found_rows in rows.items()}
+
+
+def _figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    covers = [r for r in rows if r["truth"] is not None]
+    negatives = [r for r in rows if r["truth"] is None]
+    hits = [r for r in covers if r["found"] == r["truth"]]
+    wrong = [r for r in covers if r["found"] is not None and r["found"] != r["truth"]]
+    per_change: dict[str, list[bool]] = defaultdict(list)
+    for r in covers:
+        per_change[r["changes"]].append(r["found"] == r["truth"])
+    ms = sorted(r["ms"] for r in rows)
+    # the acceptance line that would have made no false match here, and the recall it leaves
+    line = max([r["score"] for r in negatives] + [r["best_other"] for r in covers], default=0.0)
+    return {
+        "zero_false_match_line": line,
+        "recall_at_that_line": round(
+            sum(r["found"] == r["truth"] and r["score"] > line for r in covers) / max(1, len(covers)), 3
+        ),
+        "covers": len(covers),
+        "negatives": len(negatives),
+        "recall_at_1": round(len(hits) / max(1, len(covers)), 3),
+        "false_matches": len(wrong) + sum(r["found"] is not None for r in negatives),
+        "negatives_matched": sum(r["found"] is not None for r in negatives),
+        "covers_matched_to_another_song": len(wrong),
+        "map": round(float(np.mean([1 / r["rank"] for r in covers if r["rank"]])) if covers else 0.0, 3),
+        "transposition_right": round(sum(r["transposition_ok"] for r in hits) / max(1, len(hits)), 3),
+        "tempo_within_3pct": round(sum(r["tempo_error"] <= 0.03 for r in hits) / max(1, len(hits)), 3),
+        "max_negative_score": round(max((r["score"] for r in negatives), default=0.0), 2),
+        "max_other_song_score": round(max((r["best_other"] for r in covers), default=0.0), 2),
+        "recall_by_change": {k: round(sum(v) / len(v), 3) for k, v in sorted(per_change.items())},
+        "match_ms_p95": round(ms[int(0.95 * (len(ms) - 1))], 1) if ms else 0.0,
+    }
+
+
+def _filler(source: Performance, k: int) -> Performance:
+    """A catalog document made from a real print: rotated to another key and started elsewhere,
+    so ten thousand compositions cost a few hundred renders (their sections are real music's)."""
+    rng = np.random.default_rng(k)
+    start = int(rng.integers(0, max(1, len(source.print.chroma) // 3)))
+    chroma = np.roll(source.print.chroma[start:], int(rng.integers(1, 12)), axis=1)
+    made = CoverPrint(source.print.beats[start:] - source.print.beats[start], chroma)
+    work = f"W-FILL-{k}"
+    return Performance(composition_of(0).model_copy(update={"work_id": work}), "reference", made)
+
+
+def scale(
+    count: int, queries: list[Query], catalog: list[Performance], sources: list[Performance]
+) -> dict[str, Any]:
+    """Register `count` compositions in the real Elasticsearch (index prefix `bench-covers-`) and
+    time the matcher on the queries: kNN retrieval, reading the shortlist, alignment."""
+    from elasticsearch.helpers import bulk
+
+    from index.client import connect
+    from index.compositions import CompositionStore, print_document
+    from index.names import Indices
+    from index.stores import Stores
+    from model.settings import Settings
+
+    settings = Settings(index_prefix="bench-covers-")
+    es = connect(settings)
+    stores = Stores.over(es, Indices(settings.index_prefix))
+    indices = stores.indices
+    fillers = [_filler(sources[k % len(sources)], k) for k in range(max(0, count - len(catalog)))]
+    registered_docs = (
+        int(es.count(index=indices.composition_prints)["count"])
+        if es.indices.exists(index=indices.composition_prints)
+        else 0
+    )
+    if registered_docs != len(catalog) + len(fillers):
+        stores.delete_indices()
+        stores.ensure_indices(replicas=0)
+        everything = catalog + fillers
+        bulk(
+            es,
+            (
+                {
+                    "_index": indices.compositions,
+                    "_id": p.metadata.work_id,
+                    "_source": p.metadata.model_dump(mode="json"),
+                }
+                for p in everything
+            ),
+            chunk_size=1000,
+        )
+        with Progress(console=console) as progress:
+            task = progress.add_task(f"registering {len(everything)} compositions", total=len(everything))
+            for chunk in range(0, len(everything), 200):
+                part = everything[chunk : chunk + 200]
+                bulk(
+                    es,
+                    (
+                        {
+                            "_index": indices.composition_prints,
+                            "_id": p.key,
+                            "_source": print_document(p.metadata.work_id, p.performance, p.print),
+                        }
+                        for p in part
+                    ),
+                    chunk_size=200,
+                    request_timeout=300,
+                )
+                progress.advance(task, len(part))
+        es.indices.refresh(index=indices.composition_prints)
+        es.options(request_timeout=1800).indices.forcemerge(
+            index=indices.composition_prints, max_num_segments=1
+        )
+    lookup = CompositionStore(es, indices).lookup()
+    matcher = CoverMatcher(lookup)
+    timings, retrieved = [], []
+    for q in queries:
+        started = time.perf_counter()
+        matcher(q.print, q.seconds)
+        timings.append((time.perf_counter() - started) * 1000)
+        if q.item.song is not None:
+            vectors = [v for variant in tempo_variants(q.print) for _, v in section_vectors(variant)]
+            shortlist = lookup.candidates(vectors)[: CoverParams().shortlist]
+            retrieved.append(any(k.startswith(work_id_of(q.item.song) + "|") for k in shortlist))
+    timings.sort()
+    return {
+        "compositions": len(catalog) + len(fillers),
+        "queries": len(queries),
+        "p50_ms": round(timings[len(timings) // 2], 1),
+        "p95_ms": round(timings[int(0.95 * (len(timings) - 1))], 1),
+        "true_song_in_shortlist": round(sum(retrieved) / max(1, len(retrieved)), 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dev", action="store_true", help="report the development split")
+    parser.add_argument("--dev-songs", type=int, default=30)
+    parser.add_argument("--test-songs", type=int, default=60)
+    parser.add_argument("--dev-negatives", type=int, default=100)
+    parser.add_argument("--test-negatives", type=int, default=320)
+    parser.add_argument(
+        "--scale", type=int, default=0, help="also time retrieval among this many compositions"
+    )
+    args = parser.parse_args()
+    split: Split = "dev" if args.dev else "test"
+    items = plan(args.dev_songs, args.test_songs, {"dev": args.dev_negatives, "test": args.test_negatives})
+    seeds = registered(args.dev_songs, args.test_songs)
+    every_seed = seeds["dev"] + seeds["test"]
+    measured = [i for i in items if i.split == split]
+    build(every_seed, measured)
+    catalog = [master_performance(seed) for seed in every_seed]
+    queries = [q for item in measured for q in queries_of(item)]
+    figures = evaluate(queries, catalog, CoverParams())
+    report = {
+        "split": split,
+        "registered": len(catalog),
+        "master_seconds": MASTER_SECONDS,
+        "full": figures["full"],
+        "excerpt_30s": figures["excerpt"],
+    }
+    summary: dict[str, Any] = {
+        "split": split,
+        "full_recall_at_1": figures["full"]["recall_at_1"],
+        "full_false_matches": figures["full"]["false_matches"],
+        "full_map": figures["full"]["map"],
+        "excerpt_recall_at_1": figures["excerpt"]["recall_at_1"],
+        "excerpt_false_matches": figures["excerpt"]["false_matches"],
+        "excerpt_map": figures["excerpt"]["map"],
+        "negatives": figures["full"]["negatives"],
+        "transposition_right": figures["full"]["transposition_right"],
+        "tempo_within_3pct": figures["full"]["tempo_within_3pct"],
+    }
+    if args.scale:
+        excerpts = [q for q in queries if q.length == "excerpt"][:200]
+        # fillers are made of the development negatives: real songs, never queried in the test
+        held_back = [i for i in items if i.split == "dev" and i.song is None]
+        sources = [Performance(composition_of(0), "reference", queries_of(i)[0].print) for i in held_back]
+        report["scale"] = scale(args.scale, excerpts, catalog, sources)
+        summary["retrieval_compositions"] = report["scale"]["compositions"]
+        summary["retrieval_p95_ms_per_30s"] = report["scale"]["p95_ms"]
+        summary["true_song_in_shortlist"] = report["scale"]["true_song_in_shortlist"]
+    (CACHE / f"results-{split}.json").write_text(json.dumps(report, indent=2))
+    console.print_json(json.dumps(report))
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,358 @@
+"""Cover detection: which stretches of an upload perform a registered composition, in another
+key, tempo, arrangement and timbre (the approach of Serra, Gómez, Herrera and Serra 2009).
+
+A print is beat-synchronous chroma: the twelve pitch classes' energy between consecutive beats,
+so a tempo change moves nothing and a key change rotates every vector by the same number of
+bins. A match:
+1. the transposition: the rotation of the reference's global pitch-class profile that best fits
+   the upload's (the "optimal transposition index"; the second best is tried too);
+2. a cross-recurrence plot between the two, in a delay embedding of a few beats (a vector is a
+   short phrase, not a single chord, which is what separates two songs on one progression): a
+   cell is set where each is among the other's nearest few;
+3. the longest, densest diagonal stretch of it by local alignment (Qmax), whose steps allow the
+   beat tracker to count one song twice as fast as the other; the path's ends give the stretch
+   in the upload and in the reference, and its time spans the tempo ratio.
+
+Retrieval: a fixed-length vector per section (the 2D Fourier transform magnitude of a patch of
+beat chroma, Bertin-Mahieux and Ellis 2012), invariant to key and to where the patch starts,
+searched by nearest neighbours; alignment runs on the shortlist only.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
+
+import numpy as np
+import numpy.typing as npt
+
+from model.findings import CompositionMatch, CompositionMatches, CompositionMetadata, CompositionSegment
+
+NAME = "composition_match"
+VERSION = "0.1.0"
+
+RATE = 22050
+HOP = 512
+N_FFT = 4096
+SUBDIVISIONS = 2  # chroma vectors per beat: a melody moves in eighth notes
+EMBED_BEATS = 4  # a vector of the recurrence plot: this many beats in a row
+NEIGHBOURS = 0.1  # share of the other's vectors a cell must be among the nearest of (both ways)
+GAP_OPEN, GAP_EXTEND = 5.0, 0.5  # Qmax's penalties for leaving and staying off the diagonal
+TRANSPOSITIONS_TRIED = 2
+AGREEMENT_POWER = 2.0  # how much the alignment's length is discounted by its phrases' disagreement
+PATCH_BEATS = 24  # a section vector: six bars of four beats
+PATCH_HOP = 8
+MIN_BEATS = PATCH_BEATS  # shorter audio has no section and is not matched
+EMBED_STEPS = EMBED_BEATS * SUBDIVISIONS
+
+Floats = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class CoverPrint:
+    """Beat times (seconds) and the chroma between each beat and the next (unit vectors)."""
+
+    beats: Floats  # n + 1 boundaries
+    chroma: Floats  # n x 12
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.beats[-1] - self.beats[0]) if len(self.beats) > 1 else 0.0
+
+
+@dataclass(frozen=True)
+class CoverAlignment:
+    score: float  # Qmax (aligned steps, less gaps) x agreement^AGREEMENT_POWER
+    transposition: int  # semitones the upload is above the reference, -5..+6
+    tempo_factor: float  # how many times as fast as the reference the upload plays
+    upload_start_s: float
+    upload_end_s: float
+    reference_start_s: float
+    reference_end_s: float
+
+
+def cover_print(samples: Floats, sample_rate: int) -> CoverPrint:
+    """The print of mono audio at any rate."""
+    import librosa  # numba-compiled on first use: not at import
+
+    y = samples if sample_rate == RATE else librosa.resample(samples, orig_sr=sample_rate, target_sr=RATE)
+    onset = librosa.onset.onset_strength(y=y, sr=RATE, hop_length=HOP)
+    _, beat_frames = librosa.beat.beat_track(onset_envelope=onset, sr=RATE, hop_length=HOP)
+    beats = np.unique(np.asarray(beat_frames, dtype=np.int64))
+    if len(beats) < 2:
+        return CoverPrint(np.zeros(0, np.float32), np.zeros((0, 12), np.float32))
+    frames = _subdivided(beats, SUBDIVISIONS)
+    chroma = librosa.feature.chroma_stft(y=y, sr=RATE, n_fft=N_FFT, hop_length=HOP, tuning=0.0)
+    between = np.stack([chroma[:, a:b].mean(axis=1) for a, b in itertools.pairwise(frames)])
+    times = librosa.frames_to_time(frames, sr=RATE, hop_length=HOP)
+    return CoverPrint(times.astype(np.float32), _unit_rows(between.astype(np.float32)))
+
+
+def _subdivided(beats: npt.NDArray[np.int64], parts: int) -> npt.NDArray[np.int64]:
+    """Beat frames with `parts - 1` evenly spaced frames between each beat and the next."""
+    steps = np.linspace(0, 1, parts, endpoint=False)
+    inner = beats[:-1, None] + np.outer(np.diff(beats), steps)
+    return np.unique(np.concatenate([np.rint(inner).astype(np.int64).reshape(-1), beats[-1:]]))
+
+
+def _unit_rows(x: Floats) -> Floats:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return cast(Floats, (x / np.maximum(norms, 1e-9)).astype(np.float32))
+
+
+def pack(p: CoverPrint) -> str:
+    """Compact text for a catalog document: per beat its time (ms, 4 bytes) and 12 bytes of
+    chroma (each bin 0-255 of the vector's largest)."""
+    ms = np.rint(p.beats[1:] * 1000).astype(">u4").view(np.uint8).reshape(-1, 4)
+    peak = np.maximum(p.chroma.max(axis=1, keepdims=True), 1e-9)
+    levels = np.rint(p.chroma / peak * 255).astype(np.uint8)
+    if not len(p.beats):
+        return ""
+    head = np.array([round(float(p.beats[0]) * 1000)], dtype=">u4").tobytes()
+    body = np.concatenate([ms, levels], axis=1).tobytes() if len(levels) else b""
+    return base64.b64encode(head + body).decode("ascii")
+
+
+def unpack(text: str) -> CoverPrint:
+    """The stored print; an empty one (which matches nothing) for text that is not a print."""
+    try:
+        raw = np.frombuffer(base64.b64decode(text, validate=True), dtype=np.uint8)
+    except ValueError:
+        raw = np.zeros(0, np.uint8)
+    if len(raw) < 4 or (len(raw) - 4) % 16:
+        return CoverPrint(np.zeros(0, np.float32), np.zeros((0, 12), np.float32))
+    first = int(raw[:4].view(">u4")[0])
+    rows = raw[4:].reshape(-1, 16)
+    ms = rows[:, :4].copy().view(">u4").reshape(-1).astype(np.float64)
+    beats = np.concatenate([[first], ms]) / 1000
+    return CoverPrint(beats.astype(np.float32), _unit_rows(rows[:, 4:].astype(np.float32)))
+
+
+def section_vectors(p: CoverPrint) -> list[tuple[float, Floats]]:
+    """(start second, unit vector) per section: the magnitude of the 2D Fourier transform of a
+    patch of beat chroma, invariant to key (a rotation of the chroma axis) and to where in the
+    patch the music starts; square-root compressed."""
+    found = []
+    n = len(p.chroma) // SUBDIVISIONS
+    beats = p.chroma[: n * SUBDIVISIONS].reshape(n, SUBDIVISIONS, 12).mean(axis=1)
+    for start in range(0, n - PATCH_BEATS + 1, PATCH_HOP):
+        patch = beats[start : start + PATCH_BEATS]
+        magnitude = np.abs(np.fft.rfft2(patch.T))  # 12 pitch classes x (PATCH_BEATS / 2 + 1)
+        vector = np.sqrt(magnitude).reshape(-1).astype(np.float32)
+        found.append(
+            (
+                float(p.beats[start * SUBDIVISIONS]),
+                cast(Floats, vector / max(float(np.linalg.norm(vector)), 1e-9)),
+            )
+        )
+    return found
+
+
+VECTOR_DIMS = 12 * (PATCH_BEATS // 2 + 1)
+
+
+def tempo_variants(p: CoverPrint) -> list[CoverPrint]:
+    """The print as tracked, with beats merged in pairs, and with each beat split in two: what
+    a beat tracker counting the other song at half or double its pulse would have made."""
+    variants = [p]
+    if len(p.chroma) >= 2 * MIN_BEATS * SUBDIVISIONS:
+        n = len(p.chroma) // 2 * 2
+        merged = p.chroma[:n].reshape(n // 2, 2, -1).mean(axis=1)
+        variants.append(CoverPrint(p.beats[: n + 1 : 2], _unit_rows(merged)))
+    if len(p.chroma) >= 2:
+        mids = (p.beats[:-1] + p.beats[1:]) / 2
+        beats = np.empty(2 * len(p.beats) - 1, np.float32)
+        beats[0::2], beats[1::2] = p.beats, mids
+        variants.append(CoverPrint(beats, np.repeat(p.chroma, 2, axis=0)))
+    return variants
+
+
+def align(upload: CoverPrint, reference: CoverPrint) -> CoverAlignment | None:
+    """The best stretch of `upload` that performs part of `reference`; None when either is too
+    short to embed."""
+    if min(len(upload.chroma), len(reference.chroma)) < EMBED_STEPS + 2:
+        return None
+    best: CoverAlignment | None = None
+    for rotation in _transpositions(upload.chroma, reference.chroma)[:TRANSPOSITIONS_TRIED]:
+        rotated = np.roll(reference.chroma, rotation, axis=1)
+        similarity = _embedded(upload.chroma) @ _embedded(rotated).T
+        length, (i0, j0, i1, j1) = _qmax(_recurrence(similarity), GAP_OPEN, GAP_EXTEND)
+        score = length * _agreement(similarity, i0, j0, i1, j1) ** AGREEMENT_POWER
+        if best is not None and score <= best.score:
+            continue
+        span = EMBED_STEPS  # an embedded vector reaches this many steps on
+        u0, u1 = float(upload.beats[i0]), float(upload.beats[min(i1 + span, len(upload.beats) - 1)])
+        r0, r1 = float(reference.beats[j0]), float(reference.beats[min(j1 + span, len(reference.beats) - 1)])
+        best = CoverAlignment(
+            score=float(score),
+            transposition=int(rotation if rotation <= 6 else rotation - 12),
+            tempo_factor=(r1 - r0) / (u1 - u0) if u1 > u0 and r1 > r0 else 1.0,
+            upload_start_s=u0,
+            upload_end_s=u1,
+            reference_start_s=r0,
+            reference_end_s=r1,
+        )
+    return best
+
+
+def _transpositions(upload: Floats, reference: Floats) -> list[int]:
+    """Rotations of the reference's pitch classes, best fit to the upload's first."""
+    a, b = upload.mean(axis=0), reference.mean(axis=0)
+    fits = [float(np.dot(a, np.roll(b, r))) for r in range(12)]
+    return [int(r) for r in np.argsort(fits)[::-1]]
+
+
+def _embedded(x: Floats) -> Floats:
+    n = len(x) - EMBED_STEPS + 1
+    return _unit_rows(np.concatenate([x[i : i + n] for i in range(EMBED_STEPS)], axis=1))
+
+
+def _agreement(similarity: Floats, i0: int, j0: int, i1: int, j1: int) -> float:
+    """Mean similarity along the aligned stretch. The recurrence plot only says which phrases
+    are nearest each other; two songs on one progression align over their whole length too,
+    but their phrases agree less (their melodies differ)."""
+    n = max(i1 - i0, j1 - j0) + 1
+    rows = np.rint(np.linspace(i0, i1, n)).astype(np.int64)
+    columns = np.rint(np.linspace(j0, j1, n)).astype(np.int64)
+    return max(0.0, float(similarity[rows, columns].mean()))
+
+
+def _recurrence(similarity: Floats) -> npt.NDArray[np.bool_]:
+    ka = max(1, int(NEIGHBOURS * similarity.shape[1]))
+    kb = max(1, int(NEIGHBOURS * similarity.shape[0]))
+    row_floor = np.partition(similarity, -ka, axis=1)[:, -ka][:, None]
+    column_floor = np.partition(similarity, -kb, axis=0)[-kb, :][None, :]
+    return (similarity >= row_floor) & (similarity >= column_floor)
+
+
+def _qmax(plot: npt.NDArray[np.bool_], gap_open: float, gap_extend: float) -> tuple[float, tuple[int, ...]]:
+    score, where = _qmax_compiled()(plot.astype(np.uint8), gap_open, gap_extend)
+    return float(score), tuple(int(w) for w in where)
+
+
+_COMPILED: dict[str, Any] = {}
+
+
+def _qmax_compiled() -> Any:
+    """Qmax local alignment (Serra et al. 2009) compiled by numba on first use, with the start
+    of each path carried along so the best path's both ends are known."""
+    if "qmax" in _COMPILED:
+        return _COMPILED["qmax"]
+    import numba
+
+    @numba.njit(cache=True)
+    def qmax(plot: Any, gap_open: float, gap_extend: float) -> Any:
+        n, m = plot.shape
+        q = np.zeros((n, m), np.float32)
+        si = np.zeros((n, m), np.int64)
+        sj = np.zeros((n, m), np.int64)
+        best, bi, bj = 0.0, 0, 0
+        for i in range(n):
+            for j in range(m):
+                steps = ((i - 1, j - 1), (i - 2, j - 1), (i - 1, j - 2))
+                if plot[i, j]:
+                    value, fi, fj = 1.0, i, j
+                    for a, b in steps:
+                        if a >= 0 and b >= 0 and q[a, b] + 1.0 > value:
+                            value, fi, fj = q[a, b] + 1.0, si[a, b], sj[a, b]
+                else:
+                    value, fi, fj = 0.0, i, j
+                    for a, b in steps:
+                        if a >= 0 and b >= 0:
+                            penalised = q[a, b] - (gap_open if plot[a, b] else gap_extend)
+                            if penalised > value:
+                                value, fi, fj = penalised, si[a, b], sj[a, b]
+                q[i, j], si[i, j], sj[i, j] = value, fi, fj
+                if value > best:
+                    best, bi, bj = value, i, j
+        return best, (si[bi, bj], sj[bi, bj], bi, bj)
+
+    _COMPILED["qmax"] = qmax
+    return qmax
+
+
+@dataclass(frozen=True)
+class Performance:
+    """A registered performance of a composition: a master that performs it, or a reference
+    performance registered with the composition itself."""
+
+    metadata: CompositionMetadata
+    performance: str  # an ISRC, or "reference"
+    print: CoverPrint
+
+    @property
+    def key(self) -> str:
+        return performance_key(self.metadata.work_id, self.performance)
+
+
+def performance_key(work_id: str, performance: str) -> str:
+    return f"{work_id}|{performance}"
+
+
+class CompositionLookup(Protocol):
+    def candidates(self, vectors: list[Floats]) -> list[str]:
+        """Keys of the performances whose sections are nearest to any of `vectors`, best first."""
+
+    def performances(self, keys: list[str]) -> list[Performance]: ...
+
+
+@dataclass(frozen=True)
+class CoverParams:
+    # An alignment of fewer beats than this (after gaps) is a shared progression or groove,
+    # not the song; calibrated on development covers and held-back songs (bench/covers).
+    min_score: float = 24.0
+    shortlist: int = 30  # performances aligned per upload
+
+
+class CoverMatcher:
+    def __init__(self, lookup: CompositionLookup, params: CoverParams = CoverParams()) -> None:
+        self.lookup, self.params = lookup, params
+
+    def __call__(self, upload: CoverPrint, upload_s: float) -> CompositionMatches:
+        if len(upload.chroma) < MIN_BEATS * SUBDIVISIONS:
+            return CompositionMatches(matches=[], candidates_considered=0, too_short=True)
+        variants = tempo_variants(upload)
+        vectors = [v for variant in variants for _, v in section_vectors(variant)]
+        keys = self.lookup.candidates(vectors)[: self.params.shortlist]
+        best: dict[str, tuple[Performance, CoverAlignment]] = {}
+        for performance in self.lookup.performances(keys):
+            found = best_alignment(variants, performance.print)
+            if found is None or found.score < self.params.min_score:
+                continue
+            work = performance.metadata.work_id
+            if work not in best or found.score > best[work][1].score:
+                best[work] = (performance, found)
+        matches = [_composition_match(p, a, upload_s) for p, a in best.values()]
+        matches.sort(key=lambda m: (-m.score, m.work_id))
+        return CompositionMatches(matches=matches, candidates_considered=len(keys), too_short=False)
+
+
+def best_alignment(variants: list[CoverPrint], reference: CoverPrint) -> CoverAlignment | None:
+    """The best alignment of any tempo variant of the upload with `reference`."""
+    found = [a for a in (align(v, reference) for v in variants) if a is not None]
+    return max(found, key=lambda a: a.score, default=None)
+
+
+def _composition_match(performance: Performance, found: CoverAlignment, upload_s: float) -> CompositionMatch:
+    segment = CompositionSegment(
+        upload_start_s=round(found.upload_start_s, 2),
+        upload_end_s=round(found.upload_end_s, 2),
+        reference_start_s=round(found.reference_start_s, 2),
+        reference_end_s=round(found.reference_end_s, 2),
+        performance=performance.performance,
+        transposition_semitones=found.transposition,
+        tempo_factor=round(found.tempo_factor, 4),
+        score=round(found.score, 2),
+    )
+    seconds = found.upload_end_s - found.upload_start_s
+    return CompositionMatch(
+        **performance.metadata.model_dump(),
+        segments=[segment],
+        seconds_matched=round(seconds, 2),
+        share_of_upload=round(min(1.0, seconds / upload_s) if upload_s > 0 else 0.0, 4),
+        transposition_semitones=found.transposition,
+        tempo_factor=segment.tempo_factor,
+        score=segment.score,
+    )

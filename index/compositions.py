@@ -1,0 +1,177 @@
+"""Compositions in Elasticsearch: each composition's rights metadata (id = work id), and its
+registered performances' cover prints (id = work id|performance) with one dense vector per
+section, searched by nearest neighbours (HNSW kNN on a nested `dense_vector`)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError
+
+from detectors import covers
+from detectors.covers import CoverPrint, Floats, Performance, performance_key
+from index.names import Indices
+from model.events import utcnow
+from model.findings import CompositionMetadata
+
+
+class CompositionConflict(Exception):
+    """The work id belongs to another publisher."""
+
+
+class UnknownComposition(Exception):
+    """A performance names a composition that is not registered."""
+
+
+def print_document(work_id: str, performance: str, cover_print: CoverPrint) -> dict[str, Any]:
+    return {
+        "work_id": work_id,
+        "performance": performance,
+        "prints_version": covers.VERSION,
+        "beat_count": len(cover_print.chroma),
+        "print": covers.pack(cover_print),
+        "sections": [
+            {"start_s": round(start, 2), "vector": [round(float(x), 5) for x in vector]}
+            for start, vector in covers.section_vectors(cover_print)
+        ],
+        "registered_at": utcnow().isoformat(),
+    }
+
+
+class CompositionStore:
+    """Registered compositions: written by registration, read by the cover matcher."""
+
+    def __init__(self, es: Elasticsearch, indices: Indices) -> None:
+        self._es, self._indices = es, indices
+
+    def register(self, meta: CompositionMetadata) -> None:
+        """Add a composition for its publisher, or update one of theirs; CompositionConflict if
+        the work id is another publisher's."""
+        document = {**meta.model_dump(mode="json"), "registered_at": utcnow().isoformat()}
+        try:
+            self._es.create(
+                index=self._indices.compositions, id=meta.work_id, document=document, refresh="wait_for"
+            )
+            return
+        except ConflictError:
+            pass
+        current = self._es.get(index=self._indices.compositions, id=meta.work_id)
+        if current["_source"].get("rights_holder") != meta.rights_holder:
+            raise CompositionConflict(f"{meta.work_id} is registered by another publisher")
+        self._es.index(
+            index=self._indices.compositions,
+            id=meta.work_id,
+            document=document,
+            if_seq_no=current["_seq_no"],
+            if_primary_term=current["_primary_term"],
+            refresh="wait_for",
+        )
+
+    def get(self, work_id: str) -> CompositionMetadata | None:
+        try:
+            source = self._es.get(index=self._indices.compositions, id=work_id)["_source"]
+        except NotFoundError:
+            return None
+        return _metadata(source)
+
+    def add_performance(
+        self, work_id: str, performance: str, cover_print: CoverPrint, refresh: bool = True
+    ) -> None:
+        """Register (or replace) one performance's print; UnknownComposition if the composition
+        is not registered (a print without rights metadata would match and name nobody)."""
+        if self.get(work_id) is None:
+            raise UnknownComposition(f"composition {work_id} is not registered")
+        self._es.index(
+            index=self._indices.composition_prints,
+            id=performance_key(work_id, performance),
+            document=print_document(work_id, performance, cover_print),
+            refresh="wait_for" if refresh else False,
+        )
+
+    def lookup(self, **options: Any) -> EsCompositionLookup:
+        return EsCompositionLookup(self._es, self._indices, **options)
+
+
+def _metadata(source: dict[str, Any]) -> CompositionMetadata:
+    fields = CompositionMetadata.model_fields
+    return CompositionMetadata.model_validate({k: source[k] for k in fields if k in source})
+
+
+class EsCompositionLookup:
+    """`CompositionLookup` backed by the two indices: one kNN search per query section in one
+    msearch; the shortlisted performances' prints and their compositions' metadata read by
+    id and kept in a small cache keyed by document revision."""
+
+    def __init__(
+        self,
+        es: Elasticsearch,
+        indices: Indices,
+        per_section: int = 10,
+        num_candidates: int = 100,
+        cache_size: int = 1024,
+    ) -> None:
+        self._es, self._indices = es, indices
+        self._per_section, self._num_candidates = per_section, num_candidates
+        self._cache: OrderedDict[tuple[str, int, int], CoverPrint] = OrderedDict()
+        self._cache_size = cache_size
+
+    def candidates(self, vectors: list[Floats]) -> list[str]:
+        if not vectors:
+            return []
+        searches: list[dict[str, Any]] = []
+        for vector in vectors:
+            searches.append({"index": self._indices.composition_prints})
+            searches.append(
+                {
+                    "size": self._per_section,
+                    "_source": False,
+                    "knn": {
+                        "field": "sections.vector",
+                        "query_vector": [float(x) for x in vector],
+                        "k": self._per_section,
+                        "num_candidates": self._num_candidates,
+                    },
+                }
+            )
+        best: dict[str, float] = {}
+        for response in self._es.msearch(searches=searches)["responses"]:
+            for hit in response.get("hits", {}).get("hits", []):
+                best[hit["_id"]] = max(best.get(hit["_id"], 0.0), float(hit["_score"]))
+        return sorted(best, key=lambda k: -best[k])
+
+    def performances(self, keys: list[str]) -> list[Performance]:
+        if not keys:
+            return []
+        docs = self._es.mget(index=self._indices.composition_prints, ids=keys, source_excludes=["sections"])[
+            "docs"
+        ]
+        found = [d for d in docs if d.get("found")]
+        work_ids = sorted({d["_source"]["work_id"] for d in found})
+        metadata = (
+            {
+                d["_id"]: _metadata(d["_source"])
+                for d in self._es.mget(index=self._indices.compositions, ids=work_ids)["docs"]
+                if d.get("found")
+            }
+            if work_ids
+            else {}
+        )
+        performances = []
+        for doc in found:
+            meta = metadata.get(doc["_source"]["work_id"])
+            if meta is None:  # the composition was removed: its prints name nobody
+                continue
+            performances.append(Performance(meta, doc["_source"]["performance"], self._print(doc)))
+        return performances
+
+    def _print(self, doc: dict[str, Any]) -> CoverPrint:
+        revision = (doc["_id"], int(doc["_seq_no"]), int(doc["_primary_term"]))
+        if revision in self._cache:
+            self._cache.move_to_end(revision)
+            return self._cache[revision]
+        made = covers.unpack(doc["_source"]["print"])
+        self._cache[revision] = made
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return made

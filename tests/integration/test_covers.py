@@ -1,0 +1,173 @@
+"""Covers of registered compositions through the real Kafka, Elasticsearch and worker: a generated
+cover (other instruments, three semitones up) of a song whose writer opted out is taken down
+with the stretch it performs; an uploaded cover of a monetized song pays the song's publisher
+and not the label of its master; publishers see their own compositions' covers, nobody else's."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from cli.catalog import add_compositions, add_from_manifest
+from corpus import synth
+from index.names import Indices
+from index.stores import Stores
+from model.events import TrackMetadata
+from model.settings import Settings
+from streams.ingest import submission_for
+from tests.integration.test_catalog import write_manifest
+from tests.integration.test_decisions import royalty_decisions
+from tests.integration.test_pipeline import decided_record, eventually, publish
+
+pytestmark = pytest.mark.integration
+OPTED_OUT_SEED, MONETIZED_SEED, OTHER_SEED = 4101, 4102, 4103
+SONG_SECONDS = 60
+
+
+@pytest.fixture(scope="module")
+def songs(live_settings: Settings, stores: Stores, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Three compositions, each registered from its master (a label's recording naming it)."""
+    folder = tmp_path_factory.mktemp("songs")
+    for seed in (OPTED_OUT_SEED, MONETIZED_SEED, OTHER_SEED):
+        synth.write(folder / f"{seed}.flac", synth.song(seed=seed, seconds=SONG_SECONDS))
+    compositions = write_manifest(
+        folder,
+        [
+            {
+                "work_id": "W-IT-GLASS",
+                "iswc": "T-123.456.789-0",
+                "title": "Glass Harbor",
+                "writers": ["Nova Reyes"],
+                "rights_holder": "Harbor Songs",
+                "opt_out": True,
+            },
+            {
+                "work_id": "W-IT-PAPER",
+                "title": "Paper Lanterns",
+                "writers": ["Ida Marsh", "Tom Vale"],
+                "rights_holder": "Lantern Publishing",
+                "policy": "monetize",
+                "royalty_rate_bp": 1500,
+            },
+            {
+                "work_id": "W-IT-OTHER",
+                "title": "Other Weather",
+                "writers": ["Ray Quill"],
+                "rights_holder": "Lantern Publishing",
+                "policy": "track",
+            },
+        ],
+    )
+    assert add_compositions(compositions, live_settings, stores.catalog, stores.compositions) == 3
+    masters = write_manifest(
+        folder,
+        [
+            {
+                "file": f"{seed}.flac",
+                "isrc": f"QZCOV26{seed:05d}",
+                "title": title,
+                "artists": ["Nova Reyes"],
+                "rights_holder": "Lantern Records",
+                "policy": "monetize",
+                "royalty_rate_bp": 2000,
+                "work_id": work_id,
+            }
+            for seed, title, work_id in (
+                (OPTED_OUT_SEED, "Glass Harbor", "W-IT-GLASS"),
+                (MONETIZED_SEED, "Paper Lanterns", "W-IT-PAPER"),
+                (OTHER_SEED, "Other Weather", "W-IT-OTHER"),
+            )
+        ],
+    )
+    assert add_from_manifest(masters, live_settings, stores.catalog, compositions=stores.compositions) == 3
+    time.sleep(live_settings.registry_cache_seconds + 1)
+
+
+def _submit_and_wait(
+    settings: Settings, es: Elasticsearch, audio: Path, meta: TrackMetadata
+) -> tuple[str, dict[str, Any]]:
+    sub = submission_for(audio, meta, settings)
+    publish(settings, (sub.track_id, sub.to_bytes()))
+    record = eventually(
+        decided_record(es, settings, sub), timeout_s=180, what=f"the decision on {meta.track_id}"
+    )
+    return sub.track_id, record
+
+
+def test_a_generated_cover_of_an_opted_out_song_is_taken_down_with_the_stretch_it_performs(
+    live_settings: Settings, es: Elasticsearch, songs: None, worker: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    # new instruments, three semitones up; no sample of the master in it
+    cover = synth.song(seed=OPTED_OUT_SEED, seconds=45, transpose=3, timbre_seed=11)
+    audio = synth.write(tmp_path / "glass-harbor-cover.flac", cover)
+    meta = TrackMetadata(track_id="it-cover-glass", source="generated", title="harbor vibes")
+    _, record = _submit_and_wait(live_settings, es, audio, meta)
+
+    assert record["matches"] == []  # no recording: a new performance
+    (song,) = record["compositions"]
+    assert song["work_id"] == "W-IT-GLASS"
+    assert song["transposition_semitones"] == 3
+    assert song["tempo_factor"] == pytest.approx(1.0, abs=0.03)
+    (segment,) = song["segments"]
+    assert segment["method"] == "composition"
+    assert segment["upload_end_s"] - segment["upload_start_s"] >= 30  # most of the 45 s cover
+
+    assert record["decision"]["action"] == "takedown"
+    (reason,) = [r for r in record["decision"]["reasons"] if r["code"] == "opt_out_composition"]
+    assert "'Glass Harbor' written by Nova Reyes" in reason["message"]
+    assert f"{segment['upload_start_s']:.0f}-{segment['upload_end_s']:.0f} s" in reason["message"]
+    assert "AI cover of 'Glass Harbor' (written by Nova Reyes)" in record["label"]["summary"]
+
+
+def test_an_uploaded_cover_of_a_monetized_song_pays_its_publisher_and_not_the_label(
+    live_settings: Settings,
+    es: Elasticsearch,
+    stores: Stores,
+    songs: None,
+    worker: subprocess.Popen[bytes],
+    tmp_path: Path,
+) -> None:
+    # a whole new performance: two semitones down, 10 % faster, other instruments
+    cover = synth.song(seed=MONETIZED_SEED, seconds=50, transpose=-2, tempo_factor=1.1, timbre_seed=5)
+    audio = synth.write(tmp_path / "paper-lanterns-cover.flac", cover)
+    track_id, record = _submit_and_wait(
+        live_settings, es, audio, TrackMetadata(track_id="it-cover-paper", title="lanterns (cover)")
+    )
+
+    assert record["matches"] == []
+    (song,) = record["compositions"]
+    assert song["work_id"] == "W-IT-PAPER"
+    assert song["transposition_semitones"] == -2
+    assert song["tempo_factor"] == pytest.approx(1.1, rel=0.03)
+    assert record["decision"]["action"] == "royalty"
+
+    indices = Indices(live_settings.index_prefix)
+    (royalty,) = eventually(lambda: royalty_decisions(es, indices, track_id), what="the royalty decision")
+    assert royalty["royalty"]["rights_holder"] == "Lantern Publishing"  # and nothing for Lantern Records
+    (line,) = royalty["royalty"]["recordings"]
+    assert line["right"] == "composition"
+    assert line["work_id"] == "W-IT-PAPER"
+    duration = record["facts"]["duration_s"]
+    assert royalty["royalty"]["basis_points"] == int(
+        1500 * round(line["counted_seconds"] * 10) / round(duration * 10)
+    )
+    assert royalty["royalty"]["basis_points"] > 0
+
+    # the publisher finds the cover among its records; the label and others see nothing of it
+    publisher = stores.keys.create("rights_holder", "lanterns", "Lantern Publishing")[0]
+    label = stores.keys.create("rights_holder", "lantern-records", "Lantern Records")[0]
+    es.indices.refresh(index=indices.provenance)
+    with TestClient(create_app(live_settings)) as client:
+        mine = client.get("/v1/records", headers={"Authorization": f"Bearer {publisher}"}).json()
+        assert track_id in [r["track_id"] for r in mine["items"]]
+        (seen,) = [r for r in mine["items"] if r["track_id"] == track_id]
+        assert [c["work_id"] for c in seen["compositions"]] == ["W-IT-PAPER"]
+        theirs = client.get("/v1/records", headers={"Authorization": f"Bearer {label}"}).json()
+        assert track_id not in [r["track_id"] for r in theirs["items"]]
