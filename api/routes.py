@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Response, UploadFile, status
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
 from starlette.background import BackgroundTask
@@ -16,6 +17,7 @@ from starlette.background import BackgroundTask
 from api.deps import FORBIDDEN, UNAUTHORIZED, ServicesDep, holder_scope, require
 from api.schemas import (
     Accepted,
+    CompositionIn,
     Error,
     OptOutIn,
     PageOf,
@@ -30,6 +32,7 @@ from api.schemas import (
 from api.visibility import decisions_for_holder, record_for_holder
 from decisions.review import is_escalated, review_outcome, senior_needed
 from detectors.audio import DecodeError, probe
+from index.compositions import CompositionConflict
 from index.history import Interval
 from index.keys import ApiKey
 from index.records import MAX_WINDOW, CaseConflict, CaseNotFound, RecordQuery
@@ -43,7 +46,7 @@ from model.events import (
     describe_validation_error,
     track_submitted,
 )
-from model.findings import Modification, RecordingMetadata
+from model.findings import CompositionMetadata, Modification, RecordingMetadata
 from model.generation import GENERATION_ID, GenerationIn, GenerationRecord
 from model.names import fold
 from streams.generation import UnknownGenerator
@@ -431,6 +434,49 @@ def remove_recording(svc: ServicesDep, key: Holder, isrc: str) -> None:
     holder = _own_holder(key)
     if not svc.stores.catalog.remove_owned(isrc, holder):
         raise _not_found(f"recording {isrc} of {holder}")
+
+
+@router.put(
+    "/compositions/{work_id}",
+    response_model=CompositionMetadata,
+    tags=["rights holders"],
+    responses={
+        409: {"model": Error, "description": "the work id belongs to another publisher"},
+        422: {"model": Error},
+    },
+)
+def register_composition(
+    svc: ServicesDep, key: Holder, work_id: Annotated[str, PathParam(max_length=64)], body: CompositionIn
+) -> CompositionMetadata:
+    """Register or update one of the caller's compositions (songs as written) by its work id.
+    Masters registered by a manifest that name the work id become its performances, so covers
+    of it are found; the policy, royalty rate and opt-out apply to every cover."""
+    holder = _own_holder(key)
+    try:
+        meta = CompositionMetadata(**{**body.model_dump(), "work_id": work_id, "rights_holder": holder})
+    except ValidationError as exc:
+        raise HTTPException(422, f"invalid composition: {describe_validation_error(exc)}") from exc
+    try:
+        svc.stores.compositions.register(meta)
+    except CompositionConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    return meta
+
+
+@router.get(
+    "/compositions/{work_id}",
+    response_model=CompositionMetadata,
+    tags=["rights holders"],
+    responses=NOT_FOUND,
+)
+def composition(
+    svc: ServicesDep, key: Holder, work_id: Annotated[str, PathParam(max_length=64)]
+) -> CompositionMetadata:
+    """One of the caller's compositions (another publisher's is not found)."""
+    meta = svc.stores.compositions.get(work_id)
+    if meta is None or meta.rights_holder != _own_holder(key):
+        raise _not_found(f"composition {work_id}")
+    return meta
 
 
 @router.put(

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from model.events import TrackMetadata
 from model.findings import RecordingMetadata
+from model.limits import LIST_ITEMS, Name, Title
 
 
 class Error(BaseModel):
@@ -62,6 +63,19 @@ class RecordingIn(RecordingMetadata):
 
     model_config = ConfigDict(extra="forbid")
     rights_holder: str = Field("", description="ignored for rights-holder keys: always their own")
+
+
+class CompositionIn(BaseModel):
+    """A composition's metadata; its work id is the path's, its publisher the caller."""
+
+    model_config = ConfigDict(extra="forbid")
+    iswc: str | None = Field(None, pattern=r"^T-?\d{3}\.?\d{3}\.?\d{3}-?\d$")
+    title: Title = Field(min_length=1)
+    writers: list[Name] = Field(min_length=1, max_length=LIST_ITEMS)
+    artists: list[Name] = Field(default_factory=list, max_length=LIST_ITEMS)
+    policy: Literal["block", "monetize", "track"] = "track"
+    opt_out: bool = False
+    royalty_rate_bp: int = Field(0, ge=0, le=10_000)
 
 
 class RegistrationResult(BaseModel):

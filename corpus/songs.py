@@ -292,6 +292,8 @@ def render_midi(midi: mido.MidiFile, seconds: float, out: Path, soundfont: Path 
             "0.7",
             "-r",
             "44100",
+            "-o",
+            "synth.dynamic-sample-loading=1",  # only the instruments played: an sf3 loads fast
             "-F",
             str(wav),
             str(soundfont),

@@ -171,3 +171,44 @@ def test_an_uploaded_cover_of_a_monetized_song_pays_its_publisher_and_not_the_la
         assert [c["work_id"] for c in seen["compositions"]] == ["W-IT-PAPER"]
         theirs = client.get("/v1/records", headers={"Authorization": f"Bearer {label}"}).json()
         assert track_id not in [r["track_id"] for r in theirs["items"]]
+
+
+def test_publishers_register_their_own_compositions_and_no_one_elses(
+    live_settings: Settings, stores: Stores, songs: None
+) -> None:
+    mine = stores.keys.create("rights_holder", "kite-songs", "Kite Songs")[0]
+    theirs = stores.keys.create("rights_holder", "lanterns-2", "Lantern Publishing")[0]
+    body = {"title": "Kite Weather", "writers": ["Ada Pike"], "policy": "monetize", "royalty_rate_bp": 900}
+    with TestClient(create_app(live_settings)) as client:
+        created = client.put(
+            "/v1/compositions/W-IT-KITE", json=body, headers={"Authorization": f"Bearer {mine}"}
+        )
+        assert created.status_code == 200, created.text
+        assert created.json()["rights_holder"] == "Kite Songs"
+        assert stores.compositions.get("W-IT-KITE") is not None
+        # another publisher can neither take it over nor read it
+        taken = client.put(
+            "/v1/compositions/W-IT-KITE", json=body, headers={"Authorization": f"Bearer {theirs}"}
+        )
+        assert taken.status_code == 409
+        assert (
+            client.get(
+                "/v1/compositions/W-IT-KITE", headers={"Authorization": f"Bearer {theirs}"}
+            ).status_code
+            == 404
+        )
+        assert (
+            client.get(
+                "/v1/compositions/W-IT-PAPER", headers={"Authorization": f"Bearer {theirs}"}
+            ).status_code
+            == 200
+        )
+        # a bad work id or body is a 422 with a message, not a 500
+        bad = client.put("/v1/compositions/..%2Fx", json=body, headers={"Authorization": f"Bearer {mine}"})
+        assert bad.status_code in (404, 422)
+        unknown_field = client.put(
+            "/v1/compositions/W-IT-KITE2",
+            json={**body, "rights_holder": "Lantern Publishing"},
+            headers={"Authorization": f"Bearer {mine}"},
+        )
+        assert unknown_field.status_code == 422

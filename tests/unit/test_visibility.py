@@ -84,3 +84,36 @@ def test_a_holder_sees_their_own_part_and_nothing_of_the_other_holder() -> None:
         assert all(
             r["evidence"] == [] for r in view["decision"]["reasons"] if r["code"] != "catalog_monetize"
         )
+
+
+def test_a_publisher_sees_its_songs_cover_and_nothing_of_the_label_or_other_publishers() -> None:
+    """A's master sampled over a performance of C's song and of D's song: each sees its own."""
+    from tests.unit.test_composition_decisions import covers, song
+
+    c, d = "Cedar Songs", "Dune Publishing"
+    findings = [
+        FACTS,
+        catalog(recording("QZAAA2600001", [(0, 40)], holder=A, title="Alder Song", rate_bp=4321)),
+        covers(
+            song([(0, 60)], holder=c, rate_bp=1234),
+            song([(60, 90)], holder=d, rate_bp=987).model_copy(update={"work_id": "W-DUNE"}),
+        ),
+    ]
+    sub = submission()
+    analysis = TrackAnalyzed(track_id=sub.track_id, submission=sub, findings=findings)
+    decisions = [x.model_dump(mode="json") for x in decide(analysis, Policies())]
+    record: dict[str, Any] = {}
+    for action in plan_actions([analysis], {}, Indices("t-")):
+        if action["_index"] == "t-provenance":
+            record.update(action["doc"])
+    record["decision"] = next(x for x in decisions if x["verdict"])
+    view = record_for_holder(record, c)
+    seen = json.dumps([view, decisions_for_holder(decisions, c)])
+    for secret in ("W-DUNE", d, "987", "QZAAA2600001", A, "4321"):
+        assert secret not in seen, secret
+    assert [m["work_id"] for m in view["compositions"]] == ["W-PAPER"]
+    assert view["matches"] == []
+    royalties = [x["royalty"] for x in decisions_for_holder(decisions, c) if x.get("royalty")]
+    assert [(r["rights_holder"], r["recordings"][0]["right"]) for r in royalties] == [(c, "composition")]
+    label_view = json.dumps([record_for_holder(record, A), decisions_for_holder(decisions, A)])
+    assert "1234" not in label_view and c not in label_view and "W-PAPER" not in label_view
