@@ -300,10 +300,21 @@ class CompositionLookup(Protocol):
 
 @dataclass(frozen=True)
 class CoverParams:
-    # An alignment of fewer beats than this (after gaps) is a shared progression or groove,
-    # not the song; calibrated on development covers and held-back songs (bench/covers).
-    min_score: float = 24.0
+    """When an alignment is a cover. Two tests, both calibrated on development covers and
+    held-back songs of the same generator (bench/covers):
+    - the acceptance line: a longer upload aligns further by chance, so the score needed grows
+      with the upload's length in steps;
+    - the ratio test: songs on one progression and groove all align with an upload to some
+      degree; its song stands out from the others that align over the same stretch of it
+      (a medley's songs, each on its own stretch, do not compete)."""
+
+    line_base: float = 29.0
+    line_per_step: float = 0.15
+    ratio: float = 1.8
     shortlist: int = 30  # performances aligned per upload
+
+    def line(self, steps: int) -> float:
+        return self.line_base + self.line_per_step * steps
 
 
 class CoverMatcher:
@@ -319,14 +330,35 @@ class CoverMatcher:
         best: dict[str, tuple[Performance, CoverAlignment]] = {}
         for performance in self.lookup.performances(keys):
             found = best_alignment(variants, performance.print)
-            if found is None or found.score < self.params.min_score:
-                continue
             work = performance.metadata.work_id
-            if work not in best or found.score > best[work][1].score:
+            if found is not None and (work not in best or found.score > best[work][1].score):
                 best[work] = (performance, found)
-        matches = [_composition_match(p, a, upload_s) for p, a in best.values()]
+        line = self.params.line(len(upload.chroma))
+        matches = [
+            _composition_match(performance, found, upload_s)
+            for work, (performance, found) in best.items()
+            if found.score > line and found.score >= self.params.ratio * _rival(work, found, best)
+        ]
         matches.sort(key=lambda m: (-m.score, m.work_id))
         return CompositionMatches(matches=matches, candidates_considered=len(keys), too_short=False)
+
+
+def _rival(work: str, found: CoverAlignment, best: dict[str, tuple[Performance, CoverAlignment]]) -> float:
+    """The best score of another composition aligned over most of the same stretch."""
+    return max(
+        (
+            other.score
+            for other_work, (_, other) in best.items()
+            if other_work != work and _overlap(found, other) >= 0.5
+        ),
+        default=0.0,
+    )
+
+
+def _overlap(a: CoverAlignment, b: CoverAlignment) -> float:
+    shared = min(a.upload_end_s, b.upload_end_s) - max(a.upload_start_s, b.upload_start_s)
+    shorter = min(a.upload_end_s - a.upload_start_s, b.upload_end_s - b.upload_start_s)
+    return max(0.0, shared) / shorter if shorter > 0 else 0.0
 
 
 def best_alignment(variants: list[CoverPrint], reference: CoverPrint) -> CoverAlignment | None:

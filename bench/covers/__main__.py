@@ -160,6 +160,8 @@ def evaluate(queries: list[Query], catalog: list[Performance], params: CoverPara
                     "score": top.score if top else 0.0,
                     "rank": next((r for r, (_, w) in enumerate(scores, 1) if w == truth), None),
                     "best_other": max((s for s, w in scores if w != truth), default=0.0),
+                    "truth_score": next((s for s, w in scores if w == truth), 0.0),
+                    "top_two": [s for s, _ in scores[:2]],
                     "transposition_ok": top is not None
                     and top.transposition_semitones == arrangement.transpose,
                     "tempo_error": abs(top.tempo_factor / arrangement.tempo_factor - 1) if top else None,

@@ -27,7 +27,7 @@ from tests.integration.test_decisions import royalty_decisions
 from tests.integration.test_pipeline import decided_record, eventually, publish
 
 pytestmark = pytest.mark.integration
-OPTED_OUT_SEED, MONETIZED_SEED, OTHER_SEED = 4101, 4102, 4103
+OPTED_OUT_SEED, MONETIZED_SEED, OTHER_SEED = 4101, 4104, 4106  # three different progressions
 SONG_SECONDS = 60
 
 

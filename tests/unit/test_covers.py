@@ -12,7 +12,7 @@ from detectors.covers import CoverMatcher, CoverParams, CoverPrint, Floats, Perf
 from model.findings import CompositionMetadata
 
 RATE = 22050
-SONG, OTHERS = 4102, (4101, 4103, 4104, 4105)
+SONG, OTHERS = 4104, (4101, 4103, 4106, 4118)  # five progressions
 
 
 def _print(seed: int, seconds: float, **cover: float) -> CoverPrint:
@@ -57,7 +57,7 @@ def test_a_cover_in_another_key_tempo_and_timbre_is_aligned_with_its_song(
 
 def test_the_matcher_reports_the_song_its_stretch_and_figures(masters: dict[int, CoverPrint]) -> None:
     lookup = _Everything([Performance(_work(s), f"master-{s}", p) for s, p in masters.items()])
-    matcher = CoverMatcher(lookup, CoverParams(min_score=0.0))
+    matcher = CoverMatcher(lookup, CoverParams(line_base=0.0, line_per_step=0.0))
     result = matcher(_print(SONG, 45, transpose=3, timbre_seed=9), 45.0)
     assert not result.too_short
     top = result.matches[0]
@@ -66,6 +66,17 @@ def test_the_matcher_reports_the_song_its_stretch_and_figures(masters: dict[int,
     (segment,) = top.segments
     assert segment.method == "composition" and segment.performance == f"master-{SONG}"
     assert 0 < top.share_of_upload <= 1
+
+
+def test_a_cover_that_two_songs_explain_alike_is_claimed_for_neither() -> None:
+    """Two registered songs on one progression: a cover of one aligns with both over its whole
+    length; unless its song stands out, neither is named (no claim on the wrong song)."""
+    twins = {seed: _print(seed, 60) for seed in (4101, 4102)}
+    lookup = _Everything([Performance(_work(s), f"master-{s}", p) for s, p in twins.items()])
+    cover = _print(4102, 45, transpose=3, timbre_seed=9)
+    scores = [covers.best_alignment(covers.tempo_variants(cover), p) for p in twins.values()]
+    assert all(a is not None and a.score > CoverParams().line(len(cover.chroma)) for a in scores)
+    assert CoverMatcher(lookup)(cover, 45.0).matches == []
 
 
 def test_too_short_an_upload_is_not_compared() -> None:
