@@ -46,6 +46,7 @@ PATCH_BEATS = 24  # a section vector: six bars of four beats
 PATCH_HOP = 8
 MIN_BEATS = PATCH_BEATS  # shorter audio has no section and is not matched
 EMBED_STEPS = EMBED_BEATS * SUBDIVISIONS
+MAX_QUERY_SECTIONS = 64  # per tempo reading of an upload (more than any bench query has)
 
 Floats = npt.NDArray[np.float32]
 
@@ -325,8 +326,7 @@ class CoverMatcher:
         if len(upload.chroma) < MIN_BEATS * SUBDIVISIONS:
             return CompositionMatches(matches=[], candidates_considered=0, too_short=True)
         variants = tempo_variants(upload)
-        vectors = [v for variant in variants for _, v in section_vectors(variant)]
-        keys = self.lookup.candidates(vectors)[: self.params.shortlist]
+        keys = self.lookup.candidates(query_vectors(variants))[: self.params.shortlist]
         best: dict[str, tuple[Performance, CoverAlignment]] = {}
         for performance in self.lookup.performances(keys):
             found = best_alignment(variants, performance.print)
@@ -341,6 +341,19 @@ class CoverMatcher:
         ]
         matches.sort(key=lambda m: (-m.score, m.work_id))
         return CompositionMatches(matches=matches, candidates_considered=len(keys), too_short=False)
+
+
+def query_vectors(variants: list[CoverPrint]) -> list[Floats]:
+    """The section vectors an upload is searched with: of every tempo reading, at most
+    MAX_QUERY_SECTIONS spread evenly over it (a half-hour upload is not 1,300 searches)."""
+    found = []
+    for variant in variants:
+        vectors = [v for _, v in section_vectors(variant)]
+        if len(vectors) > MAX_QUERY_SECTIONS:
+            keep = np.linspace(0, len(vectors) - 1, MAX_QUERY_SECTIONS).round().astype(int)
+            vectors = [vectors[i] for i in sorted(set(keep.tolist()))]
+        found += vectors
+    return found
 
 
 def _rival(work: str, found: CoverAlignment, best: dict[str, tuple[Performance, CoverAlignment]]) -> float:

@@ -36,6 +36,7 @@ from detectors.covers import (
     best_alignment,
     cover_print,
     pack,
+    query_vectors,
     section_vectors,
     tempo_variants,
     unpack,
@@ -286,8 +287,7 @@ def scale(
         matcher(q.print, q.seconds)
         timings.append((time.perf_counter() - started) * 1000)
         if q.item.song is not None:
-            vectors = [v for variant in tempo_variants(q.print) for _, v in section_vectors(variant)]
-            shortlist = lookup.candidates(vectors)[: CoverParams().shortlist]
+            shortlist = lookup.candidates(query_vectors(tempo_variants(q.print)))[: CoverParams().shortlist]
             retrieved.append(any(k.startswith(work_id_of(q.item.song) + "|") for k in shortlist))
     timings.sort()
     return {
