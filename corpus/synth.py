@@ -38,7 +38,9 @@ def song(
     timbre_seed: int | None = None,
 ) -> npt.NDArray[np.float32]:
     """The song of `seed`; with `transpose`, `tempo_factor` or `timbre_seed`, a cover of it:
-    the same chords and melody in another key, at another tempo, on other instruments."""
+    the same chords and melody in another key, at another tempo; with `timbre_seed` also on
+    other instruments and arranged otherwise (broken chords, a walking bass, the melody an octave
+    up, half the drums), so no recording fingerprint of the original finds it."""
     rng = np.random.default_rng(seed)
     bpm = float(rng.uniform(80, 150)) * tempo_factor
     beat = 60.0 / bpm
@@ -57,17 +59,27 @@ def song(
         return float(440.0 * 2 ** ((note - 69) / 12))
 
     bar = 4 * beat
+    rearranged = timbre_seed is not None  # a cover plays the same notes another way
     for bar_index in range(int(seconds / bar) + 1):
         start = int(bar_index * bar * rate)
         degree = progression[bar_index % len(progression)]
-        for interval in (0, 4 if degree in (0, 5, 7) else 3, 7):
-            chord = _tone(midi(root + degree + interval), bar, pad_timbre, rate) * 0.12
-            out[start : start + len(chord)] += chord
-        bass = _tone(midi(root - 12 + degree), bar / 2, np.array([1.0, 0.5]), rate) * 0.25
-        out[start : start + len(bass)] += bass
-        out[start + len(bass) : start + 2 * len(bass)] += bass
+        chord_notes = [root + degree + i for i in (0, 4 if degree in (0, 5, 7) else 3, 7)]
+        if rearranged:  # the chord broken into one note a beat, the bass on every beat
+            for step in range(4):
+                note = _tone(midi(chord_notes[step % 3] + (12 if step == 3 else 0)), beat, pad_timbre, rate)
+                out[start + int(step * beat * rate) :][: len(note)] += note * 0.2
+                bass = _tone(midi(root - 12 + degree), beat, np.array([1.0, 0.5]), rate) * 0.25
+                out[start + int(step * beat * rate) :][: len(bass)] += bass
+        else:
+            for pitch in chord_notes:
+                chord = _tone(midi(pitch), bar, pad_timbre, rate) * 0.12
+                out[start : start + len(chord)] += chord
+            bass = _tone(midi(root - 12 + degree), bar / 2, np.array([1.0, 0.5]), rate) * 0.25
+            out[start : start + len(bass)] += bass
+            out[start + len(bass) : start + 2 * len(bass)] += bass
         for step in range(8):
             note = root + 12 + _MAJOR[int(rng.integers(0, 7))] + (12 if rng.random() < 0.2 else 0)
+            note += 12 if rearranged else 0  # the melody sung an octave up
             lead = _tone(midi(note), beat / 2, lead_timbre, rate) * 0.35  # audible enough to tell bars apart
             at = start + int(step * beat / 2 * rate)
             out[at : at + len(lead)] += lead
@@ -75,10 +87,12 @@ def song(
             at = start + int(step * beat * rate)
             kick_t = np.arange(int(0.15 * rate)) / rate
             kick = np.sin(2 * np.pi * (60 + 80 * np.exp(-kick_t * 30)) * kick_t) * np.exp(-kick_t * 20) * 0.5
-            out[at : at + len(kick)] += kick
+            if not rearranged or step % 2 == 0:
+                out[at : at + len(kick)] += kick
             hat = rng.normal(0, 1, int(0.05 * rate)) * np.exp(-np.arange(int(0.05 * rate)) / rate * 80) * 0.05
             hat_at = at + int(beat / 2 * rate)
-            out[hat_at : hat_at + len(hat)] += hat
+            if not rearranged:
+                out[hat_at : hat_at + len(hat)] += hat
     out = out[:n]
     return (out / max(1e-9, float(np.max(np.abs(out)))) * 0.8).astype(np.float32)
 
