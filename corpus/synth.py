@@ -66,8 +66,8 @@ def song(
         chord_notes = [root + degree + i for i in (0, 4 if degree in (0, 5, 7) else 3, 7)]
         if rearranged:  # the chord broken into one note a beat, the bass on every beat
             for step in range(4):
-                note = _tone(midi(chord_notes[step % 3] + (12 if step == 3 else 0)), beat, pad_timbre, rate)
-                out[start + int(step * beat * rate) :][: len(note)] += note * 0.2
+                broken = _tone(midi(chord_notes[step % 3] + (12 if step == 3 else 0)), beat, pad_timbre, rate)
+                out[start + int(step * beat * rate) :][: len(broken)] += broken * 0.2
                 bass = _tone(midi(root - 12 + degree), beat, np.array([1.0, 0.5]), rate) * 0.25
                 out[start + int(step * beat * rate) :][: len(bass)] += bass
         else:
