@@ -51,6 +51,8 @@ ROUTES: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/recordings/jobs/{job_id}"): {"rights_holder"},
     ("DELETE", "/v1/recordings/{isrc}"): {"rights_holder"},
     ("PUT", "/v1/artists/{name}/opt-out"): {"rights_holder"},
+    ("PUT", "/v1/compositions/{work_id}"): {"rights_holder"},
+    ("GET", "/v1/compositions/{work_id}"): {"rights_holder"},
     ("GET", "/metrics"): {"reviewer"},
     ("POST", "/v1/generations"): {"generator"},
     ("GET", "/v1/generations/{generation_id}"): {"generator", "reviewer"},
@@ -131,7 +133,12 @@ def test_missing_bad_and_wrong_role_keys(
     client: TestClient, keys: dict[str, str], method: str, path: str
 ) -> None:
     url = path.format(
-        track_id="trk-nobody", isrc="QZAAA2600001", name="Nobody", job_id="no-job", generation_id="gen-none"
+        track_id="trk-nobody",
+        isrc="QZAAA2600001",
+        name="Nobody",
+        job_id="no-job",
+        generation_id="gen-none",
+        work_id="W-NOBODY",
     )
     assert client.request(method, url).status_code == 401
     assert client.request(method, url, headers=auth("clr_nope_nope")).status_code == 401
@@ -830,6 +837,11 @@ def _walk_as_holder(
     assert call("DELETE", "/v1/recordings/{isrc}", f"/v1/recordings/{theirs['isrc']}").status_code == 404
     opt_out = f"/v1/artists/{theirs['artist']}/opt-out"
     assert call("PUT", "/v1/artists/{name}/opt-out", opt_out, json={"opted_out": True}).status_code == 404
+    song = {"title": "Own Song", "writers": [mine["artist"]], "policy": "monetize", "royalty_rate_bp": 100}
+    composition = "/v1/compositions/{work_id}"
+    assert call("PUT", composition, f"/v1/compositions/W-{mine['isrc']}", json=song).status_code == 200
+    assert call("GET", composition, f"/v1/compositions/W-{mine['isrc']}").status_code == 200
+    assert call("GET", composition, f"/v1/compositions/W-{theirs['isrc']}").status_code == 404
     assert all(answers.values()), [route for route, got in answers.items() if not got]
     return answers
 

@@ -123,6 +123,7 @@ def test_submitted_track_gets_a_provenance_record_with_fingerprint_facts(
         "chromaprint": "ok",
         "watermark": "ok",
         "catalog_match": "ok",
+        "composition_match": "ok",
         "content_credentials": "ok",
         "generation": "ok",
         "name_opt_out": "ok",
