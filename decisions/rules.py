@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from decisions.policy import Policies
+from decisions.policy import MatchAction, Policies
 from decisions.royalties import Claim
 from model.events import Action, AiLabel, Evidence, Reason, TrackAnalyzed
 from model.findings import (
@@ -323,28 +323,15 @@ def catalog_rule(analysis: TrackAnalyzed, policies: Policies, context: DecisionC
                 ),
             )
             continue
+        claim = Claim(
+            rights_holder=match.rights_holder,
+            isrc=match.isrc,
+            title=match.title,
+            royalty_rate_bp=match.royalty_rate_bp,
+            segments=tuple((s.upload_start_s, s.upload_end_s) for s in match.segments),
+        )
         message = f"{where}; policy {holder_policy.label}: {action}"
-        if action == "block":
-            yield Outcome(
-                Action.TAKEDOWN, Reason(code=ReasonCode.CATALOG_BLOCK, message=message, evidence=[evidence])
-            )
-        elif action == "monetize":
-            claim = Claim(
-                rights_holder=match.rights_holder,
-                isrc=match.isrc,
-                title=match.title,
-                royalty_rate_bp=match.royalty_rate_bp,
-                segments=tuple((s.upload_start_s, s.upload_end_s) for s in match.segments),
-            )
-            yield Outcome(
-                Action.ROYALTY,
-                Reason(code=ReasonCode.CATALOG_MONETIZE, message=message, evidence=[evidence]),
-                claims=(claim,),
-            )
-        else:
-            yield Outcome(
-                Action.ALLOW, Reason(code=ReasonCode.CATALOG_TRACK, message=message, evidence=[evidence])
-            )
+        yield _policy_outcome(action, _CATALOG_CODES, message, evidence, claim)
 
 
 def composition_rule(
@@ -383,32 +370,45 @@ def composition_rule(
                 ),
             )
             continue
+        claim = Claim(
+            rights_holder=match.rights_holder,
+            isrc="",
+            title=match.title,
+            royalty_rate_bp=match.royalty_rate_bp,
+            segments=tuple((s.upload_start_s, s.upload_end_s) for s in match.segments),
+            right="composition",
+            work_id=match.work_id,
+        )
         message = f"{where}; policy {holder_policy.label}: {action}"
-        if action == "block":
-            yield Outcome(
-                Action.TAKEDOWN,
-                Reason(code=ReasonCode.COMPOSITION_BLOCK, message=message, evidence=[evidence]),
-            )
-        elif action == "monetize":
-            claim = Claim(
-                rights_holder=match.rights_holder,
-                isrc="",
-                title=match.title,
-                royalty_rate_bp=match.royalty_rate_bp,
-                segments=tuple((s.upload_start_s, s.upload_end_s) for s in match.segments),
-                right="composition",
-                work_id=match.work_id,
-            )
-            yield Outcome(
-                Action.ROYALTY,
-                Reason(code=ReasonCode.COMPOSITION_MONETIZE, message=message, evidence=[evidence]),
-                claims=(claim,),
-            )
-        else:
-            yield Outcome(
-                Action.ALLOW,
-                Reason(code=ReasonCode.COMPOSITION_TRACK, message=message, evidence=[evidence]),
-            )
+        yield _policy_outcome(action, _COMPOSITION_CODES, message, evidence, claim)
+
+
+# the reasons a policy's block, monetize and track give, for recordings and for compositions
+_CATALOG_CODES = (ReasonCode.CATALOG_BLOCK, ReasonCode.CATALOG_MONETIZE, ReasonCode.CATALOG_TRACK)
+_COMPOSITION_CODES = (
+    ReasonCode.COMPOSITION_BLOCK,
+    ReasonCode.COMPOSITION_MONETIZE,
+    ReasonCode.COMPOSITION_TRACK,
+)
+
+
+def _policy_outcome(
+    action: MatchAction,
+    codes: tuple[ReasonCode, ReasonCode, ReasonCode],
+    message: str,
+    evidence: Evidence,
+    claim: Claim,
+) -> Outcome:
+    """What a holder policy's action does to a match: block -> takedown, monetize -> royalty
+    (the claim), track -> allow on record."""
+    block, monetize, track = codes
+    if action == "block":
+        return Outcome(Action.TAKEDOWN, Reason(code=block, message=message, evidence=[evidence]))
+    if action == "monetize":
+        return Outcome(
+            Action.ROYALTY, Reason(code=monetize, message=message, evidence=[evidence]), claims=(claim,)
+        )
+    return Outcome(Action.ALLOW, Reason(code=track, message=message, evidence=[evidence]))
 
 
 def _modified_words(match: RecordingMatch) -> str:
