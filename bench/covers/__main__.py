@@ -16,6 +16,7 @@ import argparse
 import json
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,11 +93,11 @@ class Query:
     seconds: float
 
 
-def _cached_print(path: Path, key: str, make: Any) -> CoverPrint:
+def _cached_print(key: str, make: Callable[[], CoverPrint]) -> CoverPrint:
     cache = CACHE / "prints" / f"{covers.VERSION}-{covers.SUBDIVISIONS}" / f"{key}.txt"
     if cache.exists():
         return unpack(cache.read_text())
-    made: CoverPrint = make()
+    made = make()
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(pack(made))
     return made
@@ -107,29 +108,36 @@ def _mono(path: Path) -> tuple[np.ndarray[Any, np.dtype[np.float32]], int]:
     return (audio.mean(axis=1) if audio.ndim > 1 else audio).astype(np.float32), int(rate)
 
 
+def _print_of(path: Path, start_s: float = 0.0, seconds: float | None = None) -> CoverPrint:
+    audio, rate = _mono(path)
+    end = None if seconds is None else int((start_s + seconds) * rate)
+    return cover_print(audio[int(start_s * rate) : end], rate)
+
+
 def _excerpt_start(item: Item, seconds: float) -> float:
     rng = np.random.default_rng([item.cover.seed, len(item.cover.changes), 30])
     return float(rng.uniform(0, max(0.0, seconds - EXCERPT_S)))
 
 
 def queries_of(item: Item) -> list[Query]:
-    audio, rate = _mono(item.path)
-    seconds = len(audio) / rate
+    """The item's full and excerpt queries; the audio is decoded only for prints not cached."""
+    info = soundfile.info(item.path)
+    seconds = info.frames / info.samplerate
     stem = f"{item.split}-{item.path.stem}"
-    full = _cached_print(item.path, stem, lambda: cover_print(audio, rate))
+    full = _cached_print(stem, lambda: _print_of(item.path))
     start = _excerpt_start(item, seconds)
-    clip = audio[int(start * rate) : int((start + EXCERPT_S) * rate)]
-    excerpt = _cached_print(item.path, f"{stem}-x30", lambda: cover_print(clip, rate))
-    return [Query(item, "full", full, seconds), Query(item, "excerpt", excerpt, len(clip) / rate)]
+    excerpt = _cached_print(f"{stem}-x30", lambda: _print_of(item.path, start, EXCERPT_S))
+    return [
+        Query(item, "full", full, seconds),
+        Query(item, "excerpt", excerpt, min(EXCERPT_S, seconds - start)),
+    ]
 
 
 def master_performance(seed: int) -> Performance:
-    def make() -> CoverPrint:
-        audio, rate = _mono(master_path(seed))
-        return cover_print(audio, rate)
-
     return Performance(
-        composition_of(seed), f"master-{seed}", _cached_print(master_path(seed), f"m{seed}", make)
+        composition_of(seed),
+        f"master-{seed}",
+        _cached_print(f"m{seed}", lambda: _print_of(master_path(seed))),
     )
 
 
