@@ -1,4 +1,5 @@
-"""The one way to reach Elasticsearch: clients built from the settings with one timeout policy."""
+"""The one way to reach Elasticsearch: clients built from the settings with one timeout policy.
+Every node's address is given, so a request whose node is down is retried on another one."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ REQUEST_TIMEOUT_S = 30.0
 
 
 def connect(settings: Settings) -> Elasticsearch:
-    return Elasticsearch(settings.es_url, request_timeout=REQUEST_TIMEOUT_S)
+    return Elasticsearch(settings.es_urls, request_timeout=REQUEST_TIMEOUT_S)
 
 
 def connect_async(settings: Settings) -> AsyncElasticsearch:
-    return AsyncElasticsearch(settings.es_url, request_timeout=REQUEST_TIMEOUT_S)
+    return AsyncElasticsearch(settings.es_urls, request_timeout=REQUEST_TIMEOUT_S)

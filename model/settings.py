@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -21,21 +21,33 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLEARANCE_", frozen=True)
 
-    # Kafka (KRaft, one node, bound to 127.0.0.1)
+    # Kafka (KRaft, bound to 127.0.0.1; broker i of `services up` listens on kafka_port + 2i and
+    # kafka_controller_port + 2i, so the default pairs are 9092/9093, 9094/9095, ...)
     kafka_host: str = "127.0.0.1"
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
-    kafka_heap: str = "512m"
+    kafka_heap: str = Field("512m", description="JVM heap of each broker")
+    kafka_brokers: int = Field(1, ge=1, description="brokers `services up` runs (each also a controller)")
+    kafka_bootstrap_servers: str | None = Field(
+        None, description="'host:port,host:port' of a cluster; default: the local brokers"
+    )
     topic_prefix: str = Field("clearance.", description="prefix of every topic the project creates")
     topic_partitions: int = Field(4, ge=1)
+    topic_replication_factor: int = Field(1, ge=1, description="default min(3, kafka_brokers)")
+    min_insync_replicas: int = Field(1, ge=1, description="default 2 when the replication factor is 3+")
 
-    # Elasticsearch (one node, bound to 127.0.0.1)
+    # Elasticsearch (bound to 127.0.0.1; node i of `services up` uses es_port + i and
+    # es_transport_port + i)
     es_host: str = "127.0.0.1"
     es_port: int = 9200
     es_transport_port: int = 9300
-    es_heap: str = "1g"
+    es_heap: str = Field("1g", description="JVM heap of each node")
+    es_nodes: int = Field(1, ge=1, description="nodes `services up` runs")
+    es_hosts: str | None = Field(
+        None, description="'http://host:port,http://host:port' of a cluster; default: the local nodes"
+    )
     index_prefix: str = Field("clearance-", description="prefix of every index and template")
-    es_replicas: int = Field(0, ge=0, description="replicas per shard; 0 on one node, 1+ in a cluster")
+    es_replicas: int = Field(0, ge=0, description="replicas per shard; default 1 on 2+ nodes, else 0")
 
     # Where the fetched services, their data and logs live (git-ignored)
     services_dir: Path = PROJECT_ROOT / ".services"
@@ -105,6 +117,33 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = Field("console", pattern="^(console|json)$")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _cluster_defaults(cls, data: Any) -> Any:
+        """Replication follows the size of the local cluster unless set: RF min(3, brokers),
+        min ISR 2 once there are 3 copies, one Elasticsearch replica on 2+ nodes."""
+        if not isinstance(data, dict):
+            return data
+        filled = dict(data)
+        brokers, es_nodes = _count(data.get("kafka_brokers")), _count(data.get("es_nodes"))
+        if filled.get("topic_replication_factor") is None and brokers is not None:
+            filled["topic_replication_factor"] = min(3, brokers)
+        factor = _count(filled.get("topic_replication_factor"))
+        if filled.get("min_insync_replicas") is None and factor is not None:
+            filled["min_insync_replicas"] = 2 if factor >= 3 else 1
+        if filled.get("es_replicas") is None and es_nodes is not None:
+            filled["es_replicas"] = 1 if es_nodes > 1 else 0
+        return filled
+
+    @model_validator(mode="after")
+    def _writable_with_acks_all(self) -> Settings:
+        if self.min_insync_replicas > self.topic_replication_factor:
+            raise ValueError(
+                f"min_insync_replicas ({self.min_insync_replicas}) exceeds topic_replication_factor "
+                f"({self.topic_replication_factor}): no write with acks=all could succeed"
+            )
+        return self
+
     @field_validator("ingest_roots", mode="before")
     @classmethod
     def _folder_list(cls, value: Any) -> Any:
@@ -125,13 +164,53 @@ class Settings(BaseSettings):
     def trust_anchors_path(self) -> Path:
         return self.c2pa_trust_anchors or self.c2pa_dir / "trust-anchors.pem"
 
+    def kafka_broker_port(self, node: int) -> int:
+        """Broker (PLAINTEXT) port of local broker `node` (0-based); steps of 2 leave room for
+        its controller port beside it."""
+        return self.kafka_port + 2 * node
+
+    def kafka_node_controller_port(self, node: int) -> int:
+        return self.kafka_controller_port + 2 * node
+
+    def es_http_port(self, node: int) -> int:
+        return self.es_port + node
+
+    def es_node_transport_port(self, node: int) -> int:
+        return self.es_transport_port + node
+
     @property
     def kafka_bootstrap(self) -> str:
-        return f"{self.kafka_host}:{self.kafka_port}"
+        """'host:port,host:port', as kafka-python takes it (Faust: see streams.app)."""
+        if self.kafka_bootstrap_servers:
+            return ",".join(_split_addresses(self.kafka_bootstrap_servers))
+        return ",".join(f"{self.kafka_host}:{self.kafka_broker_port(i)}" for i in range(self.kafka_brokers))
+
+    @property
+    def es_urls(self) -> list[str]:
+        """Every Elasticsearch node the clients may use."""
+        if self.es_hosts:
+            return _split_addresses(self.es_hosts)
+        return [f"http://{self.es_host}:{self.es_http_port(i)}" for i in range(self.es_nodes)]
 
     @property
     def es_url(self) -> str:
-        return f"http://{self.es_host}:{self.es_port}"
+        """The first of `es_urls`, for callers that take one address."""
+        return self.es_urls[0]
+
+
+def _split_addresses(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _count(value: Any) -> int | None:
+    """A node count as given (int or environment text); None when absent or not a number, which
+    field validation then reports."""
+    if value is None:
+        return 1
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 @lru_cache(maxsize=1)

@@ -6,10 +6,13 @@ import contextlib
 import time
 
 from kafka.admin import KafkaAdminClient, NewPartitions, NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import InvalidReplicationFactorError, KafkaError, TopicAlreadyExistsError
 
 from model.settings import Settings
+from streams.logs import get_logger
 from streams.topics import Topics
+
+log = get_logger("clearance.admin")
 
 # Dead letters are kept long enough for someone to look at them.
 _DEADLETTER_RETENTION_MS = str(30 * 24 * 3600 * 1000)
@@ -21,6 +24,10 @@ class TopicsNotReady(RuntimeError):
     """Topics were created but some partition still has no leader; publishing would fail."""
 
 
+class TooFewBrokers(RuntimeError):
+    """The cluster has fewer brokers than the replication factor asks for."""
+
+
 def ensure_topics(settings: Settings) -> list[str]:
     """Create missing topics and grow any with fewer partitions than configured.
     Returns the names of the topics it created."""
@@ -28,24 +35,57 @@ def ensure_topics(settings: Settings) -> list[str]:
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="clearance-admin")
     try:
         existing = set(admin.list_topics())
-        wanted = [
-            NewTopic(
-                name,
-                num_partitions=settings.topic_partitions,
-                replication_factor=1,
-                topic_configs={"retention.ms": _DEADLETTER_RETENTION_MS} if name == topics.deadletter else {},
-            )
-            for name in topics.all()
-            if name not in existing
-        ]
+        wanted = [_new_topic(name, settings, topics) for name in topics.all() if name not in existing]
         if wanted:
-            with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
-                admin.create_topics(wanted)
-        _grow_partitions(admin, [t for t in topics.all() if t in existing], settings.topic_partitions)
+            _create(admin, wanted, settings)
+        kept = [t for t in topics.all() if t in existing]
+        _grow_partitions(admin, kept, settings.topic_partitions)
+        _warn_about_replication(admin, kept, settings.topic_replication_factor)
         _wait_for_leaders(admin, topics.all(), settings.topic_partitions)
         return [t.name for t in wanted]
     finally:
         admin.close()
+
+
+def _new_topic(name: str, settings: Settings, topics: Topics) -> NewTopic:
+    configs = {"min.insync.replicas": str(settings.min_insync_replicas)}
+    if name == topics.deadletter:
+        configs["retention.ms"] = _DEADLETTER_RETENTION_MS
+    return NewTopic(
+        name,
+        num_partitions=settings.topic_partitions,
+        replication_factor=settings.topic_replication_factor,
+        topic_configs=configs,
+    )
+
+
+def _create(admin: KafkaAdminClient, wanted: list[NewTopic], settings: Settings) -> None:
+    try:
+        with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
+            admin.create_topics(wanted)
+    except InvalidReplicationFactorError as exc:
+        raise TooFewBrokers(
+            f"Kafka at {settings.kafka_bootstrap} has fewer brokers than the replication factor "
+            f"{settings.topic_replication_factor}: start more brokers or set "
+            "CLEARANCE_TOPIC_REPLICATION_FACTOR"
+        ) from exc
+
+
+def _warn_about_replication(admin: KafkaAdminClient, names: list[str], factor: int) -> None:
+    """Kafka cannot change a topic's replication factor in place (that is a partition
+    reassignment), so an existing topic with another factor is reported, not altered."""
+    if not names:
+        return
+    for described in admin.describe_topics(names):
+        found = {len(p.get("replicas", [])) for p in described.get("partitions", [])}
+        if found and found != {factor}:
+            log.warning(
+                "topic replication differs from the setting",
+                topic=described["name"],
+                replicas=sorted(found),
+                wanted=factor,
+                fix="reassign its partitions (kafka-reassign-partitions) or delete and recreate it",
+            )
 
 
 def _grow_partitions(admin: KafkaAdminClient, names: list[str], partitions: int) -> None:

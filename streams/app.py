@@ -21,18 +21,27 @@ def create_app(settings: Settings) -> faust.App:
     datadir.mkdir(parents=True, exist_ok=True)
     return faust.App(
         settings.app_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        broker=faust_broker_url(settings.kafka_bootstrap),
         store="memory://",
         key_serializer="raw",
         value_serializer="raw",
         topic_partitions=settings.topic_partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.topic_replication_factor,
+        # every in-sync replica has the event before it counts as sent. Faust 0.15.3 has no
+        # setting for an idempotent producer outside exactly_once transactions; duplicates from
+        # retries are absorbed by the deterministic ids downstream.
+        producer_acks=-1,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
         autodiscover=False,
         datadir=str(datadir),
     )
+
+
+def faust_broker_url(bootstrap: str) -> str:
+    """Faust's form of a broker list: 'kafka://h1:p1;h2:p2' (kafka-python takes 'h1:p1,h2:p2')."""
+    return "kafka://" + ";".join(address.strip() for address in bootstrap.split(",") if address.strip())
 
 
 @dataclass(frozen=True)

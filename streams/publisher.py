@@ -28,6 +28,8 @@ class Publisher:
             bootstrap_servers=settings.kafka_bootstrap,
             client_id="clearance-publisher",
             acks="all",
+            # retries after a leader change cannot write an event twice
+            enable_idempotence=True,
             linger_ms=5,
             retry_backoff_ms=200,
             request_timeout_ms=10_000,
