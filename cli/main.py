@@ -453,7 +453,7 @@ def credentials_read(
 ) -> None:
     """Print the Content Credential in an audio file, validated, as JSON."""
     from detectors.credentials import read_credentials
-    from streams.worker import trust_anchors
+    from streams.detection import trust_anchors
 
     typer.echo(read_credentials(path, trust_anchors(get_settings())).model_dump_json(indent=2))
 

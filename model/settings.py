@@ -112,6 +112,22 @@ class Settings(BaseSettings):
     app_id: str = "clearance"
     index_batch_size: int = Field(200, ge=1)
     index_batch_seconds: float = Field(0.5, gt=0)
+    analysis_processes: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=0,
+        description="processes running the detectors, one core each (default: every core); "
+        "0 runs them in the worker's own threads",
+    )
+    analysis_in_flight: int = Field(
+        0, ge=0, description="tracks analysed at once by one worker; 0: one per analysis process"
+    )
+    analysis_timeout_s: float = Field(600.0, gt=0, description="a track analysed longer is dead-lettered")
+    stream_buffer_size: int = Field(
+        256, ge=1, description="events a worker reads ahead per stream; then it pauses fetching"
+    )
+    metrics_host: str = Field("127.0.0.1", description="address the worker's /metrics listens on")
+    metrics_interval_s: float = Field(5.0, gt=0, description="how often consumer lag is measured")
+    metrics_port: int = Field(9464, ge=0, le=65535, description="the worker's /metrics port; 0: none")
 
     # Logs
     log_level: str = "INFO"
@@ -151,6 +167,11 @@ class Settings(BaseSettings):
             text = value.strip()
             return json.loads(text) if text.startswith("[") else [p for p in text.split(os.pathsep) if p]
         return value
+
+    @property
+    def tracks_in_flight(self) -> int:
+        """Tracks one worker analyses at once: it reads no further ahead than its buffer."""
+        return self.analysis_in_flight or max(1, self.analysis_processes)
 
     @property
     def signer_chain_path(self) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -44,9 +45,9 @@ from model.events import (
     validate_event,
 )
 from model.limits import MAX_EVENT_BYTES, MESSAGE_CHARS, TITLE_CHARS, clip
-from streams.analysis import analyze_submission
 from streams.logs import get_logger
 from streams.parts import WorkerParts
+from streams.pool import AnalysisFailed
 from streams.store import UnsupportedAudioUri
 
 log = get_logger("clearance.agents")
@@ -185,28 +186,64 @@ def register_agents(parts: WorkerParts) -> None:
     async def publish(decision: Decision, raw: bytes) -> None:
         await topics.decisions[decision.action].send(key=decision.track_id.encode(), value=raw)
 
-    @app.agent(topics.submitted, concurrency=1, name="streams.agents.analyze")
+    handled: dict[tuple[str, int], int] = {}  # next offset per partition after the last handled
+
+    def done(event: EventT[bytes]) -> None:
+        key = (event.message.topic, event.message.partition)
+        handled[key] = max(handled.get(key, 0), event.message.offset + 1)
+
+    # Concurrent actors keep every analysis process busy; Faust commits an offset only once every
+    # event before it is done, and stops fetching once the stream's buffer is full.
+    @app.agent(topics.submitted, concurrency=settings.tracks_in_flight, name="streams.agents.analyze")
     async def analyze(stream: StreamT[bytes]) -> None:
         async for event in stream.events():
-            if (submission := await parsed(event, TrackSubmitted, "parse")) is None:
-                continue
             try:
-                # Decoding and fingerprinting are blocking; keep the event loop (heartbeats) free.
-                analysis = await asyncio.to_thread(analyze_submission, submission, settings, parts.detectors)
-                raw = encoded(analysis)
-            except (DecodeError, UnsupportedAudioUri) as exc:
-                await dead_letter(event, "decode", exc, submission.track_id)
-                continue
-            except Exception as exc:
-                await unexpected(event, "analyze", exc, submission.track_id)
-                continue
-            await topics.analyzed.send(key=submission.track_id.encode(), value=raw)
-            log.info(
-                "analyzed",
-                track_id=submission.track_id,
-                submission=submission.event_id,
-                detectors={f.detector: f.status for f in analysis.findings},
-            )
+                await analyze_one(event)
+            finally:
+                done(event)
+
+    async def analyze_one(event: EventT[bytes]) -> None:
+        if (submission := await parsed(event, TrackSubmitted, "parse")) is None:
+            parts.metrics.tracks.labels("dead_letter").inc()
+            return
+        started = time.perf_counter()
+        parts.metrics.in_flight.inc()
+        try:
+            analysis = await parts.analyzer.analyze(submission)
+            raw = encoded(analysis)
+        except (DecodeError, UnsupportedAudioUri) as exc:
+            await dead_letter(event, "decode", exc, submission.track_id)
+            parts.metrics.tracks.labels("dead_letter").inc()
+            return
+        except (AnalysisFailed, EventTooLarge) as exc:
+            await dead_letter(event, "analyze", exc, submission.track_id)
+            parts.metrics.tracks.labels("dead_letter").inc()
+            return
+        except Exception as exc:
+            await unexpected(event, "analyze", exc, submission.track_id)
+            parts.metrics.tracks.labels("dead_letter").inc()
+            return
+        finally:
+            parts.metrics.in_flight.dec()
+        await topics.analyzed.send(key=submission.track_id.encode(), value=raw)
+        parts.metrics.analysed(analysis, time.perf_counter() - started)
+        log.info(
+            "analyzed",
+            track_id=submission.track_id,
+            submission=submission.event_id,
+            detectors={f.detector: f.status for f in analysis.findings},
+            took_ms={f.detector: round(f.took_ms) for f in analysis.findings},
+        )
+
+    async def measure_lag() -> None:
+        consumer = app.consumer
+        for tp in consumer.assignment():
+            key = (tp.topic, tp.partition)
+            if key in handled:
+                lag = max(0, consumer.highwater(tp) - handled[key])
+                parts.metrics.lag.labels(tp.topic, str(tp.partition)).set(lag)
+
+    app.timer(interval=settings.metrics_interval_s)(measure_lag)
 
     def decide_current(analysis: TrackAnalyzed) -> list[Decision]:
         return decide_now(
@@ -216,6 +253,7 @@ def register_agents(parts: WorkerParts) -> None:
     @app.agent(topics.analyzed, concurrency=1, name="streams.agents.decide_track")
     async def decide_track(stream: StreamT[bytes]) -> None:
         async for event in stream.events():
+            done(event)
             if (analysis := await parsed(event, TrackAnalyzed, "parse")) is None:
                 continue
             try:
@@ -229,6 +267,7 @@ def register_agents(parts: WorkerParts) -> None:
                 continue
             for decision, raw in encoded_decisions:
                 await publish(decision, raw)
+            parts.metrics.published(decisions)
             log.info(
                 "decided",
                 track_id=analysis.track_id,
@@ -270,6 +309,8 @@ def register_agents(parts: WorkerParts) -> None:
                         await dead_letter(event, "parse", exc)
                 if parsed:
                     await write_batch(writer, parsed)
+                for event in batch:
+                    done(event)
         finally:
             await writer.close()
 

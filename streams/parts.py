@@ -8,12 +8,13 @@ from dataclasses import dataclass
 import faust
 
 from decisions.policy import Policies
-from detectors.run import Detector
 from index.registry import EsPeopleLookup, Expiring
 from index.stores import Stores
 from index.writer import EventWriter
 from model.settings import Settings
 from streams.app import AppTopics
+from streams.metrics import WorkerMetrics
+from streams.pool import Analyzer
 
 
 @dataclass(frozen=True)
@@ -24,5 +25,6 @@ class WorkerParts:
     stores: Stores  # synchronous: detectors and registry lookups run in worker threads
     policies: Expiring[Policies]
     people: EsPeopleLookup
-    detectors: tuple[Detector, ...]
+    analyzer: Analyzer  # runs the detectors: in processes of its own, or in threads
+    metrics: WorkerMetrics
     event_writer: Callable[[], EventWriter]  # asynchronous, opened by the index agent on its loop

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import faust
 
-from decisions.policy import PlatformPolicy
-from detectors.run import ProvenanceSources, VoiceThresholds, WatermarkModel, standard_detectors
 from index.client import connect_async
 from index.registry import EsPeopleLookup, Expiring
 from index.stores import Stores
@@ -15,7 +13,10 @@ from model.settings import Settings
 from streams.admin import ensure_topics
 from streams.agents import register_agents
 from streams.app import AppTopics, create_app
+from streams.detection import worker_detectors
+from streams.metrics import WorkerMetrics
 from streams.parts import WorkerParts
+from streams.pool import analyzer_for
 from streams.topics import Topics
 
 
@@ -23,15 +24,9 @@ def build_worker(settings: Settings) -> WorkerParts:
     """Assemble a worker's parts and register its agents (connects lazily, on first use)."""
     stores = Stores.open(settings)
     people = EsPeopleLookup(stores.registry, settings.registry_cache_seconds)
-    platform = PlatformPolicy()
-    detectors = standard_detectors(
-        stores.catalog.lookup(),
-        WatermarkModel(settings.watermark_detector, settings.watermark_threshold),
-        people,
-        VoiceThresholds(platform.voice_takedown_similarity, platform.voice_review_similarity),
-        ProvenanceSources(trust_anchors(settings), stores.generated.lookup()),
-        stores.compositions.lookup(),
-    )
+    # with analysis processes, each builds its own detectors: the models live there, not here
+    in_threads = settings.analysis_processes == 0
+    detectors = worker_detectors(settings, stores, people) if in_threads else None
     app = create_app(settings)
     parts = WorkerParts(
         settings=settings,
@@ -40,18 +35,12 @@ def build_worker(settings: Settings) -> WorkerParts:
         stores=stores,
         policies=Expiring(stores.registry.current_policies, settings.registry_cache_seconds),
         people=people,
-        detectors=detectors,
+        analyzer=analyzer_for(settings, detectors),
+        metrics=WorkerMetrics.create(),
         event_writer=lambda: EventWriter(connect_async(settings), stores.indices),
     )
     register_agents(parts)
     return parts
-
-
-def trust_anchors(settings: Settings) -> str | None:
-    """The PEM roots Content Credentials are validated against; without the file no signer is
-    trusted (manifests still validate, as untrusted)."""
-    path = settings.trust_anchors_path
-    return path.read_text() if path.is_file() else None
 
 
 def prepare_services(settings: Settings) -> None:
@@ -68,4 +57,8 @@ def prepare_services(settings: Settings) -> None:
 def run_worker(settings: Settings) -> None:
     """Run the agents until interrupted (Faust's own worker: signals, rebalances, commits)."""
     parts = build_worker(settings)
-    faust.Worker(parts.app, loglevel=settings.log_level.lower()).execute_from_commandline()
+    parts.metrics.serve(settings.metrics_host, settings.metrics_port)
+    try:
+        faust.Worker(parts.app, loglevel=settings.log_level.lower()).execute_from_commandline()
+    finally:
+        parts.analyzer.close()

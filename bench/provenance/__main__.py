@@ -32,7 +32,7 @@ from bench.provenance.analysis import bench_settings, start_worker, upload_rows
 from bench.provenance.edits import EDITS
 from detectors.credentials import read_credentials
 from index.stores import Stores
-from streams.worker import trust_anchors
+from streams.detection import trust_anchors
 
 ROWS = corpus.CACHE / "rows.jsonl"
 

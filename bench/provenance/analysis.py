@@ -22,7 +22,7 @@ from index.stores import Stores
 from model.events import Action, TrackAnalyzed, TrackSubmitted
 from model.findings import ContentCredentials, GenerationMatch, WatermarkDetection
 from model.settings import Settings, get_settings
-from streams.worker import trust_anchors
+from streams.detection import trust_anchors
 
 
 def bench_settings(prefix: str) -> Settings:

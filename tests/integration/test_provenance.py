@@ -24,8 +24,8 @@ from detectors.credentials import read_credentials
 from index.stores import Stores
 from model.generation import GenerationIn, GenerationRecord, ParentWork
 from model.settings import Settings
+from streams.detection import trust_anchors
 from streams.generation import Generations
-from streams.worker import trust_anchors
 from tests.integration.test_modified_matches import _submit_and_wait
 
 pytestmark = pytest.mark.integration

@@ -1,0 +1,148 @@
+"""Where a worker runs its detectors: in a pool of processes, one core each, so a worker uses
+every core it is given while its event loop keeps heartbeats and commits flowing; or, with no
+processes configured, in the worker's own threads (one track at a time, as a small demo needs).
+
+A track whose analysis kills its process is retried on a fresh pool; if it kills every try, or
+runs past the time limit, it fails with AnalysisFailed (the agent dead-letters it) and the pool
+is replaced, so one hostile upload never stalls the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from detectors.run import Detector
+from index.registry import EsPeopleLookup
+from index.stores import Stores
+from model.events import TrackAnalyzed, TrackSubmitted
+from model.settings import Settings
+from streams.analysis import analyze_submission
+from streams.detection import worker_detectors
+from streams.logs import configure_logging, get_logger
+
+log = get_logger("clearance.pool")
+
+# A process dies under a track for reasons outside it too (the out-of-memory killer taking the
+# largest process, an operator); only a track that kills every try is given up on.
+ANALYSIS_ATTEMPTS = 3
+
+
+class AnalysisFailed(RuntimeError):
+    """The track's analysis killed its process on every try, or ran past the time limit."""
+
+
+class Analyzer(Protocol):
+    async def analyze(self, submission: TrackSubmitted) -> TrackAnalyzed: ...
+
+    def close(self) -> None: ...
+
+
+class ThreadAnalyzer:
+    """Detectors in a thread of the worker's process (decoding and fingerprinting block)."""
+
+    def __init__(self, settings: Settings, detectors: tuple[Detector, ...]) -> None:
+        self._settings, self._detectors = settings, detectors
+
+    async def analyze(self, submission: TrackSubmitted) -> TrackAnalyzed:
+        return await asyncio.to_thread(analyze_submission, submission, self._settings, self._detectors)
+
+    def close(self) -> None:
+        pass
+
+
+Work = Callable[[TrackSubmitted], TrackAnalyzed]
+
+
+class ProcessAnalyzer:
+    """Detectors in `processes` child processes, each with its own stores and models. `work` and
+    `start` (module-level functions: the child imports them) are what each process runs."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        processes: int,
+        work: Work | None = None,
+        start: Callable[[Settings], Any] | None = None,
+    ) -> None:
+        self._settings, self._processes = settings, processes
+        self._work = work or analyze_in_process
+        self._start = start or start_analysis_process
+        self._executor: ProcessPoolExecutor | None = None
+
+    async def analyze(self, submission: TrackSubmitted) -> TrackAnalyzed:
+        loop = asyncio.get_running_loop()
+        for attempt in range(1, ANALYSIS_ATTEMPTS + 1):
+            executor = self._current()
+            future = loop.run_in_executor(executor, self._work, submission)
+            try:
+                return await asyncio.wait_for(future, self._settings.analysis_timeout_s)
+            except BrokenProcessPool:
+                log.warning("analysis_process_died", track_id=submission.track_id, attempt=attempt)
+                self._replace(executor)
+            except TimeoutError:
+                self._replace(executor)  # the only way to stop a running detector is its process
+                raise AnalysisFailed(
+                    f"analysis took longer than {self._settings.analysis_timeout_s:.0f} s "
+                    "(CLEARANCE_ANALYSIS_TIMEOUT_S)"
+                ) from None
+        raise AnalysisFailed(f"the analysis process died on each of {ANALYSIS_ATTEMPTS} tries")
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    def _current(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self._processes,
+                # not fork: the parent's event loop, Kafka sockets and threads must not be copied
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=self._start,
+                initargs=(self._settings,),
+            )
+        return self._executor
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        """Drop `broken` (once, however many tracks saw it break), stopping its processes."""
+        if self._executor is not broken:
+            return
+        self._executor = None
+        # Python 3.11 has no public way to stop a pool's processes; 3.14 adds terminate_workers()
+        for process in list(getattr(broken, "_processes", {}).values()):
+            process.kill()
+        broken.shutdown(wait=False, cancel_futures=True)
+
+
+def analyzer_for(settings: Settings, detectors: tuple[Detector, ...] | None) -> Analyzer:
+    if settings.analysis_processes == 0:
+        if detectors is None:
+            raise ValueError("running detectors in the worker's own threads needs the detectors")
+        return ThreadAnalyzer(settings, detectors)
+    return ProcessAnalyzer(settings, settings.analysis_processes)
+
+
+# ---------------------------------------------------------------- inside an analysis process
+
+_process_detectors: list[tuple[Settings, tuple[Detector, ...]]] = []
+
+
+def start_analysis_process(settings: Settings) -> None:
+    """Pool initializer: one core per process (they run side by side), and the detectors."""
+    import torch
+
+    torch.set_num_threads(1)
+    configure_logging(settings)
+    stores = Stores.open(settings)
+    people = EsPeopleLookup(stores.registry, settings.registry_cache_seconds)
+    _process_detectors.append((settings, worker_detectors(settings, stores, people)))
+
+
+def analyze_in_process(submission: TrackSubmitted) -> TrackAnalyzed:
+    settings, detectors = _process_detectors[-1]
+    return analyze_submission(submission, settings, detectors)

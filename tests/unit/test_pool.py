@@ -1,0 +1,72 @@
+"""The analysis pool: a track that kills its process, or runs past the limit, fails alone; the
+tracks beside it and after it are still analysed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from model.events import TrackAnalyzed, TrackSubmitted
+from model.settings import Settings
+from streams.pool import ANALYSIS_ATTEMPTS, AnalysisFailed, ProcessAnalyzer
+
+
+def analyze_or_misbehave(submission: TrackSubmitted) -> TrackAnalyzed:
+    """Stands in for the detectors, in the child process."""
+    if submission.track_id == "kills-its-process":
+        os._exit(3)
+    if submission.track_id == "never-ends":
+        time.sleep(60)
+    return TrackAnalyzed(track_id=submission.track_id, submission=submission, findings=[])
+
+
+def nothing_to_start(_: Settings) -> None:
+    pass
+
+
+def submission(track_id: str) -> TrackSubmitted:
+    return TrackSubmitted(track_id=track_id, source="upload", audio_uri="file:///x.wav", uploader_id="u")
+
+
+@pytest.fixture
+def pool() -> Iterator[ProcessAnalyzer]:
+    analyzer = ProcessAnalyzer(
+        Settings(analysis_timeout_s=3), 2, work=analyze_or_misbehave, start=nothing_to_start
+    )
+    yield analyzer
+    analyzer.close()
+
+
+def test_a_track_is_analysed_in_a_child_process(pool: ProcessAnalyzer) -> None:
+    analysis = asyncio.run(pool.analyze(submission("fine")))
+    assert analysis.track_id == "fine"
+    assert analysis.submission.track_id == "fine"
+
+
+def test_a_track_that_kills_every_try_fails_and_the_next_is_analysed(pool: ProcessAnalyzer) -> None:
+    with pytest.raises(AnalysisFailed, match=f"died on each of {ANALYSIS_ATTEMPTS} tries"):
+        asyncio.run(pool.analyze(submission("kills-its-process")))
+    assert asyncio.run(pool.analyze(submission("after"))).track_id == "after"
+
+
+def test_a_track_beside_a_killer_is_still_analysed(pool: ProcessAnalyzer) -> None:
+    async def both() -> tuple[TrackAnalyzed | BaseException, TrackAnalyzed | BaseException]:
+        return await asyncio.gather(
+            pool.analyze(submission("kills-its-process")),
+            pool.analyze(submission("beside")),
+            return_exceptions=True,
+        )
+
+    killer, beside = asyncio.run(both())
+    assert isinstance(killer, AnalysisFailed)
+    assert isinstance(beside, TrackAnalyzed) and beside.track_id == "beside"
+
+
+def test_a_track_past_the_time_limit_fails_and_the_pool_goes_on(pool: ProcessAnalyzer) -> None:
+    with pytest.raises(AnalysisFailed, match="longer than 3 s"):
+        asyncio.run(pool.analyze(submission("never-ends")))
+    assert asyncio.run(pool.analyze(submission("after"))).track_id == "after"
