@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from cli import services
-from model.settings import get_settings
+from model.settings import Settings, get_settings
 from streams.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -47,25 +47,51 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
+KafkaBrokersOption = Annotated[
+    int | None,
+    typer.Option("--kafka-brokers", min=1, help="Kafka brokers (default: CLEARANCE_KAFKA_BROKERS, 1)"),
+]
+EsNodesOption = Annotated[
+    int | None,
+    typer.Option("--es-nodes", min=1, help="Elasticsearch nodes (default: CLEARANCE_ES_NODES, 1)"),
+]
+
+
+def _cluster_settings(kafka_brokers: int | None, es_nodes: int | None) -> Settings:
+    """The settings with the command line's node counts; replication defaults follow them."""
+    counts = {"kafka_brokers": kafka_brokers, "es_nodes": es_nodes}
+    given = {name: count for name, count in counts.items() if count is not None}
+    return Settings(**given) if given else get_settings()  # type: ignore[arg-type]
+
+
 @services_app.command("up")
-def services_up() -> None:
-    """Fetch (first time), start and wait for Kafka and Elasticsearch. Harmless when running."""
+def services_up(kafka_brokers: KafkaBrokersOption = None, es_nodes: EsNodesOption = None) -> None:
+    """Fetch (first time), start and wait for Kafka and Elasticsearch, one node each or a
+    cluster of several. Nodes already running are left alone."""
+    settings = _cluster_settings(kafka_brokers, es_nodes)
     try:
-        services.up(get_settings(), console.print)
+        services.up(settings, console.print)
     except services.ServiceError as exc:
         _fail(str(exc))
+    configured = get_settings()
+    if (settings.kafka_brokers, settings.es_nodes) != (configured.kafka_brokers, configured.es_nodes):
+        console.print(
+            f"so workers, the API and `submit` use every node: export "
+            f"CLEARANCE_KAFKA_BROKERS={settings.kafka_brokers} CLEARANCE_ES_NODES={settings.es_nodes}",
+            highlight=False,
+        )
 
 
 @services_app.command("down")
 def services_down() -> None:
-    """Stop both services; no process is left behind."""
+    """Stop every node of both services; no process is left behind."""
     services.down(get_settings(), console.print)
 
 
 @services_app.command("status")
-def services_status() -> None:
-    """Say what runs where."""
-    for s in services.status(get_settings()):
+def services_status(kafka_brokers: KafkaBrokersOption = None, es_nodes: EsNodesOption = None) -> None:
+    """Say what runs where, node by node."""
+    for s in services.status(_cluster_settings(kafka_brokers, es_nodes)):
         state = f"running (pid {s.pid})" if s.running else "stopped"
         console.print(
             f"{s.name}: {state} at {s.address}, {s.health}; log {s.log}", highlight=False, soft_wrap=True

@@ -77,7 +77,7 @@ def _warn_about_replication(admin: KafkaAdminClient, names: list[str], factor: i
     if not names:
         return
     for described in admin.describe_topics(names):
-        found = {len(p.get("replicas", [])) for p in described.get("partitions", [])}
+        found = {len(p.get("replica_nodes", [])) for p in described.get("partitions", [])}
         if found and found != {factor}:
             log.warning(
                 "topic replication differs from the setting",

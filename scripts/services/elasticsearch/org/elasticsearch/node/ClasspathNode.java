@@ -22,6 +22,12 @@ import org.elasticsearch.transport.netty4.Netty4Plugin;
  * org.elasticsearch.node because the plugin-service hook it overrides is package-private.
  *
  * Usage: java -cp CLASSPATH org.elasticsearch.node.ClasspathNode HOME HTTP_PORT TRANSPORT_PORT
+ *            [NODE_NAME SEED_HOSTS [INITIAL_MASTER_NODES]]
+ *
+ * With three arguments the node is a cluster of its own (single-node discovery). With more it is
+ * one node of a cluster: SEED_HOSTS lists every node's transport address, and
+ * INITIAL_MASTER_NODES (node names) is given only on the very first start of a new cluster.
+ * Lists are comma-separated.
  */
 public class ClasspathNode extends Node {
 
@@ -39,24 +45,32 @@ public class ClasspathNode extends Node {
         for (String dir : List.of("data", "logs", "config")) {
             Files.createDirectories(home.resolve(dir));
         }
+        String nodeName = args.length > 3 ? args[3] : "clearance-es-1";
         LogConfigurator.configureESLogging();
-        Settings settings = Settings.builder()
+        Settings.Builder builder = Settings.builder()
             .put("path.home", home.toString())
             .put("path.data", home.resolve("data").toString())
             .put("path.logs", home.resolve("logs").toString())
             .put("cluster.name", "clearance")
-            .put("node.name", "clearance-es-1")
-            .put("discovery.type", "single-node")
+            .put("node.name", nodeName)
             .put("network.host", "127.0.0.1")
             .put("http.port", args[1])
             .put("transport.port", args[2])
             .put("http.type", "netty4")
             .put("transport.type", "netty4")
             // a developer's disk may be nearly full; never turn indices read-only for that here
-            .put("cluster.routing.allocation.disk.threshold_enabled", false)
-            .build();
+            .put("cluster.routing.allocation.disk.threshold_enabled", false);
+        if (args.length > 4) {
+            builder.putList("discovery.seed_hosts", List.of(args[4].split(",")));
+            if (args.length > 5 && !args[5].isEmpty()) {
+                builder.putList("cluster.initial_master_nodes", List.of(args[5].split(",")));
+            }
+        } else {
+            builder.put("discovery.type", "single-node");
+        }
+        Settings settings = builder.build();
         Environment environment = InternalSettingsPreparer.prepareEnvironment(
-            settings, Map.of(), home.resolve("config"), () -> "clearance-es-1");
+            settings, Map.of(), home.resolve("config"), () -> nodeName);
         Node node = new ClasspathNode(environment, List.of(Netty4Plugin.class));
         CountDownLatch closed = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
