@@ -214,7 +214,8 @@ def worker() -> None:
         prepare_services(settings)
     except Exception as exc:  # unreachable services: say so in one line
         _fail(
-            f"cannot reach Kafka at {settings.kafka_bootstrap} or Elasticsearch at {settings.es_url} "
+            f"cannot reach Kafka at {settings.kafka_bootstrap} or Elasticsearch at "
+            f"{','.join(settings.es_urls)} "
             f"({type(exc).__name__}: {exc}); start them with `clearance services up`"
         )
     run_worker(settings)

@@ -524,6 +524,8 @@ def ensure_indices(es: Elasticsearch, indices: Indices, replicas: int = 0) -> No
         es.indices.put_index_template(name=name, **_template(name, mappings, replicas))
         if es.indices.exists(index=name):
             es.indices.put_mapping(index=name, **mappings)
+            # a template only shapes new indices; the replica count may change in place
+            es.indices.put_settings(index=name, settings={"number_of_replicas": replicas})
             continue
         try:
             es.indices.create(index=name)

@@ -63,7 +63,7 @@ def live_settings(live_env: dict[str, str]) -> Settings:
 
 @pytest.fixture(scope="session")
 def es(live_settings: Settings) -> Iterator[Elasticsearch]:
-    client = Elasticsearch(live_settings.es_url, request_timeout=30)
+    client = Elasticsearch(live_settings.es_urls, request_timeout=30)
     ensure_indices(client, Indices(live_settings.index_prefix))
     yield client
     drop_indices(client, live_settings.index_prefix)
