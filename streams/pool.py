@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from detectors.run import Detector
@@ -60,7 +60,10 @@ Work = Callable[[TrackSubmitted], TrackAnalyzed]
 
 class ProcessAnalyzer:
     """Detectors in `processes` child processes, each with its own stores and models. `work` and
-    `start` (module-level functions: the child imports them) are what each process runs."""
+    `start` (module-level functions: the child imports them) are what each process runs.
+
+    A dead process breaks the whole pool, so every track in flight sees it die: each is tried
+    again alone, one at a time, in a process of its own. There only the culprit dies again."""
 
     def __init__(
         self,
@@ -69,35 +72,54 @@ class ProcessAnalyzer:
         work: Work | None = None,
         start: Callable[[Settings], Any] | None = None,
     ) -> None:
-        self._settings, self._processes = settings, processes
+        self._settings = settings
         self._work = work or analyze_in_process
         self._start = start or start_analysis_process
-        self._executor: ProcessPoolExecutor | None = None
+        self._shared = _Pool(processes, self._start, settings)
+        self._alone = _Pool(1, self._start, settings)
+        self._one_at_a_time = asyncio.Lock()
 
     async def analyze(self, submission: TrackSubmitted) -> TrackAnalyzed:
-        loop = asyncio.get_running_loop()
-        for attempt in range(1, ANALYSIS_ATTEMPTS + 1):
-            executor = self._current()
-            future = loop.run_in_executor(executor, self._work, submission)
-            try:
-                return await asyncio.wait_for(future, self._settings.analysis_timeout_s)
-            except BrokenProcessPool:
-                log.warning("analysis_process_died", track_id=submission.track_id, attempt=attempt)
-                self._replace(executor)
-            except TimeoutError:
-                self._replace(executor)  # the only way to stop a running detector is its process
-                raise AnalysisFailed(
-                    f"analysis took longer than {self._settings.analysis_timeout_s:.0f} s "
-                    "(CLEARANCE_ANALYSIS_TIMEOUT_S)"
-                ) from None
+        try:
+            return await self._run(self._shared, submission)
+        except BrokenProcessPool:
+            log.warning("analysis_process_died", track_id=submission.track_id, retry="alone")
+        for attempt in range(2, ANALYSIS_ATTEMPTS + 1):
+            async with self._one_at_a_time:
+                try:
+                    return await self._run(self._alone, submission)
+                except BrokenProcessPool:
+                    log.warning("analysis_process_died", track_id=submission.track_id, attempt=attempt)
         raise AnalysisFailed(f"the analysis process died on each of {ANALYSIS_ATTEMPTS} tries")
 
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+    async def _run(self, pool: _Pool, submission: TrackSubmitted) -> TrackAnalyzed:
+        executor = pool.current()
+        future = asyncio.get_running_loop().run_in_executor(executor, self._work, submission)
+        try:
+            return await asyncio.wait_for(future, self._settings.analysis_timeout_s)
+        except BrokenProcessPool:
+            pool.replace(executor)
+            raise
+        except TimeoutError:
+            pool.replace(executor)  # the only way to stop a running detector is its process
+            raise AnalysisFailed(
+                f"analysis took longer than {self._settings.analysis_timeout_s:.0f} s "
+                "(CLEARANCE_ANALYSIS_TIMEOUT_S)"
+            ) from None
 
-    def _current(self) -> ProcessPoolExecutor:
+    def close(self) -> None:
+        self._shared.close()
+        self._alone.close()
+
+
+class _Pool:
+    """A process pool made on first use and replaced once broken."""
+
+    def __init__(self, processes: int, start: Callable[[Settings], Any], settings: Settings) -> None:
+        self._processes, self._start, self._settings = processes, start, settings
+        self._executor: ProcessPoolExecutor | None = None
+
+    def current(self) -> ProcessPoolExecutor:
         if self._executor is None:
             self._executor = ProcessPoolExecutor(
                 max_workers=self._processes,
@@ -108,7 +130,7 @@ class ProcessAnalyzer:
             )
         return self._executor
 
-    def _replace(self, broken: ProcessPoolExecutor) -> None:
+    def replace(self, broken: ProcessPoolExecutor) -> None:
         """Drop `broken` (once, however many tracks saw it break), stopping its processes."""
         if self._executor is not broken:
             return
@@ -117,6 +139,11 @@ class ProcessAnalyzer:
         for process in list(getattr(broken, "_processes", {}).values()):
             process.kill()
         broken.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
 
 
 def analyzer_for(settings: Settings, detectors: tuple[Detector, ...] | None) -> Analyzer:
