@@ -32,6 +32,8 @@ def create_app(settings: Settings) -> faust.App:
         # retries are absorbed by the deterministic ids downstream.
         producer_acks=-1,
         processing_guarantee="at_least_once",
+        # backpressure: past this many unhandled events a stream stops fetching until it drains
+        stream_buffer_maxsize=settings.stream_buffer_size,
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
         autodiscover=False,
