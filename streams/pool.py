@@ -162,7 +162,11 @@ _process_detectors: list[tuple[Settings, tuple[Detector, ...]]] = []
 def start_analysis_process(settings: Settings) -> None:
     """Pool initializer: one core per process (they run side by side), and the detectors."""
     import torch
+    from threadpoolctl import threadpool_limits
 
+    # numpy's BLAS and OpenMP pools would start a thread per core in every process: with a
+    # process per core that is cores x cores threads fighting over the caches
+    threadpool_limits(1)
     torch.set_num_threads(1)
     configure_logging(settings)
     stores = Stores.open(settings)
