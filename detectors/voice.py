@@ -1,6 +1,6 @@
 """Opt-outs by voice: does a voice in the track resemble the registered voiceprint of an artist
 who opted out? Speaker embeddings come from Resemblyzer's encoder (its weights ship in the
-wheel). The track is cut into 10 s segments (5 s hop); silences are trimmed, each voiced segment
+wheel). The track is cut into 10 s segments side by side; silences are trimmed, each voiced segment
 is embedded, and each voiceprint keeps its best-matching segment."""
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import torchaudio.functional as AF
 from model.findings import VoiceMatch, VoiceMatches
 
 NAME = "voice_opt_out"
-VERSION = "1"
+VERSION = "2"
 RATE = 16_000
 SEGMENT_S = 10.0
-HOP_S = 5.0
+HOP_S = 10.0  # segments side by side: overlapping ones embedded every second twice
 MIN_VOICED_S = 1.0
 
 Embedding = npt.NDArray[np.float32]
