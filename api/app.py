@@ -34,7 +34,9 @@ from api.headers import SecurityHeaders
 from api.routes import UPLOAD_ROUTES, router
 from api.schemas import Health
 from index.stores import Stores
+from model.findings import RecordingMetadata
 from model.settings import Settings
+from streams.backfill import request_backfill
 from streams.generation import Generations
 from streams.logs import get_logger
 from streams.publisher import Publisher, PublishError
@@ -81,11 +83,20 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stores = Stores.open(settings)
         stores.ensure_indices(settings.es_replicas)
-        registrations = RegistrationJobs(Registration(settings, stores.catalog), stores.jobs, settings)
+        bus = publisher or Publisher(settings)
+
+        def claim_retroactively(meta: RecordingMetadata) -> str:
+            return request_backfill(
+                stores.backfill_jobs, bus, settings, "recording", meta.isrc, meta.rights_holder
+            ).job_id
+
+        registrations = RegistrationJobs(
+            Registration(settings, stores.catalog), stores.jobs, settings, claim_retroactively
+        )
         app.state.services = Services(
             settings,
             stores,
-            publisher or Publisher(settings),
+            bus,
             registrations,
             Generations(settings, stores.generated),
             threading.BoundedSemaphore(settings.api_registration_workers),

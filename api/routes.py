@@ -49,6 +49,7 @@ from model.events import (
 from model.findings import CompositionMetadata, Modification, RecordingMetadata
 from model.generation import GENERATION_ID, GenerationIn, GenerationRecord
 from model.names import fold
+from streams.backfill import OPERATOR, request_backfill
 from streams.generation import UnknownGenerator
 from streams.ingest import publish_submissions, submission_for
 from streams.publisher import PublishError
@@ -362,6 +363,9 @@ def royalties(
     return [RoyaltyPeriod(**row) for row in rows]
 
 
+BACKFILL_HEADER = "X-Backfill-Job"  # the job finding the existing uploads a change affects
+
+
 def _own_holder(key: ApiKey) -> str:
     if key.rights_holder is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "registering recordings needs a rights_holder key")
@@ -446,7 +450,11 @@ def remove_recording(svc: ServicesDep, key: Holder, isrc: str) -> None:
     },
 )
 def register_composition(
-    svc: ServicesDep, key: Holder, work_id: Annotated[str, PathParam(max_length=64)], body: CompositionIn
+    svc: ServicesDep,
+    key: Holder,
+    response: Response,
+    work_id: Annotated[str, PathParam(max_length=64)],
+    body: CompositionIn,
 ) -> CompositionMetadata:
     """Register or update one of the caller's compositions (songs as written) by its work id.
     Masters registered by a manifest that name the work id become its performances, so covers
@@ -460,6 +468,10 @@ def register_composition(
         svc.stores.compositions.register(meta)
     except CompositionConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    backfill = request_backfill(
+        svc.stores.backfill_jobs, svc.publisher, svc.settings, "composition", work_id, holder
+    )
+    response.headers[BACKFILL_HEADER] = backfill.job_id
     return meta
 
 
@@ -488,7 +500,9 @@ def composition(
         422: {"model": Error, "description": "an alias too short or too common"},
     },
 )
-def set_opt_out(svc: ServicesDep, key: Holder, name: str, body: OptOutIn) -> dict[str, Any]:
+def set_opt_out(
+    svc: ServicesDep, key: Holder, response: Response, name: str, body: OptOutIn
+) -> dict[str, Any]:
     """Opt one of the caller's artists out of (or back into) AI remixes, covers and voices. The
     first holder to register a person owns the registration: another holder gets 403. Every
     change is audited."""
@@ -507,6 +521,11 @@ def set_opt_out(svc: ServicesDep, key: Holder, name: str, body: OptOutIn) -> dic
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     if change.before != change.after:
         svc.stores.audit.record_opt_out_change(change, key.name, key.key_id, holder)
+        names = [str(change.person.get("name") or name), *change.person.get("aliases", [])]
+        backfill = request_backfill(
+            svc.stores.backfill_jobs, svc.publisher, svc.settings, "opt_out", name, holder or OPERATOR, names
+        )
+        response.headers[BACKFILL_HEADER] = backfill.job_id
     person = dict(change.person)
     person.pop("voiceprint", None)
     return person

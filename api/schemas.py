@@ -82,6 +82,9 @@ class RegistrationResult(BaseModel):
     duration_s: float
     item_count: int = Field(description="Chromaprint items (about 8 per second)")
     landmark_count: int = Field(description="spectral-peak landmarks (the mix-robust fingerprint)")
+    backfill_job: str | None = Field(
+        None, description="the backfill finding the existing uploads that use the master (retroactive claims)"
+    )
 
 
 class RegistrationJob(BaseModel):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn, cast
 
 import typer
 from rich.console import Console
@@ -15,6 +16,7 @@ from streams.logs import configure_logging
 
 if TYPE_CHECKING:
     from index.stores import Stores
+    from model.events import BackfillTrigger
 
 app = typer.Typer(
     help="Clearance: provenance and content-ID moderation.",
@@ -35,6 +37,10 @@ keys_app = typer.Typer(help="API keys for the review API.", no_args_is_help=True
 app.add_typer(keys_app, name="keys")
 watermark_app = typer.Typer(help="Embed and detect AudioSeal watermarks.", no_args_is_help=True)
 app.add_typer(watermark_app, name="watermark")
+backfill_app = typer.Typer(
+    help="Retroactive claims: backfills after catalog, policy and opt-out changes.", no_args_is_help=True
+)
+app.add_typer(backfill_app, name="backfill")
 credentials_app = typer.Typer(
     help="Content Credentials (C2PA): signing chain, reading.", no_args_is_help=True
 )
@@ -55,6 +61,42 @@ EsNodesOption = Annotated[
     int | None,
     typer.Option("--es-nodes", min=1, help="Elasticsearch nodes (default: CLEARANCE_ES_NODES, 1)"),
 ]
+
+
+BackfillOption = Annotated[
+    bool,
+    typer.Option(
+        "--backfill/--no-backfill", help="claim the existing uploads the change affects (retroactive claims)"
+    ),
+]
+
+
+def _backfill(
+    trigger: BackfillTrigger,
+    subjects: list[str],
+    rights_holder: str | None = None,
+    names: list[str] | None = None,
+) -> None:
+    """Start the change's backfill; a failure to reach Kafka is said, not fatal (the change is made)."""
+    from cli.backfill import start_backfills, started_line
+    from streams.backfill import OPERATOR
+
+    try:
+        job_ids = start_backfills(
+            _stores(), get_settings(), trigger, subjects, rights_holder or OPERATOR, names
+        )
+    except Exception as exc:
+        console.print(
+            f"[yellow]backfill not started[/yellow] ({type(exc).__name__}: {exc}); "
+            f"start it with `clearance backfill request {trigger} SUBJECT`",
+            highlight=False,
+        )
+        return
+    started_line(
+        f"{len(subjects)} {trigger.replace('_', '-')} change(s)",
+        job_ids,
+        lambda line: console.print(line, highlight=False),
+    )
 
 
 def _cluster_settings(kafka_brokers: int | None, es_nodes: int | None) -> Settings:
@@ -103,8 +145,10 @@ def catalog_add(
     manifest: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, help="JSONL or CSV, one row per recording")
     ],
+    backfill: BackfillOption = True,
 ) -> None:
-    """Fingerprint whole recordings and register them (re-adding an ISRC updates it).
+    """Fingerprint whole recordings and register them (re-adding an ISRC updates it), then start
+    a backfill per recording that claims the existing uploads using it.
 
     Columns: file (audio, relative to the manifest), isrc, title, artists (';'-separated in CSV),
     rights_holder, catalog, policy (block|monetize|track), artist_opt_out, royalty_rate_bp
@@ -116,7 +160,8 @@ def catalog_add(
 
     settings = get_settings()
     try:
-        total = len(read_manifest(manifest))
+        isrcs = [meta.isrc for _, meta in read_manifest(manifest)]
+        total = len(isrcs)
         stores = _stores()
         with Progress(console=console) as progress:
             task = progress.add_task("fingerprinting", total=total)
@@ -126,6 +171,8 @@ def catalog_add(
     except ManifestError as exc:
         _fail(str(exc))
     console.print(f"registered {written} recording(s)")
+    if backfill:
+        _backfill("recording", isrcs)
 
 
 @catalog_app.command("add-compositions")
@@ -133,6 +180,7 @@ def catalog_add_compositions(
     manifest: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, help="JSONL or CSV, one row per composition")
     ],
+    backfill: BackfillOption = True,
 ) -> None:
     """Register compositions (songs as written) for their publishers (re-adding a work id
     updates it, if it is the same publisher's).
@@ -147,7 +195,8 @@ def catalog_add_compositions(
 
     settings = get_settings()
     try:
-        total = len(read_compositions(manifest))
+        work_ids = [meta.work_id for _, meta in read_compositions(manifest)]
+        total = len(work_ids)
         stores = _stores()
         with Progress(console=console) as progress:
             task = progress.add_task("registering compositions", total=total)
@@ -157,6 +206,8 @@ def catalog_add_compositions(
     except ManifestError as exc:
         _fail(str(exc))
     console.print(f"registered {written} composition(s)")
+    if backfill:
+        _backfill("composition", work_ids)
 
 
 @catalog_app.command("reprint")
@@ -331,6 +382,9 @@ def people_add(
     else:
         person.pop("voiceprint", None)
         typer.echo(json.dumps(person, indent=2))
+        if opt_out is not None:
+            names = [str(person.get("name") or name), *person.get("aliases", [])]
+            _backfill("opt_out", [name], registered_by, names)
 
 
 @people_app.command("voice")
@@ -363,6 +417,7 @@ def policy_set(
         _fail(str(exc))
     else:
         typer.echo(policy_json(policy))
+        _backfill("policy", [rights_holder], rights_holder)
 
 
 @policy_app.command("show")
@@ -401,6 +456,103 @@ def keys_revoke(key_id: str) -> None:
     if not _stores().keys.revoke(key_id):
         _fail(f"no key {key_id}")
     console.print(f"revoked {key_id}")
+
+
+@backfill_app.command("status")
+def backfill_status(
+    job_id: Annotated[str | None, typer.Argument(help="one job (default: the latest jobs)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """List backfill jobs: what triggered each, tracks found, sent through again, decided again,
+    decided otherwise than before, and its state (queued, running, published, done, failed)."""
+    from rich.table import Table
+
+    from cli.backfill import STATUS_COLUMNS, status_rows
+
+    jobs = _stores().backfill_jobs
+    if job_id is not None:
+        job = jobs.get(job_id)
+        if job is None:
+            _fail(f"no backfill job {job_id}")
+        listed = [job]
+    else:
+        listed = jobs.listing()
+    if as_json:
+        typer.echo(json.dumps(listed, indent=2))
+        return
+    table = Table(*STATUS_COLUMNS, "created_at")
+    for row in status_rows(listed):
+        table.add_row(*row)
+    console.print(table)
+
+
+@backfill_app.command("request")
+def backfill_request(
+    trigger: Annotated[str, typer.Argument(help="recording | composition | policy | opt_out")],
+    subject: Annotated[str, typer.Argument(help="ISRC, work id, rights holder, or person")],
+    alias: Annotated[list[str] | None, typer.Option(help="opt_out: another name of the person")] = None,
+) -> None:
+    """Start a backfill by hand (e.g. when a change's own could not reach Kafka)."""
+    if trigger not in ("recording", "composition", "policy", "opt_out"):
+        _fail(f"unknown trigger {trigger}")
+    names = [subject, *(alias or [])] if trigger == "opt_out" else None
+    _backfill(cast("BackfillTrigger", trigger), [subject], subject if trigger == "policy" else None, names)
+
+
+@backfill_app.command("index-terms")
+def backfill_index_terms() -> None:
+    """Give provenance records indexed before retroactive claims their fingerprint's retrieval
+    terms, from the stored fingerprint (no audio is decoded; safe to repeat)."""
+    console.print(f"indexed the terms of {_stores().backfills.index_missing_terms()} record(s)")
+
+
+@app.command()
+def reprocess(
+    since: Annotated[
+        datetime, typer.Option(help="tracks submitted or analysed since (ISO date or date-time, UTC)")
+    ],
+    detector: Annotated[
+        str | None,
+        typer.Option(help="only tracks whose finding of this detector is of another version, or an error"),
+    ] = None,
+) -> None:
+    """Run the analysis of stored tracks again, through Kafka (after a detector upgrade). Their
+    decisions go through decide and index as always; royalties are never paid twice and an
+    unchanged verdict is not published again. Resumable: the same command goes on where it stopped."""
+    from rich.progress import Progress
+
+    from cli.backfill import detector_versions
+    from streams.admin import ensure_topics
+    from streams.backfill import RoundCount, replay
+    from streams.publisher import Publisher
+
+    settings = get_settings()
+    stores = _stores()
+    versions = detector_versions() if detector else {}
+    if detector and detector not in versions:
+        _fail(f"unknown detector {detector}; one of {', '.join(sorted(versions))}")
+    moment = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
+    try:
+        ensure_topics(settings)
+        with Publisher(settings) as publisher, Progress(console=console) as progress:
+            task = progress.add_task("sending tracks through again", total=None)
+            count: RoundCount = replay(
+                stores.backfills,
+                stores.backfill_jobs,
+                publisher,
+                settings,
+                moment,
+                detector,
+                versions,
+                lambda n: progress.advance(task, n),
+            )
+    except Exception as exc:
+        _fail(f"reprocessing stopped ({type(exc).__name__}: {exc}); run the same command again to resume")
+    console.print(
+        f"found {count.found} track(s), sent {count.republished} through again; "
+        "follow them with `clearance backfill status`",
+        highlight=False,
+    )
 
 
 @app.command()

@@ -5,8 +5,9 @@ One verdict per track version: the strongest action of every rule's outcomes
 - a `label` decision whenever AI is involved (whatever the verdict), with the C2PA source type;
 - one `royalty` decision per rights holder for monetized matches (decisions/royalties.py), unless
   the track is taken down, and never one that was already paid for this track version.
-Ids derive from the submission (verdict, label) or from the track version (royalties), so the
-same input always gives the same events and replays are recognised downstream.
+Ids derive from the submission (verdict, label; and the reprocessing round, for a track sent
+through again) or from the track version (royalties), so the same input always gives the same
+events and replays are recognised downstream.
 """
 
 from __future__ import annotations
@@ -52,6 +53,15 @@ def royalty_id(analysis: TrackAnalyzed, rights_holder: str) -> str:
     sub = analysis.submission
     version = f"{sub.track_id}:{sub.audio_sha256 or sub.audio_uri}"
     return derived_id(version, "royalty", rights_holder)
+
+
+def decision_id(analysis: TrackAnalyzed, action: Action) -> str:
+    """Per submission; a reprocessing round's (changed) decisions get ids of their own round, so
+    a round repeated gives the same ids and another round does not collide with the first."""
+    submission = analysis.submission
+    if submission.reprocess is None:
+        return derived_id(submission.event_id, "decision", action.value)
+    return derived_id(submission.event_id, "decision", action.value, "round", submission.reprocess.round_id)
 
 
 def _verdict_action(outcomes: list[Outcome]) -> Action:
@@ -125,7 +135,7 @@ def _decision(
 ) -> Decision:
     submission_id = analysis.submission.event_id
     return Decision(
-        event_id=event_id or derived_id(submission_id, "decision", action.value),
+        event_id=event_id or decision_id(analysis, action),
         track_id=analysis.track_id,
         occurred_at=analysis.occurred_at,
         action=action,

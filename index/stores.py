@@ -9,12 +9,13 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch
 
 from index.audit import AuditStore
+from index.backfill import BackfillStore
 from index.catalog import CatalogStore
 from index.client import connect
 from index.compositions import CompositionStore
 from index.generated import GeneratedStore
 from index.history import DecisionStore
-from index.jobs import JobStore
+from index.jobs import BackfillJobs, JobStore
 from index.keys import KeyStore
 from index.names import Indices
 from index.records import RecordStore
@@ -36,6 +37,8 @@ class Stores:
     keys: KeyStore
     audit: AuditStore
     jobs: JobStore
+    backfills: BackfillStore
+    backfill_jobs: BackfillJobs
 
     @classmethod
     def open(cls, settings: Settings) -> Stores:
@@ -56,6 +59,8 @@ class Stores:
             keys=KeyStore(es, indices),
             audit=AuditStore(es, indices),
             jobs=JobStore(es, indices),
+            backfills=BackfillStore(es, indices),
+            backfill_jobs=BackfillJobs(es, indices),
         )
 
     def ensure_indices(self, replicas: int) -> None:

@@ -118,6 +118,14 @@ _SUBMISSION = {
         "lyrics": {"type": "text"},
         "declared_ai_use": _KEYWORD,
         "parent_track_ids": _KEYWORD,
+        "reprocess": {
+            "properties": {
+                "round_id": _KEYWORD,
+                "trigger": _KEYWORD,
+                "subject": _KEYWORD,
+                "requested_at": _DATE,
+            }
+        },
     }
 }
 
@@ -169,6 +177,9 @@ def provenance_mappings() -> dict[str, Any]:
                     "fingerprint": {"type": "keyword", "index": False, "doc_values": False},
                 }
             },
+            # the upload's Chromaprint retrieval terms, as the catalog's: what finds the uploads
+            # that use a master registered later (retroactive claims) without decoding them again
+            "fingerprint_terms": {**_KEYWORD, "doc_values": False, "norms": False},
             "detectors": {
                 "properties": {
                     "detector": _KEYWORD,
@@ -476,7 +487,8 @@ def keys_mappings() -> dict[str, Any]:
 
 
 def jobs_mappings() -> dict[str, Any]:
-    """Background jobs (registrations): whose, about what, in which state, why it failed."""
+    """Background jobs (registrations, backfills, and a backfill's decided tracks): whose, about
+    what, in which state, why it failed."""
     return {
         "dynamic": "strict",
         "properties": {
@@ -484,6 +496,8 @@ def jobs_mappings() -> dict[str, Any]:
             "kind": _KEYWORD,
             "rights_holder": _KEYWORD,
             "subject": _KEYWORD,
+            "trigger": _KEYWORD,  # backfills: what changed (recording, composition, policy, ...)
+            "parent_job": _KEYWORD,  # a backfill's per-track entry: the job it belongs to
             "state": _KEYWORD,
             "reason": {"type": "text"},
             "result": _OPAQUE,

@@ -20,6 +20,8 @@ from elasticsearch import AsyncElasticsearch
 from elasticsearch.helpers import async_bulk
 
 from decisions.review import REVIEW_POLICY, is_escalated
+from detectors.catalog import decode_items
+from detectors.matcher import terms
 from index.names import Indices
 from model.events import Action, Decision, ReviewAction, TrackAnalyzed, utcnow
 from model.reasons import severity
@@ -229,6 +231,7 @@ def _analysis_fields(analysis: TrackAnalyzed) -> dict[str, Any]:
         ],
         "facts": None,
         "fingerprint": None,
+        "fingerprint_terms": [],
         "matches": [],
         "compositions": [],
         **dict.fromkeys(_RECORD_FIELDS.values()),
@@ -238,6 +241,7 @@ def _analysis_fields(analysis: TrackAnalyzed) -> dict[str, Any]:
             fields["facts"] = finding.result.model_dump(mode="json")
         elif finding.result is not None and finding.result.kind == "chromaprint":
             fields["fingerprint"] = finding.result.model_dump(mode="json")
+            fields["fingerprint_terms"] = fingerprint_terms(finding.result.fingerprint)
         elif finding.result is not None and finding.result.kind == "catalog_match":
             fields["matches"] = [m.model_dump(mode="json") for m in finding.result.matches]
         elif finding.result is not None and finding.result.kind == "composition_match":
@@ -245,6 +249,17 @@ def _analysis_fields(analysis: TrackAnalyzed) -> dict[str, Any]:
         elif finding.result is not None and finding.result.kind in _RECORD_FIELDS:
             fields[_RECORD_FIELDS[finding.result.kind]] = finding.result.model_dump(mode="json")
     return fields
+
+
+def fingerprint_terms(fingerprint: str) -> list[str]:
+    """A stored Chromaprint's retrieval terms (the catalog's kind); none for one that does not
+    decode (a record is never refused for it)."""
+    if not fingerprint:
+        return []
+    try:
+        return terms(decode_items(fingerprint))
+    except Exception:  # chromaprint's decoder raises bare errors on malformed input
+        return []
 
 
 class EventWriter:

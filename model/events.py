@@ -71,6 +71,23 @@ class Event(BaseModel):
         return self.model_dump_json().encode()
 
 
+BackfillTrigger = Literal["recording", "composition", "policy", "opt_out", "replay"]
+
+
+class Reprocess(BaseModel):
+    """Marks a submission sent through the pipeline again (a backfill after a catalog, policy or
+    opt-out change, or a replay after a detector upgrade). The submission keeps its event id: it
+    is the same upload; what is new is this round, whose id the round's analysis and any changed
+    verdict derive from (so a round repeated gives the same ids)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    round_id: str = Field(min_length=1, max_length=ID_CHARS, description="the backfill job's id")
+    trigger: BackfillTrigger
+    subject: str = Field("", max_length=NAME_CHARS, description="ISRC, work id, holder or person")
+    requested_at: datetime = Field(default_factory=utcnow)
+
+
 class TrackSubmitted(Event):
     """A track entered the platform: uploaded by a user or made by the platform's generator."""
 
@@ -92,6 +109,18 @@ class TrackSubmitted(Event):
     parent_track_ids: list[TrackId] = Field(
         default_factory=list, max_length=LIST_ITEMS, description="what a remix or cover derives from"
     )
+    reprocess: Reprocess | None = Field(None, description="set when the upload is sent through again")
+
+    def again(self, reprocess: Reprocess) -> TrackSubmitted:
+        """The same submission (same event id and time), marked as a round of reprocessing."""
+        return self.model_copy(update={"reprocess": reprocess})
+
+
+def analysis_id(submission: TrackSubmitted) -> str:
+    """The analysis event's id: one per submission, and one per reprocessing round of it."""
+    if submission.reprocess is None:
+        return derived_id(submission.event_id, "analyzed")
+    return derived_id(submission.event_id, "analyzed", "round", submission.reprocess.round_id)
 
 
 class TrackMetadata(BaseModel):
@@ -241,7 +270,35 @@ class ReviewAction(Event):
     submitted_at: datetime
 
 
-DeadLetterStage = Literal["parse", "decode", "analyze", "decide", "index", "review"]
+class BackfillRequested(Event):
+    """Something changed that may change existing tracks' decisions: a recording registered or
+    re-registered, a composition added, a policy or an opt-out changed. The backfill agent finds
+    the tracks it affects and sends them through the pipeline again (keyed by the job)."""
+
+    event_type: Literal["backfill_requested"] = "backfill_requested"
+    job_id: str = Field(min_length=1, max_length=ID_CHARS)
+    trigger: BackfillTrigger
+    subject: str = Field(min_length=1, max_length=NAME_CHARS, description="ISRC, work id, holder or person")
+    names: list[Name] = Field(
+        default_factory=list, max_length=LIST_ITEMS, description="an opt-out's person: name and aliases"
+    )
+
+
+def backfill_requested(
+    job_id: str, trigger: BackfillTrigger, subject: str, names: list[str]
+) -> BackfillRequested:
+    """The request for a job; keyed (as `track_id`) by the job, so each job stays in one partition."""
+    return BackfillRequested(
+        event_id=derived_id(job_id, "backfill"),
+        track_id=f"backfill:{job_id}",
+        job_id=job_id,
+        trigger=trigger,
+        subject=subject,
+        names=names,
+    )
+
+
+DeadLetterStage = Literal["parse", "decode", "analyze", "decide", "index", "review", "backfill"]
 
 
 # A dead letter must itself fit in a Kafka message: a longer original is kept in part.

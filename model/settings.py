@@ -129,6 +129,17 @@ class Settings(BaseSettings):
     metrics_interval_s: float = Field(5.0, gt=0, description="how often consumer lag is measured")
     metrics_port: int = Field(9464, ge=0, le=65535, description="the worker's /metrics port; 0: none")
 
+    # Retroactive claims (backfills) and replays
+    backfill_min_shared_terms: int = Field(
+        16,
+        ge=1,
+        description="Chromaprint terms an upload must share with one 15 s window of a newly "
+        "registered master to be analysed again",
+    )
+    backfill_page_size: int = Field(
+        500, ge=1, description="tracks a backfill or replay sends between progress updates"
+    )
+
     # Logs
     log_level: str = "INFO"
     log_format: str = Field("console", pattern="^(console|json)$")

@@ -1,6 +1,7 @@
-"""The Faust agents: analyze → decide → index, registered on an app by `register_agents`. Each
-moves events and nothing more; the work is done by pure functions (detectors, decide,
-plan_actions) and the index layer. Importing this module connects to nothing.
+"""The Faust agents: analyze → decide → index, and backfill (a change sends the tracks it affects
+through again), registered on an app by `register_agents`. Each moves events and nothing more;
+the work is done by pure functions (detectors, decide, plan_actions) and the index layer.
+Importing this module connects to nothing.
 
 Bad input never stops an agent: it goes to the dead-letter topic with its reason.
 """
@@ -10,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import itertools
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from functools import partial
 from typing import Any, TypeVar
 
@@ -23,6 +25,7 @@ from faust.types.tuples import Message
 
 from decisions.decide import decide
 from decisions.policy import Policies
+from decisions.redecide import to_publish, verdict_unchanged
 from decisions.review import review_decision
 from decisions.rules import DecisionContext
 from detectors.audio import DecodeError
@@ -31,6 +34,7 @@ from index.registry import opted_out_artists
 from index.writer import EventWriter, IndexableEvent, IndexWriteError
 from model.events import (
     DEAD_LETTER_PAYLOAD_BYTES,
+    BackfillRequested,
     DeadLetter,
     DeadLetterStage,
     Decision,
@@ -45,6 +49,7 @@ from model.events import (
     validate_event,
 )
 from model.limits import MAX_EVENT_BYTES, MESSAGE_CHARS, TITLE_CHARS, clip
+from streams.backfill import RoundCount, change_of, reprocess_for, round_events
 from streams.logs import get_logger
 from streams.parts import WorkerParts
 from streams.pool import AnalysisFailed
@@ -88,6 +93,11 @@ def decide_now(
     if not paid:
         return first
     return decide(analysis, policies, DecisionContext(opted_out_artists=opted_out, paid_royalty_ids=paid))
+
+
+def _take(items: Iterator[T], n: int) -> list[T]:
+    """Up to `n` more items (run in a thread: the iterator reads Elasticsearch)."""
+    return list(itertools.islice(items, n))
 
 
 def parse_indexable(raw: bytes) -> IndexableEvent:
@@ -246,9 +256,28 @@ def register_agents(parts: WorkerParts) -> None:
     app.timer(interval=settings.metrics_interval_s)(measure_lag)
 
     def decide_current(analysis: TrackAnalyzed) -> list[Decision]:
-        return decide_now(
-            analysis, parts.policies.get(), parts.people.people(), stores.decisions.paid_royalty_ids
+        reprocess = analysis.submission.reprocess
+        if reprocess is None:
+            return decide_now(
+                analysis, parts.policies.get(), parts.people.people(), stores.decisions.paid_royalty_ids
+            )
+        # A reprocessing round follows a change: decide under the registry as it is now (not as
+        # cached), and publish only what changes the track's current decision.
+        decisions = decide_now(
+            analysis,
+            stores.registry.current_policies(),
+            stores.registry.load_people(),
+            stores.decisions.paid_royalty_ids,
         )
+        record = stores.records.get(analysis.track_id) or {}
+        publishing = to_publish(decisions, record.get("decision"))
+        verdict = next(d for d in decisions if d.verdict)
+        changed = not verdict_unchanged(verdict, record.get("decision"))
+        stores.backfill_jobs.mark_decided(reprocess.round_id, analysis.track_id, changed)
+        parts.metrics.backfill.labels("decided").inc()
+        if changed:
+            parts.metrics.backfill.labels("changed").inc()
+        return publishing
 
     @app.agent(topics.analyzed, concurrency=1, name="streams.agents.decide_track")
     async def decide_track(stream: StreamT[bytes]) -> None:
@@ -274,6 +303,49 @@ def register_agents(parts: WorkerParts) -> None:
                 submission=analysis.submission.event_id,
                 actions=[d.action.value for d in decisions],
             )
+
+    @app.agent(topics.backfills, concurrency=1, name="streams.agents.backfill")
+    async def backfill(stream: StreamT[bytes]) -> None:
+        """A change's backfill: find the tracks it affects and send them through again."""
+        async for event in stream.events():
+            done(event)
+            if (request := await parsed(event, BackfillRequested, "backfill")) is None:
+                continue
+            try:
+                await retry_while_unreachable(partial(run_backfill, request), "backfill")
+            except Exception as exc:
+                await unexpected(event, "backfill", exc, None)
+                await asyncio.to_thread(
+                    stores.backfill_jobs.fail, request.job_id, clip(f"{type(exc).__name__}: {exc}", 500)
+                )
+
+    async def run_backfill(request: BackfillRequested) -> None:
+        change = change_of(request)
+        if change.trigger == "opt_out":  # the name and voice checks read the registry through a cache
+            await asyncio.sleep(settings.registry_cache_seconds)
+        reprocess = reprocess_for(request.job_id, change)
+        count = RoundCount()
+        jobs = stores.backfill_jobs
+        await asyncio.to_thread(jobs.progress, request.job_id, "running", 0, 0)
+        events = round_events(
+            stores.backfills, change, reprocess, settings.backfill_min_shared_terms, count=count
+        )
+        while chunk := await asyncio.to_thread(_take, events, settings.backfill_page_size):
+            for item in chunk:
+                topic = topics.analyzed if isinstance(item, TrackAnalyzed) else topics.submitted
+                await topic.send(key=item.track_id.encode(), value=encoded(item))
+            await asyncio.to_thread(jobs.progress, request.job_id, "running", count.found, count.republished)
+        parts.metrics.backfill.labels("found").inc(count.found)
+        parts.metrics.backfill.labels("republished").inc(count.republished)
+        await asyncio.to_thread(jobs.progress, request.job_id, "published", count.found, count.republished)
+        log.info(
+            "backfill_published",
+            job_id=request.job_id,
+            trigger=request.trigger,
+            subject=request.subject,
+            found=count.found,
+            republished=count.republished,
+        )
 
     @app.agent(topics.reviews, concurrency=1, name="streams.agents.apply_review")
     async def apply_review(stream: StreamT[bytes]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from detectors.audio import DecodedAudio, DecodeError, DecoderInterrupted, decode
 from detectors.run import Detector, Track, run_detectors
 from detectors.text import TrackText
-from model.events import TrackAnalyzed, TrackSubmitted, derived_id, utcnow
+from model.events import TrackAnalyzed, TrackSubmitted, analysis_id, utcnow
 from model.settings import Settings
 from streams.store import local_path
 
@@ -17,7 +17,7 @@ def analyze_submission(
     audio = decode_submitted(submission, settings)
     file = local_path(submission.audio_uri)
     return TrackAnalyzed(
-        event_id=derived_id(submission.event_id, "analyzed"),
+        event_id=analysis_id(submission),
         track_id=submission.track_id,
         occurred_at=utcnow(),
         submission=submission,

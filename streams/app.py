@@ -55,6 +55,7 @@ class AppTopics:
     decisions: dict[Action, TopicT]
     deadletter: TopicT
     reviews: TopicT
+    backfills: TopicT
     # The index agent reads analyses and decisions together; Faust assigns the same partition
     # of each to one worker, so one writer sees all of a track's events.
     indexable: TopicT
@@ -70,5 +71,6 @@ class AppTopics:
             decisions={action: raw(topics.decisions(action)) for action in Action},
             deadletter=raw(topics.deadletter),
             reviews=raw(topics.reviews),
+            backfills=raw(topics.backfills),
             indexable=raw(topics.analyzed, *(topics.decisions(a) for a in Action), topics.reviews),
         )

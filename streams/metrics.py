@@ -1,5 +1,6 @@
 """The worker's Prometheus metrics: time per detector, tracks in flight and analysed, decisions
-published, and consumer lag per partition. Each worker has its own registry (tests build many)."""
+published, consumer lag per partition, and backfill progress. Each worker has its own registry
+(tests build many)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class WorkerMetrics:
     in_flight: Gauge
     decisions: Counter
     lag: Gauge
+    backfill: Counter
 
     @classmethod
     def create(cls) -> WorkerMetrics:
@@ -54,6 +56,13 @@ class WorkerMetrics:
                 "clearance_consumer_lag_messages",
                 "Messages in a partition not yet handled by this worker",
                 ["topic", "partition"],
+                registry=registry,
+            ),
+            backfill=Counter(
+                "clearance_backfill_tracks",
+                "Backfill and replay rounds: tracks found, sent through again, decided again, "
+                "and decided otherwise than before",
+                ["stage"],
                 registry=registry,
             ),
         )

@@ -106,8 +106,15 @@ class RegistrationJobs:
     threads (decoding runs in ffmpeg, fingerprinting mostly in numpy and libchromaprint) registers
     it, and the job's state is kept in Elasticsearch (index/jobs.py)."""
 
-    def __init__(self, registration: Registration, jobs: JobStore, settings: Settings) -> None:
+    def __init__(
+        self,
+        registration: Registration,
+        jobs: JobStore,
+        settings: Settings,
+        on_registered: Callable[[RecordingMetadata], str | None] = lambda meta: None,
+    ) -> None:
         self._registration, self._jobs = registration, jobs
+        self._on_registered = on_registered  # starts the recording's backfill; returns its job id
         self._spool = settings.store_dir.parent / "registrations"
         self._pool = ThreadPoolExecutor(settings.api_registration_workers, thread_name_prefix="registration")
         self._max_waiting = settings.api_registration_queue
@@ -134,6 +141,7 @@ class RegistrationJobs:
                 "duration_s": prints.chromaprint.duration_s,
                 "item_count": prints.chromaprint.item_count,
                 "landmark_count": len(prints.landmarks),
+                "backfill_job": self._on_registered(meta),
             }
             self._jobs.update(job_id, "done", result=result)
         except DecodeError as exc:

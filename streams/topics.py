@@ -1,4 +1,5 @@
-"""Every topic the project uses, named in one place. All are keyed by track id."""
+"""Every topic the project uses, named in one place. All are keyed by track id (backfill
+requests by their job)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ class Topics:
     def reviews(self) -> str:
         return f"{self.prefix}reviews"
 
+    @property
+    def backfills(self) -> str:
+        """Backfill requests (retroactive claims), keyed by job."""
+        return f"{self.prefix}backfills"
+
     def all(self) -> list[str]:
         return [
             self.submitted,
@@ -37,4 +43,5 @@ class Topics:
             *(self.decisions(a) for a in Action),
             self.deadletter,
             self.reviews,
+            self.backfills,
         ]

@@ -1,0 +1,131 @@
+"""Retroactive claims and replays: a change (a recording registered, a composition added, a
+policy or an opt-out changed) or a replay request becomes a backfill job; the backfill agent
+(streams/agents.py) finds the tracks it affects (index/backfill.py) and sends them through the
+normal pipeline again as a reprocessing round, so their decisions and royalties go through
+decide and index as always.
+
+Idempotent end to end: a round's events keep their submission's id and derive every new id from
+the round (the job id), so a round repeated gives the same ids; a record the round already sent
+through is not sent again; a verdict the round does not change is not published again
+(decisions/redecide.py); royalties are per track version and never paid twice."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from index.backfill import BackfillStore, Change, needs_replay, reanalysis, resubmission
+from index.jobs import BackfillJobs
+from model.events import (
+    BackfillRequested,
+    BackfillTrigger,
+    Reprocess,
+    TrackAnalyzed,
+    TrackSubmitted,
+    backfill_requested,
+    derived_id,
+)
+from model.settings import Settings
+from streams.publisher import Publisher
+from streams.topics import Topics
+
+OPERATOR = "operator"  # who a job belongs to when no rights holder asked for it (the CLI)
+
+
+def request_backfill(
+    jobs: BackfillJobs,
+    publisher: Publisher,
+    settings: Settings,
+    trigger: BackfillTrigger,
+    subject: str,
+    rights_holder: str = OPERATOR,
+    names: list[str] | None = None,
+) -> BackfillRequested:
+    """Create the job and publish its request (the worker's backfill agent does the rest)."""
+    job_id = uuid.uuid4().hex
+    jobs.ensure(job_id, trigger, subject, rights_holder)
+    request = backfill_requested(job_id, trigger, subject, names or [])
+    publisher.publish(Topics(settings.topic_prefix).backfills, request)
+    publisher.flush()
+    return request
+
+
+def replay_job_id(since: datetime, detector: str | None) -> str:
+    """The same replay asked again is the same job (and round): it resumes where it stopped."""
+    return derived_id("replay", since.isoformat(), detector or "").replace("-", "")
+
+
+def change_of(request: BackfillRequested) -> Change:
+    return Change(request.trigger, request.subject, tuple(request.names))
+
+
+@dataclass
+class RoundCount:
+    found: int = 0
+    republished: int = 0
+
+
+def round_events(
+    store: BackfillStore,
+    change: Change,
+    reprocess: Reprocess,
+    min_shared_terms: int,
+    detector_versions: dict[str, str] | None = None,
+    count: RoundCount | None = None,
+) -> Iterator[TrackSubmitted | TrackAnalyzed]:
+    """The events that send the affected tracks through again: the stored analysis to decide
+    again (a policy change), else the submission to analyse again. A replay for one detector
+    takes only the records whose finding of it is not current."""
+    count = count if count is not None else RoundCount()
+    for record in store.affected(change, reprocess.round_id, min_shared_terms, change.redecide_only):
+        if change.detector is not None and detector_versions is not None:
+            current = detector_versions.get(change.detector, "")
+            if not needs_replay(record.get("detectors") or [], change.detector, current):
+                continue
+        count.found += 1
+        event = reanalysis(record, reprocess) if change.redecide_only else resubmission(record, reprocess)
+        if event is not None:
+            count.republished += 1
+            yield event
+
+
+def reprocess_for(job_id: str, change: Change) -> Reprocess:
+    return Reprocess(round_id=job_id, trigger=change.trigger, subject=change.subject[:200])
+
+
+def replay(
+    store: BackfillStore,
+    jobs: BackfillJobs,
+    publisher: Publisher,
+    settings: Settings,
+    since: datetime,
+    detector: str | None,
+    detector_versions: dict[str, str],
+    advance: Callable[[int], None] = lambda n: None,
+) -> RoundCount:
+    """`clearance reprocess`: send the stored tracks submitted or analysed since `since` through
+    analysis again (with a detector: those whose finding of it is not current), through Kafka.
+    Resumable: the same request is the same job, and the records it already sent are skipped."""
+    job_id = replay_job_id(since, detector)
+    subject = f"since {since.isoformat()}" + (f" detector {detector}" if detector else "")
+    job, _ = jobs.ensure(job_id, "replay", subject, OPERATOR)
+    earlier = job.get("result") or {}
+    count = RoundCount(int(earlier.get("found", 0)), int(earlier.get("republished", 0)))
+    change = Change("replay", subject, since=since, detector=detector)
+    topic = Topics(settings.topic_prefix).submitted
+    jobs.progress(job_id, "running", count.found, count.republished)
+    reprocess = reprocess_for(job_id, change)
+    events = round_events(
+        store, change, reprocess, settings.backfill_min_shared_terms, detector_versions, count
+    )
+    for sent, event in enumerate(events, 1):
+        publisher.publish(topic, event)
+        advance(1)
+        if sent % settings.backfill_page_size == 0:
+            publisher.flush()
+            jobs.progress(job_id, "running", count.found, count.republished)
+    publisher.flush()
+    jobs.progress(job_id, "published", count.found, count.republished)
+    return count

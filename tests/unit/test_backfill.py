@@ -1,0 +1,214 @@
+"""Retroactive claims and replays, the pure parts: which records a change affects, the ids of a
+reprocessing round, what of a round's decisions is published, events and job progress."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import chromaprint
+import numpy as np
+import pytest
+
+from decisions.decide import decide
+from decisions.policy import Policies
+from decisions.redecide import outcome_key, to_publish, verdict_unchanged
+from detectors.matcher import as_items, terms
+from index.backfill import (
+    Change,
+    composition_query,
+    holder_query,
+    needs_replay,
+    not_in_round,
+    person_query,
+    reanalysis,
+    recording_queries,
+    replay_query,
+    resubmission,
+    shared_terms_query,
+)
+from index.jobs import backfill_state
+from index.writer import _analysis_fields, fingerprint_terms
+from model.events import (
+    Action,
+    BackfillRequested,
+    Decision,
+    Reprocess,
+    TrackAnalyzed,
+    analysis_id,
+    backfill_requested,
+    parse_event,
+)
+from streams.backfill import replay_job_id
+from tests.unit.test_decide import analysis, catalog, recording
+
+ROUND = Reprocess(round_id="job-1", trigger="recording", subject="QZABC2600001")
+
+
+def _verdict(decisions: list[Decision]) -> Decision:
+    return next(d for d in decisions if d.verdict)
+
+
+def _record(case: TrackAnalyzed, decisions: list[Decision] | None = None) -> dict[str, Any]:
+    """A provenance record as the index agent writes it (the parts a backfill reads)."""
+    record = {"track_id": case.track_id, **_analysis_fields(case)}
+    if decisions:
+        verdict = _verdict(decisions)
+        record["decision"] = {
+            "event_id": verdict.event_id,
+            "submission_event_id": verdict.submission_event_id,
+            "action": verdict.action.value,
+            "reasons": [r.model_dump(mode="json") for r in verdict.reasons],
+        }
+    return record
+
+
+def test_a_round_keeps_the_submission_and_derives_new_ids_from_the_round() -> None:
+    case = analysis([catalog(recording("QZABC2600001", [(0, 40)]))])
+    again = case.submission.again(ROUND)
+    assert again.event_id == case.submission.event_id and again.occurred_at == case.submission.occurred_at
+    assert analysis_id(again) != analysis_id(case.submission)
+    assert analysis_id(again) == analysis_id(case.submission.again(ROUND))  # a round repeated: same ids
+    other = Reprocess(round_id="job-2", trigger="policy", subject="Umbra Records")
+    assert analysis_id(case.submission.again(other)) != analysis_id(again)
+
+
+def test_a_changed_verdict_has_an_id_of_its_round_and_royalties_stay_per_track_version() -> None:
+    before = analysis([])
+    after = analysis([catalog(recording("QZABC2600001", [(0, 40)]))])
+    rounded = after.model_copy(update={"submission": after.submission.again(ROUND)})
+    first, claimed = decide(before, Policies()), decide(rounded, Policies())
+    assert _verdict(first).event_id != _verdict(claimed).event_id
+    assert _verdict(claimed).event_id == _verdict(decide(rounded, Policies())).event_id
+    royalty_ids = {d.event_id for d in claimed if d.action is Action.ROYALTY and not d.verdict}
+    assert royalty_ids == {d.event_id for d in decide(after, Policies()) if d.royalty is not None}
+
+
+def test_an_unchanged_verdict_is_not_published_again_but_unpaid_royalties_are() -> None:
+    case = analysis([catalog(recording("QZABC2600001", [(0, 40)]))])
+    first = decide(case, Policies())
+    current = _record(case, first)["decision"]
+    rounded = case.model_copy(update={"submission": case.submission.again(ROUND)})
+    again = decide(rounded, Policies())
+    assert verdict_unchanged(_verdict(again), current)
+    published = to_publish(again, current)
+    assert [d.action for d in published] == [Action.ROYALTY] and not published[0].verdict
+
+
+def test_a_changed_verdict_is_published_whole() -> None:
+    case = analysis([])
+    current = _record(case, decide(case, Policies()))["decision"]
+    claimed = analysis([catalog(recording("QZABC2600001", [(0, 40)]))])
+    again = decide(claimed.model_copy(update={"submission": claimed.submission.again(ROUND)}), Policies())
+    assert not verdict_unchanged(_verdict(again), current)
+    assert to_publish(again, current) == again
+    assert to_publish(again, None) == again  # a track not decided yet
+
+
+def test_the_outcome_ignores_reason_order_but_not_their_text() -> None:
+    a = {"code": "catalog_monetize", "message": "x from A"}
+    b = {"code": "catalog_block", "message": "y from B"}
+    assert outcome_key("takedown", [a, b]) == outcome_key("takedown", [b, a])
+    assert outcome_key("takedown", [a, b]) != outcome_key("takedown", [a, {**b, "message": "y from C"}])
+    assert outcome_key("royalty", [a]) != outcome_key("takedown", [a])
+
+
+def test_a_record_becomes_the_round_s_submission_or_analysis() -> None:
+    case = analysis([catalog(recording("QZABC2600001", [(0, 40)]))])
+    record = _record(case)
+    submitted = resubmission(record, ROUND)
+    assert submitted is not None and submitted.reprocess == ROUND
+    assert submitted.model_copy(update={"reprocess": None}) == case.submission
+    analysed = reanalysis(record, ROUND)
+    assert analysed is not None and analysed.findings == case.findings
+    assert analysed.event_id == analysis_id(submitted)
+    assert (
+        resubmission({"submission": {"event_id": "e", "occurred_at": "2026-01-01T00:00:00Z"}}, ROUND) is None
+    )
+    assert reanalysis({**record, "findings": []}, ROUND) is None
+
+
+def test_uploads_index_their_chromaprint_terms() -> None:
+    items = as_items(np.arange(1, 200) * 2654435761)
+    fingerprint = chromaprint.encode_fingerprint([int(i) for i in items.astype(np.int32)], 1).decode()
+    assert fingerprint_terms(fingerprint) == terms(items)
+    assert fingerprint_terms("") == [] and fingerprint_terms("not a fingerprint!") == []
+
+
+def test_a_recording_is_looked_for_window_by_window_and_by_its_isrc() -> None:
+    items = as_items(np.arange(1, 8 * 40) * 2654435761)  # 40 s of items: several 15 s windows
+    fingerprint = chromaprint.encode_fingerprint([int(i) for i in items.astype(np.int32)], 1).decode()
+    queries = recording_queries("QZABC2600001", fingerprint, 16)
+    assert queries[0] == {"nested": {"path": "matches", "query": {"term": {"matches.isrc": "QZABC2600001"}}}}
+    assert len(queries) >= 4
+    for query in queries[1:]:
+        assert query["bool"]["minimum_should_match"] == 16
+    assert recording_queries("QZABC2600001", None, 16) == queries[:1]  # not in the catalog (any more)
+
+
+def test_a_window_with_fewer_terms_than_asked_needs_all_of_them() -> None:
+    assert shared_terms_query(["h0001", "l0002"], 16)["bool"]["minimum_should_match"] == 2
+
+
+def test_policy_composition_and_opt_out_queries_name_what_changed() -> None:
+    assert "Umbra Records" in str(holder_query("Umbra Records"))
+    assert "rights_holder" not in str(holder_query("_default"))  # the default policy: any match
+    assert str(composition_query("T-123.456.789-0")).count("T-123.456.789-0") == 2
+    query = str(person_query(["Nova Reyes", "N. Reyes"]))
+    assert "Nova Reyes" in query and "N. Reyes" in query and "name_opt_out.requests.artist" in query
+
+
+def test_a_round_leaves_out_what_it_already_sent() -> None:
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    query = not_in_round(replay_query(since), "job-1")
+    assert query["bool"]["must_not"] == [{"term": {"submission.reprocess.round_id": "job-1"}}]
+
+
+@pytest.mark.parametrize(
+    ("entries", "expected"),
+    [
+        ([{"detector": "catalog_match", "version": "0.2.1", "status": "ok"}], False),
+        ([{"detector": "catalog_match", "version": "0.2.0", "status": "ok"}], True),
+        ([{"detector": "catalog_match", "version": "0.2.1", "status": "error"}], True),
+        ([{"detector": "watermark", "version": "1", "status": "ok"}], True),  # never ran
+    ],
+)
+def test_a_replay_for_one_detector_takes_stale_or_failed_findings(
+    entries: list[dict[str, Any]], expected: bool
+) -> None:
+    assert needs_replay(entries, "catalog_match", "0.2.1") is expected
+
+
+def test_a_change_of_policy_is_decided_again_from_the_stored_analysis_only() -> None:
+    assert Change("policy", "Umbra Records").redecide_only
+    assert not Change("recording", "QZABC2600001").redecide_only
+    assert not Change("opt_out", "Nova Reyes").redecide_only
+
+
+def test_backfill_requests_are_keyed_by_their_job_and_parse_back() -> None:
+    request = backfill_requested("abc123", "opt_out", "Nova Reyes", ["Nova Reyes", "N. Reyes"])
+    assert request.track_id == "backfill:abc123"
+    assert request.event_id == backfill_requested("abc123", "opt_out", "Nova Reyes", []).event_id
+    assert parse_event(request.to_bytes(), BackfillRequested) == request
+
+
+def test_the_same_replay_is_the_same_job() -> None:
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    assert replay_job_id(since, None) == replay_job_id(since, None)
+    assert replay_job_id(since, "watermark") != replay_job_id(since, None)
+
+
+@pytest.mark.parametrize(
+    ("state", "republished", "decided", "expected"),
+    [
+        ("running", 5, 5, "running"),  # still finding tracks
+        ("published", 5, 3, "published"),  # waiting for decisions
+        ("published", 5, 5, "done"),
+        ("published", 0, 0, "done"),  # nothing affected
+        ("failed", 5, 5, "failed"),
+    ],
+)
+def test_a_backfill_is_done_once_every_track_it_sent_is_decided(
+    state: str, republished: int, decided: int, expected: str
+) -> None:
+    assert backfill_state(state, republished, decided) == expected
