@@ -141,7 +141,7 @@ class RegistrationJobs:
                 "duration_s": prints.chromaprint.duration_s,
                 "item_count": prints.chromaprint.item_count,
                 "landmark_count": len(prints.landmarks),
-                "backfill_job": self._on_registered(meta),
+                "backfill_job": self._claim_retroactively(meta),
             }
             self._jobs.update(job_id, "done", result=result)
         except DecodeError as exc:
@@ -155,6 +155,15 @@ class RegistrationJobs:
             path.unlink(missing_ok=True)
             with self._lock:
                 self._waiting.pop(job_id, None)
+
+    def _claim_retroactively(self, meta: RecordingMetadata) -> str | None:
+        """Start the recording's backfill; the registration stands if it cannot be started (it
+        can be started by hand: `clearance backfill request recording ISRC`)."""
+        try:
+            return self._on_registered(meta)
+        except Exception:
+            log.exception("backfill not started", isrc=meta.isrc)
+            return None
 
     def shutdown(self) -> None:
         """Let the running registrations finish; the queued ones fail (they would be lost)."""
