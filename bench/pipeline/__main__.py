@@ -208,24 +208,36 @@ def publish(settings: Settings, subs: Sequence[TrackSubmitted]) -> None:
         publish_submissions(publisher, settings, list(subs))
 
 
+def newly_decided(stores: Stores, wanted: dict[str, str], seen: dict[str, float]) -> None:
+    """Note, in `seen`, when each track of `wanted` (track id: submission id) is first seen
+    with its decision indexed."""
+    waiting = [t for t in wanted if t not in seen]
+    if not waiting:
+        return
+    now = time.monotonic()
+    for tid, doc in stores.records.many(waiting).items():
+        decision = doc.get("decision") or {}
+        if decision.get("submission_event_id") == wanted[tid] and "facts" in doc:
+            seen[tid] = now
+
+
 def decided_at(
-    stores: Stores, subs: Sequence[TrackSubmitted], timeout_s: float, what: str
+    stores: Stores,
+    subs: Sequence[TrackSubmitted],
+    timeout_s: float,
+    what: str,
+    seen: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """Poll until every submission's decision is indexed; returns when each was first seen."""
     wanted = {s.track_id: s.event_id for s in subs}
-    seen: dict[str, float] = {}
+    seen = {} if seen is None else seen
     deadline = time.monotonic() + timeout_s
     with Progress(console=console) as progress:
         task = progress.add_task(what, total=len(wanted))
         while len(seen) < len(wanted):
             if time.monotonic() > deadline:
                 raise SystemExit(f"{what}: {len(wanted) - len(seen)} track(s) undecided after {timeout_s} s")
-            waiting = [t for t in wanted if t not in seen]
-            now = time.monotonic()
-            for tid, doc in stores.records.many(waiting).items():
-                decision = doc.get("decision") or {}
-                if decision.get("submission_event_id") == wanted[tid] and "facts" in doc:
-                    seen[tid] = now
+            newly_decided(stores, wanted, seen)
             progress.update(task, completed=len(seen))
             time.sleep(0.2)
     return seen
@@ -291,15 +303,20 @@ def latency(base: Settings, rate_per_min: float, made: Sequence[Upload]) -> list
         warm_up(settings, stores, made, 2 * default_processes(), "latency")
         subs = submissions(settings, made, "latency")
         published: dict[str, float] = {}
+        seen: dict[str, float] = {}
         gap = 60.0 / rate_per_min
         next_at = time.monotonic()
         with Publisher(settings) as publisher:
             for sub in subs:
-                time.sleep(max(0.0, next_at - time.monotonic()))
+                while time.monotonic() < next_at:  # watch earlier tracks while waiting
+                    newly_decided(
+                        stores, {s.track_id: s.event_id for s in subs if s.track_id in published}, seen
+                    )
+                    time.sleep(0.2)
                 publish_submissions(publisher, settings, [sub])
                 published[sub.track_id] = time.monotonic()
                 next_at += gap
-        seen = decided_at(stores, subs, DECIDE_TIMEOUT_S, f"latency at {rate_per_min:.1f} tracks/min")
+        decided_at(stores, subs, DECIDE_TIMEOUT_S, f"latency at {rate_per_min:.1f} tracks/min", seen)
     stores.close()
     return [seen[t] - published[t] for t in published]
 
