@@ -32,7 +32,9 @@ class Settings(BaseSettings):
         None, description="'host:port,host:port' of a cluster; default: the local brokers"
     )
     topic_prefix: str = Field("clearance.", description="prefix of every topic the project creates")
-    topic_partitions: int = Field(4, ge=1)
+    topic_partitions: int = Field(
+        12, ge=1, description="partitions per topic: the most workers that can share the work"
+    )
     topic_replication_factor: int = Field(1, ge=1, description="default min(3, kafka_brokers)")
     min_insync_replicas: int = Field(1, ge=1, description="default 2 when the replication factor is 3+")
 
