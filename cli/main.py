@@ -256,7 +256,7 @@ def catalog_remove(isrc: str) -> None:
 
 @app.command()
 def worker() -> None:
-    """Run the Faust workers (analyze, decide, index) until interrupted."""
+    """Run the Faust workers (analyze, decide, index, backfill) until interrupted."""
     from streams.worker import prepare_services, run_worker
 
     settings = get_settings()
