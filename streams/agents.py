@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from functools import partial
 from typing import Any, TypeVar
 
+from elastic_transport import ConnectionError as EsUnreachable
 from elastic_transport import TransportError
 from faust import Stream
 from faust.types import EventT, StreamT
@@ -77,6 +78,20 @@ async def retry_while_unreachable(
             log.warning("elasticsearch_unavailable", waiting=what, error=str(exc), retry_in_s=backoff)
             await sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+
+# What a detector's error finding starts with when Elasticsearch did not answer it (the finding
+# names the exception's type): the outage's fault, not the track's.
+UNREACHABLE_ERRORS = ("ConnectionError:", "ConnectionTimeout:", "TransportError:")
+
+
+def unreachable_detectors(analysis: TrackAnalyzed) -> list[str]:
+    """The detectors that could not examine the track because Elasticsearch was unreachable."""
+    return [
+        f.detector
+        for f in analysis.findings
+        if f.status == "error" and (f.error or "").startswith(UNREACHABLE_ERRORS)
+    ]
 
 
 def decide_now(
@@ -219,7 +234,9 @@ def register_agents(parts: WorkerParts) -> None:
         started = time.perf_counter()
         parts.metrics.in_flight.inc()
         try:
-            analysis = await parts.analyzer.analyze(submission)
+            # A catalog or registry lookup lost to an outage would decide the track without it
+            # (a missed match, a royalty unpaid, a needless review): analyse again once it answers.
+            analysis = await retry_while_unreachable(partial(analyze_reachable, submission), "analyze")
             raw = encoded(analysis)
         except (DecodeError, UnsupportedAudioUri) as exc:
             await dead_letter(event, "decode", exc, submission.track_id)
@@ -244,6 +261,12 @@ def register_agents(parts: WorkerParts) -> None:
             detectors={f.detector: f.status for f in analysis.findings},
             took_ms={f.detector: round(f.took_ms) for f in analysis.findings},
         )
+
+    async def analyze_reachable(submission: TrackSubmitted) -> TrackAnalyzed:
+        analysis = await parts.analyzer.analyze(submission)
+        if lost := unreachable_detectors(analysis):
+            raise EsUnreachable(f"{', '.join(lost)} could not reach Elasticsearch")
+        return analysis
 
     async def measure_lag() -> None:
         consumer = app.consumer

@@ -6,13 +6,7 @@ one replica, and each cluster keeps taking and serving data after `kill -9` of o
 from __future__ import annotations
 
 import os
-import random
-import signal
-import subprocess
-import sys
-import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,89 +16,19 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from cli import services
 from index.client import connect
 from index.stores import Stores
-from model.settings import PROJECT_ROOT, Settings
+from model.settings import Settings
 from streams.admin import ensure_topics
 from streams.publisher import Publisher
 from streams.topics import Topics
+from tests.integration.cluster import NODES, clearance, eventually, kill_node, running_cluster
 
 pytestmark = pytest.mark.integration
-
-NODES = 3
-
-
-def free_port_block() -> dict[str, int]:
-    """Base ports whose whole plan (3 brokers, 3 nodes) is free on 127.0.0.1."""
-    for _ in range(50):
-        base = random.randrange(20_000, 60_000, 100)
-        ports = {
-            "kafka_port": base,
-            "kafka_controller_port": base + 1,
-            "es_port": base + 20,
-            "es_transport_port": base + 40,
-        }
-        plan = services.port_plan(Settings(kafka_brokers=NODES, es_nodes=NODES, **ports))  # type: ignore[arg-type]
-        if all(services.port_is_free(host, port) for host, port in plan):
-            return ports
-    pytest.skip("no free block of ports for a three-node cluster")
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    run = uuid.uuid4().hex[:8]
-    values: dict[str, Any] = {
-        **free_port_block(),
-        "services_dir": tmp_path_factory.mktemp("cluster") / "services",
-        "services_cache_dir": Settings().services_cache_dir or Settings().services_dir / "cache",
-        "kafka_heap": "256m",
-        "es_heap": "512m",
-        "topic_prefix": f"cluster-{run}.",
-        "index_prefix": f"cluster-{run}-",
-    }
-    env = {**os.environ, **{f"CLEARANCE_{name.upper()}": str(value) for name, value in values.items()}}
-    settings = Settings(kafka_brokers=NODES, es_nodes=NODES, **values)
-    try:
-        up = clearance(env, "services", "up", "--kafka-brokers", str(NODES), "--es-nodes", str(NODES))
-        assert up.returncode == 0, up.stdout + up.stderr
-        assert up.stdout.count("up (pid") == 2 * NODES, up.stdout
-        yield settings
-    finally:
-        down = clearance(env, "services", "down")
-        assert down.returncode == 0, down.stdout + down.stderr
-        assert services._owned_processes(services.Layout.of(settings)) == []
-
-
-def clearance(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
-    )
-
-
-def eventually(check: Callable[[], Any], timeout_s: float = 60.0) -> Any:
-    """The first truthy result of `check` within the time, else the test fails."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            result = check()
-        except Exception:  # a node is still starting, or a leader is being elected
-            result = None
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"not true within {timeout_s:.0f} s: {check}")
-        time.sleep(0.5)
-
-
-def kill_node(settings: Settings, service: str) -> None:
-    pid = services._read_pid(services.Layout.of(settings).pidfile(service))
-    assert pid is not None, f"{service} is not running"
-    os.kill(pid, signal.SIGKILL)
-    eventually(lambda: not services._alive(pid), 10)
+    with running_cluster(tmp_path_factory.mktemp("cluster"), "cluster") as running:
+        yield running.settings
 
 
 def test_every_node_reports_the_whole_cluster(cluster: Settings) -> None:

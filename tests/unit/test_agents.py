@@ -17,7 +17,14 @@ from faust.types.tuples import Message
 from decisions.policy import Policies
 from detectors.names import Person
 from model.events import Action, EventParseError, ReviewAction, TrackAnalyzed
-from streams.agents import dead_letter_for, decide_now, parse_indexable, retry_while_unreachable
+from model.findings import Finding
+from streams.agents import (
+    dead_letter_for,
+    decide_now,
+    parse_indexable,
+    retry_while_unreachable,
+    unreachable_detectors,
+)
 from tests.unit.test_decide import analysis, catalog, recording
 
 
@@ -145,3 +152,20 @@ def test_retry_lets_other_errors_through() -> None:
 
     with pytest.raises(ValueError):
         asyncio.run(retry_while_unreachable(attempt, "index", sleep=sleep))
+
+
+def test_detectors_that_could_not_reach_elasticsearch_are_told_from_broken_ones() -> None:
+    def failed(detector: str, error: str) -> Finding:
+        return Finding(detector=detector, version="1", took_ms=1.0, status="error", error=error)
+
+    track = analysis([]).model_copy(
+        update={
+            "findings": [
+                failed("catalog_match", "ConnectionTimeout: Connection timed out"),
+                failed("name_opt_out", "ConnectionError: Connection refused"),
+                failed("watermark", "ValueError: a bug in the detector"),
+            ]
+        }
+    )
+    assert unreachable_detectors(track) == ["catalog_match", "name_opt_out"]
+    assert unreachable_detectors(analysis([])) == []
