@@ -16,12 +16,12 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from elastic_transport import ConnectionError as EsUnreachable
 from elastic_transport import TransportError
 from faust import Stream
-from faust.types import EventT, StreamT
+from faust.types import TP, EventT, StreamT
 from faust.types.tuples import Message
 
 from decisions.decide import decide
@@ -174,6 +174,23 @@ def refused_events(
     return [(e, item) for e, item in parsed if item.event_id in refused_ids or item.track_id in refused_ids]
 
 
+class Highwaters(Protocol):
+    def assignment(self) -> set[TP]: ...
+
+    def highwater(self, tp: TP) -> int | None: ...
+
+
+def partition_lags(consumer: Highwaters, handled: dict[tuple[str, int], int]) -> list[tuple[str, int, int]]:
+    """(topic, partition, messages not yet handled) of each assigned partition this worker has
+    handled; a partition whose end is unknown yet (no fetch since it was assigned) is left out."""
+    lags = []
+    for tp in consumer.assignment():
+        end, done = consumer.highwater(tp), handled.get((tp.topic, tp.partition))
+        if end is not None and done is not None:
+            lags.append((tp.topic, tp.partition, max(0, end - done)))
+    return lags
+
+
 def register_agents(parts: WorkerParts) -> None:
     """Register the analyze, decide, review and index agents on `parts.app`."""
     app, topics, settings, stores = parts.app, parts.topics, parts.settings, parts.stores
@@ -269,12 +286,12 @@ def register_agents(parts: WorkerParts) -> None:
         return analysis
 
     async def measure_lag() -> None:
-        consumer = app.consumer
-        for tp in consumer.assignment():
-            key = (tp.topic, tp.partition)
-            if key in handled:
-                lag = max(0, consumer.highwater(tp) - handled[key])
-                parts.metrics.lag.labels(tp.topic, str(tp.partition)).set(lag)
+        # a timer that raises stops the whole app: a metric is never worth that
+        try:
+            for topic, partition, lag in partition_lags(app.consumer, handled):
+                parts.metrics.lag.labels(topic, str(partition)).set(lag)
+        except Exception as exc:
+            log.warning("lag_not_measured", error=f"{type(exc).__name__}: {exc}")
 
     app.timer(interval=settings.metrics_interval_s)(measure_lag)
 

@@ -93,8 +93,15 @@ class ProcessAnalyzer:
         raise AnalysisFailed(f"the analysis process died on each of {ANALYSIS_ATTEMPTS} tries")
 
     async def _run(self, pool: _Pool, submission: TrackSubmitted) -> TrackAnalyzed:
+        loop = asyncio.get_running_loop()
         executor = pool.current()
-        future = asyncio.get_running_loop().run_in_executor(executor, self._work, submission)
+        try:
+            future = loop.run_in_executor(executor, self._work, submission)
+        except BrokenProcessPool:
+            # a process died while idle (killed between tracks): this track never ran there
+            pool.replace(executor)
+            executor = pool.current()
+            future = loop.run_in_executor(executor, self._work, submission)
         try:
             return await asyncio.wait_for(future, self._settings.analysis_timeout_s)
         except BrokenProcessPool:
@@ -120,6 +127,8 @@ class _Pool:
         self._executor: ProcessPoolExecutor | None = None
 
     def current(self) -> ProcessPoolExecutor:
+        if self._executor is not None and getattr(self._executor, "_broken", False):
+            self.replace(self._executor)  # broken while idle: no track saw it
         if self._executor is None:
             self._executor = ProcessPoolExecutor(
                 max_workers=self._processes,
@@ -135,15 +144,19 @@ class _Pool:
         if self._executor is not broken:
             return
         self._executor = None
-        # Python 3.11 has no public way to stop a pool's processes; 3.14 adds terminate_workers()
-        for process in list(getattr(broken, "_processes", {}).values()):
-            process.kill()
-        broken.shutdown(wait=False, cancel_futures=True)
+        _stop(broken)
 
     def close(self) -> None:
         if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            _stop(self._executor)  # a detector still running must not hold the worker's exit
             self._executor = None
+
+
+def _stop(executor: ProcessPoolExecutor) -> None:
+    # Python 3.11 has no public way to stop a pool's processes; 3.14 adds terminate_workers()
+    for process in list(getattr(executor, "_processes", {}).values()):
+        process.kill()
+    executor.shutdown(wait=False, cancel_futures=True)
 
 
 def analyzer_for(settings: Settings, detectors: tuple[Detector, ...] | None) -> Analyzer:

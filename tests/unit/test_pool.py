@@ -4,7 +4,9 @@ tracks beside it and after it are still analysed."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Iterator
 
@@ -72,3 +74,18 @@ def test_a_track_past_the_time_limit_fails_and_the_pool_goes_on(pool: ProcessAna
     with pytest.raises(AnalysisFailed, match="longer than 8 s"):
         asyncio.run(pool.analyze(submission("never-ends")))
     assert asyncio.run(pool.analyze(submission("after"))).track_id == "after"
+
+
+def kill_every_analysis_process() -> None:
+    """As an operator, or the out-of-memory killer, might: between tracks."""
+    for child in multiprocessing.active_children():
+        os.kill(child.pid or 0, signal.SIGKILL)
+    time.sleep(1)  # the pools notice
+
+
+def test_processes_killed_while_idle_are_replaced(pool: ProcessAnalyzer) -> None:
+    assert asyncio.run(pool.analyze(submission("first"))).track_id == "first"
+    kill_every_analysis_process()
+    assert asyncio.run(pool.analyze(submission("second"))).track_id == "second"
+    kill_every_analysis_process()
+    assert asyncio.run(pool.analyze(submission("third"))).track_id == "third"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from faust.types import TP
 from prometheus_client import generate_latest
 
 from decisions.decide import decide
@@ -9,6 +10,7 @@ from decisions.policy import Policies
 from model.events import TrackAnalyzed, TrackSubmitted
 from model.findings import Finding
 from model.settings import Settings
+from streams.agents import partition_lags
 from streams.metrics import WorkerMetrics
 
 
@@ -47,3 +49,21 @@ def test_a_worker_analyses_one_track_per_process_unless_told_otherwise() -> None
     assert Settings(analysis_processes=3).tracks_in_flight == 3
     assert Settings(analysis_processes=0).tracks_in_flight == 1
     assert Settings(analysis_processes=2, analysis_in_flight=5).tracks_in_flight == 5
+
+
+class FakeConsumer:
+    def __init__(self, ends: dict[TP, int | None]) -> None:
+        self.ends = ends
+
+    def assignment(self) -> set[TP]:
+        return set(self.ends)
+
+    def highwater(self, tp: TP) -> int | None:
+        return self.ends[tp]
+
+
+def test_lag_is_what_is_left_of_each_partition_handled_and_unknown_ends_are_skipped() -> None:
+    fetched, just_assigned, untouched = TP("t", 0), TP("t", 1), TP("t", 2)
+    consumer = FakeConsumer({fetched: 120, just_assigned: None, untouched: 50})
+    handled = {("t", 0): 100, ("t", 1): 7}
+    assert partition_lags(consumer, handled) == [("t", 0, 20)]
