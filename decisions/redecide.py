@@ -2,14 +2,23 @@
 
 A round whose verdict says what the track's current verdict already says (same action, same
 reasons) adds no verdict and no label: only royalties not yet paid for this track version (the
-decision function already leaves out the paid ones). A changed verdict is published whole."""
+decision function already leaves out the paid ones). A changed verdict is published whole.
+
+A reviewed track (its current verdict a review of the same submission) never gets a pipeline
+verdict over the reviewer's: when the round's outcome is what the reviewer saw, only unpaid
+royalties; when it differs, a needs_review case ("new claim since review: ...") instead."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
-from model.events import Action, Decision, Reason
+from decisions.review import REVIEW_POLICY, is_review_code
+from model.events import Action, Decision, Reason, derived_id, utcnow
+from model.limits import REASON_CHARS, clip
+from model.reasons import ReasonCode
 
 OutcomeKey = tuple[str, tuple[tuple[str, str], ...]]
 
@@ -36,10 +45,76 @@ def verdict_unchanged(new_verdict: Decision, current: dict[str, Any] | None) -> 
     )
 
 
-def to_publish(decisions: list[Decision], current: dict[str, Any] | None) -> list[Decision]:
+def reviewed(new_verdict: Decision, current: dict[str, Any] | None) -> bool:
+    """Is the record's current decision a review (or a reopened review) of the same submission?"""
+    return (
+        current is not None
+        and current.get("policy_version") == REVIEW_POLICY
+        and current.get("submission_event_id") == new_verdict.submission_event_id
+    )
+
+
+def _pipeline_reasons(reasons: Iterable[Reason | dict[str, Any]]) -> OutcomeKey:
+    """The reasons the pipeline gave (what a reviewer saw), without the reviews' own."""
+    key = outcome_key("", reasons)
+    return "", tuple(pair for pair in key[1] if not is_review_code(pair[0]))
+
+
+def seen_by_reviewer(new_verdict: Decision, current: dict[str, Any]) -> bool:
+    """Does the round's verdict give the reasons the reviewed decision gave?"""
+    return _pipeline_reasons(current.get("reasons") or []) == _pipeline_reasons(new_verdict.reasons)
+
+
+def review_again(new_verdict: Decision, current: dict[str, Any], now: datetime | None = None) -> Decision:
+    """A reviewed track whose outcome changed goes back to review (as a review-ranked verdict, so
+    it replaces the reviewer's on the record), with the new outcome's reasons after its own."""
+    seen = _pipeline_reasons(current.get("reasons") or [])[1]
+    new = _pipeline_reasons(new_verdict.reasons)[1]
+    added = [message for code, message in new if (code, message) not in seen] or ["a reason was withdrawn"]
+    outcome = outcome_key(new_verdict.action.value, new_verdict.reasons)
+    digest = hashlib.sha256(repr(outcome).encode()).hexdigest()[:32]
+    return new_verdict.model_copy(
+        update={
+            "event_id": derived_id(
+                new_verdict.submission_event_id,
+                "decision",
+                Action.NEEDS_REVIEW.value,
+                "after",
+                str(current.get("event_id", "")),
+                digest,
+            ),
+            "occurred_at": now or utcnow(),
+            "action": Action.NEEDS_REVIEW,
+            "policy_version": REVIEW_POLICY,
+            "reasons": [
+                Reason(
+                    code=ReasonCode.REVIEW_NEW_CLAIM,
+                    message=clip(
+                        f"new claim since review (the pipeline now says {new_verdict.action.value}): "
+                        + "; ".join(added),
+                        REASON_CHARS,
+                    ),
+                ),
+                *new_verdict.reasons,
+            ],
+        }
+    )
+
+
+def to_publish(
+    decisions: list[Decision], current: dict[str, Any] | None, now: datetime | None = None
+) -> list[Decision]:
     """The decisions of a round worth publishing given the track's current decision: all of them
-    when the verdict changed, else only the royalties (unpaid ones: see `decide`)."""
+    when the verdict changed, else only the royalties (unpaid ones: see `decide`). A reviewed
+    track's verdict is never replaced by the pipeline's: see the module's docstring."""
     verdict = next((d for d in decisions if d.verdict), None)
-    if verdict is None or not verdict_unchanged(verdict, current):
+    if verdict is None:
         return decisions
-    return [d for d in decisions if not d.verdict and d.action is Action.ROYALTY]
+    royalties = [d for d in decisions if not d.verdict and d.action is Action.ROYALTY]
+    if current is not None and reviewed(verdict, current):
+        if seen_by_reviewer(verdict, current):
+            return royalties
+        return [review_again(verdict, current, now), *royalties]
+    if not verdict_unchanged(verdict, current):
+        return decisions
+    return royalties

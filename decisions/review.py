@@ -10,7 +10,14 @@ from model.reasons import ReasonCode
 
 REVIEW_POLICY = "review"
 _DONE = {"uphold": "upheld", "overturn": "overturned", "escalate": "escalated"}
-_REVIEW_CODES = frozenset({ReasonCode.REVIEW_UPHOLD, ReasonCode.REVIEW_OVERTURN, ReasonCode.REVIEW_ESCALATE})
+_REVIEW_CODES = frozenset(
+    {
+        ReasonCode.REVIEW_UPHOLD,
+        ReasonCode.REVIEW_OVERTURN,
+        ReasonCode.REVIEW_ESCALATE,
+        ReasonCode.REVIEW_NEW_CLAIM,
+    }
+)
 # a rights holder's block and an artist's opt-out are theirs to lift, not one reviewer's
 SENIOR_TO_OVERTURN = frozenset(
     {
@@ -55,6 +62,11 @@ def senior_needed(action: str, codes: Iterable[str], escalated: bool) -> str | N
 def _original_reasons(review: ReviewAction) -> list[Reason]:
     """What the reviewed decision was about, without earlier reviews' own reasons."""
     return [r for r in review.reviewed_reasons if r.code not in _REVIEW_CODES]
+
+
+def is_review_code(code: str) -> bool:
+    """A reason a review (or a reopened review) adds, rather than one the pipeline gave."""
+    return code in _REVIEW_CODES
 
 
 def review_decision(review: ReviewAction) -> Decision:

@@ -30,6 +30,7 @@ class ReasonCode(StrEnum):
     REVIEW_UPHOLD = "review_uphold"
     REVIEW_OVERTURN = "review_overturn"
     REVIEW_ESCALATE = "review_escalate"
+    REVIEW_NEW_CLAIM = "review_new_claim"  # a reviewed track's outcome changed since its review
 
 
 SEVERITY: dict[ReasonCode, int] = {
@@ -42,6 +43,7 @@ SEVERITY: dict[ReasonCode, int] = {
     ReasonCode.AI_UNDECLARED: 2,
     ReasonCode.CREDENTIALS_TAMPERED: 2,
     ReasonCode.REVIEW_ESCALATE: 2,
+    ReasonCode.REVIEW_NEW_CLAIM: 2,
     ReasonCode.DETECTOR_ERROR: 1,
     ReasonCode.AI_LABEL: 0,
     ReasonCode.CATALOG_BLOCK: 0,

@@ -26,7 +26,7 @@ from faust.types.tuples import Message
 
 from decisions.decide import decide
 from decisions.policy import Policies
-from decisions.redecide import to_publish, verdict_unchanged
+from decisions.redecide import to_publish
 from decisions.review import review_decision
 from decisions.rules import DecisionContext
 from detectors.audio import DecodeError
@@ -311,8 +311,7 @@ def register_agents(parts: WorkerParts) -> None:
         )
         record = stores.records.get(analysis.track_id) or {}
         publishing = to_publish(decisions, record.get("decision"))
-        verdict = next(d for d in decisions if d.verdict)
-        changed = not verdict_unchanged(verdict, record.get("decision"))
+        changed = any(d.verdict for d in publishing)
         stores.backfill_jobs.mark_decided(reprocess.round_id, analysis.track_id, changed)
         parts.metrics.backfill.labels("decided").inc()
         if changed:

@@ -13,6 +13,7 @@ import pytest
 from decisions.decide import decide
 from decisions.policy import Policies
 from decisions.redecide import outcome_key, to_publish, verdict_unchanged
+from decisions.review import review_decision
 from detectors.matcher import as_items, terms
 from index.backfill import (
     Change,
@@ -34,6 +35,7 @@ from model.events import (
     BackfillRequested,
     Decision,
     Reprocess,
+    ReviewAction,
     TrackAnalyzed,
     analysis_id,
     backfill_requested,
@@ -103,6 +105,64 @@ def test_a_changed_verdict_is_published_whole() -> None:
     assert not verdict_unchanged(_verdict(again), current)
     assert to_publish(again, current) == again
     assert to_publish(again, None) == again  # a track not decided yet
+
+
+def _reviewed(case: TrackAnalyzed, action: str = "overturn") -> dict[str, Any]:
+    """The record's decision after a reviewer acted on the pipeline's verdict for `case`."""
+    verdict = _verdict(decide(case, Policies()))
+    review = ReviewAction(
+        track_id=case.track_id,
+        action=action,  # type: ignore[arg-type]
+        reason="fair use",
+        reviewer="rev-ada",
+        reviewed_decision_event_id=verdict.event_id,
+        reviewed_action=verdict.action,
+        reviewed_reasons=verdict.reasons,
+        submission_event_id=verdict.submission_event_id,
+        submitted_at=verdict.submitted_at,
+    )
+    return _current(review_decision(review))
+
+
+def _current(verdict: Decision) -> dict[str, Any]:
+    return {
+        "event_id": verdict.event_id,
+        "submission_event_id": verdict.submission_event_id,
+        "action": verdict.action.value,
+        "policy_version": verdict.policy_version,
+        "reasons": [r.model_dump(mode="json") for r in verdict.reasons],
+    }
+
+
+def test_a_round_never_replaces_a_reviewers_verdict_with_the_pipelines() -> None:
+    claimed = analysis([catalog(recording("QZABC2600001", [(0, 40)]))])
+    current = _reviewed(claimed)  # the reviewer overturned the claim: allow
+    again = decide(claimed.model_copy(update={"submission": claimed.submission.again(ROUND)}), Policies())
+    published = to_publish(again, current)
+    assert not any(d.verdict for d in published)  # what the reviewer saw: only unpaid royalties
+    assert [d.action for d in published] == [Action.ROYALTY]
+
+
+def test_a_reviewed_track_whose_outcome_changed_goes_back_to_review() -> None:
+    case = analysis([])
+    current = _reviewed(case, "uphold")
+    claimed = case.model_copy(
+        update={"findings": analysis([catalog(recording("QZABC2600001", [(0, 40)]))]).findings}
+    )
+    rounded = claimed.model_copy(update={"submission": claimed.submission.again(ROUND)})
+    again = decide(rounded, Policies())
+    assert _verdict(again).action is not Action.NEEDS_REVIEW
+    published = to_publish(again, current)
+    verdicts = [d for d in published if d.verdict]
+    assert len(verdicts) == 1 and verdicts[0].action is Action.NEEDS_REVIEW
+    reopened = verdicts[0]
+    assert reopened.policy_version == "review"  # outranks the reviewer's verdict on the record
+    assert reopened.reasons[0].code == "review_new_claim"
+    assert reopened.reasons[0].message.startswith("new claim since review")
+    assert {r.code for r in _verdict(again).reasons} <= {r.code for r in reopened.reasons}
+    assert to_publish(again, current)[0].event_id == reopened.event_id  # a round repeated: same id
+    # once reopened, the same outcome again publishes no verdict
+    assert not any(d.verdict for d in to_publish(again, _current(reopened)))
 
 
 def test_the_outcome_ignores_reason_order_but_not_their_text() -> None:
