@@ -11,6 +11,7 @@ from faust.types import TopicT
 
 from model.events import Action
 from model.settings import Settings
+from streams.commits import SafeCommitTransport
 from streams.topics import Topics
 
 
@@ -19,7 +20,7 @@ def create_app(settings: Settings) -> faust.App:
     # git-ignored state folder rather than in whatever directory the worker started from
     datadir = settings.store_dir.parent / "faust" / settings.app_id
     datadir.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    app = faust.App(
         settings.app_id,
         broker=faust_broker_url(settings.kafka_bootstrap),
         store="memory://",
@@ -39,6 +40,8 @@ def create_app(settings: Settings) -> faust.App:
         autodiscover=False,
         datadir=str(datadir),
     )
+    app.transport = SafeCommitTransport(app.conf.broker_consumer, app)
+    return app
 
 
 def faust_broker_url(bootstrap: str) -> str:
