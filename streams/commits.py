@@ -5,7 +5,8 @@ gap check lets one missing offset through (`min(acked) - committed > 1`, where t
 offset is already the next one to read), and it checks nothing while a partition's committed
 offset is 0 or none. With several tracks analysed at once, a slow track followed by a fast one
 had its offset committed while still in flight, and was lost if the worker died then. Here an
-offset is committed only up to the first message that is not done.
+offset is committed only up to the first message that is not done, and a partition without a
+committed offset starts at its log's first offset.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from typing import Any, ClassVar
 from faust.transport.drivers.aiokafka import Consumer as AiokafkaConsumer
 from faust.transport.drivers.aiokafka import Transport as AiokafkaTransport
 from faust.types import TP
+
+from streams.logs import get_logger
+
+log = get_logger("clearance.commits")
 
 
 def committable_run(acked: list[int], committed: int | None, in_flight: Iterable[int]) -> int:
@@ -36,6 +41,24 @@ def committable_run(acked: list[int], committed: int | None, in_flight: Iterable
 
 
 class SafeCommitConsumer(AiokafkaConsumer):
+    async def perform_seek(self) -> None:
+        """After Faust seeks to the committed offsets: a partition never committed (or
+        committed at 0, which Faust also keeps as none) starts at the log's first offset, so
+        nothing before the first message acked there can be committed past (messages fetched
+        before a rebalance and dropped after it had been)."""
+        await super().perform_seek()
+        unset = [tp for tp in self.assignment() if self._committed_offset[tp] is None]
+        if not unset:
+            return
+        try:
+            earliest = await self.earliest_offsets(*unset)
+        except Exception as exc:  # a broker away mid-rebalance: keep Faust's own behaviour
+            log.warning("log_start_unknown", partitions=len(unset), error=f"{type(exc).__name__}: {exc}")
+            return
+        for tp, offset in earliest.items():
+            if self._committed_offset[tp] is None and offset is not None and offset >= 0:
+                self._committed_offset[tp] = offset
+
     def _new_offset(self, tp: TP) -> int | None:
         if self._gap[tp]:  # offsets missing from the log itself (compaction): Faust's bookkeeping
             return super()._new_offset(tp)
