@@ -50,7 +50,7 @@ from model.events import (
     validate_event,
 )
 from model.limits import MAX_EVENT_BYTES, MESSAGE_CHARS, TITLE_CHARS, clip
-from streams.backfill import RoundCount, change_of, reprocess_for, round_events
+from streams.backfill import BackfillRefused, RoundCount, change_of, refusal, reprocess_for, round_events
 from streams.logs import get_logger
 from streams.parts import WorkerParts
 from streams.pool import AnalysisFailed
@@ -351,12 +351,25 @@ def register_agents(parts: WorkerParts) -> None:
             if (request := await parsed(event, BackfillRequested, "backfill")) is None:
                 continue
             try:
+                job = await retry_while_unreachable(
+                    partial(asyncio.to_thread, stores.backfill_jobs.get, request.job_id), "backfill"
+                )
+                if (why := refusal(job, request)) is not None:
+                    await dead_letter(event, "backfill", BackfillRefused(why))
+                    continue
                 await retry_while_unreachable(partial(run_backfill, request), "backfill")
             except Exception as exc:
                 await unexpected(event, "backfill", exc, None)
-                await asyncio.to_thread(
-                    stores.backfill_jobs.fail, request.job_id, clip(f"{type(exc).__name__}: {exc}", 500)
-                )
+                try:
+                    await asyncio.to_thread(
+                        stores.backfill_jobs.fail, request.job_id, clip(f"{type(exc).__name__}: {exc}", 500)
+                    )
+                except Exception:  # the job cannot be marked: the agent goes on all the same
+                    log.error(
+                        "backfill_fail_unrecorded",
+                        job_id=request.job_id,
+                        traceback=clip(traceback.format_exc(), 4000),
+                    )
 
     async def run_backfill(request: BackfillRequested) -> None:
         change = change_of(request)

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from index.backfill import BackfillStore, Change, needs_replay, reanalysis, resubmission
 from index.jobs import BackfillJobs
@@ -55,6 +56,25 @@ def request_backfill(
 def replay_job_id(since: datetime, detector: str | None) -> str:
     """The same replay asked again is the same job (and round): it resumes where it stopped."""
     return derived_id("replay", since.isoformat(), detector or "").replace("-", "")
+
+
+class BackfillRefused(Exception):
+    """A backfill request the agent does not run (see `refusal`): it is dead-lettered."""
+
+
+def refusal(job: dict[str, Any] | None, request: BackfillRequested) -> str | None:
+    """Why the backfill agent must not run this request (None: run it). It runs only a backfill
+    job that exists, was created for this trigger and subject, and is queued (or running: Kafka
+    redelivered the request); replays run from `clearance reprocess`, never from the topic."""
+    if request.trigger == "replay":
+        return "a replay is run by clearance reprocess, not requested on the backfills topic"
+    if job is None:
+        return f"no backfill job {request.job_id}"
+    if (job.get("trigger"), job.get("subject")) != (request.trigger, request.subject):
+        return f"backfill job {request.job_id} is not about {request.trigger} {request.subject}"
+    if job.get("state") not in ("queued", "running"):
+        return f"backfill job {request.job_id} is {job.get('state')}, not queued"
+    return None
 
 
 def change_of(request: BackfillRequested) -> Change:

@@ -20,11 +20,12 @@ from cli.backfill import start_backfills
 from cli.catalog import add_from_manifest
 from corpus import synth
 from index.stores import Stores
-from model.events import TrackMetadata, TrackSubmitted, utcnow
+from model.events import TrackMetadata, TrackSubmitted, backfill_requested, utcnow
 from model.settings import Settings
 from streams.backfill import replay
 from streams.ingest import submission_for
 from streams.publisher import Publisher
+from streams.topics import Topics
 from tests.integration.conftest import SESSION
 from tests.integration.test_pipeline import decided_record, eventually, publish
 
@@ -146,6 +147,13 @@ def test_registering_a_master_claims_the_uploads_already_analysed(
     assert response.status_code == 200, response.text
     found = {item["track_id"] for item in response.json()["items"]}
     assert found == {s.track_id for s in submissions}
+
+    # crafted requests (no such job; a replay on the topic) are dead-lettered, and the agent goes on
+    with Publisher(live_settings) as publisher:
+        topic = Topics(live_settings.topic_prefix).backfills
+        publisher.publish(topic, backfill_requested(f"nosuchjob{SESSION}", "recording", ISRC, []))
+        publisher.publish(topic, backfill_requested(f"nosuchjob{SESSION}x", "replay", "since 2020", []))
+        publisher.flush()
 
     # the same change again: the tracks are decided again, and nothing is published twice
     [again] = start_backfills(stores, live_settings, "recording", [ISRC], HOLDER)

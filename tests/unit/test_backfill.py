@@ -41,7 +41,7 @@ from model.events import (
     backfill_requested,
     parse_event,
 )
-from streams.backfill import replay_job_id
+from streams.backfill import refusal, replay_job_id
 from tests.unit.test_decide import analysis, catalog, recording
 
 ROUND = Reprocess(round_id="job-1", trigger="recording", subject="QZABC2600001")
@@ -250,6 +250,20 @@ def test_backfill_requests_are_keyed_by_their_job_and_parse_back() -> None:
     assert request.track_id == "backfill:abc123"
     assert request.event_id == backfill_requested("abc123", "opt_out", "Nova Reyes", []).event_id
     assert parse_event(request.to_bytes(), BackfillRequested) == request
+
+
+def test_the_backfill_agent_runs_only_the_job_it_was_asked_for() -> None:
+    request = backfill_requested("abc123", "opt_out", "Nova Reyes", ["Nova Reyes"])
+    job = {"job_id": "abc123", "kind": "backfill", "trigger": "opt_out", "subject": "Nova Reyes"}
+    assert refusal({**job, "state": "queued"}, request) is None
+    assert refusal({**job, "state": "running"}, request) is None  # a redelivery
+    assert refusal(None, request) == "no backfill job abc123"  # unknown, or a registration job
+    assert refusal({**job, "state": "done"}, request) is not None
+    assert refusal({**job, "state": "failed"}, request) is not None
+    assert refusal({**job, "state": "queued", "subject": "Someone Else"}, request) is not None
+    assert refusal({**job, "state": "queued", "trigger": "policy"}, request) is not None
+    replay = backfill_requested("abc123", "replay", "Nova Reyes", [])
+    assert refusal({**job, "trigger": "replay", "state": "running"}, replay) is not None
 
 
 def test_the_same_replay_is_the_same_job() -> None:
