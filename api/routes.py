@@ -39,6 +39,7 @@ from index.records import MAX_WINDOW, CaseConflict, CaseNotFound, RecordQuery
 from index.registry import PersonNotYours, RegistryBusy
 from model.events import (
     Action,
+    BackfillTrigger,
     Reason,
     ReviewAction,
     TrackMetadata,
@@ -48,10 +49,12 @@ from model.events import (
 )
 from model.findings import CompositionMetadata, Modification, RecordingMetadata
 from model.generation import GENERATION_ID, GenerationIn, GenerationRecord
+from model.limits import NAME_CHARS
 from model.names import fold
 from streams.backfill import OPERATOR, request_backfill
 from streams.generation import UnknownGenerator
 from streams.ingest import publish_submissions, submission_for
+from streams.logs import get_logger
 from streams.publisher import PublishError
 from streams.registration import KIND as REGISTRATION
 from streams.registration import QueueFull
@@ -70,6 +73,7 @@ LIMITS: Responses = {
     429: {"model": Error, "description": "too many requests for this key; see Retry-After"},
 }
 router = APIRouter(prefix="/v1", responses={**AUTH, **LIMITS})
+log = get_logger("clearance.api")
 # the routes taking multipart uploads: their bodies may be up to CLEARANCE_API_MAX_UPLOAD_MB
 UPLOAD_ROUTES = frozenset({("POST", "/v1/tracks"), ("POST", "/v1/recordings"), ("POST", "/v1/generations")})
 
@@ -468,11 +472,29 @@ def register_composition(
         svc.stores.compositions.register(meta)
     except CompositionConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    backfill = request_backfill(
-        svc.stores.backfill_jobs, svc.publisher, svc.settings, "composition", work_id, holder
-    )
-    response.headers[BACKFILL_HEADER] = backfill.job_id
+    _start_backfill(svc, response, "composition", work_id, holder)
     return meta
+
+
+def _start_backfill(
+    svc: ServicesDep,
+    response: Response,
+    trigger: BackfillTrigger,
+    subject: str,
+    holder: str,
+    names: list[str] | None = None,
+) -> None:
+    """Start the backfill of a change already committed, naming its job in the response's header.
+    A request that cannot be published leaves the change made and its job failed (the operator
+    starts it again with `clearance backfill request`): the caller is still told the change is done."""
+    try:
+        backfill = request_backfill(
+            svc.stores.backfill_jobs, svc.publisher, svc.settings, trigger, subject, holder, names
+        )
+    except (PublishError, ValidationError) as exc:
+        log.error("backfill_not_started", trigger=trigger, subject=subject[:200], error=str(exc)[:500])
+        return
+    response.headers[BACKFILL_HEADER] = backfill.job_id
 
 
 @router.get(
@@ -501,7 +523,11 @@ def composition(
     },
 )
 def set_opt_out(
-    svc: ServicesDep, key: Holder, response: Response, name: str, body: OptOutIn
+    svc: ServicesDep,
+    key: Holder,
+    response: Response,
+    name: Annotated[str, PathParam(min_length=1, max_length=NAME_CHARS)],
+    body: OptOutIn,
 ) -> dict[str, Any]:
     """Opt one of the caller's artists out of (or back into) AI remixes, covers and voices. The
     first holder to register a person owns the registration: another holder gets 403. Every
@@ -522,10 +548,7 @@ def set_opt_out(
     if change.before != change.after:
         svc.stores.audit.record_opt_out_change(change, key.name, key.key_id, holder)
         names = [str(change.person.get("name") or name), *change.person.get("aliases", [])]
-        backfill = request_backfill(
-            svc.stores.backfill_jobs, svc.publisher, svc.settings, "opt_out", name, holder or OPERATOR, names
-        )
-        response.headers[BACKFILL_HEADER] = backfill.job_id
+        _start_backfill(svc, response, "opt_out", name, holder or OPERATOR, names)
     person = dict(change.person)
     person.pop("voiceprint", None)
     return person

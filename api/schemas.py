@@ -103,7 +103,7 @@ class OptOutIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     opted_out: bool
-    aliases: list[str] | None = Field(None, max_length=20)
+    aliases: list[Name] | None = Field(None, max_length=20)
 
 
 class RoyaltyPeriod(BaseModel):

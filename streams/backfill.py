@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from index.backfill import BackfillStore, Change, needs_replay, reanalysis, resubmission
 from index.jobs import BackfillJobs
 from model.events import (
@@ -28,8 +30,9 @@ from model.events import (
     backfill_requested,
     derived_id,
 )
+from model.limits import clip
 from model.settings import Settings
-from streams.publisher import Publisher
+from streams.publisher import Publisher, PublishError
 from streams.topics import Topics
 
 OPERATOR = "operator"  # who a job belongs to when no rights holder asked for it (the CLI)
@@ -44,12 +47,17 @@ def request_backfill(
     rights_holder: str = OPERATOR,
     names: list[str] | None = None,
 ) -> BackfillRequested:
-    """Create the job and publish its request (the worker's backfill agent does the rest)."""
+    """Create the job and publish its request (the worker's backfill agent does the rest). A
+    request that cannot be made or published marks the job failed (not queued forever) and raises."""
     job_id = uuid.uuid4().hex
     jobs.ensure(job_id, trigger, subject, rights_holder)
-    request = backfill_requested(job_id, trigger, subject, names or [])
-    publisher.publish(Topics(settings.topic_prefix).backfills, request)
-    publisher.flush()
+    try:
+        request = backfill_requested(job_id, trigger, subject, names or [])
+        publisher.publish(Topics(settings.topic_prefix).backfills, request)
+        publisher.flush()
+    except (PublishError, ValidationError) as exc:
+        jobs.fail(job_id, clip(f"the request could not be published: {type(exc).__name__}: {exc}", 500))
+        raise
     return request
 
 

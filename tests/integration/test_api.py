@@ -589,6 +589,21 @@ def test_aliases_too_common_or_too_short_are_refused(
     assert stores.registry.get_person("Ash") == before  # nothing of a refused request is stored
 
 
+def test_an_alias_or_a_name_too_long_is_refused_before_anything_is_stored(
+    client: TestClient, keys: dict[str, str], stores: Stores, holder_records: dict[str, str]
+) -> None:
+    a_key = auth(keys["holder_a"])
+    before = stores.registry.get_person("Ash")
+    opted_out = not (before or {}).get("opted_out", False)  # a change, were it allowed
+    response = client.put(
+        "/v1/artists/Ash/opt-out", headers=a_key, json={"opted_out": opted_out, "aliases": ["A" * 201]}
+    )
+    assert response.status_code == 422, response.text
+    response = client.put(f"/v1/artists/{'A' * 201}/opt-out", headers=a_key, json={"opted_out": opted_out})
+    assert response.status_code == 422, response.text
+    assert stores.registry.get_person("Ash") == before
+
+
 def test_another_holder_can_neither_lift_nor_take_over_an_opt_out_and_the_owners_lift_is_audited(
     client: TestClient,
     keys: dict[str, str],

@@ -9,6 +9,7 @@ from typing import Any
 import chromaprint
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from decisions.decide import decide
 from decisions.policy import Policies
@@ -41,7 +42,9 @@ from model.events import (
     backfill_requested,
     parse_event,
 )
-from streams.backfill import refusal, replay_job_id
+from model.settings import Settings
+from streams.backfill import refusal, replay_job_id, request_backfill
+from streams.publisher import PublishError
 from tests.unit.test_decide import analysis, catalog, recording
 
 ROUND = Reprocess(round_id="job-1", trigger="recording", subject="QZABC2600001")
@@ -264,6 +267,34 @@ def test_the_backfill_agent_runs_only_the_job_it_was_asked_for() -> None:
     assert refusal({**job, "state": "queued", "trigger": "policy"}, request) is not None
     replay = backfill_requested("abc123", "replay", "Nova Reyes", [])
     assert refusal({**job, "trigger": "replay", "state": "running"}, replay) is not None
+
+
+class _Jobs:
+    def __init__(self) -> None:
+        self.failed: dict[str, str] = {}
+
+    def ensure(self, job_id: str, trigger: str, subject: str, rights_holder: str) -> None:
+        pass
+
+    def fail(self, job_id: str, reason: str) -> None:
+        self.failed[job_id] = reason
+
+
+class _BrokenPublisher:
+    def publish(self, topic: str, event: object) -> None:
+        raise PublishError("Kafka is down")
+
+    def flush(self) -> None:
+        pass
+
+
+def test_a_backfill_request_that_cannot_be_published_fails_its_job() -> None:
+    jobs = _Jobs()
+    with pytest.raises(PublishError):
+        request_backfill(jobs, _BrokenPublisher(), Settings(), "opt_out", "Nova Reyes")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        request_backfill(jobs, _BrokenPublisher(), Settings(), "opt_out", "N" * 201)  # type: ignore[arg-type]
+    assert len(jobs.failed) == 2 and all("could not be published" in r for r in jobs.failed.values())
 
 
 def test_the_same_replay_is_the_same_job() -> None:
