@@ -56,8 +56,9 @@ def royalty_id(analysis: TrackAnalyzed, rights_holder: str) -> str:
 
 
 def decision_id(analysis: TrackAnalyzed, action: Action) -> str:
-    """Per submission; a reprocessing round's (changed) decisions get ids of their own round, so
-    a round repeated gives the same ids and another round does not collide with the first."""
+    """Per submission; a reprocessing round's decisions get ids of their own round here, and a
+    changed verdict published by the round is given an id of the verdict it replaces and of its
+    outcome (decisions/redecide.py), so rounds racing over one verdict publish the same event."""
     submission = analysis.submission
     if submission.reprocess is None:
         return derived_id(submission.event_id, "decision", action.value)

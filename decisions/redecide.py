@@ -65,24 +65,32 @@ def seen_by_reviewer(new_verdict: Decision, current: dict[str, Any]) -> bool:
     return _pipeline_reasons(current.get("reasons") or []) == _pipeline_reasons(new_verdict.reasons)
 
 
+def after_id(new_verdict: Decision, current: dict[str, Any] | None, action: Action | None = None) -> str:
+    """A round's changed verdict (or its label): its id derives from the verdict it replaces and
+    the outcome it says, not from the round, so two rounds racing over the same verdict publish
+    the same event (the writer keeps one), while a flip back (A, B, A) is a new event each time."""
+    outcome = outcome_key(new_verdict.action.value, new_verdict.reasons)
+    digest = hashlib.sha256(repr(outcome).encode()).hexdigest()[:32]
+    replaces = str((current or {}).get("event_id") or "")
+    return derived_id(
+        new_verdict.submission_event_id,
+        "decision",
+        (action or new_verdict.action).value,
+        "after",
+        replaces,
+        digest,
+    )
+
+
 def review_again(new_verdict: Decision, current: dict[str, Any], now: datetime | None = None) -> Decision:
     """A reviewed track whose outcome changed goes back to review (as a review-ranked verdict, so
     it replaces the reviewer's on the record), with the new outcome's reasons after its own."""
     seen = _pipeline_reasons(current.get("reasons") or [])[1]
     new = _pipeline_reasons(new_verdict.reasons)[1]
     added = [message for code, message in new if (code, message) not in seen] or ["a reason was withdrawn"]
-    outcome = outcome_key(new_verdict.action.value, new_verdict.reasons)
-    digest = hashlib.sha256(repr(outcome).encode()).hexdigest()[:32]
     return new_verdict.model_copy(
         update={
-            "event_id": derived_id(
-                new_verdict.submission_event_id,
-                "decision",
-                Action.NEEDS_REVIEW.value,
-                "after",
-                str(current.get("event_id", "")),
-                digest,
-            ),
+            "event_id": after_id(new_verdict, current, Action.NEEDS_REVIEW),
             "occurred_at": now or utcnow(),
             "action": Action.NEEDS_REVIEW,
             "policy_version": REVIEW_POLICY,
@@ -116,5 +124,10 @@ def to_publish(
             return royalties
         return [review_again(verdict, current, now), *royalties]
     if not verdict_unchanged(verdict, current):
-        return decisions
+        return [
+            d.model_copy(update={"event_id": after_id(verdict, current, d.action)})
+            if d.royalty is None
+            else d
+            for d in decisions
+        ]
     return royalties

@@ -106,8 +106,36 @@ def test_a_changed_verdict_is_published_whole() -> None:
     claimed = analysis([catalog(recording("QZABC2600001", [(0, 40)]))])
     again = decide(claimed.model_copy(update={"submission": claimed.submission.again(ROUND)}), Policies())
     assert not verdict_unchanged(_verdict(again), current)
-    assert to_publish(again, current) == again
-    assert to_publish(again, None) == again  # a track not decided yet
+    published = to_publish(again, current)
+    assert [d.model_copy(update={"event_id": ""}) for d in published] == [
+        d.model_copy(update={"event_id": ""}) for d in again
+    ]
+    assert [d.action for d in to_publish(again, None)] == [d.action for d in again]  # not decided yet
+
+
+def test_rounds_racing_over_the_same_verdict_publish_the_same_ids_and_a_flip_back_new_ones() -> None:
+    case = analysis([])
+    unclaimed = decide(case, Policies())
+    current = _record(case, unclaimed)["decision"]
+    claimed = case.model_copy(
+        update={"findings": analysis([catalog(recording("QZABC2600001", [(0, 40)]))]).findings}
+    )
+    other = Reprocess(round_id="job-2", trigger="recording", subject="QZABC2600001")
+    first = to_publish(
+        decide(claimed.model_copy(update={"submission": claimed.submission.again(ROUND)}), Policies()),
+        current,
+    )
+    second = to_publish(
+        decide(claimed.model_copy(update={"submission": claimed.submission.again(other)}), Policies()),
+        current,
+    )
+    assert [d.event_id for d in first] == [d.event_id for d in second]  # the writer keeps one of each
+    # claimed, then unclaimed again (A, B, A): the flip back is a new verdict, not the first one's id
+    flip = to_publish(
+        decide(case.model_copy(update={"submission": case.submission.again(other)}), Policies()),
+        _record(claimed, first)["decision"],
+    )
+    assert _verdict(flip).event_id not in {_verdict(unclaimed).event_id, _verdict(first).event_id}
 
 
 def _reviewed(case: TrackAnalyzed, action: str = "overturn") -> dict[str, Any]:
