@@ -84,7 +84,8 @@ def recording_queries(isrc: str, fingerprint: str | None, min_shared: int) -> li
     if fingerprint:
         for window in query_windows(decode_items(fingerprint)):
             window_terms = terms(window)
-            if window_terms:
+            # a near-silent window has a few terms, which unrelated uploads share by chance
+            if len(window_terms) >= min_shared:
                 queries.append(shared_terms_query(window_terms, min_shared))
     return queries
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+import index.backfill
 from decisions.decide import decide
 from decisions.policy import Policies
 from decisions.redecide import outcome_key, to_publish, verdict_unchanged
@@ -235,6 +236,15 @@ def test_a_recording_is_looked_for_window_by_window_and_by_its_isrc() -> None:
     for query in queries[1:]:
         assert query["bool"]["minimum_should_match"] == 16
     assert recording_queries("QZABC2600001", None, 16) == queries[:1]  # not in the catalog (any more)
+
+
+def test_a_window_with_fewer_terms_than_asked_is_not_looked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    windows = [["h0001", "l0002"], [f"h{i:04d}" for i in range(20)]]  # a near-silent window, a full one
+    monkeypatch.setattr(index.backfill, "decode_items", lambda fingerprint: np.zeros(1, dtype=np.uint32))
+    monkeypatch.setattr(index.backfill, "query_windows", lambda items: [0, 1])
+    monkeypatch.setattr(index.backfill, "terms", lambda window: windows[window])
+    queries = recording_queries("QZABC2600001", "AQAA", 16)
+    assert len(queries) == 2 and queries[1]["bool"]["minimum_should_match"] == 16
 
 
 def test_a_window_with_fewer_terms_than_asked_needs_all_of_them() -> None:
