@@ -528,7 +528,7 @@ def reprocess(
 
     settings = get_settings()
     stores = _stores()
-    versions = detector_versions() if detector else {}
+    versions = detector_versions()  # in the job id: after an upgrade, the same command runs again
     if detector and detector not in versions:
         _fail(f"unknown detector {detector}; one of {', '.join(sorted(versions))}")
     moment = since if since.tzinfo is not None else since.replace(tzinfo=UTC)

@@ -61,9 +61,14 @@ def request_backfill(
     return request
 
 
-def replay_job_id(since: datetime, detector: str | None) -> str:
-    """The same replay asked again is the same job (and round): it resumes where it stopped."""
-    return derived_id("replay", since.isoformat(), detector or "").replace("-", "")
+def replay_job_id(
+    since: datetime, detector: str | None, detector_versions: dict[str, str] | None = None
+) -> str:
+    """The same replay asked again is the same job (and round): it resumes where it stopped. Asked
+    again after a detector upgrade, it is another job (it runs again under the new versions)."""
+    versions = ",".join(f"{name}={version}" for name, version in sorted((detector_versions or {}).items()))
+    parts = (since.isoformat(), detector or "", *([versions] if versions else []))
+    return derived_id("replay", *parts).replace("-", "")
 
 
 class BackfillRefused(Exception):
@@ -136,7 +141,7 @@ def replay(
     """`clearance reprocess`: send the stored tracks submitted or analysed since `since` through
     analysis again (with a detector: those whose finding of it is not current), through Kafka.
     Resumable: the same request is the same job, and the records it already sent are skipped."""
-    job_id = replay_job_id(since, detector)
+    job_id = replay_job_id(since, detector, detector_versions)
     subject = f"since {since.isoformat()}" + (f" detector {detector}" if detector else "")
     job, _ = jobs.ensure(job_id, "replay", subject, OPERATOR)
     earlier = job.get("result") or {}

@@ -339,6 +339,9 @@ def test_the_same_replay_is_the_same_job() -> None:
     since = datetime(2026, 1, 1, tzinfo=UTC)
     assert replay_job_id(since, None) == replay_job_id(since, None)
     assert replay_job_id(since, "watermark") != replay_job_id(since, None)
+    upgraded = replay_job_id(since, "watermark", {"watermark": "2", "voice": "1"})
+    assert upgraded == replay_job_id(since, "watermark", {"voice": "1", "watermark": "2"})
+    assert upgraded != replay_job_id(since, "watermark", {"watermark": "3", "voice": "1"})  # upgraded again
 
 
 @pytest.mark.parametrize(
