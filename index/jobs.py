@@ -108,18 +108,21 @@ class BackfillJobs:
         self._es.update(index=self._index, id=job_id, doc=doc, refresh="wait_for", retry_on_conflict=5)
 
     def mark_decided(self, job_id: str, track_id: str, changed: bool) -> None:
-        """A track of the job was decided again; `changed`: its verdict changed."""
-        self._es.index(
-            index=self._index,
-            id=f"{job_id}|{track_id}",
-            document={
-                "kind": BACKFILL_ITEM,
-                "parent_job": job_id,
-                "subject": track_id,
-                "state": "changed" if changed else "unchanged",
-                "updated_at": utcnow().isoformat(),
-            },
-        )
+        """A track of the job was decided again; `changed`: its verdict changed. Written once: a
+        redelivery (deciding it again finds its verdict already changed) only upgrades to changed."""
+        item_id = f"{job_id}|{track_id}"
+        document = {
+            "kind": BACKFILL_ITEM,
+            "parent_job": job_id,
+            "subject": track_id,
+            "state": "changed" if changed else "unchanged",
+            "updated_at": utcnow().isoformat(),
+        }
+        try:
+            self._es.create(index=self._index, id=item_id, document=document)
+        except ConflictError:
+            if changed:
+                self._es.update(index=self._index, id=item_id, doc=document, retry_on_conflict=5)
 
     def listing(self, size: int = LIST_SIZE) -> list[dict[str, Any]]:
         """The latest backfill jobs, newest first, each with its decided and changed counts and

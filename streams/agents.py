@@ -357,7 +357,7 @@ def register_agents(parts: WorkerParts) -> None:
                 if (why := refusal(job, request)) is not None:
                     await dead_letter(event, "backfill", BackfillRefused(why))
                     continue
-                await retry_while_unreachable(partial(run_backfill, request), "backfill")
+                await retry_while_unreachable(partial(run_backfill, request, job or {}), "backfill")
             except Exception as exc:
                 await unexpected(event, "backfill", exc, None)
                 try:
@@ -371,14 +371,15 @@ def register_agents(parts: WorkerParts) -> None:
                         traceback=clip(traceback.format_exc(), 4000),
                     )
 
-    async def run_backfill(request: BackfillRequested) -> None:
+    async def run_backfill(request: BackfillRequested, job: dict[str, Any]) -> None:
         change = change_of(request)
         if change.trigger == "opt_out":  # the name and voice checks read the registry through a cache
             await asyncio.sleep(settings.registry_cache_seconds)
         reprocess = reprocess_for(request.job_id, change)
-        count = RoundCount()
+        # a redelivered request resumes the job: the records it sent are skipped, its counts kept
+        count = RoundCount(int(job.get("found", 0)), int(job.get("republished", 0)))
         jobs = stores.backfill_jobs
-        await asyncio.to_thread(jobs.progress, request.job_id, "running", 0, 0)
+        await asyncio.to_thread(jobs.progress, request.job_id, "running", count.found, count.republished)
         events = round_events(
             stores.backfills, change, reprocess, settings.backfill_min_shared_terms, count=count
         )

@@ -9,6 +9,8 @@ from typing import Any
 import chromaprint
 import numpy as np
 import pytest
+from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
+from elasticsearch import ConflictError
 from pydantic import ValidationError
 
 import index.backfill
@@ -30,7 +32,8 @@ from index.backfill import (
     resubmission,
     shared_terms_query,
 )
-from index.jobs import backfill_state
+from index.jobs import BackfillJobs, backfill_state
+from index.names import Indices
 from index.writer import _analysis_fields, fingerprint_terms
 from model.events import (
     Action,
@@ -342,6 +345,34 @@ def test_the_same_replay_is_the_same_job() -> None:
     upgraded = replay_job_id(since, "watermark", {"watermark": "2", "voice": "1"})
     assert upgraded == replay_job_id(since, "watermark", {"voice": "1", "watermark": "2"})
     assert upgraded != replay_job_id(since, "watermark", {"watermark": "3", "voice": "1"})  # upgraded again
+
+
+class _Es:
+    """Just enough of Elasticsearch for a job item: create refuses an existing id."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+
+    def create(self, index: str, id: str, document: dict[str, Any]) -> None:
+        if id in self.docs:
+            raise ConflictError(
+                "exists", ApiResponseMeta(409, "1.1", HttpHeaders(), 0.0, NodeConfig("http", "h", 1)), {}
+            )
+        self.docs[id] = dict(document)
+
+    def update(self, index: str, id: str, doc: dict[str, Any], retry_on_conflict: int = 0) -> None:
+        self.docs[id].update(doc)
+
+
+def test_a_redelivered_decision_never_turns_a_changed_track_unchanged() -> None:
+    es = _Es()
+    jobs = BackfillJobs(es, Indices("t"))  # type: ignore[arg-type]
+    jobs.mark_decided("job-1", "trk-1", True)
+    jobs.mark_decided("job-1", "trk-1", False)  # redelivered: the verdict is now the current one
+    assert es.docs["job-1|trk-1"]["state"] == "changed"
+    jobs.mark_decided("job-1", "trk-2", False)
+    jobs.mark_decided("job-1", "trk-2", True)
+    assert es.docs["job-1|trk-2"]["state"] == "changed"
 
 
 @pytest.mark.parametrize(
