@@ -141,6 +141,21 @@ def encoded(event: Event) -> bytes:
     return raw
 
 
+def round_encoded(
+    items: list[TrackSubmitted | TrackAnalyzed], count: RoundCount, job_id: str
+) -> list[tuple[TrackSubmitted | TrackAnalyzed, bytes]]:
+    """A backfill page's events encoded; one too large to send (an oversized stored record) is
+    left out, logged and not counted as sent through again, and the job goes on."""
+    page = []
+    for item in items:
+        try:
+            page.append((item, encoded(item)))
+        except EventTooLarge as exc:
+            count.republished -= 1
+            log.warning("backfill_record_skipped", job_id=job_id, track_id=item.track_id, reason=str(exc))
+    return page
+
+
 def dead_letter_for(
     message: Message, stage: DeadLetterStage, error: Exception, track_id: str | None = None
 ) -> DeadLetter:
@@ -384,9 +399,9 @@ def register_agents(parts: WorkerParts) -> None:
             stores.backfills, change, reprocess, settings.backfill_min_shared_terms, count=count
         )
         while chunk := await asyncio.to_thread(_take, events, settings.backfill_page_size):
-            for item in chunk:
+            for item, raw in round_encoded(chunk, count, request.job_id):
                 topic = topics.analyzed if isinstance(item, TrackAnalyzed) else topics.submitted
-                await topic.send(key=item.track_id.encode(), value=encoded(item))
+                await topic.send(key=item.track_id.encode(), value=raw)
             await asyncio.to_thread(jobs.progress, request.job_id, "running", count.found, count.republished)
         parts.metrics.backfill.labels("found").inc(count.found)
         parts.metrics.backfill.labels("republished").inc(count.republished)

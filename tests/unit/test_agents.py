@@ -23,8 +23,10 @@ from streams.agents import (
     decide_now,
     parse_indexable,
     retry_while_unreachable,
+    round_encoded,
     unreachable_detectors,
 )
+from streams.backfill import RoundCount
 from tests.unit.test_decide import analysis, catalog, recording
 
 
@@ -169,3 +171,17 @@ def test_detectors_that_could_not_reach_elasticsearch_are_told_from_broken_ones(
     )
     assert unreachable_detectors(track) == ["catalog_match", "name_opt_out"]
     assert unreachable_detectors(analysis([])) == []
+
+
+def test_an_oversized_record_is_left_out_of_its_backfill_page_not_the_job(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    small = analysis([])
+    big = analysis([catalog(recording("QZABC2600001", [(0, 40)]))])
+    limit = (len(small.to_bytes()) + len(big.to_bytes())) // 2
+    assert len(small.to_bytes()) < limit < len(big.to_bytes())
+    monkeypatch.setattr("streams.agents.MAX_EVENT_BYTES", limit)
+    count = RoundCount(found=2, republished=2)
+    page = round_encoded([big, small], count, "job-1")
+    assert [item for item, _ in page] == [small] and page[0][1] == small.to_bytes()
+    assert count.republished == 1  # the job is done once the one sent is decided
