@@ -468,11 +468,13 @@ def register_composition(
         meta = CompositionMetadata(**{**body.model_dump(), "work_id": work_id, "rights_holder": holder})
     except ValidationError as exc:
         raise HTTPException(422, f"invalid composition: {describe_validation_error(exc)}") from exc
+    unchanged = svc.stores.compositions.get(work_id) == meta  # the same again: no backfill
     try:
         svc.stores.compositions.register(meta)
     except CompositionConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    _start_backfill(svc, response, "composition", work_id, holder)
+    if not unchanged:
+        _start_backfill(svc, response, "composition", work_id, holder)
     return meta
 
 

@@ -95,6 +95,26 @@ class BackfillJobs:
             return dict(self._es.get(index=self._index, id=job_id)["_source"]), False
         return job, True
 
+    def queued(self, trigger: str, subject: str) -> str | None:
+        """A backfill job for this trigger and subject not started yet, if any (a new change
+        joins it rather than starting another: the agent reads the change as it is then)."""
+        response = self._es.search(
+            index=self._index,
+            query={
+                "bool": {
+                    "filter": [
+                        {"term": {"kind": BACKFILL}},
+                        {"term": {"trigger": trigger}},
+                        {"term": {"subject": subject}},
+                        {"term": {"state": "queued"}},
+                    ]
+                }
+            },
+            size=1,
+        )
+        hits = response["hits"]["hits"]
+        return str(hits[0]["_source"]["job_id"]) if hits else None
+
     def progress(self, job_id: str, state: JobState, found: int, republished: int) -> None:
         doc = {
             "state": state,

@@ -47,10 +47,19 @@ from model.events import (
     TrackSubmitted,
     event_object,
     parse_event,
+    utcnow,
     validate_event,
 )
 from model.limits import MAX_EVENT_BYTES, MESSAGE_CHARS, TITLE_CHARS, clip
-from streams.backfill import BackfillRefused, RoundCount, change_of, refusal, reprocess_for, round_events
+from streams.backfill import (
+    BackfillRefused,
+    RoundCount,
+    change_of,
+    refusal,
+    registry_wait,
+    reprocess_for,
+    round_events,
+)
 from streams.logs import get_logger
 from streams.parts import WorkerParts
 from streams.pool import AnalysisFailed
@@ -387,14 +396,19 @@ def register_agents(parts: WorkerParts) -> None:
                     )
 
     async def run_backfill(request: BackfillRequested, job: dict[str, Any]) -> None:
-        change = change_of(request)
-        if change.trigger == "opt_out":  # the name and voice checks read the registry through a cache
-            await asyncio.sleep(settings.registry_cache_seconds)
-        reprocess = reprocess_for(request.job_id, change)
         # a redelivered request resumes the job: the records it sent are skipped, its counts kept
         count = RoundCount(int(job.get("found", 0)), int(job.get("republished", 0)))
         jobs = stores.backfill_jobs
+        # running from here on: a later change starts a job of its own rather than joining this one
         await asyncio.to_thread(jobs.progress, request.job_id, "running", count.found, count.republished)
+        person = None
+        if request.trigger == "opt_out":  # the name and voice checks read the registry through a cache
+            person = await asyncio.to_thread(stores.registry.get_person, request.subject)
+            wait = registry_wait(request.occurred_at, person, settings.registry_cache_seconds, utcnow())
+            await asyncio.sleep(wait)
+            person = await asyncio.to_thread(stores.registry.get_person, request.subject)
+        change = change_of(request, person)
+        reprocess = reprocess_for(request.job_id, change)
         events = round_events(
             stores.backfills, change, reprocess, settings.backfill_min_shared_terms, count=count
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -30,7 +30,7 @@ from model.events import (
     backfill_requested,
     derived_id,
 )
-from model.limits import clip
+from model.limits import LIST_ITEMS, clip
 from model.settings import Settings
 from streams.publisher import Publisher, PublishError
 from streams.topics import Topics
@@ -49,6 +49,8 @@ def request_backfill(
 ) -> BackfillRequested:
     """Create the job and publish its request (the worker's backfill agent does the rest). A
     request that cannot be made or published marks the job failed (not queued forever) and raises."""
+    if (queued := jobs.queued(trigger, subject)) is not None:  # not started: it will see this change
+        return backfill_requested(queued, trigger, subject, (names or [])[:LIST_ITEMS])
     job_id = uuid.uuid4().hex
     jobs.ensure(job_id, trigger, subject, rights_holder)
     try:
@@ -90,8 +92,27 @@ def refusal(job: dict[str, Any] | None, request: BackfillRequested) -> str | Non
     return None
 
 
-def change_of(request: BackfillRequested) -> Change:
-    return Change(request.trigger, request.subject, tuple(request.names))
+def change_of(request: BackfillRequested, person: dict[str, Any] | None = None) -> Change:
+    """The request's change; an opt-out's names with the person's as registered now (a job other
+    changes joined while it was queued covers their aliases too)."""
+    names = list(request.names)
+    if person:
+        names += [str(n) for n in [person.get("name"), *(person.get("aliases") or [])] if n]
+    return Change(request.trigger, request.subject, tuple(dict.fromkeys(names)))
+
+
+def registry_wait(
+    requested_at: datetime, person: dict[str, Any] | None, cache_seconds: float, now: datetime
+) -> float:
+    """How long an opt-out job waits for the workers' registry caches to expire: until
+    `cache_seconds` after the person's last change (a change may have joined the job while it
+    was queued), not a whole period every time."""
+    changed_at = requested_at
+    if person and person.get("updated_at"):
+        updated = datetime.fromisoformat(str(person["updated_at"]))
+        updated = updated if updated.tzinfo is not None else updated.replace(tzinfo=UTC)
+        changed_at = max(changed_at, updated)
+    return max(0.0, (changed_at - now).total_seconds() + cache_seconds)
 
 
 @dataclass

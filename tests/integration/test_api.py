@@ -854,7 +854,10 @@ def _walk_as_holder(
     assert call("PUT", "/v1/artists/{name}/opt-out", opt_out, json={"opted_out": True}).status_code == 404
     song = {"title": "Own Song", "writers": [mine["artist"]], "policy": "monetize", "royalty_rate_bp": 100}
     composition = "/v1/compositions/{work_id}"
-    assert call("PUT", composition, f"/v1/compositions/W-{mine['isrc']}", json=song).status_code == 200
+    put = call("PUT", composition, f"/v1/compositions/W-{mine['isrc']}", json=song)
+    assert put.status_code == 200 and put.headers.get("X-Backfill-Job")
+    again = call("PUT", composition, f"/v1/compositions/W-{mine['isrc']}", json=song)
+    assert again.status_code == 200 and "X-Backfill-Job" not in again.headers  # nothing changed
     assert call("GET", composition, f"/v1/compositions/W-{mine['isrc']}").status_code == 200
     assert call("GET", composition, f"/v1/compositions/W-{theirs['isrc']}").status_code == 404
     assert all(answers.values()), [route for route, got in answers.items() if not got]

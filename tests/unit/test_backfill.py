@@ -3,7 +3,7 @@ reprocessing round, what of a round's decisions is published, events and job pro
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import chromaprint
@@ -47,7 +47,7 @@ from model.events import (
     parse_event,
 )
 from model.settings import Settings
-from streams.backfill import refusal, replay_job_id, request_backfill
+from streams.backfill import change_of, refusal, registry_wait, replay_job_id, request_backfill
 from streams.publisher import PublishError
 from tests.unit.test_decide import analysis, catalog, recording
 
@@ -311,8 +311,12 @@ def test_the_backfill_agent_runs_only_the_job_it_was_asked_for() -> None:
 
 
 class _Jobs:
-    def __init__(self) -> None:
+    def __init__(self, queued: str | None = None) -> None:
         self.failed: dict[str, str] = {}
+        self.waiting = queued
+
+    def queued(self, trigger: str, subject: str) -> str | None:
+        return self.waiting
 
     def ensure(self, job_id: str, trigger: str, subject: str, rights_holder: str) -> None:
         pass
@@ -336,6 +340,41 @@ def test_a_backfill_request_that_cannot_be_published_fails_its_job() -> None:
     with pytest.raises(ValidationError):
         request_backfill(jobs, _BrokenPublisher(), Settings(), "opt_out", "N" * 201)  # type: ignore[arg-type]
     assert len(jobs.failed) == 2 and all("could not be published" in r for r in jobs.failed.values())
+
+
+class _Publisher:
+    def __init__(self) -> None:
+        self.sent: list[object] = []
+
+    def publish(self, topic: str, event: object) -> None:
+        self.sent.append(event)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_a_change_joins_the_queued_job_for_its_subject_instead_of_starting_another() -> None:
+    publisher = _Publisher()
+    request = request_backfill(_Jobs("job-q"), publisher, Settings(), "opt_out", "Nova Reyes")  # type: ignore[arg-type]
+    assert request.job_id == "job-q" and publisher.sent == []
+    request = request_backfill(_Jobs(), publisher, Settings(), "opt_out", "Nova Reyes")  # type: ignore[arg-type]
+    assert request.job_id != "job-q" and publisher.sent == [request]
+
+
+def test_an_opt_out_job_waits_only_until_the_registry_caches_expired() -> None:
+    changed = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    assert registry_wait(changed, None, 60, changed) == 60
+    assert registry_wait(changed, None, 60, changed + timedelta(seconds=45)) == 15
+    assert registry_wait(changed, None, 60, changed + timedelta(minutes=5)) == 0
+    later = {"updated_at": (changed + timedelta(seconds=30)).isoformat()}  # a change joined the job
+    assert registry_wait(changed, later, 60, changed + timedelta(seconds=45)) == 45
+
+
+def test_an_opt_out_job_covers_the_persons_names_as_registered_when_it_runs() -> None:
+    request = backfill_requested("abc123", "opt_out", "Nova Reyes", ["Nova Reyes"])
+    person = {"name": "Nova Reyes", "aliases": ["N. Reyes"]}
+    assert change_of(request, person).names == ("Nova Reyes", "N. Reyes")
+    assert change_of(request).names == ("Nova Reyes",)
 
 
 def test_the_same_replay_is_the_same_job() -> None:
