@@ -77,6 +77,29 @@ def check_aliases(aliases: list[str] | None) -> None:
         raise ValueError("; ".join(problems))
 
 
+def alias_clashes(
+    aliases: list[str], pid: str, people: list[dict[str, Any]], own_artists: set[str], artists: list[str]
+) -> list[str]:
+    """Aliases that, folded, are another registered person's name or alias, or an artist of
+    another rights holder's catalog (`own_artists`: the holder's, folded): the name checks would
+    enforce this person's opt-out on someone else's tracks."""
+    taken: dict[str, str] = {}
+    for person in people:
+        if fold(str(person.get("name", ""))) == pid:
+            continue
+        for name in (person.get("name"), *(person.get("aliases") or [])):
+            if name and fold(str(name)):
+                taken.setdefault(fold(str(name)), f"registered person {person.get('name')}")
+    for artist in artists:
+        if fold(artist) and fold(artist) not in own_artists and fold(artist) != pid:
+            taken.setdefault(fold(artist), f"{artist}, an artist of another rights holder")
+    return [
+        f"alias {alias!r} is already the name of {taken[fold(alias)]}"
+        for alias in aliases
+        if fold(alias) in taken
+    ]
+
+
 class PersonNotYours(Exception):
     """The person's registration belongs to another rights holder, or to the administrators."""
 
@@ -215,6 +238,10 @@ class RegistryStore:
         update conditional on the version read, so of two holders racing exactly one owns it."""
         pid = person_id(name)
         check_aliases(aliases)
+        if aliases and holder is not None:
+            own = {fold(a) for a in self._catalog.artists(holder)}
+            if clashes := alias_clashes(aliases, pid, self._all_people(), own, self._catalog.artists()):
+                raise ValueError("; ".join(clashes))
         if holder is not None and opted_out and common_words_only(name):
             raise ValueError(f"{name!r} is made of common words; ask an administrator to opt it out")
         for _ in range(5):

@@ -604,6 +604,20 @@ def test_an_alias_or_a_name_too_long_is_refused_before_anything_is_stored(
     assert stores.registry.get_person("Ash") == before
 
 
+def test_an_alias_that_is_another_holders_artist_is_refused(
+    client: TestClient, keys: dict[str, str], stores: Stores, holder_records: dict[str, str]
+) -> None:
+    before = stores.registry.get_person("Ash")
+    response = client.put(
+        "/v1/artists/Ash/opt-out",
+        headers=auth(keys["holder_a"]),
+        json={"opted_out": True, "aliases": ["Ash Tree", "BEA!"]},  # Bea is Birch Music's
+    )
+    assert response.status_code == 422, response.text
+    assert "'BEA!'" in response.json()["detail"] and "another rights holder" in response.json()["detail"]
+    assert stores.registry.get_person("Ash") == before
+
+
 def test_another_holder_can_neither_lift_nor_take_over_an_opt_out_and_the_owners_lift_is_audited(
     client: TestClient,
     keys: dict[str, str],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from index.audit import opt_out_entry
-from index.registry import PersonChange, check_aliases, ownership_problem
+from index.registry import PersonChange, alias_clashes, check_aliases, ownership_problem
 
 ALDER, BIRCH = "Alder Records", "Birch Music"
 
@@ -42,3 +42,18 @@ def test_lifting_an_opt_out_is_audited_with_the_key_id_the_person_and_before_aft
     assert entry["occurred_at"] and entry["event_id"]
     new = PersonChange("ash", "Ash", None, after | {"opted_out": True}, {})
     assert opt_out_entry(new, "label-a", "k123", ALDER)["action"] == "opt_out_set"
+
+
+def test_an_alias_may_not_be_another_persons_name_or_another_holders_artist() -> None:
+    people = [
+        {"name": "Nova Reyes", "aliases": ["N. Reyes"]},
+        {"name": "Kai Moreno", "aliases": ["Kai M"]},
+    ]
+    own, everyone = {"nova reyes", "novita"}, ["Nova Reyes", "Novita", "Lumen Vale", "Kai Moreno"]
+    assert alias_clashes(["Novita", "N. Reyes", "Nova R"], "nova reyes", people, own, everyone) == []
+    clashes = alias_clashes(["kai m", "LUMEN VALE!", "Kai Moreno"], "nova reyes", people, own, everyone)
+    assert clashes == [
+        "alias 'kai m' is already the name of registered person Kai Moreno",
+        "alias 'LUMEN VALE!' is already the name of Lumen Vale, an artist of another rights holder",
+        "alias 'Kai Moreno' is already the name of registered person Kai Moreno",
+    ]
