@@ -16,9 +16,11 @@ def test_a_slow_message_in_flight_holds_back_the_faster_ones_after_it() -> None:
     assert committable_run([5, 6], committed=4, in_flight=[4]) == 0
 
 
-def test_a_message_not_acked_since_the_last_commit_holds_back_the_rest() -> None:
+def test_messages_not_acked_since_the_last_commit_hold_back_the_rest() -> None:
     assert committable_run([6, 7], committed=4, in_flight=[]) == 0
-    assert committable_run([5, 6], committed=4, in_flight=[]) == 0
+    # one missing offset is let through, as Faust does: a rebalance leaves some delivered
+    # messages unacked for good, and a stricter check would stop the partition's commits
+    assert committable_run([5, 6], committed=4, in_flight=[]) == 2
 
 
 def test_the_consecutive_run_from_the_committed_offset_is_committed() -> None:
