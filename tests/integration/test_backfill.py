@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
@@ -138,15 +139,21 @@ def test_registering_a_master_claims_the_uploads_already_analysed(
         assert len(royalties) == 1 and royalties[0]["royalty"]["rights_holder"] == HOLDER
 
     secret, _ = stores.keys.create("rights_holder", f"retro-{SESSION}", HOLDER)
-    response = httpx.get(
-        f"{api_server}/v1/records",
-        params={"isrc": ISRC, "size": 50},
-        headers={"Authorization": f"Bearer {secret}"},
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
-    found = {item["track_id"] for item in response.json()["items"]}
-    assert found == {s.track_id for s in submissions}
+    wanted = {s.track_id for s in submissions}
+    deadline = time.monotonic() + 30  # a claim indexed is searchable after the next refresh
+    while True:
+        response = httpx.get(
+            f"{api_server}/v1/records",
+            params={"isrc": ISRC, "size": 50},
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        found = {item["track_id"] for item in response.json()["items"]}
+        if found == wanted or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert found == wanted
 
     # crafted requests (no such job; a replay on the topic) are dead-lettered, and the agent goes on
     with Publisher(live_settings) as publisher:
