@@ -34,33 +34,10 @@ def start_backfills(
 
 
 def detector_versions() -> dict[str, str]:
-    """Every detector's current version by name (imported here: some load models on import)."""
-    from detectors import (
-        catalog,
-        covers,
-        credentials,
-        facts,
-        fingerprint,
-        harassment,
-        impersonation,
-        provenance,
-        voice,
-    )
-    from detectors.watermark import detect
+    """Every detector's current version by name (imported here: detectors load models on import)."""
+    from detectors.run import detector_versions as current
 
-    modules = (
-        catalog,
-        covers,
-        credentials,
-        facts,
-        fingerprint,
-        harassment,
-        impersonation,
-        provenance,
-        voice,
-        detect,
-    )
-    return {module.NAME: module.VERSION for module in modules}
+    return current()
 
 
 STATUS_COLUMNS = ("job_id", "trigger", "subject", "state", "found", "republished", "decided", "changed")

@@ -101,6 +101,23 @@ class ProvenanceSources:
     generated: GeneratedLookup | None
 
 
+def detector_versions() -> dict[str, str]:
+    """Every detector's current version by name."""
+    modules = (
+        facts,
+        fingerprint,
+        detect,
+        catalog,
+        covers,
+        credentials,
+        provenance,
+        impersonation,
+        harassment,
+        voice,
+    )
+    return {module.NAME: module.VERSION for module in modules}
+
+
 def standard_detectors(
     lookup: CatalogLookup | None,
     watermark: WatermarkModel | None = None,
