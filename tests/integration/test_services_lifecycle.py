@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from model.settings import PROJECT_ROOT, Settings
+from model.settings import Settings
+from tests.integration.cluster import clearance
 
 pytestmark = pytest.mark.integration
 
@@ -33,18 +32,6 @@ def java_processes_under(directory: Path) -> list[int]:
             if "java" in cmd and str(directory) in cmd:
                 found.append(int(entry.name))
     return found
-
-
-def clearance(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
-    )
 
 
 def test_up_twice_then_down_leaves_no_java_process(tmp_path: Path) -> None:
