@@ -12,7 +12,11 @@ stans, Brazilian funk, fan wars on X; l, horrorcore, trap and battle rap (extrem
 real target, and threats dressed as horror); m, folk, classical, podcasts and letters; n, pop
 gossip, YouTube, X threads and Reddit; o, Irish and Australian slang, pub rock; p, hyperpop,
 SoundCloud rap, brainrot slang; q, Europop and English by German, French, Italian, Polish and
-Dutch speakers; r, Latin trap, corridos, dembow, Taglish. The split is by author: the test part
+Dutch speakers; r, Latin trap, corridos, dembow, Taglish; s, English by Eastern-European
+speakers, metalcore, synthwave, Telegram posts and all-caps Facebook; t, Desi hip-hop, bhangra,
+Tamil kuthu, cricket banter and WhatsApp forwards; u, Memphis, Houston and Atlanta rap, Gen-Alpha
+TikTok and Roblox uploads, sports radio and Christian rap; v, veiled and indirect menace
+(passive-aggressive, mock-legal, euphemism), fan letters, folk and indie criticism. The split is by author: the test part
 shares no writer, no template and no target name with the training part.
 `bench/harassment/labelled.jsonl`, the first set written beside the rules, is training material
 only.
@@ -28,7 +32,7 @@ from typing import Literal
 HERE = Path(__file__).with_name("harassment")
 SEED = Path(__file__).parent.parent / "bench" / "harassment" / "labelled.jsonl"
 SEED_PEOPLE = ("Taylor Swift", "Drake", "Billie Eilish", "Kanye West", "Ed Sheeran", "Nova Reyes")
-TRAIN_AUTHORS = ("seed", "a", "b", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r")
+TRAIN_AUTHORS = ("seed", "a", "b", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t", "u", "v")
 TEST_AUTHORS = ("c", "d")
 
 Label = Literal["threat", "abuse", "name_request", "none"]
