@@ -16,8 +16,9 @@ Dutch speakers; r, Latin trap, corridos, dembow, Taglish; s, English by Eastern-
 speakers, metalcore, synthwave, Telegram posts and all-caps Facebook; t, Desi hip-hop, bhangra,
 Tamil kuthu, cricket banter and WhatsApp forwards; u, Memphis, Houston and Atlanta rap, Gen-Alpha
 TikTok and Roblox uploads, sports radio and Christian rap; v, veiled and indirect menace
-(passive-aggressive, mock-legal, euphemism), fan letters, folk and indie criticism. The split is by author: the test part
-shares no writer, no template and no target name with the training part.
+(passive-aggressive, mock-legal, euphemism), fan letters, folk and indie criticism. The split
+is by author: the test part shares no writer, no template and no target name with the training
+part.
 `bench/harassment/labelled.jsonl`, the first set written beside the rules, is training material
 only.
 """
@@ -32,7 +33,7 @@ from typing import Literal
 HERE = Path(__file__).with_name("harassment")
 SEED = Path(__file__).parent.parent / "bench" / "harassment" / "labelled.jsonl"
 SEED_PEOPLE = ("Taylor Swift", "Drake", "Billie Eilish", "Kanye West", "Ed Sheeran", "Nova Reyes")
-TRAIN_AUTHORS = ("seed", "a", "b", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t", "u", "v")
+TRAIN_AUTHORS = ("seed", *"abefghijklmnopqrstuv")
 TEST_AUTHORS = ("c", "d")
 
 Label = Literal["threat", "abuse", "name_request", "none"]
