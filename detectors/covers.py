@@ -31,7 +31,8 @@ import numpy.typing as npt
 from model.findings import CompositionMatch, CompositionMatches, CompositionMetadata, CompositionSegment
 
 NAME = "composition_match"
-VERSION = "0.1.0"
+VERSION = "0.2.0"  # of the matcher: what findings it makes
+PRINT_VERSION = "0.1.0"  # of the print: registered prints stay valid while it holds
 
 RATE = 22050
 HOP = 512
@@ -46,6 +47,7 @@ PATCH_BEATS = 24  # a section vector: six bars of four beats
 PATCH_HOP = 8
 MIN_BEATS = PATCH_BEATS  # shorter audio has no section and is not matched
 EMBED_STEPS = EMBED_BEATS * SUBDIVISIONS
+READING_PACE_RATIO = 1.5  # a tempo reading this far from the reference's pace is not aligned
 MAX_QUERY_SECTIONS = 64  # per tempo reading of an upload (more than any bench query has)
 
 Floats = npt.NDArray[np.float32]
@@ -377,9 +379,25 @@ def _overlap(a: CoverAlignment, b: CoverAlignment) -> float:
 
 
 def best_alignment(variants: list[CoverPrint], reference: CoverPrint) -> CoverAlignment | None:
-    """The best alignment of any tempo variant of the upload with `reference`."""
-    found = [a for a in (align(v, reference) for v in variants) if a is not None]
+    """The best alignment with `reference` of the upload's tempo readings that step through the
+    music at about the reference's pace (always the nearest one). The others, at half or twice
+    that pace, cost most of the time and found nothing the nearest did not."""
+    found = [a for a in (align(v, reference) for v in paced_like(variants, reference)) if a is not None]
     return max(found, key=lambda a: a.score, default=None)
+
+
+def paced_like(variants: list[CoverPrint], reference: CoverPrint) -> list[CoverPrint]:
+    """The readings within READING_PACE_RATIO of the reference's steps per second, or the nearest."""
+    pace = _steps_per_second(reference)
+    if pace <= 0:
+        return variants
+    distance = [abs(np.log(max(_steps_per_second(v), 1e-9) / pace)) for v in variants]
+    nearest = int(np.argmin(distance))
+    return [v for i, v in enumerate(variants) if i == nearest or distance[i] <= np.log(READING_PACE_RATIO)]
+
+
+def _steps_per_second(p: CoverPrint) -> float:
+    return (len(p.beats) - 1) / p.duration_s if p.duration_s > 0 else 0.0
 
 
 def _composition_match(performance: Performance, found: CoverAlignment, upload_s: float) -> CompositionMatch:

@@ -28,7 +28,7 @@ def print_document(work_id: str, performance: str, cover_print: CoverPrint) -> d
     return {
         "work_id": work_id,
         "performance": performance,
-        "prints_version": covers.VERSION,
+        "prints_version": covers.PRINT_VERSION,
         "beat_count": len(cover_print.chroma),
         "print": covers.pack(cover_print),
         "sections": [

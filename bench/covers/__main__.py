@@ -94,7 +94,7 @@ class Query:
 
 
 def _cached_print(key: str, make: Callable[[], CoverPrint]) -> CoverPrint:
-    cache = CACHE / "prints" / f"{covers.VERSION}-{covers.SUBDIVISIONS}" / f"{key}.txt"
+    cache = CACHE / "prints" / f"{covers.PRINT_VERSION}-{covers.SUBDIVISIONS}" / f"{key}.txt"
     if cache.exists():
         return unpack(cache.read_text())
     made = make()

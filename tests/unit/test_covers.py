@@ -99,3 +99,25 @@ def test_section_vectors_do_not_depend_on_the_key(masters: dict[int, CoverPrint]
     for (_, a), (_, b) in zip(covers.section_vectors(original), covers.section_vectors(shifted), strict=True):
         assert np.allclose(a, b, atol=1e-5)
         assert len(a) == covers.VECTOR_DIMS
+
+
+def _steady(step_s: float, steps: int) -> CoverPrint:
+    rng = np.random.default_rng(7)
+    chroma = rng.random((steps, 12)).astype(np.float32)
+    beats = (np.arange(steps + 1) * step_s).astype(np.float32)
+    return CoverPrint(beats, chroma)
+
+
+@pytest.mark.parametrize("upload_step_s", [0.25, 0.3, 0.21])
+def test_only_the_tempo_reading_at_the_references_pace_is_aligned(upload_step_s: float) -> None:
+    reference = _steady(0.25, 200)
+    variants = covers.tempo_variants(_steady(upload_step_s, 400))
+    kept = covers.paced_like(variants, reference)
+    assert [id(v) for v in kept] == [id(variants[0])]  # the readings at half and twice the pace are left out
+
+
+def test_a_reading_between_two_paces_is_aligned_beside_the_nearest() -> None:
+    reference = _steady(0.25, 200)
+    variants = covers.tempo_variants(_steady(0.36, 400))  # 1.44x slower: its doubled reading is 1.39x faster
+    kept = covers.paced_like(variants, reference)
+    assert [id(v) for v in kept] == [id(variants[0]), id(variants[2])]
