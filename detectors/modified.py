@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.ndimage import maximum_filter, uniform_filter
 
-from detectors.landmarks import RATE, QueryWindow, resampled
+from detectors.landmarks import RATE, QueryWindow, magnitude_spectrogram, resampled
 
 VERSION = "0.2.0"
 
@@ -81,8 +81,7 @@ def spectra(samples: npt.NDArray[np.float32], sample_rate: int) -> Spectra:
     x = resampled(samples, sample_rate)
     if len(x) < N_FFT:
         return Spectra(np.zeros((0, N_FFT // 2 + 1), np.float32), np.zeros((0, N_BINS), np.float32))
-    frames = np.lib.stride_tricks.sliding_window_view(x, N_FFT)[::HOP]
-    magnitude = np.abs(np.fft.rfft(frames * np.hanning(N_FFT).astype(np.float32), axis=1))
+    magnitude = magnitude_spectrogram(x, N_FFT, HOP)
     position = F_MIN * 2.0 ** (np.arange(N_BINS) / BINS_PER_OCTAVE) * N_FFT / RATE
     low = np.floor(position).astype(np.int64)
     weight = (position - low).astype(np.float32)
