@@ -9,9 +9,10 @@ Unit by unit (a sentence, or a line of lyrics):
 - *what is said about them*, only for units with a target: a precise first layer of rules (a
   threat pattern: intent + violent act against a person, wishes of death, "I know where you
   live"; a strong insult at the person), then the project's classifier
-  (`training/harassment`): logistic regression over the unit's MiniLM embedding (the names
-  replaced by one neutral name, so it learns what is said rather than of whom) and the
-  offensive-language model's score, trained on corpus/harassment. It scores threats (stated,
+  (`training/harassment`, see `detectors.text_classifier`): a lexical model and a small network
+  over the unit's MiniLM encoding (the names replaced by one neutral name, so they learn what is
+  said rather than of whom) and the offensive-language model's score, trained on
+  corpus/harassment. It scores threats (stated,
   wished, described as a scene, incited) and abuse (insults, humiliation, incitement to pile on,
   dehumanising comparisons, body-shaming) apart from what merely sounds violent or rude.
 A threat with a target is `threat` (takedown); abuse with a target is `abuse` (review).
@@ -24,20 +25,20 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from detectors.names import NameHit, NameIndex
 from detectors.text import TrackText
-from detectors.text_classifier import CLASSES, NEUTRAL_NAME, HarassmentClassifier
+from detectors.text_classifier import CLASSES, ENCODING, NEUTRAL_NAME, HarassmentClassifier
 from model.findings import HarassmentFinding, HarassmentHit
 from model.limits import LIST_ITEMS, NAME_CHARS, SENTENCE_CHARS, clip
 from model.names import fold
 
 NAME = "harassment"
-VERSION = "1"
+VERSION = "2"
 
 ABUSE_PROBABILITY = 0.8
 THREAT_SIMILARITY = 0.72
@@ -187,6 +188,7 @@ class TextModels:
 
     offensive_probability: Callable[[list[str]], npt.NDArray[np.float64]]
     embed: Callable[[list[str]], npt.NDArray[np.float32]]
+    encode: Callable[[list[str]], npt.NDArray[np.float32]]  # what the classifier's network reads
     threat_exemplars: npt.NDArray[np.float32]
     classifier: HarassmentClassifier | None  # None: the rules and the threat exemplars alone
 
@@ -206,6 +208,21 @@ def load_text_models(with_classifier: bool = True) -> TextModels:
             return np.zeros((0, 384), np.float32)
         return np.asarray(encoder.encode(texts, normalize_embeddings=True), dtype=np.float32)
 
+    def encode(texts: list[str]) -> npt.NDArray[np.float32]:
+        """The sentence embedding, then each dimension's largest value over the tokens (a tenth)."""
+        if not texts:
+            return np.zeros((0, ENCODING), np.float32)
+        rows = []
+        outputs = cast(
+            list[dict[str, Any]], encoder.encode(texts, output_value=None, normalize_embeddings=True)
+        )
+        for out in outputs:
+            tokens = out["token_embeddings"][out["attention_mask"].bool()]
+            rows.append(
+                np.concatenate([out["sentence_embedding"].numpy(), tokens.max(dim=0).values.numpy() / 10])
+            )
+        return np.asarray(rows, dtype=np.float32)
+
     def offensive(texts: list[str]) -> npt.NDArray[np.float64]:
         if not texts:
             return np.zeros(0)
@@ -214,6 +231,7 @@ def load_text_models(with_classifier: bool = True) -> TextModels:
     return TextModels(
         offensive_probability=offensive,
         embed=embed,
+        encode=encode,
         threat_exemplars=embed(list(THREAT_EXEMPLARS)),
         classifier=HarassmentClassifier.load() if with_classifier else None,
     )
@@ -296,7 +314,7 @@ def harassment(text: TrackText, names: NameIndex, models: TextModels) -> Harassm
     offensive = [float(next(scored)) if i else 0.0 for i in insulting]
     readable = [neutral(u.text, u.names) for u in aimed]
     if models.classifier is not None:
-        probabilities = models.classifier.probabilities(readable, models.embed, models.offensive_probability)
+        probabilities = models.classifier.probabilities(readable, models.encode, models.offensive_probability)
         similarity = np.zeros(len(aimed), np.float32)
     else:
         probabilities = np.zeros((len(aimed), len(CLASSES)), np.float32)
@@ -319,8 +337,7 @@ def _judge(
 ) -> HarassmentHit | None:
     """The rules first (they quote the words that matched), then the classifier (it quotes the
     unit); None when the unit is neither."""
-    folded = unit.folded
-    threat_words = [m.group() for pattern in _threat_patterns() if (m := pattern.search(folded))]
+    threat_words = rule_threat(unit)
     judged = classifier.judge(p) if classifier is not None else None
     p_threat, p_abuse = float(p[CLASSES.index("threat")]), float(p[CLASSES.index("abuse")])
     if threat_words or similarity >= THREAT_SIMILARITY:
@@ -329,13 +346,27 @@ def _judge(
         )
     if judged == "threat":
         return _hit("threat", unit, [unit.text], p_threat)
-    insults = _insults_near_target(folded)
-    strong = any(word in STRONG_INSULTS for word in insults)
-    if insults and (strong or offensive_p >= ABUSE_PROBABILITY or _INSULT_AT_TARGET.search(folded)):
+    insults = rule_abuse(unit, offensive_p)
+    if insults:
         return _hit("abuse", unit, insults, offensive_p)
     if judged == "abuse":
         return _hit("abuse", unit, [unit.text], p_threat + p_abuse)
     return None
+
+
+def rule_threat(unit: Unit) -> list[str]:
+    """The words of the threat patterns the unit matches (none: the rules see no threat)."""
+    return [m.group() for pattern in _threat_patterns() if (m := pattern.search(unit.folded))]
+
+
+def rule_abuse(unit: Unit, offensive_p: float) -> list[str]:
+    """The insults near the target when the rules take them for abuse: a strong insult, an
+    offensive unit, or an insult said of the person."""
+    insults = _insults_near_target(unit.folded)
+    strong = any(word in STRONG_INSULTS for word in insults)
+    if insults and (strong or offensive_p >= ABUSE_PROBABILITY or _INSULT_AT_TARGET.search(unit.folded)):
+        return insults
+    return []
 
 
 def _hit(kind: Literal["threat", "abuse"], unit: Unit, words: list[str], score: float) -> HarassmentHit:

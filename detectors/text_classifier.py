@@ -3,8 +3,10 @@ so that a track with many lines stays fast:
 
 1. a lexical model: logistic regression over the words and word pairs of the unit (folded,
    names replaced), a few microseconds a unit; units it finds plainly harmless stop here;
-2. a semantic model: logistic regression over the unit's MiniLM sentence embedding and the
-   offensive-language score, for the rest; the two models' probabilities are averaged.
+2. a semantic model: a small neural network (one hidden layer) over the unit's MiniLM encoding
+   (the sentence embedding, and the largest value of each dimension over its tokens, so one
+   violent word in a long line still shows) and the offensive-language score, for the rest; the
+   two models' probabilities are averaged.
 
 Classes are `none`, `abuse`, `threat`. The weights are plain JSON in the repository.
 """
@@ -29,7 +31,8 @@ WEIGHTS = Path(__file__).with_name("harassment_classifier.json")
 NEUTRAL_NAME = "Alex"  # what the classifiers read in place of every named person
 SEMANTIC_UNITS = 6  # per track: what keeps a long lyric within the time budget
 
-Embed = Callable[[list[str]], npt.NDArray[np.float32]]
+ENCODING = 768  # what `Encode` returns for a text: MiniLM's sentence embedding, then its token max-pool
+Encode = Callable[[list[str]], npt.NDArray[np.float32]]
 Offensive = Callable[[list[str]], npt.NDArray[np.float64]]
 
 
@@ -57,15 +60,28 @@ class LexicalModel:
 
 @dataclass(frozen=True)
 class SemanticModel:
-    weights: npt.NDArray[np.float32]  # classes x (embedding + 1)
+    """One hidden layer (ReLU) over the standardised features: the encoding, then the offensive
+    score."""
+
+    center: npt.NDArray[np.float32]  # per feature, subtracted
+    scale: npt.NDArray[np.float32]  # per feature, divided by
+    hidden_weights: npt.NDArray[np.float32]  # hidden x features
+    hidden_bias: npt.NDArray[np.float32]
+    weights: npt.NDArray[np.float32]  # classes x hidden
     bias: npt.NDArray[np.float32]
 
     def logits(
-        self, embeddings: npt.NDArray[np.float32], offensive: npt.NDArray[np.float64]
+        self, encodings: npt.NDArray[np.float32], offensive: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.float32]:
-        features = np.hstack([embeddings, offensive[:, None].astype(np.float32)])
-        out: npt.NDArray[np.float32] = features @ self.weights.T + self.bias
+        features = (np.hstack([encodings, offensive[:, None].astype(np.float32)]) - self.center) / self.scale
+        hidden = np.maximum(features @ self.hidden_weights.T + self.hidden_bias, 0.0)
+        out: npt.NDArray[np.float32] = hidden @ self.weights.T + self.bias
         return out
+
+    @classmethod
+    def from_document(cls, data: dict[str, Any]) -> SemanticModel:
+        keys = ("center", "scale", "hidden_weights", "hidden_bias", "weights", "bias")
+        return cls(*(np.asarray(data[key], np.float32) for key in keys))
 
 
 def softmax(logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -97,7 +113,9 @@ class HarassmentClassifier:
             return "threat"
         return "abuse" if harmful else None
 
-    def probabilities(self, texts: list[str], embed: Embed, offensive: Offensive) -> npt.NDArray[np.float32]:
+    def probabilities(
+        self, texts: list[str], encode: Encode, offensive: Offensive
+    ) -> npt.NDArray[np.float32]:
         """One row per text, in CLASSES order. The semantic model reads at most SEMANTIC_UNITS
         distinct texts, those the lexical model finds likeliest to harm (a chorus repeated ten
         times is read once): it is what costs time."""
@@ -110,7 +128,7 @@ class HarassmentClassifier:
         closer = sorted(distinct, key=lambda t: -distinct[t])[:SEMANTIC_UNITS]
         combined = lexical.copy()
         if closer:
-            semantic = softmax(self.semantic.logits(embed(closer), offensive(closer)))
+            semantic = softmax(self.semantic.logits(encode(closer), offensive(closer)))
             row_of = {text: row for row, text in enumerate(closer)}
             for i, text in enumerate(texts):
                 if text in row_of:
@@ -133,10 +151,7 @@ class HarassmentClassifier:
                 {t: np.asarray(w, np.float32) for t, w in lexical["weights"].items()},
                 np.asarray(lexical["bias"], np.float32),
             ),
-            SemanticModel(
-                np.asarray(data["semantic"]["weights"], np.float32),
-                np.asarray(data["semantic"]["bias"], np.float32),
-            ),
+            SemanticModel.from_document(data["semantic"]),
             float(data["screen_at"]),
             float(data["harm_at"]),
             float(data["threat_at"]),

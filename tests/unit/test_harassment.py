@@ -11,6 +11,7 @@ from detectors.text_classifier import (
     HarassmentClassifier,
     LexicalModel,
     SemanticModel,
+    softmax,
     terms,
 )
 
@@ -44,6 +45,7 @@ def test_threats_against_a_named_person_are_threats(field: str, text: str) -> No
         ("lyrics", "Pike in the reeds, waiting for the minnows to pass"),  # the fish
         ("title", "Okafor Wins Album Of The Year"),
         ("description", "cover of my favourite Okafor song, love her so much"),
+        ("description", "Okafor performing live at the O2 tonight, tickets in bio"),  # a place, told kindly
     ],
 )
 def test_violent_imagery_without_a_target_and_kind_mentions_are_not_harassment(field: str, text: str) -> None:
@@ -67,7 +69,15 @@ def test_a_hit_names_its_target_however_the_name_was_disguised() -> None:
 def _classifier(threat_words: set[str]) -> HarassmentClassifier:
     """A lexical model that calls a text a threat when it holds one of `threat_words`."""
     weights = {w: np.array([0.0, 0.0, 8.0], np.float32) for w in threat_words}
-    semantic = SemanticModel(np.zeros((len(CLASSES), 3), np.float32), np.zeros(len(CLASSES), np.float32))
+    features, hidden = 3, 2
+    semantic = SemanticModel(
+        np.zeros(features, np.float32),
+        np.ones(features, np.float32),
+        np.zeros((hidden, features), np.float32),
+        np.zeros(hidden, np.float32),
+        np.zeros((len(CLASSES), hidden), np.float32),
+        np.zeros(len(CLASSES), np.float32),
+    )
     return HarassmentClassifier(
         LexicalModel(weights, np.array([2.0, 0.0, 0.0], np.float32)), semantic, 0.5, 0.8, 0.8, 0.5
     )
@@ -91,3 +101,19 @@ def test_the_semantic_model_reads_each_suspicious_text_once_and_a_bounded_number
 
 def test_the_lexical_model_reads_emoji() -> None:
     assert "🔪" in terms("ur next 🔪")
+
+
+def test_the_network_the_detector_runs_is_the_one_training_fitted() -> None:
+    from training.harassment.__main__ import network, network_document
+
+    rng = np.random.default_rng(3)
+    encodings = rng.normal(size=(90, 5)).astype(np.float32)
+    encodings[:, 4] *= 1e-6  # a feature that hardly varies still reads right
+    offensive = rng.uniform(size=90)
+    labels = (encodings[:, 0] > 0).astype(int) + (encodings[:, 1] > 0.5).astype(int)
+    scaler, net = network()
+    features = np.hstack([encodings, offensive[:, None]])
+    net.fit(scaler.fit_transform(features), labels)
+    model = SemanticModel.from_document(network_document(scaler, net))
+    expected = net.predict_proba(scaler.transform(features))
+    assert np.allclose(softmax(model.logits(encodings, offensive)), expected, atol=0.01)
