@@ -25,6 +25,8 @@ import torch
 from audioseal.models import AudioSealDetector
 from torch import nn
 
+from detectors.watermark.plain_encoder import plain_encoder
+
 
 @dataclass(frozen=True)
 class FrameOutput:
@@ -96,9 +98,9 @@ class CollapsedFrameReader(FrameReader):
 
     def __init__(self, model: AudioSealDetector, hop: int, tail: LinearTail) -> None:
         super().__init__(model, hop)
-        self.encoder = tail.encoder
         # plain tensors even when first built during inference, so later use may be graded too
         with torch.inference_mode(False), torch.no_grad():
+            self.encoder = plain_encoder(tail.encoder) or tail.encoder
             per_sample = torch.einsum("oc,dcj->doj", tail.head, tail.spread)  # hidden x outputs x hop
             bias = tail.head @ tail.spread_bias + tail.head_bias  # outputs
             self.bits = per_sample[:, 2:].mean(dim=-1)  # hidden x bits

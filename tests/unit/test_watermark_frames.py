@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 import torch
 from audioseal.loader import AudioSeal
@@ -11,8 +13,9 @@ from corpus import synth
 from detectors.watermark.architecture import HOP, SAMPLE_RATE
 from detectors.watermark.detect import to_mono_16k
 from detectors.watermark.embed import embed
-from detectors.watermark.frames import CollapsedFrameReader, FrameReader, frame_reader
+from detectors.watermark.frames import CollapsedFrameReader, FrameReader, frame_reader, linear_tail
 from detectors.watermark.payload import Payload
+from detectors.watermark.plain_encoder import plain_encoder
 from detectors.watermark.weights import DETECTOR_WEIGHTS, GENERATOR_WEIGHTS
 
 
@@ -51,3 +54,23 @@ def test_the_collapsed_read_out_equals_the_whole_forward_averaged_per_frame(
 def test_a_detector_of_another_shape_is_read_through_its_whole_forward(detector: AudioSealDetector) -> None:
     # a frame of another length than the transposed convolution's stride: no collapsing
     assert type(frame_reader(detector, HOP // 2)) is FrameReader
+
+
+@pytest.mark.parametrize("length", [4 * SAMPLE_RATE + 2 * 3840, 3 * SAMPLE_RATE + 77])
+def test_the_plain_encoder_computes_what_the_streaming_layers_do(
+    detector: AudioSealDetector, audio: torch.Tensor, length: int
+) -> None:
+    tail = linear_tail(detector, HOP)
+    assert tail is not None
+    plain = plain_encoder(tail.encoder)
+    assert plain is not None  # every layer of the shipped detector is rebuilt
+    window = audio[:length].reshape(1, 1, -1)
+    with torch.inference_mode():
+        torch.testing.assert_close(plain(window), tail.encoder(window), atol=1e-5, rtol=1e-5)
+
+
+def test_an_encoder_with_a_layer_not_rebuilt_is_read_as_it_is(detector: AudioSealDetector) -> None:
+    tail = linear_tail(detector, HOP)
+    assert tail is not None
+    layers = list(cast(torch.nn.Sequential, tail.encoder))
+    assert plain_encoder(torch.nn.Sequential(*layers, torch.nn.Tanh())) is None
