@@ -11,7 +11,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
+
+import numpy as np
+import numpy.typing as npt
 
 from detectors import (
     catalog,
@@ -32,6 +35,8 @@ from detectors.provenance import GeneratedLookup, GenerationFinder
 from detectors.text import TrackText
 from detectors.voice import Voiceprint
 from detectors.watermark import detect
+from detectors.watermark.architecture import SAMPLE_RATE as WATERMARK_RATE
+from detectors.watermark.detect import to_mono_16k
 from model.findings import (
     CatalogMatch,
     CompositionMatches,
@@ -49,6 +54,15 @@ class Track:
     text: TrackText
     file: Path | None = None  # the file as uploaded (what Content Credentials are read from)
     memo: dict[str, object] = field(default_factory=dict, compare=False)  # work detectors share
+
+    def mono_16k(self) -> npt.NDArray[np.float32]:
+        """The audio as mono 16 kHz, resampled once for the detectors that read it at that rate
+        (watermark and voice)."""
+        resampled = self.memo.get("mono_16k")
+        if not isinstance(resampled, np.ndarray):
+            audio = self.audio
+            resampled = self.memo["mono_16k"] = to_mono_16k(audio.samples, audio.sample_rate).numpy()
+        return cast(npt.NDArray[np.float32], resampled)
 
     def prints(self, earlier: Mapping[str, FindingResult]) -> QueryPrints:
         """The upload's query fingerprints, taken once for every catalog searched."""
@@ -144,7 +158,7 @@ def standard_detectors(
                 detect.NAME,
                 detect.VERSION,
                 lambda track, _: detect.detect(
-                    track.audio.samples, track.audio.sample_rate, watermark.source, watermark.threshold
+                    track.mono_16k(), WATERMARK_RATE, watermark.source, watermark.threshold
                 ),
             )
         )
@@ -222,8 +236,8 @@ def _people_detectors(people: PeopleLookup, thresholds: VoiceThresholds) -> list
 
     def voice_check(track: Track, _: Mapping[str, FindingResult]) -> FindingResult:
         return voice.match_voiceprints(
-            track.audio.samples,
-            track.audio.sample_rate,
+            track.mono_16k(),
+            WATERMARK_RATE,
             people.voiceprints(),
             thresholds.takedown,
             thresholds.review,
