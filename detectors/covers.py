@@ -49,7 +49,7 @@ PATCH_HOP = 8
 MIN_BEATS = PATCH_BEATS  # shorter audio has no section and is not matched
 EMBED_STEPS = EMBED_BEATS * SUBDIVISIONS
 READING_PACE_RATIO = 1.5  # a tempo reading this far from the reference's pace is not aligned
-MAX_QUERY_SECTIONS = 64  # per tempo reading of an upload (more than any bench query has)
+MAX_QUERY_SECTIONS = 24  # per tempo reading: sections overlap 3x, so 24 spread evenly still cover 3.5 minutes
 
 Floats = npt.NDArray[np.float32]
 
