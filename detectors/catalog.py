@@ -233,6 +233,7 @@ class CatalogMatcher:
         if not windows:
             return []
         more = [i for i in self.lookup.modified_candidates(windows) if i not in found]
+        order = modified.hash_order(query)
         for recording in self.lookup.recordings(more):
             recordings.append(recording)
             found[recording.key] = []
@@ -250,7 +251,7 @@ class CatalogMatcher:
                     modification=modified.modification(s.tempo_factor, s.pitch_shift_semitones),
                     score=s.score,
                 )
-                for s in modified.align(peaks, query, recording.peaks, recording.triplets, p)
+                for s in modified.align(peaks, query, recording.peaks, recording.triplets, p, order)
                 if _unexplained_s(s.upload_start_s, s.upload_end_s, explained) > 0.5 * s.duration_s
             ]
         return more

@@ -160,3 +160,18 @@ def test_songs_sharing_chords_and_sounds_in_another_key_and_tempo_are_not_copies
         peaks, modified.query_triplets(peaks), master, modified.by_hash(modified.triplets(master))
     )
     assert found == []
+
+
+def test_pairs_found_through_the_uploads_hash_order_are_the_pairs_in_upload_order() -> None:
+    rng = np.random.default_rng(3)
+    query = rng.integers(0, 50, size=(400, 7)).astype(np.int64)
+    ref = rng.integers(0, 50, size=(300, 7)).astype(np.int64)
+    q, r = modified._pairs(query, ref, max_repeats=8, query_order=modified.hash_order(query))
+    expected = [
+        (tuple(a), tuple(b))
+        for a in query
+        if 0 < int((ref[:, 0] == a[0]).sum()) <= 8
+        for b in modified.by_hash(ref)
+        if b[0] == a[0]
+    ]
+    assert [(tuple(a), tuple(b)) for a, b in zip(q, r, strict=True)] == expected
