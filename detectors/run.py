@@ -35,7 +35,7 @@ from detectors.provenance import GeneratedLookup, GenerationFinder
 from detectors.text import TrackText
 from detectors.voice import Voiceprint
 from detectors.watermark import detect
-from detectors.watermark.architecture import SAMPLE_RATE as WATERMARK_RATE
+from detectors.watermark.architecture import SAMPLE_RATE as MONO_16K_RATE
 from detectors.watermark.detect import to_mono_16k
 from model.findings import (
     CatalogMatch,
@@ -158,7 +158,7 @@ def standard_detectors(
                 detect.NAME,
                 detect.VERSION,
                 lambda track, _: detect.detect(
-                    track.mono_16k(), WATERMARK_RATE, watermark.source, watermark.threshold
+                    track.mono_16k(), MONO_16K_RATE, watermark.source, watermark.threshold
                 ),
             )
         )
@@ -237,7 +237,7 @@ def _people_detectors(people: PeopleLookup, thresholds: VoiceThresholds) -> list
     def voice_check(track: Track, _: Mapping[str, FindingResult]) -> FindingResult:
         return voice.match_voiceprints(
             track.mono_16k(),
-            WATERMARK_RATE,
+            MONO_16K_RATE,
             people.voiceprints(),
             thresholds.takedown,
             thresholds.review,
