@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from math import gcd
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -302,22 +303,39 @@ def by_hash(marks: Landmarks) -> Landmarks:
     return ordered
 
 
+def shared_hash_rows(
+    query_hashes: npt.NDArray[Any],
+    ref_hashes: npt.NDArray[Any],
+    max_repeats: int,
+    query_order: npt.NDArray[np.int64] | None = None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(query row, reference row) for every hash the two share, in query row order; a hash the
+    reference holds more than `max_repeats` times is left out. `ref_hashes` must be sorted;
+    `query_order` is the query's hash order (`np.argsort(query_hashes, kind="stable")`), taken
+    once when one query is joined with many references: binary searches with rising keys are
+    several times faster."""
+    order = np.argsort(query_hashes, kind="stable") if query_order is None else query_order
+    ref_sorted, keys = np.ascontiguousarray(ref_hashes), query_hashes[order]
+    lo = np.searchsorted(ref_sorted, keys, side="left")
+    count = np.searchsorted(ref_sorted, keys, side="right") - lo
+    use = (count > 0) & (count <= max_repeats)
+    rows = order[use]
+    back = np.argsort(rows, kind="stable")
+    rows, lo, count = rows[back], lo[use][back], count[use][back]
+    q_idx = np.repeat(rows, count)
+    within = np.arange(len(q_idx)) - np.repeat(np.cumsum(count) - count, count)
+    return q_idx.astype(np.int64), (np.repeat(lo, count) + within).astype(np.int64)
+
+
 def _pairs(query: Landmarks, ref: Landmarks, max_repeats: int) -> tuple[npt.NDArray[np.int64], ...]:
     """(query frame, reference frame, hash) for every hash the two share."""
     if np.any(ref[1:, 0] < ref[:-1, 0]):
         ref = by_hash(ref)
-    ref_h, ref_t = ref[:, 0], ref[:, 1].astype(np.int64)
-    lo = np.searchsorted(ref_h, query[:, 0], side="left")
-    hi = np.searchsorted(ref_h, query[:, 0], side="right")
-    count = hi - lo
-    use = (count > 0) & (count <= max_repeats)
-    if not use.any():
+    q_idx, r_idx = shared_hash_rows(query[:, 0], ref[:, 0], max_repeats)
+    if not len(q_idx):
         empty = np.zeros(0, np.int64)
         return empty, empty, empty
-    q_idx = np.repeat(np.nonzero(use)[0], count[use])
-    starts = np.repeat(lo[use], count[use])
-    within = np.arange(len(q_idx)) - np.repeat(np.cumsum(count[use]) - count[use], count[use])
-    r_idx = starts + within
+    ref_t = ref[:, 1].astype(np.int64)
     return query[q_idx, 1].astype(np.int64), ref_t[r_idx], query[q_idx, 0].astype(np.int64)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.ndimage import maximum_filter, uniform_filter
 
-from detectors.landmarks import RATE, QueryWindow, magnitude_spectrogram, resampled
+from detectors.landmarks import RATE, QueryWindow, magnitude_spectrogram, resampled, shared_hash_rows
 
 VERSION = "0.2.0"
 
@@ -464,17 +464,7 @@ def _pairs(
     """Rows of query and reference triplets that share a hash, in query row order."""
     if np.any(ref[1:, 0] < ref[:-1, 0]):
         ref = by_hash(ref)
-    order = hash_order(query) if query_order is None else query_order
-    ref_hashes, keys = np.ascontiguousarray(ref[:, 0]), query[order, 0]
-    lo = np.searchsorted(ref_hashes, keys, side="left")
-    count = np.searchsorted(ref_hashes, keys, side="right") - lo
-    use = (count > 0) & (count <= max_repeats)
-    rows = order[use]
-    back = np.argsort(rows, kind="stable")
-    rows, lo, count = rows[back], lo[use][back], count[use][back]
-    q_idx = np.repeat(rows, count)
-    within = np.arange(len(q_idx)) - np.repeat(np.cumsum(count) - count, count)
-    r_idx = np.repeat(lo, count) + within
+    q_idx, r_idx = shared_hash_rows(query[:, 0], ref[:, 0], max_repeats, query_order)
     return query[q_idx], ref[r_idx]
 
 
