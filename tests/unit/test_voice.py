@@ -63,3 +63,23 @@ def test_silence_has_no_voice(artist_print) -> None:  # type: ignore[no-untyped-
 def test_reference_audio_without_voice_is_refused() -> None:
     with pytest.raises(ValueError, match="no usable voice"):
         voiceprint("Nobody", [(np.zeros(16000, dtype=np.float32), 16000)])
+
+
+def test_segments_are_embedded_as_resemblyzer_embeds_each_one() -> None:
+    """The batched encoder pass and the numpy silence trimming give each segment the embedding
+    Resemblyzer's own per-utterance path gives it."""
+    from resemblyzer.audio import normalize_volume, trim_long_silences
+
+    from detectors.voice import RATE, SEGMENT_PARTIALS_PER_S, SEGMENT_S, _encoder, _to_16k, segment_embeddings
+
+    said, said_rate = say(" ".join([SENTENCES] * 4), REGISTERED)
+    speech, rate = _to_16k(said, said_rate), RATE
+    assert speech.shape[0] > 2 * SEGMENT_S * rate  # at least three segments
+    segments, _ = segment_embeddings(speech, rate)
+    assert len(segments) >= 3
+    for start_s, end_s, embedding in segments:
+        piece = speech[int(start_s * rate) : int(end_s * rate)]
+        prepared = normalize_volume(piece / max(float(np.max(np.abs(piece))), 1.0), -30, increase_only=True)
+        voiced = np.asarray(trim_long_silences(prepared), dtype=np.float32)
+        expected = _encoder().embed_utterance(voiced, rate=SEGMENT_PARTIALS_PER_S)
+        assert np.abs(embedding - expected).max() < 1e-5
