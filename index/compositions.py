@@ -134,11 +134,12 @@ class EsCompositionLookup:
                     },
                 }
             )
-        best: dict[str, float] = {}
-        for response in self._es.msearch(searches=searches)["responses"]:
-            for hit in response.get("hits", {}).get("hits", []):
-                best[hit["_id"]] = max(best.get(hit["_id"], 0.0), float(hit["_score"]))
-        return sorted(best, key=lambda k: -best[k])
+        return covers.ranked_candidates(
+            [
+                [(hit["_id"], float(hit["_score"])) for hit in response.get("hits", {}).get("hits", [])]
+                for response in self._es.msearch(searches=searches)["responses"]
+            ]
+        )
 
     def performances(self, keys: list[str]) -> list[Performance]:
         if not keys:

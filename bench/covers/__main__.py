@@ -38,6 +38,7 @@ from detectors.covers import (
     cover_print,
     pack,
     query_vectors,
+    ranked_candidates,
     section_vectors,
     tempo_variants,
     unpack,
@@ -62,24 +63,26 @@ def composition_of(seed: int) -> CompositionMetadata:
 
 
 class MemoryLookup:
-    """Exact nearest neighbours over every registered section (what kNN in Elasticsearch
-    approximates), for measuring the matcher apart from the index."""
+    """Exact nearest neighbours over every registered section, for measuring the matcher apart
+    from the index. Like Elasticsearch's kNN over the nested section vectors, a search returns
+    the `per_vector` nearest performances, each scored by its nearest section."""
 
     def __init__(self, performances: list[Performance], per_vector: int = 10) -> None:
         self._by_key = {p.key: p for p in performances}
-        rows = [(p.key, v) for p in performances for _, v in section_vectors(p.print)]
-        self._keys = [k for k, _ in rows]
-        self._matrix = np.stack([v for _, v in rows])
+        sectioned = [(p.key, [v for _, v in section_vectors(p.print)]) for p in performances]
+        sectioned = [(key, vectors) for key, vectors in sectioned if vectors]
+        self._keys = [key for key, _ in sectioned]
+        self._firsts = np.cumsum([0] + [len(vectors) for _, vectors in sectioned[:-1]])
+        self._matrix = np.stack([v for _, vectors in sectioned for v in vectors])
         self._per_vector = per_vector
 
     def candidates(self, vectors: list[Floats]) -> list[str]:
-        best: dict[str, float] = {}
+        hits = []
         for vector in vectors:
-            similarity = self._matrix @ vector
-            for row in np.argsort(similarity)[::-1][: self._per_vector]:
-                key = self._keys[row]
-                best[key] = max(best.get(key, -1.0), float(similarity[row]))
-        return sorted(best, key=lambda k: -best[k])
+            nearest_section = np.maximum.reduceat(self._matrix @ vector, self._firsts)
+            top = np.argsort(nearest_section)[::-1][: self._per_vector]
+            hits.append([(self._keys[i], float(nearest_section[i])) for i in top])
+        return ranked_candidates(hits)
 
     def performances(self, keys: list[str]) -> list[Performance]:
         return [self._by_key[k] for k in keys if k in self._by_key]
