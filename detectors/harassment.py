@@ -4,8 +4,10 @@ as their object produce no finding.
 
 Unit by unit (a sentence, or a line of lyrics):
 - *who* is targeted: a real person named in the unit (by their name or a distinctive part of it,
-  however it is spelt: see `detectors.names`), or, for a unit in the second or third person, a
-  person named earlier in the text or in its title/description/prompt;
+  however it is spelt: see `detectors.names`; also by the short and bent forms people use for
+  someone they attack, those that could be ordinary words only where the unit speaks of a person:
+  see `_supports`), or, for a unit in the second or third person, a person named earlier in the
+  text or in its title/description/prompt;
 - *what is said about them*, only for units with a target: a precise first layer of rules (a
   threat pattern: intent + violent act against a person, wishes of death, "I know where you
   live"; a strong insult at the person), then the project's classifier
@@ -282,7 +284,8 @@ def units(text: TrackText, names: NameIndex) -> list[Unit]:
         for match in _UNIT.finditer(value):
             sentence = match.group().strip()
             if sentence:
-                found.append(Unit(field_name, sentence, names.find(sentence), []))
+                hits = [h for h in names.find(sentence, loose=True) if h.certain or _supports(sentence, h)]
+                found.append(Unit(field_name, sentence, hits, []))
     context = sorted({h.person.name for u in found if u.field != "lyrics" for h in u.names})
     for unit in found:
         named = sorted({h.person.name for h in unit.names})
@@ -292,6 +295,53 @@ def units(text: TrackText, names: NameIndex) -> list[Unit]:
         elif _SECOND_OR_THIRD_PERSON.search(fold(unit.text)):
             unit.targets = context
     return found
+
+
+# what makes a loose form of a name ("mateo", "zeph") a person: said of it ("mateo is", "zeph's",
+# "caleb gon"), or a person spoken to or of in the unit
+_PERSON_PREDICATE = re.compile(
+    r"^(?:s|is|was|isnt|aint|ain t|gets|got|get|gon|gonna|finna|better|ur|u|you|"
+    r"think|thinks|keeps?|can t|cant|cannot|couldn t|won t|wont|will|would|deserves?|needs?|should|"
+    r"still|really|literally|built|lookin|looking|a|an|has|had|never)\b"
+)
+
+
+# a word after these is a thing or a quality, not a person ("the hatchet", "my honey", "been moody")
+_DETERMINER = re.compile(
+    r"\b(?:the|a|an|my|your|ur|his|her|our|their|its|that|this|these|those|some|every|no|any|"
+    r"im|i m|am|are|were|be|been|so|very|too|more|most|feel|feeling|single)$"
+)
+
+
+# violence done to the word ("smoke zeph", "mateo drowns", "marz getting jumped", "hope X dies")
+_VIOLENT_WORD = re.compile(
+    r"\b(?:kill|shoot|shot|stab|murder|hang|strangl|chok|beat|burn|bury|hurt|slit|slic|cut|smash|"
+    r"punch|kick|drown|die|dies|died|dead|unaliv|smok|jump|clap|stomp|stretch|carv|bleed|swat|"
+    r"torture|poison|run over|ran over|lynch|behead|wipe|snuff|merk|body|bodied|drop|dropp)\w*"
+)
+_WISH = re.compile(r"\b(?:hope|hoping|wish|pray|praying|rip)$")
+_WEAPON_EMOJI = (
+    "\U0001f52a\U0001f52b\U0001fa78\u26b0\U0001faa6\U0001f4a3"  # knife, gun, blood, coffin, grave, bomb
+)
+
+
+def _supports(sentence: str, hit: NameHit) -> bool:
+    """The unit reads a loose name form as a person: not after a determiner, and a predicate
+    right after it, violence done to it (or wished on it) within a few words, a weapon emoji
+    after it, or a second or third person pronoun in the unit."""
+    before = fold(sentence[: hit.start])
+    if _DETERMINER.search(before):
+        return False
+    after = fold(sentence[hit.end :])
+    near = " ".join([*before.split()[-2:], *after.split()[:3]])
+    next_char = sentence[hit.end :].lstrip()[:1]
+    return bool(
+        _PERSON_PREDICATE.search(after)
+        or _VIOLENT_WORD.search(near)
+        or _WISH.search(before)
+        or (bool(next_char) and next_char in _WEAPON_EMOJI)
+        or _SECOND_OR_THIRD_PERSON.search(fold(sentence))
+    )
 
 
 def _insults_near_target(folded: str) -> list[str]:

@@ -13,6 +13,19 @@ rarely about one registered Hannah.
 Names are compared token window by token window with rapidfuzz's edit-distance ratio. Short
 names must match exactly (one edit turns "Sia" into "Sea"); longer names tolerate about one edit
 in ten characters.
+
+`find(text, loose=True)` (what the harassment check asks for) also reads the short and bent forms
+people use for someone they attack, marked `certain=False` where the word alone could be something
+else, for the caller to keep only when the rest of the text supports a person:
+- a name part in lower case that is otherwise only counted with a capital ("mateo", "lockwood");
+- the start of a name part or of a one-word name ("zeph" of Zephyr, "priya" of Priyanka), and a
+  name with its last letter drawn out ("ezraaa");
+- a name bent into a coinage that is no word ("Okafraud", "Kisaragarbage", "Quin-zero"), certain
+  when written with a capital;
+and, certain: digits for letters in a short part ("R0ry", "j3m"); two or more consecutive words
+of a longer name, or the name without its leading title or article ("tornado singh" of "DJ
+Tornado Singh", "Los Cuervos" of "Los Cuervos de Sinaloa", "paper saints"); a hashtag or handle
+that starts with a name part or a whole name ("#giacomoflop", "@quistmusic").
 """
 
 from __future__ import annotations
@@ -60,6 +73,12 @@ TITLE_WORDS = frozenset(
         "sir",
         "baby",
         "little",
+        # articles that open a stage name ("El Chamaco Ruiz", "Los Cuervos de Sinaloa")
+        "el",
+        "los",
+        "las",
+        "le",
+        "les",
     ]
 )
 HANDLE_SUFFIXES = ("official", "music", "fans", "fan", "stan", "tv", "hq", "daily", "updates", "news", "real")
@@ -74,6 +93,23 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SYMBOLS = {"@": "a", "$": "s", "!": "i", "|": "i"}
 # digits read as letters; "1" and "l" both as "i", so "1" matches either
 _SKELETON = str.maketrans("01345789l", "oieastbgi")
+
+# loose forms (`find(..., loose=True)`)
+LOOSE_BELOW_ZIPF = 3.8  # a lower-case part or a short form commoner than this is a word, not a name
+COINAGE_BELOW_ZIPF = 2.5  # a bent name is a word nobody uses: "okafraud", not "brightest"
+SHORT_FORM_MIN = 4  # letters of a name's start that may stand for it ("zeph")
+SHORT_FORM_SHARE = 0.4  # ... and the least share of the name they keep
+STEM_MIN = 6  # a name part shorter than this has no short or bent forms
+BENT_PREFIX_MIN = SHORT_FORM_MIN  # a bent name keeps at least the name's first letters...
+BENT_SHARE = 0.6  # ... and, with its last letters, this share of the name
+LOOSE_SIMILARITY = 80.0  # below any certain match, so that those win where they overlap
+# words of a name that never end a part of it ("Los Cuervos de", "Joost van")
+_LINK_WORDS = frozenset(
+    ["de", "del", "da", "do", "dos", "di", "van", "von", "der", "den", "of", "and", "y", "e"]
+)
+_INFLECTIONS = ("s", "es", "ies", "d", "ed", "ing", "er", "ers", "ly")
+_DRAWN_OUT = re.compile(r"([a-z])\1{2,}$")
+_HYPHENS = re.compile(r"[^\W_]+(?:-[^\W_]+)+")
 
 
 @dataclass(frozen=True)
@@ -92,6 +128,7 @@ class NameHit:
     start: int  # character offsets into the text searched
     end: int
     similarity: float  # 0-100
+    certain: bool = True  # False: a loose form the caller keeps only with support from the text
 
 
 @dataclass(frozen=True)
@@ -100,6 +137,7 @@ class Token:
     start: int
     end: int
     capitalised: bool  # written with an upper-case first letter (or all in capitals)
+    tag: bool = False  # part of a hashtag or handle
 
 
 @lru_cache(maxsize=1)
@@ -140,12 +178,13 @@ def tokens(text: str) -> list[Token]:
     found: list[Token] = []
     for match in _WORD.finditer(readable):
         word, start = match.group(), match.start()
-        pieces = _CAMEL.split(word) if _is_tag(readable, start) else [word]
+        tag = _is_tag(readable, start)
+        pieces = _CAMEL.split(word) if tag else [word]
         offset = start
         for piece in pieces:
             folded = fold(piece).replace(" ", "")
             if folded:
-                found.append(Token(folded, offset, offset + len(piece), piece[:1].isupper()))
+                found.append(Token(folded, offset, offset + len(piece), piece[:1].isupper(), tag))
             offset += len(piece)
     return _glue_spelled_out(found)
 
@@ -265,6 +304,12 @@ class NameIndex:
     glued: dict[str, Person] = field(init=False)
     parts: dict[str, NamePart] = field(init=False)
     glued_lengths: list[int] = field(init=False)
+    spans: dict[int, tuple[list[str], list[Person]]] = field(init=False)  # loose: parts of long names
+    stems: dict[str, Person] = field(init=False)  # loose: words whose short and bent forms count
+    read_stems: dict[str, Person] = field(init=False)  # loose: the same, digits read as letters
+    heads: dict[str, list[tuple[str, Person]]] = field(
+        init=False
+    )  # loose: stems and glued names by first letters
 
     def __post_init__(self) -> None:
         self.by_length, self.glued = {}, {}
@@ -292,17 +337,69 @@ class NameIndex:
             else:
                 self.parts[part.word] = part
         self.glued_lengths = sorted({len(name) for name in self.glued})
+        self._loose_forms()
 
-    def find(self, text: str, any_case: bool = False) -> list[NameHit]:
+    def _loose_forms(self) -> None:
+        """What `find(..., loose=True)` reads besides: runs of words of longer names, and the
+        single words (distinctive parts, one-word names) whose short and bent forms count."""
+        registry = self.among if self.among is not None else self.people
+        span_owners: dict[str, set[str]] = {}
+        for person in registry:
+            for alias in (person.name, *person.aliases):
+                for span in _spans(alias):
+                    span_owners.setdefault(span, set()).add(person.name)
+        whole = {fold(alias) for person in registry for alias in (person.name, *person.aliases)}
+        self.spans = {}
+        for person in self.people:
+            for alias in (person.name, *person.aliases):
+                for span in _spans(alias):
+                    if span_owners[span] != {person.name} or span in whole:
+                        continue
+                    names, owners = self.spans.setdefault(span.count(" ") + 1, ([], []))
+                    if span not in names:
+                        names.append(span)
+                        owners.append(person)
+        words: dict[str, set[str]] = {}
+        for person in registry:
+            for alias in (person.name, *person.aliases):
+                folded = fold(alias)
+                if folded and " " not in folded:
+                    words.setdefault(folded, set()).add(person.name)
+        owners_by_word = {p.name: p for p in self.people}
+        self.stems = {}
+        for word, part in self.parts.items():
+            self.stems[word] = part.person
+        for word, holders in words.items():
+            if (
+                len(holders) == 1
+                and (name := next(iter(holders))) in owners_by_word
+                and word not in COMMON_WORDS
+            ):
+                self.stems.setdefault(word, owners_by_word[name])
+        self.heads = {}
+        for word, person in [*self.stems.items(), *self.glued.items()]:
+            for form in {word, _untitled(word)}:
+                if len(form) >= SHORT_FORM_MIN:
+                    self.heads.setdefault(form[:SHORT_FORM_MIN], []).append((form, person))
+        read: dict[str, set[str]] = {}
+        for word, person in self.stems.items():
+            read.setdefault(skeleton(word), set()).add(person.name)
+        self.read_stems = {
+            form: owners_by_word[next(iter(names))] for form, names in read.items() if len(names) == 1
+        }
+
+    def find(self, text: str, any_case: bool = False, loose: bool = False) -> list[NameHit]:
         """People named in `text`; `any_case`: name parts that are ordinary words count in lower
-        case too (for a caller that has other evidence, such as "marrow's voice")."""
+        case too (for a caller that has other evidence, such as "marrow's voice"); `loose`: short
+        and bent forms too (see the module's docstring), those that could be other words marked
+        `certain=False`."""
         words = tokens(text)
         hits: dict[tuple[str, int, int], NameHit] = {}
 
-        def keep(person: Person, start: int, end: int, score: float) -> None:
+        def keep(person: Person, start: int, end: int, score: float, certain: bool = True) -> None:
             key = (person.name, start, end)
             if key not in hits or hits[key].similarity < score:
-                hits[key] = NameHit(person, text[start:end], start, end, float(score))
+                hits[key] = NameHit(person, text[start:end], start, end, float(score), certain)
 
         for word in words:
             glued = self._glued(word.folded)
@@ -326,7 +423,112 @@ class NameIndex:
                 if score < _min_ratio(name):
                     continue
                 keep(owners[index], window[0].start, window[-1].end, score)
+        if loose:
+            for person, start, end, certain in self._loose(text, words):
+                keep(person, start, end, LOOSE_SIMILARITY if certain else LOOSE_SIMILARITY - 1, certain)
         return _without_overlaps(list(hits.values()))
+
+    def _loose(self, text: str, words: list[Token]) -> list[tuple[Person, int, int, bool]]:
+        """(person, start, end, certain) for the short and bent forms in `text`."""
+        found: list[tuple[Person, int, int, bool]] = []
+        for length, (names, owners) in self.spans.items():
+            for i in range(len(words) - length + 1):
+                window = words[i : i + length]
+                written = [w.folded for w in window]
+                best = process.extractOne(" ".join(written), names, scorer=fuzz.ratio, score_cutoff=75)
+                if best is None:
+                    continue
+                name, person = best[0], owners[best[2]]
+                if all(
+                    OSA.distance(a, b) <= _edits_allowed(b)
+                    for a, b in zip(written, name.split(), strict=True)
+                ):
+                    ordinary = all(_zipf(b) >= LOOSE_BELOW_ZIPF for b in name.split())
+                    certain = not ordinary or all(w.capitalised for w in window)
+                    found.append((person, window[0].start, window[-1].end, certain))
+        for word in words:
+            form = self._loose_word(word)
+            if form is not None:
+                found.append((form[0], word.start, word.end, form[1]))
+        for match in _HYPHENS.finditer(
+            _readable(text) if "-" in text else ""
+        ):  # "Quin-zero", "Villa-loser-bos"
+            joined = fold(match.group()).replace(" ", "")
+            bent = self._bent(joined)
+            if bent is not None:
+                found.append((bent, match.start(), match.end(), False))
+        return found
+
+    def _loose_word(self, word: Token) -> tuple[Person, bool] | None:
+        """A word that is a loose form of a name, and whether it is certain."""
+        folded = word.folded
+        if _DIGIT.search(folded) and not folded.isdigit() and len(folded) >= PART_MIN_CHARACTERS:
+            bare = folded.rstrip("0123456789") or folded  # a handle's trailing digits
+            person = self.read_stems.get(skeleton(folded)) or self.read_stems.get(skeleton(bare))
+            if person is not None:
+                return person, True  # "R0ry", "m1yu": a name hidden on purpose
+        heads = self.heads.get(folded[:SHORT_FORM_MIN])
+        if heads is None:  # every other loose form starts like a stem or a whole name
+            return None
+        if word.tag:
+            for stem, person in heads:
+                if folded.startswith(stem):
+                    return person, True  # "#giacomoflop", "@quistmusic", "#lockwood", "@lanternpilgrims"
+        part = self.parts.get(folded) or self.parts.get(folded.removesuffix("s"))  # as written, or "mateos"
+        if part is not None:
+            if _zipf(part.word) < LOOSE_BELOW_ZIPF and len(part.word) >= CAPITAL_BELOW_CHARACTERS:
+                return part.person, False  # "mateo", "lockwood"
+            return None
+        drawn = _DRAWN_OUT.sub(r"\1", folded)  # "ezraaa", "tundeee"
+        if drawn != folded and drawn in self.stems:
+            return self.stems[drawn], word.capitalised
+        short = self._short_form(drawn)
+        if short is not None:
+            return short, False
+        person = self._bent(folded)
+        if person is not None:
+            return person, False  # "Okafraud" (also "Marrowbone", a place)
+        return None
+
+    def _short_form(self, form: str) -> Person | None:
+        """The start of one stem only ("zeph" of Zephyr), itself no common word."""
+        if len(form) < SHORT_FORM_MIN or form in COMMON_WORDS:
+            return None
+        owners = {
+            person.name: person
+            for stem, person in self.heads.get(form[:SHORT_FORM_MIN], [])
+            if stem in self.stems
+            and len(stem) > len(form) >= SHORT_FORM_SHARE * len(stem)
+            and stem.startswith(form)
+        }
+        if len(owners) != 1 or _zipf(form) >= LOOSE_BELOW_ZIPF:
+            return None
+        return next(iter(owners.values()))
+
+    def _bent(self, form: str) -> Person | None:
+        """A coinage made of a stem's first letters (and maybe its last) and something else
+        ("okafraud", "kisaragarbage", "villaloserbos"); the stem that keeps most of itself."""
+        if len(form) < STEM_MIN or form in self.stems or form[:SHORT_FORM_MIN] not in self.heads:
+            return None
+        best: tuple[float, str] | None = None
+        owners: dict[str, Person] = {}
+        for stem, person in self.heads.get(form[:BENT_PREFIX_MIN], []):
+            if len(stem) < STEM_MIN or stem not in self.stems:
+                continue
+            head = _common_prefix(form, stem)
+            if head < BENT_PREFIX_MIN or _inflected(form, stem):
+                continue
+            tail = _common_prefix(form[head:][::-1], stem[head:][::-1])
+            share = (head + tail) / len(stem)
+            if share < BENT_SHARE:
+                continue
+            if best is None or share > best[0]:
+                best, owners = (share, stem), {person.name: person}
+            elif share == best[0]:
+                owners[person.name] = person
+        if len(owners) != 1 or _zipf(form) >= COINAGE_BELOW_ZIPF:
+            return None
+        return next(iter(owners.values()))
 
     def _glued(self, word: str) -> Person | None:
         """A whole name written as one word, also as a handle ("taylorswift13", "swiftofficial")."""
@@ -369,6 +571,50 @@ class NameIndex:
         if best is None or best[1] > _edits_allowed(words[best[2]]):
             return None
         return self.parts[words[best[2]]]
+
+
+def _inflected(form: str, stem: str) -> bool:
+    """`form` is `stem` with an ending ("mutinies" of Mutiny): the word, not a coinage."""
+    return any(
+        form.endswith(ending) and OSA.distance(form[: -len(ending)], stem) <= 1 for ending in _INFLECTIONS
+    )
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _untitled(glued: str) -> str:
+    """A glued name without a leading "the" ("lanternpilgrims" of "thelanternpilgrims")."""
+    return glued[3:] if glued.startswith("the") and len(glued) > 6 else glued
+
+
+def _spans(alias: str) -> list[str]:
+    """Runs of two or more words of a name of three or more, and the name without its leading
+    titles ("tornado singh" of "DJ Tornado Singh", "paper saints" of "The Paper Saints"): each
+    ends on a word of its own (not "de", "van"), and is not made of common words only."""
+    words = fold(alias).split()
+    found = []
+    untitled = list(words)
+    while untitled and untitled[0] in TITLE_WORDS:
+        untitled.pop(0)
+    if 2 <= len(untitled) < len(words):
+        found.append(" ".join(untitled))
+    if len(words) >= 3:
+        for length in range(2, len(words)):
+            for i in range(len(words) - length + 1):
+                found.append(" ".join(words[i : i + length]))
+    return [
+        span
+        for span in dict.fromkeys(found)
+        if span.split()[-1] not in _LINK_WORDS
+        and not all(w in COMMON_WORDS or w in TITLE_WORDS or w in _LINK_WORDS for w in span.split())
+    ]
 
 
 def _without_overlaps(hits: list[NameHit]) -> list[NameHit]:

@@ -117,3 +117,36 @@ def test_the_network_the_detector_runs_is_the_one_training_fitted() -> None:
     model = SemanticModel.from_document(network_document(scaler, net))
     expected = net.predict_proba(scaler.transform(features))
     assert np.allclose(softmax(model.logits(encodings, offensive)), expected, atol=0.01)
+
+
+LOOSE = NameIndex([Person("Rosalind Mercer"), Person("Ottoline Brackenridge"), Person("Odalys Quenneville")])
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "target"),
+    [
+        ("lyrics", "mercer is a washed up fraud", "Rosalind Mercer"),  # said of the lower-case name
+        ("title", "otto gets jumped after the show", "Ottoline Brackenridge"),  # a short form, then a verb
+        ("lyrics", "we see mercer at the gig, she won't walk home", "Rosalind Mercer"),  # a pronoun
+        ("title", "Quennevillain's last tour", "Odalys Quenneville"),  # a bent name with a possessive
+        ("title", "i hope otto drowns", "Ottoline Brackenridge"),  # death wished on a short form
+        ("lyrics", "gonna smoke mercer on sight", "Rosalind Mercer"),  # violence done to it
+    ],
+)
+def test_short_lower_case_and_bent_names_are_targets_when_the_text_speaks_of_a_person(
+    field: str, text: str, target: str
+) -> None:
+    aimed = [u.targets for u in units(TrackText.one_field(field, text), LOOSE) if u.targets]
+    assert aimed == [[target]]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "blood on mercer street tonight",  # nothing said of a person
+        "they met at the mercer and he paid for the drinks",  # after an article: a place
+        "otto von bismarck in a history song",  # a short form with nothing said of it
+    ],
+)
+def test_a_word_that_only_looks_like_a_short_name_is_no_target(text: str) -> None:
+    assert [u for u in units(TrackText.one_field("lyrics", text), LOOSE) if u.targets] == []

@@ -115,3 +115,48 @@ def test_aliases_that_name_someone_are_accepted(alias: str) -> None:
 
 def test_common_words_are_stored_folded() -> None:
     assert all(fold(word) == word for word in COMMON_WORDS)
+
+
+LOOSE_REGISTRY = [
+    Person("Rosalind Mercer"),
+    Person("Ottoline Brackenridge"),
+    Person("Odalys Quenneville"),
+    Person("Los Halcones de Tijuana"),
+    Person("Yuma Tachikawa"),
+    Person("Celia Marsh"),
+    Person("Celia Brandt"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "certain"),
+    [
+        ("mercer is a fraud", "Rosalind Mercer", False),  # a surname that is also a word, in lower case
+        ("otto gets jumped after the show", "Ottoline Brackenridge", False),  # the start of a name
+        ("ottolineee ur done", "Ottoline Brackenridge", False),  # the last letter drawn out
+        ("Quennevillain strikes again", "Odalys Quenneville", False),  # a name bent into a coinage
+        ("Quenne-villain strikes again", "Odalys Quenneville", False),  # bent, over a hyphen
+        ("yum4 ur finished", "Yuma Tachikawa", True),  # digits for letters in a short name
+        ("los halcones play tonight", "Los Halcones de Tijuana", True),  # two words of a long name
+        ("#mercerflop trending", "Rosalind Mercer", True),  # a hashtag that starts with a name part
+    ],
+)
+def test_loose_forms_name_people_and_say_whether_they_could_be_other_words(
+    text: str, expected: str, certain: bool
+) -> None:
+    index = NameIndex(LOOSE_REGISTRY)
+    (hit,) = index.find(text, loose=True)
+    assert (hit.person.name, hit.certain) == (expected, certain)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ottomans and sofas",  # a word that starts like a name but keeps too little of it
+        "brackets on the wall",  # too little of the name is kept
+        "celia is late",  # a first name two people share names neither
+        "the bride in the chapel",  # a short word that starts a name is a word
+    ],
+)
+def test_loose_forms_do_not_stretch_to_words_or_shared_names(text: str) -> None:
+    assert NameIndex(LOOSE_REGISTRY).find(text, loose=True) == []
