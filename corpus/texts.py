@@ -16,7 +16,11 @@ Dutch speakers; r, Latin trap, corridos, dembow, Taglish; s, English by Eastern-
 speakers, metalcore, synthwave, Telegram posts and all-caps Facebook; t, Desi hip-hop, bhangra,
 Tamil kuthu, cricket banter and WhatsApp forwards; u, Memphis, Houston and Atlanta rap, Gen-Alpha
 TikTok and Roblox uploads, sports radio and Christian rap; v, veiled and indirect menace
-(passive-aggressive, mock-legal, euphemism), fan letters, folk and indie criticism. The split
+(passive-aggressive, mock-legal, euphemism), fan letters, folk and indie criticism; w, gig
+listings, promoters' e-mails, venue newsletters, ticket and merch drops, tour posters, live
+reviews, local radio, soundsystem clashes, brass bands, cabaret and wedding singers (harmless
+lines about named people and their shows, with "tonight", venues, dates and violent slang for
+praise, and threats and abuse in the same voice). The split
 is by author: the test part shares no writer, no template and no target name with the training
 part.
 `bench/harassment/labelled.jsonl`, the first set written beside the rules, is training material
@@ -33,7 +37,7 @@ from typing import Literal
 HERE = Path(__file__).with_name("harassment")
 SEED = Path(__file__).parent.parent / "bench" / "harassment" / "labelled.jsonl"
 SEED_PEOPLE = ("Taylor Swift", "Drake", "Billie Eilish", "Kanye West", "Ed Sheeran", "Nova Reyes")
-TRAIN_AUTHORS = ("seed", *"abefghijklmnopqrstuv")
+TRAIN_AUTHORS = ("seed", *"abefghijklmnopqrstuvw")
 TEST_AUTHORS = ("c", "d")
 
 Label = Literal["threat", "abuse", "name_request", "none"]
