@@ -11,7 +11,7 @@ from faust.types import TopicT
 
 from model.events import Action
 from model.settings import Settings
-from streams.commits import SafeCommitTransport
+from streams.commits import ClearanceApp, SafeCommitTransport
 from streams.topics import Topics
 
 
@@ -20,7 +20,7 @@ def create_app(settings: Settings) -> faust.App:
     # git-ignored state folder rather than in whatever directory the worker started from
     datadir = settings.store_dir.parent / "faust" / settings.app_id
     datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = ClearanceApp(
         settings.app_id,
         broker=faust_broker_url(settings.kafka_bootstrap),
         store="memory://",
