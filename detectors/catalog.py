@@ -227,7 +227,7 @@ class CatalogMatcher:
         explained = [s for segments in found.values() for s in segments]
         windows = [
             w.terms
-            for w in modified.query_terms(query)
+            for w in modified.query_terms(peaks)
             if _unexplained_s(w.start_s, w.end_s, explained) >= p.min_segment_s / 2
         ]
         if not windows:

@@ -24,7 +24,7 @@ from scipy.ndimage import maximum_filter, uniform_filter
 
 from detectors.landmarks import RATE, QueryWindow, magnitude_spectrogram, resampled, shared_hash_rows
 
-VERSION = "0.2.0"
+VERSION = "0.3.0"  # peaks as 0.2.0; retrieval terms are quads
 
 N_FFT = 1024
 HOP = 128
@@ -168,10 +168,9 @@ def _hash(
     return out
 
 
-def triplet_indices(p: Peaks) -> npt.NDArray[np.int64]:
-    """M x 3 indices of peaks (i < j < k in time): each peak with up to FAN_OUT following peaks
-    as its second, each of those with up to FAN_OUT following peaks as its third (nearest first,
-    MIN_DT..MAX_DT frames apart, at most MAX_DF bins apart)."""
+def _neighbour_pairs(p: Peaks) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Each peak with up to FAN_OUT following peaks (nearest first, MIN_DT..MAX_DT frames apart,
+    at most MAX_DF bins apart), as pairs (i, j) in order of i, then j."""
     n = len(p)
     pairs_i, pairs_j = [], []
     for step in range(1, min(n, 12 * FAN_OUT)):
@@ -181,21 +180,47 @@ def triplet_indices(p: Peaks) -> npt.NDArray[np.int64]:
         pairs_i.append(ok)
         pairs_j.append(ok + step)
     if not pairs_i:
-        return np.zeros((0, 3), dtype=np.int64)
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
     i = np.concatenate(pairs_i)
     j = np.concatenate(pairs_j)
     order = np.lexsort((j, i))
     i, j = i[order], j[order]
     rank = np.arange(len(i)) - np.searchsorted(i, i, side="left")
-    i, j = i[rank < FAN_OUT], j[rank < FAN_OUT]
-    # the pairs starting at each peak, to extend (i, j) with (j, k)
+    return i[rank < FAN_OUT], j[rank < FAN_OUT]
+
+
+def _extended(
+    i: npt.NDArray[np.int64], j: npt.NDArray[np.int64], n: int, chains: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Chains of peak indices (rows), each extended by every pair (i, j) that starts at its
+    last peak."""
     starts = np.searchsorted(i, np.arange(n), side="left")
     ends = np.searchsorted(i, np.arange(n), side="right")
-    count = ends[j] - starts[j]
-    first = np.repeat(np.arange(len(i)), count)
+    last = chains[:, -1]
+    count = ends[last] - starts[last]
+    first = np.repeat(np.arange(len(chains)), count)
     within = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
-    k = j[np.repeat(starts[j], count) + within]
-    return np.stack([i[first], j[first], k], axis=1)
+    following = j[np.repeat(starts[last], count) + within]
+    out: npt.NDArray[np.int64] = np.concatenate([chains[first], following[:, None]], axis=1)
+    return out
+
+
+def triplet_indices(p: Peaks) -> npt.NDArray[np.int64]:
+    """M x 3 indices of peaks (i < j < k in time): each peak with up to FAN_OUT following peaks
+    as its second, each of those with up to FAN_OUT following peaks as its third."""
+    i, j = _neighbour_pairs(p)
+    if len(i) == 0:
+        return np.zeros((0, 3), dtype=np.int64)
+    return _extended(i, j, len(p), np.stack([i, j], axis=1))
+
+
+def quad_indices(p: Peaks) -> npt.NDArray[np.int64]:
+    """M x 4: every triplet extended by the up to FAN_OUT peaks that follow its third."""
+    i, j = _neighbour_pairs(p)
+    if len(i) == 0:
+        return np.zeros((0, 4), dtype=np.int64)
+    return _extended(i, j, len(p), _extended(i, j, len(p), np.stack([i, j], axis=1)))
 
 
 def _describe(
@@ -313,47 +338,102 @@ def unpack(text: str) -> Peaks:
     return Peaks(frames.astype(np.float64), bins, levels)
 
 
+# Retrieval terms are quads, not triplets: a fourth peak adds a third frequency step and a
+# second time ratio, so a term says ~500 times more. A triplet's 18 bits are shared by chance
+# with any three-minute song (a random master held 30-37 % of a 10 s query's triplet hashes,
+# the true one 38-43 % after a speed change), and retrieval drowned in a large catalog; a quad
+# of a random song is rarely a quad of the query. Triplets still align.
+QUAD_RATIO_LEVELS = 16
+RETRIEVAL_SHARE = 16  # one quad hash in this many is a retrieval term
+_QUAD_WEIGHTS = np.array(
+    [1 << 22, 1 << 16, 1 << 10, 1 << 6, 1 << 2], dtype=np.int64
+)  # d1, d2, d3 (6 bits each), two ratios (4 bits each); the loudest peak in the low 2 bits
+TERM_PREFIX = "q"  # never equal to a term of the triplet form stored before version 0.3.0
+
+
 def _mixed(hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     out: npt.NDArray[np.int64] = (hashes * 2654435761) & 0xFFFFFFFF
     return out
 
 
-RETRIEVAL_SHARE = 4  # one hash in this many is a retrieval term
-
-
 def is_retrieval_term(hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    """A fixed quarter of all hashes (the same for uploads and references) goes into the
-    inverted index: a quarter of the postings, still dozens of shared terms for a 10 s excerpt."""
+    """A fixed share of all quad hashes, the same for uploads and references."""
     chosen: npt.NDArray[np.bool_] = (_mixed(hashes) >> 16) % RETRIEVAL_SHARE == 0
     return chosen
 
 
-def retrieval_terms(t: Triplets, limit: int | None = None) -> list[str]:
-    """Distinct retrieval terms of triplets; with `limit`, a fixed pseudo-random subset."""
-    hashes = np.unique(t[:, 0])
-    hashes = hashes[is_retrieval_term(hashes)]
+def quad_hashes(p: Peaks, margin: float | None = None) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(hash, first peak's frame) of every quad that is a retrieval term. With `margin` (the
+    upload's form), also every neighbouring hash where quantities lie within `margin` of a
+    quantisation boundary, in any combination."""
+    idx = quad_indices(p)
+    if len(idx) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    t = p.frames[idx]
+    f = p.bins[idx]
+    span = t[:, 3] - t[:, 0]
+    values = [
+        *(f[:, 1:] - f[:, :-1]).T,
+        (t[:, 1] - t[:, 0]) / span * QUAD_RATIO_LEVELS - 0.5,
+        (t[:, 2] - t[:, 0]) / span * QUAD_RATIO_LEVELS - 0.5,
+    ]
+    offsets = [MAX_DF] * 3 + [0, 0]
+    highest = [2 * MAX_DF] * 3 + [QUAD_RATIO_LEVELS - 1] * 2
+    base = np.argmax(p.levels[idx], axis=1).astype(np.int64)
+    steps = []  # per quantity: the step to its neighbour (0: none)
+    for value, offset, weight in zip(values, offsets, _QUAD_WEIGHTS, strict=True):
+        rounded = np.rint(value).astype(np.int64)
+        base += (rounded + offset) * weight
+        step = np.zeros(len(rounded), dtype=np.int64)
+        if margin is not None:
+            frac = value - rounded
+            step = np.where(frac > 0.5 - margin, 1, np.where(frac < -0.5 + margin, -1, 0))
+        steps.append((step, rounded + offset, weight))
+    hashes, frames = [base], [t[:, 0]]
+    if margin is not None:
+        for subset in range(1, 1 << len(steps)):
+            use = np.ones(len(base), dtype=bool)
+            moved = base.copy()
+            for bit, (step, level, weight) in enumerate(steps):
+                if subset >> bit & 1:
+                    use &= (step != 0) & (level + step >= 0) & (level + step <= highest[bit])
+                    moved += step * weight
+            hashes.append(moved[use])
+            frames.append(t[use, 0])
+    h, fr = np.concatenate(hashes), np.concatenate(frames)
+    keep = is_retrieval_term(h)
+    return h[keep], np.rint(fr[keep]).astype(np.int64)
+
+
+def _terms(hashes: npt.NDArray[np.int64], limit: int | None = None) -> list[str]:
+    """Distinct terms of hashes; with `limit`, a fixed pseudo-random subset."""
+    hashes = np.unique(hashes)
     if limit is not None and len(hashes) > limit:
         hashes = np.sort(hashes[np.argsort(_mixed(hashes) & 0xFFFF)[:limit]])
-    return [format(int(h), "x") for h in hashes]
+    return [TERM_PREFIX + format(int(h), "x") for h in hashes]
 
 
-QUERY_TERMS_PER_WINDOW = 400
+def retrieval_terms(p: Peaks) -> list[str]:
+    """A reference's terms in the inverted index."""
+    return _terms(quad_hashes(p)[0])
 
 
-def query_terms(query: Triplets, window_s: float = 15.0, step_s: float = 7.5) -> list[QueryWindow]:
-    """Overlapping windows of the upload's query triplets (by first peak), each searched alone."""
-    if len(query) == 0:
+QUERY_TERMS_PER_WINDOW = 2000
+
+
+def query_terms(p: Peaks, window_s: float = 15.0, step_s: float = 7.5) -> list[QueryWindow]:
+    """Overlapping windows of the upload's quad terms (by first peak), each searched alone."""
+    hashes, starts = quad_hashes(p, QUERY_MARGIN)
+    if len(hashes) == 0:
         return []
     window, step = int(window_s * FRAMES_PER_SECOND), int(step_s * FRAMES_PER_SECOND)
-    starts = query[:, 1]
     last = int(starts.max())
     return [
         QueryWindow(
             start_s=start / FRAMES_PER_SECOND,
             end_s=min(start + window, last + 1) / FRAMES_PER_SECOND,
-            terms=retrieval_terms(
-                query[(starts >= start) & (starts < start + window)], QUERY_TERMS_PER_WINDOW
-            ),
+            terms=_terms(hashes[(starts >= start) & (starts < start + window)], QUERY_TERMS_PER_WINDOW),
         )
         for start in range(0, max(1, last - window + step + 1), step)
     ]

@@ -49,7 +49,7 @@ def peak_fields(peaks: modified.Peaks) -> dict[str, Any]:
         "peaks_version": modified.VERSION,
         "peak_count": len(peaks),
         "peaks": modified.pack(peaks),
-        "triplet_terms": modified.retrieval_terms(modified.triplets(peaks)),
+        "triplet_terms": modified.retrieval_terms(peaks),
     }
 
 

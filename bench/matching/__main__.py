@@ -592,7 +592,7 @@ def modified_calibration_curve(
         for q in queries:
             peaks = prints[q.qid].peaks
             query = modified.query_triplets(peaks)
-            isrcs = lookup.modified_candidates([w.terms for w in modified.query_terms(query)])
+            isrcs = lookup.modified_candidates([w.terms for w in modified.query_terms(peaks)])
             for recording in lookup.recordings(isrcs):
                 if recording.peaks is None or recording.triplets is None:
                     continue
