@@ -223,7 +223,6 @@ class CatalogMatcher:
         """Triplets search what Chromaprint and landmarks left unexplained, among the
         candidates so far and those the triplet index adds; returns the ISRCs it added."""
         p = self.modified_params
-        query = modified.query_triplets(peaks)
         explained = [s for segments in found.values() for s in segments]
         windows = [
             w.terms
@@ -233,6 +232,7 @@ class CatalogMatcher:
         if not windows:
             return []
         more = [i for i in self.lookup.modified_candidates(windows) if i not in found]
+        query = modified.query_triplets(peaks)
         order = modified.hash_order(query)
         for recording in self.lookup.recordings(more):
             recordings.append(recording)

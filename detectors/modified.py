@@ -24,7 +24,10 @@ from scipy.ndimage import maximum_filter, uniform_filter
 
 from detectors.landmarks import RATE, QueryWindow, magnitude_spectrogram, resampled, shared_hash_rows
 
-VERSION = "0.3.0"  # peaks as 0.2.0; retrieval terms are quads
+VERSION = "0.3.0"  # retrieval terms are quads
+# Peaks are packed as they were in 0.2.0: a document of that version aligns as it is, and its
+# retrieval terms can be made again from its stored peaks, without its audio.
+PEAK_FORMATS = frozenset({"0.2.0", VERSION})
 
 N_FFT = 1024
 HOP = 128
@@ -351,14 +354,20 @@ _QUAD_WEIGHTS = np.array(
 TERM_PREFIX = "q"  # never equal to a term of the triplet form stored before version 0.3.0
 
 
-def _mixed(hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    out: npt.NDArray[np.int64] = (hashes * 2654435761) & 0xFFFFFFFF
+def _mixed(hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
+    """splitmix64's finaliser: every bit of the result depends on every bit of the hash, so a
+    selection by its bits does not depend on which intervals or rhythms a quad holds."""
+    z = hashes.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    out: npt.NDArray[np.uint64] = z ^ (z >> np.uint64(31))
     return out
 
 
 def is_retrieval_term(hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     """A fixed share of all quad hashes, the same for uploads and references."""
-    chosen: npt.NDArray[np.bool_] = (_mixed(hashes) >> 16) % RETRIEVAL_SHARE == 0
+    chosen: npt.NDArray[np.bool_] = (_mixed(hashes) >> np.uint64(60)) % np.uint64(RETRIEVAL_SHARE) == 0
     return chosen
 
 
@@ -410,7 +419,7 @@ def _terms(hashes: npt.NDArray[np.int64], limit: int | None = None) -> list[str]
     """Distinct terms of hashes; with `limit`, a fixed pseudo-random subset."""
     hashes = np.unique(hashes)
     if limit is not None and len(hashes) > limit:
-        hashes = np.sort(hashes[np.argsort(_mixed(hashes) & 0xFFFF)[:limit]])
+        hashes = np.sort(hashes[np.argsort(_mixed(hashes) & np.uint64(0xFFFFFFFF))[:limit]])
     return [TERM_PREFIX + format(int(h), "x") for h in hashes]
 
 
@@ -419,7 +428,8 @@ def retrieval_terms(p: Peaks) -> list[str]:
     return _terms(quad_hashes(p)[0])
 
 
-QUERY_TERMS_PER_WINDOW = 2000
+# Elasticsearch 8 allows at least 1024 clauses a query whatever its heap and thread pool.
+QUERY_TERMS_PER_WINDOW = 1000
 
 
 def query_terms(p: Peaks, window_s: float = 15.0, step_s: float = 7.5) -> list[QueryWindow]:

@@ -306,11 +306,12 @@ class EsCatalogLookup:
     def _remember(self, revision: _Revision, source: dict[str, Any]) -> Recording:
         fields = self._reference.model_fields
         metadata = self._reference.model_validate({k: source[k] for k in fields if k in source})
+        readable_peaks = source.get("peaks_version") in modified.PEAK_FORMATS
         recording = Recording.with_peaks(
             metadata,
             decode_items(source["fingerprint"]),
             landmarks.unpack(source.get("landmarks", "")),
-            modified.unpack(source["peaks"]) if source.get("peaks_version") == modified.VERSION else None,
+            modified.unpack(source["peaks"]) if readable_peaks else None,
         )
         self._revision_of[revision.doc_id] = revision
         self._recordings[revision] = recording

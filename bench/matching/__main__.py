@@ -117,7 +117,12 @@ def _rows_of_this_version(cache: Path) -> list[dict[str, Any]]:
             rows.append(json.loads(line))
         except json.JSONDecodeError:
             continue  # the last line of a run that was stopped while writing it
-    return [row for row in rows if all(row.get(k) == v for k, v in _VERSIONS.items())]
+    return [
+        row
+        for row in rows
+        if row.get("landmarks_version") == landmarks.VERSION
+        and row.get("peaks_version") in modified.PEAK_FORMATS
+    ]
 
 
 # ------------------------------------------------------------------ catalog
@@ -739,7 +744,8 @@ def main() -> None:
     sample = rng.sample([q for q in queries if q.length == 10], args.latency_queries)
     for target in sorted(args.distractors):
         # one index per size, kept between runs, so each figure searches exactly that many
-        distractors = Indices(f"bench-distractors-v2-{target}-")
+        # named for the fingerprint versions too: documents of older ones would never be found
+        distractors = Indices(f"bench-distractors-v2-l{landmarks.VERSION}-p{modified.VERSION}-{target}-")
         ensure_indices(es, distractors)
         add_distractors(es, distractors, target, master_prints, args.seed)
         scaled_matcher = CatalogMatcher(EsCatalogLookup(es, indices, extra_catalogs=(distractors.catalog,)))
