@@ -246,6 +246,30 @@ def catalog_reprint(
             console.print(f"{label}: {', '.join(isrcs)}", highlight=False)
 
 
+@catalog_app.command("renew-terms")
+def catalog_renew_terms() -> None:
+    """Give registered recordings and generated tracks the current retrieval terms of the
+    modified-match fingerprint, made from their stored peaks (after an upgrade that changed the
+    terms but not the peaks; no audio needed). Resumable: each document is written on its own."""
+    from functools import partial
+
+    from rich.progress import Progress
+
+    from index.catalog import renew_modified_terms, with_older_modified_terms
+
+    stores = _stores()
+    catalogs = {"recordings": stores.indices.catalog, "generated tracks": stores.indices.generated}
+    with Progress(console=console) as progress:
+        for label, index in catalogs.items():
+            task = progress.add_task(label, total=with_older_modified_terms(stores.es, index))
+            renewed = renew_modified_terms(stores.es, index, partial(progress.advance, task))
+            console.print(f"{label}: {renewed} renewed")
+    console.print(
+        f"{stores.catalog.without_current_peaks()} recording(s) still lack the current fingerprint "
+        "(registered before it existed: `clearance catalog reprint MANIFEST`)"
+    )
+
+
 @catalog_app.command("remove")
 def catalog_remove(isrc: str) -> None:
     """Remove a recording from the catalog."""

@@ -5,11 +5,11 @@ inverted indices that scale past one machine's memory."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
-from elasticsearch.helpers import bulk
+from elasticsearch.helpers import bulk, scan
 
 from detectors import landmarks, modified
 from detectors.catalog import Recording, ReferencePrints, decode_items
@@ -59,6 +59,46 @@ def reference_document(meta: RecordingMetadata | GenerationRecord, prints: Refer
     return catalog_document(
         meta, fingerprint, prints.chromaprint.duration_s, items, prints.landmarks, prints.peaks
     )
+
+
+def renew_modified_terms(
+    es: Elasticsearch, index: str, advance: Callable[[int], None] = lambda n: None
+) -> int:
+    """Give documents whose peaks are of an older format the current retrieval terms, made from
+    their stored peaks (no audio needed); returns how many were renewed. Each document is written
+    on its own, conditionally on the revision read, so an interrupted run loses nothing and the
+    next goes on where it stopped; one re-registered meanwhile is left as it was written."""
+    older = sorted(modified.PEAK_FORMATS - {modified.VERSION})
+    renewed = 0
+    hits = scan(
+        es,
+        index=index,
+        query={"query": {"terms": {"peaks_version": older}}},
+        _source=["peaks"],
+        seq_no_primary_term=True,
+    )
+    for hit in hits:
+        peaks = modified.unpack(hit["_source"].get("peaks", ""))
+        try:
+            es.update(
+                index=index,
+                id=hit["_id"],
+                doc={"peaks_version": modified.VERSION, "triplet_terms": modified.retrieval_terms(peaks)},
+                if_seq_no=hit["_seq_no"],
+                if_primary_term=hit["_primary_term"],
+            )
+            renewed += 1
+        except (ConflictError, NotFoundError):
+            pass  # written or removed meanwhile
+        advance(1)
+    es.indices.refresh(index=index)
+    return renewed
+
+
+def with_older_modified_terms(es: Elasticsearch, index: str) -> int:
+    """How many documents `renew_modified_terms` would renew."""
+    older = sorted(modified.PEAK_FORMATS - {modified.VERSION})
+    return int(es.count(index=index, query={"terms": {"peaks_version": older}})["count"])
 
 
 class OwnershipConflict(Exception):

@@ -23,6 +23,7 @@ from cli.catalog import add_from_manifest, reprint_from_manifest
 from corpus import synth
 from decisions.policy import MatchRule
 from detectors import modified
+from index.catalog import renew_modified_terms, with_older_modified_terms
 from index.names import Indices
 from index.stores import Stores
 from model.events import TrackMetadata
@@ -197,3 +198,62 @@ def test_reprint_gives_old_registrations_the_third_fingerprint_and_resumes(
     assert report.not_the_registered_audio == ["QZOLD2600003"]
     es.indices.refresh(index=indices.catalog)
     assert "peaks" not in es.get(index=indices.catalog, id="QZOLD2600003")["_source"]
+
+
+def test_renew_terms_makes_registrations_of_an_older_term_version_searchable_from_their_peaks(
+    live_settings: Settings, es: Elasticsearch, stores: Stores, tmp_path: Path
+) -> None:
+    """Documents written when the retrieval terms were triplet hashes (0.2.0) keep their peaks;
+    `clearance catalog renew-terms` gives them the current terms without their audio, resumably,
+    and a sped-up excerpt then retrieves them."""
+    songs = {f"QZTRM260000{n}": synth.song(seed=340 + n, seconds=30) for n in (1, 2)}
+    for n, audio in enumerate(songs.values(), start=1):
+        synth.write(tmp_path / f"terms-{n}.flac", audio)
+    rows: list[dict[str, object]] = [
+        {
+            "file": f"terms-{n}.flac",
+            "isrc": isrc,
+            "title": f"Terms {n}",
+            "artists": ["Ed"],
+            "rights_holder": "T",
+        }
+        for n, isrc in enumerate(songs, start=1)
+    ]
+    assert add_from_manifest(write_manifest(tmp_path, rows), live_settings, stores.catalog) == 2
+    indices = Indices(live_settings.index_prefix)
+    registered = {isrc: es.get(index=indices.catalog, id=isrc)["_source"] for isrc in songs}
+    for isrc, doc in registered.items():  # as 0.2.0 wrote them: the same peaks, triplet terms
+        triplet_hashes = np.unique(modified.triplets(modified.unpack(doc["peaks"]))[:, 0])
+        old = {
+            **doc,
+            "peaks_version": "0.2.0",
+            "triplet_terms": [format(int(h), "x") for h in triplet_hashes],
+        }
+        es.index(index=indices.catalog, id=isrc, document=old, refresh=True)
+
+    def candidates_for_sped_up_excerpt(isrc: str) -> list[str]:
+        excerpt = songs[isrc][8 * RATE : 20 * RATE]
+        sped_up = resample_poly(excerpt, 1000, 1250).astype(np.float32)
+        windows = modified.query_terms(modified.upload_peaks(sped_up, RATE))
+        return stores.catalog.lookup().modified_candidates([w.terms for w in windows])
+
+    assert "QZTRM2600001" not in candidates_for_sped_up_excerpt("QZTRM2600001")
+    assert with_older_modified_terms(es, indices.catalog) == 2
+
+    class Interrupted(Exception):
+        pass
+
+    def stop_after_first(n: int) -> None:
+        raise Interrupted
+
+    with pytest.raises(Interrupted):
+        renew_modified_terms(es, indices.catalog, stop_after_first)
+    es.indices.refresh(index=indices.catalog)
+    assert with_older_modified_terms(es, indices.catalog) == 1
+    assert renew_modified_terms(es, indices.catalog) == 1
+    assert renew_modified_terms(es, indices.catalog) == 0
+    for isrc, doc in registered.items():
+        renewed = es.get(index=indices.catalog, id=isrc)["_source"]
+        assert renewed["triplet_terms"] == doc["triplet_terms"]  # as registration makes them
+        assert renewed["peaks_version"] == modified.VERSION and renewed["title"] == doc["title"]
+        assert isrc in candidates_for_sped_up_excerpt(isrc)
