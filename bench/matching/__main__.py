@@ -180,7 +180,8 @@ def ingest_speed(masters: list[Song], count: int = 20) -> dict[str, float]:
         chromaprinted_at = time.perf_counter()
         landmarks.landmarks(decoded.samples, decoded.sample_rate)
         landmarked_at = time.perf_counter()
-        modified.triplets(modified.reference_peaks(decoded.samples, decoded.sample_rate))
+        # what registration makes of the third fingerprint: its peaks and their quad terms
+        modified.retrieval_terms(modified.reference_peaks(decoded.samples, decoded.sample_rate))
         done = time.perf_counter()
         audio_s += decoded.duration_s
         wall += done - started
