@@ -61,6 +61,10 @@ def reference_document(meta: RecordingMetadata | GenerationRecord, prints: Refer
     )
 
 
+# documents whose peaks align as they are but whose retrieval terms are of an older version
+_WITH_OLDER_TERMS = {"terms": {"peaks_version": sorted(modified.PEAK_FORMATS - {modified.VERSION})}}
+
+
 def renew_modified_terms(
     es: Elasticsearch, index: str, advance: Callable[[int], None] = lambda n: None
 ) -> int:
@@ -68,12 +72,11 @@ def renew_modified_terms(
     their stored peaks (no audio needed); returns how many were renewed. Each document is written
     on its own, conditionally on the revision read, so an interrupted run loses nothing and the
     next goes on where it stopped; one re-registered meanwhile is left as it was written."""
-    older = sorted(modified.PEAK_FORMATS - {modified.VERSION})
     renewed = 0
     hits = scan(
         es,
         index=index,
-        query={"query": {"terms": {"peaks_version": older}}},
+        query={"query": _WITH_OLDER_TERMS},
         _source=["peaks"],
         seq_no_primary_term=True,
     )
@@ -97,8 +100,7 @@ def renew_modified_terms(
 
 def with_older_modified_terms(es: Elasticsearch, index: str) -> int:
     """How many documents `renew_modified_terms` would renew."""
-    older = sorted(modified.PEAK_FORMATS - {modified.VERSION})
-    return int(es.count(index=index, query={"terms": {"peaks_version": older}})["count"])
+    return int(es.count(index=index, query=_WITH_OLDER_TERMS)["count"])
 
 
 class OwnershipConflict(Exception):
