@@ -72,8 +72,14 @@ def test_topics_get_three_replicas_and_two_must_be_in_sync(cluster: Settings) ->
     names = Topics(cluster.topic_prefix).all()
     admin = KafkaAdminClient(bootstrap_servers=cluster.kafka_bootstrap)
     try:
-        for topic in admin.describe_topics(names):
-            assert len(topic["partitions"]) == cluster.topic_partitions
+        # ensure_topics saw every leader from the broker it asked; another broker's metadata may
+        # lag a moment behind (a topic with no partitions yet), so wait until the one asked agrees
+        def described_in_full() -> list[dict[str, Any]] | None:
+            topics: list[dict[str, Any]] = admin.describe_topics(names)
+            complete = all(len(t["partitions"]) == cluster.topic_partitions for t in topics)
+            return topics if complete else None
+
+        for topic in eventually(described_in_full, timeout_s=30):
             assert all(len(p["replica_nodes"]) == 3 for p in topic["partitions"]), topic
 
         def min_insync(name: str) -> str | None:
