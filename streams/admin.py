@@ -6,7 +6,12 @@ import contextlib
 import time
 
 from kafka.admin import KafkaAdminClient, NewPartitions, NewTopic
-from kafka.errors import InvalidReplicationFactorError, KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    InvalidPartitionsError,
+    InvalidReplicationFactorError,
+    KafkaError,
+    TopicAlreadyExistsError,
+)
 
 from model.settings import Settings
 from streams.logs import get_logger
@@ -89,16 +94,22 @@ def _warn_about_replication(admin: KafkaAdminClient, names: list[str], factor: i
 
 
 def _grow_partitions(admin: KafkaAdminClient, names: list[str], partitions: int) -> None:
+    """Grow topics with fewer partitions than configured. A topic described with none is one
+    the broker asked does not know yet (its metadata lags the controller's), not one to grow;
+    one grown meanwhile by another worker is left as it is."""
     if not names:
         return
     described = admin.describe_topics(names)
     grow = {
         d["name"]: NewPartitions(total_count=partitions)
         for d in described
-        if len(d.get("partitions", [])) < partitions
+        if 0 < len(d.get("partitions", [])) < partitions
     }
     if grow:
-        admin.create_partitions(grow)
+        try:
+            admin.create_partitions(grow)
+        except InvalidPartitionsError as exc:
+            log.info("topic partitions already grown", topics=sorted(grow), detail=str(exc))
 
 
 def _wait_for_leaders(admin: KafkaAdminClient, names: list[str], partitions: int) -> None:
