@@ -48,10 +48,18 @@ def _stats(segments: list[modified.ModifiedSegment]) -> list[Segment]:
 
 
 def _passes(segment: Segment, hit_rate: float, per_s: float) -> bool:
-    """The shipped rule's form with its two levels moved (per_s 7 and hit rate 0.25: shipped)."""
+    """The shipped rule with its two levels moved (per_s 7 and hit rate 0.25: shipped); the
+    long-stretch rate moves in proportion."""
     duration, aligned_per_s, hit = segment
-    required = min(per_s, per_s * 4 / 7 + 30 / duration)
-    return aligned_per_s >= required and hit >= hit_rate + 0.5 / duration
+    shipped = modified.ModifiedParams()
+    rule = replace(
+        shipped,
+        min_aligned_per_s=per_s,
+        long_stretch_aligned_per_s=shipped.long_stretch_aligned_per_s * per_s / shipped.min_aligned_per_s,
+        min_peak_hit_rate=hit_rate,
+    )
+    required_hit = rule.min_peak_hit_rate + rule.short_stretch_hit_rate_s / duration
+    return aligned_per_s >= rule.aligned_per_s_required(duration) and hit >= required_hit
 
 
 def segments(masters: list[Song], held: list[Song], queried_masters: int, seed: int) -> list[dict[str, Any]]:
