@@ -11,14 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal, Protocol
 
 import chromaprint
+import numpy as np
+import numpy.typing as npt
 
 from detectors import covers, landmarks, modified
 from detectors.audio import DecodedAudio
 from detectors.fingerprint import chromaprint_fingerprint
-from detectors.landmarks import Landmarks
+from detectors.landmarks import Landmarks, QueryWindow
 from detectors.matcher import (
     ITEM_CONTEXT_S,
     ITEM_SECONDS,
@@ -112,11 +115,34 @@ def reference_prints(audio: DecodedAudio, with_cover: bool = False) -> Reference
 @dataclass(frozen=True)
 class QueryPrints:
     """An upload's fingerprints as the matchers query with them (taken once per upload, whatever
-    the number of catalogs searched)."""
+    the number of catalogs searched), and what each search derives from them, made on first use
+    and then shared by every matcher given these prints (the catalog's, the generated tracks')."""
 
     items: Items
-    landmarks: landmarks.Landmarks
-    peaks: modified.Peaks
+    landmarks: landmarks.Landmarks | None
+    peaks: modified.Peaks | None
+
+    @cached_property
+    def window_terms(self) -> list[list[str]]:
+        return [terms(window) for window in query_windows(self.items)]
+
+    @cached_property
+    def landmark_windows(self) -> list[QueryWindow]:
+        return landmarks.query_terms(self.landmarks) if self.landmarks is not None else []
+
+    @cached_property
+    def modified_windows(self) -> list[QueryWindow]:
+        return modified.query_terms(self.peaks) if self.peaks is not None else []
+
+    @cached_property
+    def triplets(self) -> modified.Triplets:
+        if self.peaks is None:
+            raise ValueError("no peaks to make triplets of")
+        return modified.query_triplets(self.peaks)
+
+    @cached_property
+    def triplet_order(self) -> npt.NDArray[np.int64]:
+        return modified.hash_order(self.triplets)
 
 
 def query_prints(audio: DecodedAudio, earlier: Mapping[str, FindingResult]) -> QueryPrints:
@@ -150,15 +176,11 @@ class CatalogMatcher:
         self.modified_params = modified_params
 
     def __call__(self, prints: QueryPrints) -> CatalogMatch:
-        return self.match(prints.items, prints.landmarks, prints.peaks)
-
-    def match(
-        self, items: Items, marks: landmarks.Landmarks | None = None, peaks: modified.Peaks | None = None
-    ) -> CatalogMatch:
+        items = prints.items
         upload_s = len(items) * ITEM_SECONDS + ITEM_CONTEXT_S
         if upload_s < self.params.min_upload_s or len(items) == 0:
             return CatalogMatch(matches=[], candidates_considered=0, too_short=True)
-        found, considered = self.segments(items, marks, peaks)
+        found, considered = self.prints_segments(prints)
         matches = [
             _recording_match(recording, segments, upload_s)
             for recording, segments in found
@@ -167,12 +189,21 @@ class CatalogMatcher:
         matches.sort(key=lambda m: (-m.seconds_matched, m.isrc))
         return CatalogMatch(matches=matches, candidates_considered=considered, too_short=False)
 
+    def match(
+        self, items: Items, marks: landmarks.Landmarks | None = None, peaks: modified.Peaks | None = None
+    ) -> CatalogMatch:
+        return self(QueryPrints(items, marks, peaks))
+
     def segments(
         self, items: Items, marks: landmarks.Landmarks | None = None, peaks: modified.Peaks | None = None
     ) -> tuple[list[tuple[Recording, list[MatchSegment]]], int]:
+        return self.prints_segments(QueryPrints(items, marks, peaks))
+
+    def prints_segments(self, prints: QueryPrints) -> tuple[list[tuple[Recording, list[MatchSegment]]], int]:
         """Each reference the upload matches with its segments (in upload order), and how many
         candidates were considered."""
-        isrcs = self.lookup.candidates([terms(window) for window in query_windows(items)])
+        items, marks, peaks = prints.items, prints.landmarks, prints.peaks
+        isrcs = self.lookup.candidates(prints.window_terms)
         recordings = self.lookup.recordings(isrcs)
         by_chromaprint = {r.key: self._chromaprint_segments(items, r) for r in recordings}
         if marks is not None:
@@ -183,7 +214,7 @@ class CatalogMatcher:
             explained = [s for segments in by_chromaprint.values() for s in segments]
             windows = [
                 w.terms
-                for w in landmarks.query_terms(marks)
+                for w in prints.landmark_windows
                 if _unexplained_s(w.start_s, w.end_s, explained) >= self.landmark_params.min_segment_s / 2
             ]
             more = [i for i in self.lookup.landmark_candidates(windows) if i not in by_chromaprint]
@@ -209,7 +240,7 @@ class CatalogMatcher:
                 ]
             found[recording.key] = segments
         if peaks is not None:
-            isrcs += self._modified(peaks, recordings, found)
+            isrcs += self._modified(prints, peaks, recordings, found)
         matched = [
             (recording, sorted(found[recording.key], key=lambda s: s.upload_start_s))
             for recording in recordings
@@ -218,7 +249,11 @@ class CatalogMatcher:
         return matched, len(isrcs)
 
     def _modified(
-        self, peaks: modified.Peaks, recordings: list[Recording], found: dict[str, list[MatchSegment]]
+        self,
+        prints: QueryPrints,
+        peaks: modified.Peaks,
+        recordings: list[Recording],
+        found: dict[str, list[MatchSegment]],
     ) -> list[str]:
         """Triplets search what Chromaprint and landmarks left unexplained, among the
         candidates so far and those the triplet index adds; returns the ISRCs it added."""
@@ -226,14 +261,13 @@ class CatalogMatcher:
         explained = [s for segments in found.values() for s in segments]
         windows = [
             w.terms
-            for w in modified.query_terms(peaks)
+            for w in prints.modified_windows
             if _unexplained_s(w.start_s, w.end_s, explained) >= p.min_segment_s / 2
         ]
         if not windows:
             return []
         more = [i for i in self.lookup.modified_candidates(windows) if i not in found]
-        query = modified.query_triplets(peaks)
-        order = modified.hash_order(query)
+        query, order = prints.triplets, prints.triplet_order
         for recording in self.lookup.recordings(more):
             recordings.append(recording)
             found[recording.key] = []

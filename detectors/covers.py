@@ -51,6 +51,7 @@ MIN_BEATS = PATCH_BEATS  # shorter audio has no section and is not matched
 EMBED_STEPS = EMBED_BEATS * SUBDIVISIONS
 READING_PACE_RATIO = 1.5  # a tempo reading this far from the reference's pace is not aligned
 MAX_QUERY_SECTIONS = 24  # per tempo reading: sections overlap 3x, so 24 spread evenly still cover 3.5 minutes
+SPECTRUM_BLOCK = 64  # frames whose spectra are taken at once
 
 Floats = npt.NDArray[np.float32]
 
@@ -102,13 +103,19 @@ def _power_spectrogram(y: Floats, n_fft: int) -> Floats:
     """librosa.stft's power spectrogram (centred frames, zero padded, periodic Hann), bins x
     frames, in a third of the time librosa takes. A transposed view: librosa's filter banks
     multiply it as it is, and a contiguous copy of a three-minute spectrogram took longer than
-    its FFTs."""
+    its FFTs. Taken SPECTRUM_BLOCK frames at a time, so that the windowed frames and their
+    spectra stay in the caches instead of passing through memory as whole-track arrays (the same
+    values, a quarter less time)."""
     import scipy.signal
 
     padded = np.pad(np.asarray(y, dtype=np.float32), n_fft // 2, mode="constant")
     window = scipy.signal.get_window("hann", n_fft, fftbins=True).astype(np.float32)
-    spectra = frame_spectra(padded, n_fft, HOP, window)
-    power: Floats = spectra.real**2 + spectra.imag**2
+    frames = max(0, (len(padded) - n_fft) // HOP + 1)
+    power: Floats = np.empty((frames, n_fft // 2 + 1), dtype=np.float32)
+    for start in range(0, frames, SPECTRUM_BLOCK):
+        end = min(frames, start + SPECTRUM_BLOCK)
+        spectra = frame_spectra(padded[start * HOP : (end - 1) * HOP + n_fft], n_fft, HOP, window)
+        power[start:end] = spectra.real**2 + spectra.imag**2
     return power.T
 
 

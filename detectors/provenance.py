@@ -79,7 +79,7 @@ class GenerationFinder:
     def _search(
         matcher: CatalogMatcher, prints: QueryPrints
     ) -> tuple[list[tuple[GenerationRecord, list[MatchSegment]]], int]:
-        found, considered = matcher.segments(prints.items, prints.landmarks, prints.peaks)
+        found, considered = matcher.prints_segments(prints)
         upload_s = len(prints.items) * ITEM_SECONDS + ITEM_CONTEXT_S
         generations = [
             (recording.metadata, segments)
