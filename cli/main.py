@@ -216,8 +216,9 @@ def catalog_reprint(
         Path, typer.Argument(exists=True, dir_okay=False, help="the manifest the recordings were added with")
     ],
 ) -> None:
-    """Give recordings registered before the modified-match fingerprint their peaks, from their
-    audio files. Resumable: recordings already done are skipped, each is written on its own."""
+    """Give recordings registered before the modified-match fingerprint, or with peaks of an older
+    format, the current peaks from their audio files. Resumable: recordings already done are
+    skipped, each is written on its own."""
     from rich.progress import Progress
 
     from cli.catalog import ManifestError, read_manifest, reprint_from_manifest
@@ -266,7 +267,8 @@ def catalog_renew_terms() -> None:
             console.print(f"{label}: {renewed} renewed")
     console.print(
         f"{stores.catalog.without_current_peaks()} recording(s) still lack the current fingerprint "
-        "(registered before it existed: `clearance catalog reprint MANIFEST`)"
+        "(registered before it existed, or with peaks of an older format: `clearance catalog reprint "
+        "MANIFEST`, or register them again through the API)"
     )
 
 

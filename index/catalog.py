@@ -61,8 +61,9 @@ def reference_document(meta: RecordingMetadata | GenerationRecord, prints: Refer
     )
 
 
-# documents whose peaks align as they are but whose retrieval terms are of an older version
-_WITH_OLDER_TERMS = {"terms": {"peaks_version": sorted(modified.PEAK_FORMATS - {modified.VERSION})}}
+def _with_older_terms() -> dict[str, Any]:
+    """Documents whose peaks align as they are but whose retrieval terms are of an older version."""
+    return {"terms": {"peaks_version": sorted(modified.PEAK_FORMATS - {modified.VERSION})}}
 
 
 def renew_modified_terms(
@@ -76,7 +77,7 @@ def renew_modified_terms(
     hits = scan(
         es,
         index=index,
-        query={"query": _WITH_OLDER_TERMS},
+        query={"query": _with_older_terms()},
         _source=["peaks"],
         seq_no_primary_term=True,
     )
@@ -100,7 +101,7 @@ def renew_modified_terms(
 
 def with_older_modified_terms(es: Elasticsearch, index: str) -> int:
     """How many documents `renew_modified_terms` would renew."""
-    return int(es.count(index=index, query=_WITH_OLDER_TERMS)["count"])
+    return int(es.count(index=index, query=_with_older_terms())["count"])
 
 
 class OwnershipConflict(Exception):

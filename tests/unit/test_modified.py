@@ -195,3 +195,15 @@ def test_pairs_found_through_the_uploads_hash_order_are_the_pairs_in_upload_orde
         if b[0] == a[0]
     ]
     assert [(tuple(a), tuple(b)) for a, b in zip(q, r, strict=True)] == expected
+
+
+def test_a_window_over_the_clause_limit_keeps_the_quads_as_measured_before_their_neighbours() -> None:
+    """A slowed excerpt holds more quads, and their neighbours across quantisation boundaries,
+    than one search may carry: the quads as measured (likelier the reference's) go first."""
+    peaks = modified.upload_peaks(sped_up(excerpt(1, 20, 10), 0.8), RATE)
+    hashes, _, moves = modified.quad_hashes(peaks, modified.QUERY_MARGIN)
+    measured = {modified.TERM_PREFIX + format(int(h), "x") for h in hashes[moves == 0]}
+    assert len(np.unique(hashes)) > modified.QUERY_TERMS_PER_WINDOW > len(measured)
+    (window,) = modified.query_terms(peaks)
+    assert len(window.terms) == modified.QUERY_TERMS_PER_WINDOW
+    assert measured <= set(window.terms)
