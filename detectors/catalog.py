@@ -60,7 +60,11 @@ class Recording:
     items: Items
     landmarks: landmarks.Landmarks  # any order; the lookup keeps them `by_hash`
     peaks: modified.Peaks | None = None  # None: registered before the third fingerprint
-    triplets: modified.Triplets | None = None  # made from `peaks`, kept `by_hash`
+
+    @cached_property
+    def triplets(self) -> modified.Triplets | None:
+        """Made from `peaks` when first aligned with (most candidates never are), kept `by_hash`."""
+        return modified.by_hash(modified.triplets(self.peaks)) if self.peaks is not None else None
 
     @property
     def key(self) -> str:
@@ -77,8 +81,7 @@ class Recording:
         marks: Landmarks,
         peaks: modified.Peaks | None,
     ) -> Recording:
-        triplets = modified.by_hash(modified.triplets(peaks)) if peaks is not None else None
-        return cls(metadata, items, landmarks.by_hash(marks), peaks, triplets)
+        return cls(metadata, items, landmarks.by_hash(marks), peaks)
 
 
 class CatalogLookup(Protocol):
@@ -256,7 +259,10 @@ class CatalogMatcher:
         found: dict[str, list[MatchSegment]],
     ) -> list[str]:
         """Triplets search what Chromaprint and landmarks left unexplained, among the
-        candidates so far and those the triplet index adds; returns the ISRCs it added."""
+        candidates the triplet index gives and those Chromaprint or landmarks matched somewhere
+        (a modified stretch beside a matched one); returns the ISRCs it added. Candidates that
+        neither index ranked for their quads nor matched otherwise are not aligned: at 10,000
+        recordings they are most of the candidates, and making their triplets most of the time."""
         p = self.modified_params
         explained = [s for segments in found.values() for s in segments]
         windows = [
@@ -266,13 +272,15 @@ class CatalogMatcher:
         ]
         if not windows:
             return []
-        more = [i for i in self.lookup.modified_candidates(windows) if i not in found]
+        ranked = self.lookup.modified_candidates(windows)
+        more = [i for i in ranked if i not in found]
         query, order = prints.triplets, prints.triplet_order
         for recording in self.lookup.recordings(more):
             recordings.append(recording)
             found[recording.key] = []
+        worth_aligning = set(ranked) | {key for key, segments in found.items() if segments}
         for recording in recordings:
-            if recording.peaks is None or recording.triplets is None:
+            if recording.key not in worth_aligning or recording.peaks is None or recording.triplets is None:
                 continue
             found[recording.key] += [
                 _match_segment(
