@@ -171,9 +171,10 @@ def reprint_from_manifest(
     manifest: Path, settings: Settings, catalog: CatalogStore, advance: Callable[[int], None] = lambda n: None
 ) -> Reprint:
     """Add the current third fingerprint (peaks for modified matches) to recordings registered
-    before it or with peaks of an older format, from the manifest they were registered with. Each recording is updated on its own,
-    so an interrupted run loses nothing and the next one goes on where it stopped; recordings
-    already current, not registered, or whose file is not the registered audio are left alone."""
+    before it or with peaks of an older format, from the manifest they were registered with. Each
+    recording is updated on its own, so an interrupted run loses nothing and the next one goes on
+    where it stopped; recordings already current, not registered, or whose file is not the
+    registered audio are left alone."""
     registration = Registration(settings, catalog)
     report = Reprint()
     for path, meta in read_manifest(manifest):
