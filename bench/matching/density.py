@@ -38,8 +38,7 @@ def _loose() -> modified.ModifiedParams:
         modified.ModifiedParams(),
         levels=(modified.Evidence(aligned_per_s=2.0, peak_hit_rate=0.0),),
         short_stretch_hit_rate_s=0.0,
-        long_stretch_share=1.0,
-        short_stretch_aligned_s=0.0,
+        min_segment_s=5.0,
     )
 
 
