@@ -49,7 +49,7 @@ PEAK_FREQ_RADIUS = 4  # bins (1.3 semitones) either side
 MIN_PROMINENCE_DB = 8.0
 # the strongest peaks of each second are kept; at 18 other songs' segments reached the edits'
 # evidence and speed changes were found 0.57-0.90 under the loosest rule without false matches,
-# at 30 none reached the rule below and they were found 0.95-1.00 (bench.matching.density)
+# at 30 none reaches the rule below and they are found 0.90-1.00 (bench.matching.density)
 PEAKS_PER_SECOND = 30
 
 MIN_DT = 6  # frames (~100 ms) between consecutive peaks of a triplet
