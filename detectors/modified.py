@@ -429,14 +429,12 @@ def _terms(
 ) -> list[str]:
     """Distinct terms of hashes; with `limit`, the hashes that moved fewest quantities across a
     boundary (the likeliest to be the reference's), then a fixed pseudo-random choice."""
-    if limit is not None and len(np.unique(hashes)) > limit:
+    if limit is not None:
         fewest = np.zeros(len(hashes), dtype=np.int64) if moves is None else moves
-        order = np.lexsort((_mixed(hashes) & np.uint64(0xFFFFFFFF), fewest))
-        hashes = hashes[order]
-        _, first = np.unique(hashes, return_index=True)
-        hashes = hashes[np.sort(first)[:limit]]
-    hashes = np.unique(hashes)
-    return [TERM_PREFIX + format(int(h), "x") for h in hashes]
+        ranked = hashes[np.lexsort((_mixed(hashes) & np.uint64(0xFFFFFFFF), fewest))]
+        _, first = np.unique(ranked, return_index=True)  # each hash at its best rank
+        hashes = ranked[np.sort(first)[:limit]]
+    return [TERM_PREFIX + format(int(h), "x") for h in np.unique(hashes)]
 
 
 def retrieval_terms(p: Peaks) -> list[str]:
