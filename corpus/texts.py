@@ -20,7 +20,13 @@ TikTok and Roblox uploads, sports radio and Christian rap; v, veiled and indirec
 listings, promoters' e-mails, venue newsletters, ticket and merch drops, tour posters, live
 reviews, local radio, soundsystem clashes, brass bands, cabaret and wedding singers (harmless
 lines about named people and their shows, with "tonight", venues, dates and violent slang for
-praise, and threats and abuse in the same voice). The split
+praise, and threats and abuse in the same voice); x, what people type into AI music generators
+(style tags, "make a song where...", diss and roast requests), the titles and descriptions they give
+the results, comment sections under AI covers, country, dancehall, barbershop and talent shows;
+y, plain-spoken adults with little slang and few insult words (ex-bandmates, unpaid session
+players, a former manager, fans who turned), americana, blues, spoken word, forum posts and
+e-mails, with murder ballads, true crime and news in which the named person is the victim as hard
+negatives. The split
 is by author: the test part shares no writer, no template and no target name with the training
 part.
 `bench/harassment/labelled.jsonl`, the first set written beside the rules, is training material
@@ -37,7 +43,7 @@ from typing import Literal
 HERE = Path(__file__).with_name("harassment")
 SEED = Path(__file__).parent.parent / "bench" / "harassment" / "labelled.jsonl"
 SEED_PEOPLE = ("Taylor Swift", "Drake", "Billie Eilish", "Kanye West", "Ed Sheeran", "Nova Reyes")
-TRAIN_AUTHORS = ("seed", *"abefghijklmnopqrstuvw")
+TRAIN_AUTHORS = ("seed", *"abefghijklmnopqrstuvwxy")
 TEST_AUTHORS = ("c", "d")
 
 Label = Literal["threat", "abuse", "name_request", "none"]
