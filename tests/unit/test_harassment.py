@@ -2,15 +2,17 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from detectors.harassment import harassment, load_text_models, units
+from detectors.harassment import harassment, load_text_models, tuned_encoder, units
 from detectors.names import NameIndex, Person
 from detectors.text import TrackText
 from detectors.text_classifier import (
     CLASSES,
+    ENCODING,
     SEMANTIC_UNITS,
+    Adapter,
     HarassmentClassifier,
     LexicalModel,
-    SemanticModel,
+    TunedHead,
     softmax,
     terms,
 )
@@ -69,32 +71,28 @@ def test_a_hit_names_its_target_however_the_name_was_disguised() -> None:
 def _classifier(threat_words: set[str]) -> HarassmentClassifier:
     """A lexical model that calls a text a threat when it holds one of `threat_words`."""
     weights = {w: np.array([0.0, 0.0, 8.0], np.float32) for w in threat_words}
-    features, hidden = 3, 2
-    semantic = SemanticModel(
-        np.zeros(features, np.float32),
-        np.ones(features, np.float32),
-        np.zeros((hidden, features), np.float32),
-        np.zeros(hidden, np.float32),
-        np.zeros((len(CLASSES), hidden), np.float32),
-        np.zeros(len(CLASSES), np.float32),
-    )
+    head = TunedHead(np.zeros((len(CLASSES), ENCODING), np.float32), np.zeros(len(CLASSES), np.float32))
     return HarassmentClassifier(
-        LexicalModel(weights, np.array([2.0, 0.0, 0.0], np.float32)), semantic, 0.5, 0.8, 0.8, 0.5
+        LexicalModel(weights, np.array([2.0, 0.0, 0.0], np.float32)),
+        Adapter(1.0, {}),
+        head,
+        0.5,
+        0.5,
+        0.8,
+        0.8,
+        0.5,
     )
 
 
 def test_the_semantic_model_reads_each_suspicious_text_once_and_a_bounded_number_of_them() -> None:
     read: list[list[str]] = []
 
-    def embed(texts: list[str]) -> npt.NDArray[np.float32]:
+    def encode(texts: list[str]) -> npt.NDArray[np.float32]:
         read.append(texts)
-        return np.zeros((len(texts), 2), np.float32)
-
-    def offensive(texts: list[str]) -> npt.NDArray[np.float64]:
-        return np.zeros(len(texts))
+        return np.zeros((len(texts), ENCODING), np.float32)
 
     texts = [f"burn number {i}" for i in range(30)] + ["burn number 0"] * 10 + ["a love song"] * 5
-    _classifier({"burn"}).probabilities(texts, embed, offensive)
+    _classifier({"burn"}).probabilities(texts, encode)
     assert len(read) == 1 and len(read[0]) == SEMANTIC_UNITS == len(set(read[0]))
     assert "a love song" not in read[0]
 
@@ -103,20 +101,21 @@ def test_the_lexical_model_reads_emoji() -> None:
     assert "🔪" in terms("ur next 🔪")
 
 
-def test_the_network_the_detector_runs_is_the_one_training_fitted() -> None:
-    from training.harassment.__main__ import network, network_document
+def test_the_tuned_encoder_the_detector_runs_is_the_one_training_fitted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from training.harassment import tuning
 
-    rng = np.random.default_rng(3)
-    encodings = rng.normal(size=(90, 5)).astype(np.float32)
-    encodings[:, 4] *= 1e-6  # a feature that hardly varies still reads right
-    offensive = rng.uniform(size=90)
-    labels = (encodings[:, 0] > 0).astype(int) + (encodings[:, 1] > 0.5).astype(int)
-    scaler, net = network()
-    features = np.hstack([encodings, offensive[:, None]])
-    net.fit(scaler.fit_transform(features), labels)
-    model = SemanticModel.from_document(network_document(scaler, net))
-    expected = net.predict_proba(scaler.transform(features))
-    assert np.allclose(softmax(model.logits(encodings, offensive)), expected, atol=0.01)
+    monkeypatch.setattr(tuning, "LEARNING_RATE", 0.05)  # a few steps that move the adapters far
+    texts = ["Alex is a fraud", "I will hurt Alex tonight", "Alex sang beautifully", "see Alex at the O2"] * 2
+    tuned = tuning.tune(texts, np.asarray([1, 2, 0, 0] * 2), epochs=3)
+    document = tuned.document()
+    head = TunedHead.from_document(document["head"])
+    detected = softmax(head.logits(tuned_encoder(Adapter.from_document(document["adapter"]))(texts)))
+    untuned = softmax(head.logits(tuned_encoder(Adapter(1.0, {}))(texts)))
+    assert len(document["adapter"]["layers"]) == 6 * len(tuning.TARGETS)
+    assert np.allclose(detected, tuning.probabilities(tuned, texts), atol=1e-4)
+    assert not np.allclose(detected, untuned, atol=1e-2)  # the adapters matter, and are merged
 
 
 LOOSE = NameIndex([Person("Rosalind Mercer"), Person("Ottoline Brackenridge"), Person("Odalys Quenneville")])
