@@ -34,9 +34,8 @@ WEIGHTS = Path(__file__).with_name("harassment_classifier.json")
 NEUTRAL_NAME = "Alex"  # what the classifiers read in place of every named person
 SEMANTIC_UNITS = 6  # per track: what keeps a long lyric within the time budget
 
-ENCODING = (
-    768  # what `Encode` returns for a text: the mean of the tuned encoder's token states, then their max
-)
+# what `Encode` returns for a text: the mean of the tuned encoder's token states, then their max
+ENCODING = 768
 MAX_TOKENS = 128  # what the encoder reads of a unit, in training and detection alike
 Encode = Callable[[list[str]], npt.NDArray[np.float32]]
 
