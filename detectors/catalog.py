@@ -48,7 +48,7 @@ DEFAULT_PARAMS = MatchParams()
 DEFAULT_LANDMARK_PARAMS = landmarks.LandmarkParams()
 DEFAULT_MODIFIED_PARAMS = modified.ModifiedParams()
 NAME = "catalog_match"
-VERSION = "0.2.1"
+VERSION = "0.2.2"
 
 
 @dataclass(frozen=True)
