@@ -84,9 +84,9 @@ def frame_scores(model: AudioSealDetector, audio: torch.Tensor) -> FrameScores:
     grid: a bit's read-out varies within a frame and cancels only over whole frames, so windows
     off the grid decoded wrong payloads with full confidence."""
     window, context = (round(s * SAMPLE_RATE / HOP) * HOP for s in (WINDOW_S, CONTEXT_S))
-    read = frame_reader(model, HOP)
-    total = audio.shape[0]
     span = window + 2 * context
+    read = frame_reader(model, HOP, span)
+    total = audio.shape[0]
     probabilities, logits = [], []
     for keep_start in range(0, total, window):
         keep_end = min(keep_start + window, total)

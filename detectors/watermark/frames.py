@@ -18,6 +18,7 @@ convolution overlapping frames, a wider head) is read the plain way, through its
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -26,6 +27,7 @@ from audioseal.models import AudioSealDetector
 from torch import nn
 
 from detectors.watermark.plain_encoder import plain_encoder
+from detectors.watermark.runtime import window_encoder
 
 
 @dataclass(frozen=True)
@@ -96,11 +98,15 @@ def linear_tail(model: AudioSealDetector, hop: int) -> LinearTail | None:
 class CollapsedFrameReader(FrameReader):
     """The encoder, then the linear layers after it folded into per-frame matrices."""
 
-    def __init__(self, model: AudioSealDetector, hop: int, tail: LinearTail) -> None:
+    def __init__(
+        self, model: AudioSealDetector, hop: int, tail: LinearTail, window: int | None = None
+    ) -> None:
         super().__init__(model, hop)
         # plain tensors even when first built during inference, so later use may be graded too
         with torch.inference_mode(False), torch.no_grad():
-            self.encoder = plain_encoder(tail.encoder) or tail.encoder
+            encoder = plain_encoder(tail.encoder) or tail.encoder
+            fast = window_encoder(encoder, 1, window) if window is not None else None
+            self.encoder: Callable[[torch.Tensor], torch.Tensor] = fast or encoder
             per_sample = torch.einsum("oc,dcj->doj", tail.head, tail.spread)  # hidden x outputs x hop
             bias = tail.head @ tail.spread_bias + tail.head_bias  # outputs
             self.bits = per_sample[:, 2:].mean(dim=-1)  # hidden x bits
@@ -119,6 +125,8 @@ class CollapsedFrameReader(FrameReader):
 
 
 @lru_cache(maxsize=4)
-def frame_reader(model: AudioSealDetector, hop: int) -> FrameReader:
+def frame_reader(model: AudioSealDetector, hop: int, window: int | None = None) -> FrameReader:
+    """The fastest reader of this detector; `window`: the length (samples) of the single-audio
+    windows it will read most, which then go through ONNX Runtime (runtime.py)."""
     tail = linear_tail(model, hop)
-    return FrameReader(model, hop) if tail is None else CollapsedFrameReader(model, hop, tail)
+    return FrameReader(model, hop) if tail is None else CollapsedFrameReader(model, hop, tail, window)

@@ -16,6 +16,7 @@ from detectors.watermark.embed import embed
 from detectors.watermark.frames import CollapsedFrameReader, FrameReader, frame_reader, linear_tail
 from detectors.watermark.payload import Payload
 from detectors.watermark.plain_encoder import plain_encoder
+from detectors.watermark.runtime import WindowEncoder
 from detectors.watermark.weights import DETECTOR_WEIGHTS, GENERATOR_WEIGHTS
 
 
@@ -74,3 +75,22 @@ def test_an_encoder_with_a_layer_not_rebuilt_is_read_as_it_is(detector: AudioSea
     assert tail is not None
     layers = list(cast(torch.nn.Sequential, tail.encoder))
     assert plain_encoder(torch.nn.Sequential(*layers, torch.nn.Tanh())) is None
+
+
+def test_windows_read_through_onnx_runtime_give_what_pytorch_reads(
+    detector: AudioSealDetector, audio: torch.Tensor
+) -> None:
+    window = 3 * SAMPLE_RATE
+    fast = frame_reader(detector, HOP, window)
+    assert isinstance(fast, CollapsedFrameReader) and isinstance(fast.encoder, WindowEncoder)
+    plain = FrameReader(detector, HOP)
+    # the window's own shape goes through ONNX Runtime; a shorter piece through PyTorch
+    for piece in (
+        audio[SAMPLE_RATE : SAMPLE_RATE + window],
+        audio[2 * SAMPLE_RATE : 2 * SAMPLE_RATE + window - 7 * HOP],
+    ):
+        with torch.inference_mode():
+            expected, got = plain(piece.reshape(1, 1, -1)), fast(piece.reshape(1, 1, -1))
+        assert expected.probability.max() > 0.9 and expected.probability.min() < 0.1
+        torch.testing.assert_close(got.probability, expected.probability, atol=1e-5, rtol=0)
+        torch.testing.assert_close(got.bit_logits, expected.bit_logits, atol=1e-4, rtol=1e-4)
