@@ -11,6 +11,7 @@ why only that shape is sent to it.
 
 from __future__ import annotations
 
+import importlib.util
 import tempfile
 import warnings
 from pathlib import Path
@@ -21,37 +22,55 @@ from torch import nn
 
 
 class WindowEncoder:
-    """Calls the encoder: ONNX Runtime for batch x 1 x `length` inputs, PyTorch for others."""
+    """Calls the encoder: ONNX Runtime for batch x 1 x `length` inputs, PyTorch for others (and
+    wherever gradients are wanted)."""
 
     def __init__(self, encoder: nn.Module, batch: int, length: int) -> None:
         self.encoder = encoder
         self.shape = (batch, 1, length)
-        self.session = _session(encoder, self.shape)
-        self.input_name = self.session.get_inputs()[0].name
+        self.exported = _exported(encoder, self.shape)
+        self.threads = 0
+        self.session: Any = None
+        self._start_session()
+
+    def _start_session(self) -> None:
+        # as many threads as PyTorch has now: analysis processes run one each, side by side
+        self.threads = torch.get_num_threads()
+        self.session = _session(self.exported, self.threads)
 
     def __call__(self, audio: torch.Tensor) -> torch.Tensor:
-        if tuple(audio.shape) != self.shape:
+        if tuple(audio.shape) != self.shape or (torch.is_grad_enabled() and audio.requires_grad):
             result: torch.Tensor = self.encoder(audio)
             return result
-        (hidden,) = self.session.run(None, {self.input_name: audio.contiguous().numpy()})
+        if torch.get_num_threads() != self.threads:
+            self._start_session()
+        (hidden,) = self.session.run(None, {"audio": audio.detach().contiguous().numpy()})
         return torch.from_numpy(hidden)
 
 
 def window_encoder(encoder: nn.Module, batch: int, length: int) -> WindowEncoder | None:
-    """The encoder with ONNX Runtime for that shape; None where ONNX Runtime is not installed or
-    cannot take the model (then PyTorch reads everything, as before)."""
-    try:
-        return WindowEncoder(encoder, batch, length)
-    except ImportError:
+    """The encoder with ONNX Runtime for that shape, once it has given PyTorch's output on a test
+    input; None where ONNX Runtime is not installed, cannot take the model or disagrees (then
+    PyTorch reads everything, as before)."""
+    if importlib.util.find_spec("onnxruntime") is None:
         return None
+    try:
+        fast = WindowEncoder(encoder, batch, length)
+        example = 0.1 * torch.randn(fast.shape, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            agrees = torch.allclose(fast(example), encoder(example), atol=1e-4, rtol=1e-4)
     except Exception as error:  # an exporter or runtime that cannot take this model
         warnings.warn(f"watermark encoder stays on PyTorch: {error}", RuntimeWarning, stacklevel=2)
         return None
+    if not agrees:
+        warnings.warn(
+            "watermark encoder stays on PyTorch: ONNX Runtime disagreed", RuntimeWarning, stacklevel=2
+        )
+        return None
+    return fast
 
 
-def _session(encoder: nn.Module, shape: tuple[int, int, int]) -> Any:
-    import onnxruntime
-
+def _exported(encoder: nn.Module, shape: tuple[int, int, int]) -> bytes:
     example = torch.zeros(shape)
     with (
         tempfile.TemporaryDirectory() as folder,
@@ -62,10 +81,16 @@ def _session(encoder: nn.Module, shape: tuple[int, int, int]) -> Any:
         warnings.simplefilter("ignore")  # the tracer's notes on Python-computed padding: expected
         path = Path(folder) / "encoder.onnx"
         torch.onnx.export(encoder, (example,), path, input_names=["audio"], dynamo=False)
-        exported = path.read_bytes()
+        return path.read_bytes()
+
+
+def _session(exported: bytes, threads: int) -> Any:
+    import onnxruntime
+
     options = onnxruntime.SessionOptions()
-    # as many threads as PyTorch was given: analysis processes run one each, side by side
-    options.intra_op_num_threads = torch.get_num_threads()
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    # idle threads sleep instead of spinning: the worker's other threads need the core
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     return onnxruntime.InferenceSession(exported, options, providers=["CPUExecutionProvider"])

@@ -95,6 +95,25 @@ def test_a_whole_song_slowed_under_a_heavy_hall_reverb_is_found_as_the_song() ->
     assert found.duration_s >= 60
 
 
+def test_other_whole_songs_slowed_under_the_same_reverb_do_not_align() -> None:
+    """The long-stretch level asks fewer triplets a second; whole other songs in this
+    synthesizer's style, slowed and reverberated alike, must still not reach it."""
+    hall = pedalboard.Reverb(room_size=0.93, damping=0.3, wet_level=0.55, dry_level=0.45)
+    for seed in (3, 4):
+        upload = hall(sped_up(song(seed), 0.85)[None, :], RATE)[0]
+        upload = np.asarray(upload / max(1.0, float(np.max(np.abs(upload)))), dtype=np.float32)
+        assert align(upload, 1) == [] and align(upload, 2) == []
+
+
+def test_the_long_stretch_level_holds_from_twenty_seconds() -> None:
+    rule = modified.ModifiedParams()
+    per_s, hit_rate = 6.0, 0.45  # under the 7 a second of the shorter levels
+    assert not rule.accepts(19.9, per_s * 19.9, hit_rate)
+    assert rule.accepts(20.0, per_s * 20.0, hit_rate)
+    assert rule.fewest_aligned(19.9) == pytest.approx(7.0 * 19.9)
+    assert rule.fewest_aligned(20.0) == pytest.approx(5.0 * 20.0)
+
+
 def test_other_songs_under_the_same_edits_do_not_align() -> None:
     for seed in (2, 3, 4):
         for upload in (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from typing import cast
 
 import pytest
@@ -16,7 +17,7 @@ from detectors.watermark.embed import embed
 from detectors.watermark.frames import CollapsedFrameReader, FrameReader, frame_reader, linear_tail
 from detectors.watermark.payload import Payload
 from detectors.watermark.plain_encoder import plain_encoder
-from detectors.watermark.runtime import WindowEncoder
+from detectors.watermark.runtime import WindowEncoder, window_encoder
 from detectors.watermark.weights import DETECTOR_WEIGHTS, GENERATOR_WEIGHTS
 
 
@@ -94,3 +95,17 @@ def test_windows_read_through_onnx_runtime_give_what_pytorch_reads(
         assert expected.probability.max() > 0.9 and expected.probability.min() < 0.1
         torch.testing.assert_close(got.probability, expected.probability, atol=1e-5, rtol=0)
         torch.testing.assert_close(got.bit_logits, expected.bit_logits, atol=1e-4, rtol=1e-4)
+
+
+def test_without_onnx_runtime_every_window_is_read_by_pytorch(
+    detector: AudioSealDetector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tail = linear_tail(detector, HOP)
+    assert tail is not None
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "onnxruntime" else real_find_spec(name, *a),
+    )
+    assert window_encoder(tail.encoder, 1, 3 * SAMPLE_RATE) is None
