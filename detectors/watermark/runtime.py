@@ -3,8 +3,9 @@
 Every window of a track but a short track's only one has the same length, so the encoder is
 exported once for that shape (on first use) and ONNX Runtime runs it; anything else
 goes through PyTorch. ONNX Runtime fuses the convolutions with their activations and runs the
-LSTM in one kernel: on this project's 2-core machine, one thread, a 4.5 s window took 20 ms
-against PyTorch's 33 ms, with outputs within 1e-6 of each other. The export traces the encoder,
+LSTM in one kernel: on this project's 2-core machine (one thread, nothing else running) a
+three-minute track's windows took 0.83 s against PyTorch's 1.02 s, with outputs within 1e-6 of
+each other. The export traces the encoder,
 so the padding its convolutions compute from the input length is fixed for that length: which is
 why only that shape is sent to it.
 """

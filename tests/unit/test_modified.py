@@ -47,6 +47,13 @@ def time_stretched(x: Audio, factor: float) -> Audio:
     return np.asarray(out, dtype=np.float32)
 
 
+def slowed_under_a_hall(x: Audio) -> Audio:
+    """Played at 0.85x under a heavy hall reverb, as "slowed + reverb" uploads are."""
+    hall = pedalboard.Reverb(room_size=0.93, damping=0.3, wet_level=0.55, dry_level=0.45)
+    out = hall(sped_up(x, 0.85)[None, :], RATE)[0]
+    return np.asarray(out / max(1.0, float(np.max(np.abs(out)))), dtype=np.float32)
+
+
 def align(upload: Audio, seed: int) -> list[modified.ModifiedSegment]:
     peaks = modified.upload_peaks(upload, RATE)
     return modified.align(peaks, modified.query_triplets(peaks), *reference(seed))
@@ -87,10 +94,7 @@ def test_a_whole_song_slowed_under_a_heavy_hall_reverb_is_found_as_the_song() ->
     """Reverb blurs onsets: the song keeps half of its peaks in place but only about 6 triplets a
     second in line, under the 7 a shorter stretch needs (the rule before this test found nothing).
     Over a whole track that is far more than other songs reach (README, Catalog matching)."""
-    hall = pedalboard.Reverb(room_size=0.93, damping=0.3, wet_level=0.55, dry_level=0.45)
-    upload = hall(sped_up(song(2), 0.85)[None, :], RATE)[0]
-    upload = np.asarray(upload / max(1.0, float(np.max(np.abs(upload)))), dtype=np.float32)
-    found = longest(align(upload, 2))
+    found = longest(align(slowed_under_a_hall(song(2)), 2))
     assert found.tempo_factor == pytest.approx(0.85, rel=0.015)
     assert found.duration_s >= 60
 
@@ -98,10 +102,8 @@ def test_a_whole_song_slowed_under_a_heavy_hall_reverb_is_found_as_the_song() ->
 def test_other_whole_songs_slowed_under_the_same_reverb_do_not_align() -> None:
     """The long-stretch level asks fewer triplets a second; whole other songs in this
     synthesizer's style, slowed and reverberated alike, must still not reach it."""
-    hall = pedalboard.Reverb(room_size=0.93, damping=0.3, wet_level=0.55, dry_level=0.45)
     for seed in (3, 4):
-        upload = hall(sped_up(song(seed), 0.85)[None, :], RATE)[0]
-        upload = np.asarray(upload / max(1.0, float(np.max(np.abs(upload)))), dtype=np.float32)
+        upload = slowed_under_a_hall(song(seed))
         assert align(upload, 1) == [] and align(upload, 2) == []
 
 
