@@ -327,11 +327,19 @@ def shared_hash_rows(
     return q_idx.astype(np.int64), (np.repeat(lo, count) + within).astype(np.int64)
 
 
-def _pairs(query: Landmarks, ref: Landmarks, max_repeats: int) -> tuple[npt.NDArray[np.int64], ...]:
+def hash_order(query: Landmarks) -> npt.NDArray[np.int64]:
+    """The upload's landmarks in hash order, taken once when it is aligned with many references."""
+    order: npt.NDArray[np.int64] = np.argsort(query[:, 0], kind="stable")
+    return order
+
+
+def _pairs(
+    query: Landmarks, ref: Landmarks, max_repeats: int, query_order: npt.NDArray[np.int64] | None = None
+) -> tuple[npt.NDArray[np.int64], ...]:
     """(query frame, reference frame, hash) for every hash the two share."""
     if np.any(ref[1:, 0] < ref[:-1, 0]):
         ref = by_hash(ref)
-    q_idx, r_idx = shared_hash_rows(query[:, 0], ref[:, 0], max_repeats)
+    q_idx, r_idx = shared_hash_rows(query[:, 0], ref[:, 0], max_repeats, query_order)
     if not len(q_idx):
         empty = np.zeros(0, np.int64)
         return empty, empty, empty
@@ -339,13 +347,19 @@ def _pairs(query: Landmarks, ref: Landmarks, max_repeats: int) -> tuple[npt.NDAr
     return query[q_idx, 1].astype(np.int64), ref_t[r_idx], query[q_idx, 0].astype(np.int64)
 
 
-def align(query: Landmarks, ref: Landmarks, params: LandmarkParams | None = None) -> list[LandmarkSegment]:
+def align(
+    query: Landmarks,
+    ref: Landmarks,
+    params: LandmarkParams | None = None,
+    query_order: npt.NDArray[np.int64] | None = None,
+) -> list[LandmarkSegment]:
     """Segments of the upload that line up with the reference (in any order; fastest `by_hash`),
-    from the offset histogram."""
+    from the offset histogram (`query_order`: `hash_order(query)`, when the caller aligns one
+    upload with many)."""
     p = params or LandmarkParams()
     if len(query) == 0 or len(ref) == 0:
         return []
-    q_t, r_t, h = _pairs(query, ref, p.max_hash_repeats)
+    q_t, r_t, h = _pairs(query, ref, p.max_hash_repeats, query_order)
     if len(q_t) < p.min_aligned:
         return []
     offsets = r_t - q_t

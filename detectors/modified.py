@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -612,6 +613,84 @@ def _pairs(
     return query[q_idx], ref[r_idx]
 
 
+class _Pairs(NamedTuple):
+    """Query and reference triplets that share a hash and could be one edit of the other: peak
+    frames, bins and the tempo factor and shift (bins) each pair says."""
+
+    q_t: npt.NDArray[np.float64]
+    r_t: npt.NDArray[np.float64]
+    q_f: npt.NDArray[np.float64]
+    r_f: npt.NDArray[np.float64]
+    tempo: npt.NDArray[np.float64]
+    shift: npt.NDArray[np.float64]
+
+
+def _plausible_pairs(
+    query: Triplets, ref: Triplets, p: ModifiedParams, query_order: npt.NDArray[np.int64] | None
+) -> _Pairs | None:
+    """The pairs within the tempo and shift range; None when too few for any segment."""
+    if len(query) == 0 or len(ref) == 0:
+        return None
+    q, r = _pairs(query, ref, p.max_hash_repeats, query_order)
+    if len(q) < p.min_aligned:
+        return None
+    tempo = (r[:, 3] - r[:, 1]) / (q[:, 3] - q[:, 1])
+    shift = (q[:, 4:7] - r[:, 4:7]).mean(axis=1) / _FRACTION
+    plausible = (
+        (tempo >= p.min_tempo)
+        & (tempo <= p.max_tempo)
+        & (np.abs(shift) <= p.max_shift_semitones * BINS_PER_SEMITONE)
+    )
+    if plausible.sum() < p.min_aligned:
+        return None
+    q, r = q[plausible], r[plausible]
+    return _Pairs(
+        q[:, 1:4].astype(np.float64),
+        r[:, 1:4].astype(np.float64),
+        q[:, 4:7] / _FRACTION,
+        r[:, 4:7] / _FRACTION,
+        tempo[plausible],
+        shift[plausible],
+    )
+
+
+def shares_a_line(
+    query: Triplets,
+    ref: Triplets,
+    params: ModifiedParams | None = None,
+    query_order: npt.NDArray[np.int64] | None = None,
+) -> bool:
+    """Whether `min_aligned` of the query's triplets (those of `query_order`, when given) line up
+    with the reference at one tempo, shift and offset: what any segment `align` finds needs
+    within its stretch, at a fraction of its cost (no runs, no peak hit rates)."""
+    p = params or ModifiedParams()
+    pairs = _plausible_pairs(query, ref, p, query_order)
+    if pairs is None:
+        return False
+    log_tempo = np.log2(pairs.tempo)
+    for centre_tempo, centre_shift in _clusters(log_tempo, pairs.shift, p.max_candidates):
+        near = (np.abs(log_tempo - centre_tempo) <= 0.03) & (np.abs(pairs.shift - centre_shift) <= 1.0)
+        if near.sum() < p.min_aligned:
+            continue
+        line = _fit(pairs.q_t[near], pairs.r_t[near], pairs.q_f[near], pairs.r_f[near], 2.0**centre_tempo, p)
+        if line is not None:
+            return True
+    return False
+
+
+def rows_within(
+    query: Triplets, query_order: npt.NDArray[np.int64], spans: list[tuple[float, float]]
+) -> npt.NDArray[np.int64]:
+    """`query_order` restricted to the triplets whose first peak lies in one of `spans`
+    (seconds), still in hash order."""
+    starts = query[:, 1] / FRAMES_PER_SECOND
+    inside = np.zeros(len(query), dtype=bool)
+    for lo, hi in spans:
+        inside |= (starts >= lo) & (starts <= hi)
+    kept: npt.NDArray[np.int64] = query_order[inside[query_order]]
+    return kept
+
+
 def align(
     query_peaks: Peaks,
     query: Triplets,
@@ -623,23 +702,10 @@ def align(
     """Segments of the upload that are the reference played at another speed, tempo or key
     (`query_order`: `hash_order(query)`, when the caller aligns one upload with many)."""
     p = params or ModifiedParams()
-    if len(query) == 0 or len(ref) == 0:
+    pairs = _plausible_pairs(query, ref, p, query_order)
+    if pairs is None:
         return []
-    q, r = _pairs(query, ref, p.max_hash_repeats, query_order)
-    if len(q) < p.min_aligned:
-        return []
-    q_t, r_t = q[:, 1:4].astype(np.float64), r[:, 1:4].astype(np.float64)
-    q_f, r_f = q[:, 4:7] / _FRACTION, r[:, 4:7] / _FRACTION
-    tempo = (r_t[:, 2] - r_t[:, 0]) / (q_t[:, 2] - q_t[:, 0])
-    shift = (q_f - r_f).mean(axis=1)
-    plausible = (
-        (tempo >= p.min_tempo)
-        & (tempo <= p.max_tempo)
-        & (np.abs(shift) <= p.max_shift_semitones * BINS_PER_SEMITONE)
-    )
-    q_t, r_t, q_f, r_f, tempo, shift = (a[plausible] for a in (q_t, r_t, q_f, r_f, tempo, shift))
-    if len(tempo) < p.min_aligned:
-        return []
+    q_t, r_t, q_f, r_f, tempo, shift = pairs
     segments: list[ModifiedSegment] = []
     claimed = np.zeros(len(tempo), dtype=bool)
     for log_tempo, centre_shift in _clusters(np.log2(tempo), shift, p.max_candidates):

@@ -18,7 +18,7 @@ from model.findings import ContentCredentials, GenerationMatch, MatchSegment, Wa
 from model.generation import GenerationRecord
 
 NAME = "generation"
-VERSION = "0.1.1"
+VERSION = "0.1.2"
 # A generation record says who made a track and from what, so a short stretch is not enough:
 # two songs of one style can share a few seconds of look-alike peaks (the benchmark saw a 5.8 s
 # landmark stretch between two different songs of one generator, among 300 clips x 100 tracks).

@@ -291,25 +291,33 @@ class EsCatalogLookup:
         ranks below the first few."""
         return self._search("landmark_terms", window_terms)
 
-    def modified_candidates(self, window_terms: list[list[str]]) -> list[str]:
-        """Triplet hashes weighted by rarity, like landmarks."""
-        return self._search("triplet_terms", window_terms)
+    def modified_candidates(self, window_terms: list[list[str]]) -> list[list[str]]:
+        """Triplet hashes weighted by rarity, like landmarks; per window, as the matcher first
+        aligns a candidate only where it was ranked."""
+        return self._search_by_window("triplet_terms", window_terms)
 
     def _search(self, field: str, window_terms: list[list[str]]) -> list[str]:
         """One msearch, one search per window; the hits of all windows, best per window first."""
+        chosen: dict[str, None] = {}
+        for hits in self._search_by_window(field, window_terms):
+            chosen.update(dict.fromkeys(hits))
+        return list(chosen)
+
+    def _search_by_window(self, field: str, window_terms: list[list[str]]) -> list[list[str]]:
+        """One msearch, one search per window; each window's hits, best first."""
         searches: list[dict[str, Any]] = []
         for window in window_terms:
             if window:
                 searches.append({"index": self.catalogs})
                 searches.append(self._search_body(field, window))
-        if not searches:
-            return []
-        chosen: dict[str, None] = {}
-        for response in self.es.msearch(searches=searches)["responses"]:
-            for hit in response.get("hits", {}).get("hits", []):
-                chosen.setdefault(hit["_id"], None)
+        responses = iter(self.es.msearch(searches=searches)["responses"] if searches else [])
+        per_window: list[list[str]] = []
+        for window in window_terms:
+            hits = next(responses).get("hits", {}).get("hits", []) if window else []
+            for hit in hits:
                 self._revision_of[hit["_id"]] = _revision(hit)
-        return list(chosen)
+            per_window.append([hit["_id"] for hit in hits])
+        return per_window
 
     def _search_body(self, field: str, window: list[str]) -> dict[str, Any]:
         clauses: list[dict[str, Any]] = [{"term": {field: t}} for t in window]
@@ -320,6 +328,7 @@ class EsCatalogLookup:
             query["filter"] = [self._only]
         return {
             "size": self.per_window[field],
+            "track_total_hits": False,  # lets Lucene skip documents that cannot make the top hits
             "_source": False,
             "seq_no_primary_term": True,
             "query": {"bool": query},

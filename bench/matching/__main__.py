@@ -599,7 +599,8 @@ def modified_calibration_curve(
         for q in queries:
             peaks = prints[q.qid].peaks
             query = modified.query_triplets(peaks)
-            isrcs = lookup.modified_candidates([w.terms for w in modified.query_terms(peaks)])
+            per_window = lookup.modified_candidates([w.terms for w in modified.query_terms(peaks)])
+            isrcs = list(dict.fromkeys(isrc for ranked in per_window for isrc in ranked))
             for recording in lookup.recordings(isrcs):
                 if recording.peaks is None or recording.triplets is None:
                     continue

@@ -248,7 +248,8 @@ def test_renew_terms_makes_registrations_of_an_older_term_version_searchable_fro
         excerpt = songs[isrc][8 * RATE : 20 * RATE]
         sped_up = resample_poly(excerpt, 1000, 1250).astype(np.float32)
         windows = modified.query_terms(modified.upload_peaks(sped_up, RATE))
-        return stores.catalog.lookup().modified_candidates([w.terms for w in windows])
+        per_window = stores.catalog.lookup().modified_candidates([w.terms for w in windows])
+        return [isrc for ranked in per_window for isrc in ranked]
 
     assert "QZTRM2600001" not in candidates_for_sped_up_excerpt("QZTRM2600001")
     assert with_older_modified_terms(es, indices.catalog) == 2

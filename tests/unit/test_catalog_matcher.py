@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -14,7 +15,7 @@ from scipy.signal import resample_poly
 from corpus import synth
 from detectors import landmarks, modified
 from detectors.audio import decode
-from detectors.catalog import CatalogMatcher, Recording, decode_items
+from detectors.catalog import CatalogMatcher, Recording, decode_items, longest_segment
 from detectors.fingerprint import chromaprint_fingerprint
 from model.findings import CatalogMatch, RecordingMetadata
 
@@ -33,8 +34,8 @@ class InMemoryCatalog:
     def landmark_candidates(self, window_terms: list[list[str]]) -> list[str]:
         return list(self.by_isrc)
 
-    def modified_candidates(self, window_terms: list[list[str]]) -> list[str]:
-        return list(self.by_isrc)
+    def modified_candidates(self, window_terms: list[list[str]]) -> list[list[str]]:
+        return [list(self.by_isrc) for _ in window_terms]
 
     def recordings(self, isrcs: list[str]) -> list[Recording]:
         return [self.by_isrc[i] for i in isrcs]
@@ -130,3 +131,51 @@ def test_a_copy_as_registered_is_never_called_modified(catalog: InMemoryCatalog,
     result = match(catalog, song(1)[25 * RATE : 40 * RATE], tmp_path)
     assert all(s.method != "modified" for m in result.matches for s in m.segments)
     assert result.matches[0].modification == "none" and result.matches[0].tempo_factor is None
+
+
+class RankedPerWindow(InMemoryCatalog):
+    """A triplet index that ranks each recording for the query windows given (window i covers
+    7.5 i to 7.5 i + 15 s of the upload)."""
+
+    def __init__(self, recordings: list[Recording], ranked_for: dict[str, set[int]]) -> None:
+        super().__init__(recordings)
+        self.ranked_for = ranked_for
+
+    def modified_candidates(self, window_terms: list[list[str]]) -> list[list[str]]:
+        return [
+            [isrc for isrc, windows in self.ranked_for.items() if i in windows]
+            for i in range(len(window_terms))
+        ]
+
+
+def test_a_candidate_ranked_by_chance_in_a_long_upload_is_screened_before_alignment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook = resample_poly(song(1)[55 * RATE : 80 * RATE], 1000, 1250).astype(np.float32)  # 20 s at 1.25x
+    upload = np.concatenate([song(7)[: 50 * RATE], hook, song(7)[50 * RATE : 70 * RATE]])
+    catalog = RankedPerWindow(
+        [
+            recording("QZTST0000011", song(1), tmp_path),
+            recording("QZTST0000012", np.ascontiguousarray(song(6)[::-1]), tmp_path),
+        ],
+        # the master only for the window in the middle of its hook, the other recording (a song
+        # played backwards: no tempo maps it onto music) for the opening windows, where nothing
+        # of it plays
+        ranked_for={"QZTST0000011": {7}, "QZTST0000012": {0, 1, 2}},
+    )
+    aligned_with: list[int] = []
+    align = modified.align
+
+    def counting_align(*args: Any, **kwargs: Any) -> list[modified.ModifiedSegment]:
+        aligned_with.append(len(args[3]))
+        return align(*args, **kwargs)
+
+    monkeypatch.setattr(modified, "align", counting_align)
+    result = match(catalog, upload, tmp_path)
+    (found,) = result.matches
+    assert found.isrc == "QZTST0000011" and found.modification == "sped_up"
+    segment = longest_segment(found.segments)
+    assert segment.upload_start_s == pytest.approx(50, abs=1.5)
+    assert segment.upload_end_s == pytest.approx(70, abs=1.5)
+    master = catalog.by_isrc["QZTST0000011"].triplets
+    assert master is not None and aligned_with == [len(master)]  # the other song never was

@@ -111,7 +111,10 @@ class BuriedCatalog(GeneratedCatalog):
     def candidates(self, window_terms: list[list[str]]) -> list[str]:
         return []
 
-    landmark_candidates = modified_candidates = candidates
+    landmark_candidates = candidates
+
+    def modified_candidates(self, window_terms: list[list[str]]) -> list[list[str]]:
+        return [[] for _ in window_terms]
 
     def with_payload(self, payload: int) -> GeneratedCatalog:
         return GeneratedCatalog(
