@@ -16,12 +16,12 @@ import pytest
 from corpus import synth
 from detectors import covers, modified
 from detectors.audio import decode
-from detectors.catalog import CatalogMatcher, query_prints
+from detectors.catalog import CatalogMatcher, Recording, query_prints
 from detectors.facts import integrated_loudness
 from detectors.fingerprint import chromaprint_fingerprint
 from detectors.provenance import GenerationFinder
-from tests.unit.test_catalog_matcher import InMemoryCatalog
-from tests.unit.test_generation_finder import GeneratedCatalog
+from tests.unit.test_catalog_matcher import InMemoryCatalog, recording
+from tests.unit.test_generation_finder import RECORD, GeneratedCatalog
 
 
 def test_the_catalog_and_generation_matchers_make_the_uploads_query_terms_once(
@@ -42,8 +42,11 @@ def test_the_catalog_and_generation_matchers_make_the_uploads_query_terms_once(
 
     for name in ("query_terms", "query_triplets"):
         monkeypatch.setattr(modified, name, counted(name))
-    CatalogMatcher(InMemoryCatalog([]))(prints)
-    GenerationFinder(GeneratedCatalog([]))(prints, None, None)
+    # another song in each catalog: both matchers align the upload's triplets with it
+    master = recording("QZTST0000031", synth.song(seed=15, seconds=30), tmp_path)
+    generated = Recording.with_peaks(RECORD, master.items, master.landmarks, master.peaks)
+    CatalogMatcher(InMemoryCatalog([master]))(prints)
+    GenerationFinder(GeneratedCatalog([generated]))(prints, None, None)
     assert sorted(made) == ["query_terms", "query_triplets"]
 
 
