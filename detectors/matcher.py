@@ -191,6 +191,8 @@ def align(query: Items, ref: Items, params: MatchParams | None = None) -> list[S
         return []
     per_offset = [_errors_along(query, ref, offset, params.drift_items) for offset in offsets]
     smoothed = np.stack([_smooth(errors, params.smoothing_items) for errors, _ in per_offset])
+    if not (smoothed <= params.max_ber * 32).any():
+        return []  # no item close enough at any offset: the path below would match none
     ref_indices = np.stack([ref_index for _, ref_index in per_offset])
     best, best_ref = _follow(smoothed, ref_indices, params.hysteresis_bits)
     matched = best <= params.max_ber * 32

@@ -1,5 +1,5 @@
-"""End-to-end pipeline benchmark: `python -m bench.pipeline [--tracks N] [--soak 30m]`. The last
-line printed is one JSON object.
+"""End-to-end pipeline benchmark: `python -m bench.pipeline [--tracks N] [--soak 30m | --distractors
+N]`. The last line printed is one JSON object.
 
 Real services (`clearance services up`), real `clearance worker` processes, real three-minute
 uploads (bench/pipeline/corpus.py) submitted through Kafka, and the clock stopped when each
@@ -14,7 +14,10 @@ against a catalog. Each phase has topics and a consumer group of its own:
   two such workers on two cores (`taskset`), sharing the partitions: the scaling of workers;
 - `latency`: tracks submitted one by one at half the `pool` rate: submit → decision indexed;
 - `--soak 30m` instead runs one worker for that long at half rate and reports its memory
-  (worker and analysis processes) at the start and the end.
+  (worker and analysis processes) at the start and the end;
+- `--distractors 10000` instead measures the `pool` phase against the masters and that many more
+  recordings (in indices of their own, prefix `bench-pipeline-10000-`): what catalog matching
+  costs when the catalog is not tiny.
 """
 
 from __future__ import annotations
@@ -35,10 +38,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from elasticsearch import Elasticsearch
 from kafka.admin import KafkaAdminClient
 from rich.console import Console
 from rich.progress import Progress
 
+from bench.matching.__main__ import Prints, add_distractors
 from bench.pipeline.corpus import (
     CACHE,
     MASTER_SEEDS,
@@ -52,7 +57,10 @@ from bench.pipeline.corpus import (
     voice_name,
 )
 from cli.catalog import add_compositions, add_from_manifest
+from detectors import landmarks, modified
+from detectors.catalog import decode_items
 from detectors.voice import voiceprint
+from index.names import Indices
 from index.stores import Stores
 from model.events import TrackMetadata, TrackSubmitted
 from model.settings import PROJECT_ROOT, Settings, get_settings
@@ -89,10 +97,10 @@ class Throughput:
         return self.tracks * SECONDS / self.seconds
 
 
-def phase_settings(base: Settings, phase: str) -> Settings:
+def phase_settings(base: Settings, phase: str, prefix: str = INDEX_PREFIX) -> Settings:
     name = f"bench-pipe-{phase}-{int(time.time())}"
     return Settings(
-        **{**base.model_dump(), "index_prefix": INDEX_PREFIX, "topic_prefix": f"{name}.", "app_id": name}
+        **{**base.model_dump(), "index_prefix": prefix, "topic_prefix": f"{name}.", "app_id": name}
     )
 
 
@@ -127,6 +135,43 @@ def register_catalog(settings: Settings) -> None:
                 progress.advance(task)
     finally:
         stores.close()
+
+
+def add_catalog_distractors(settings: Settings, count: int) -> None:
+    """`count` synthetic recordings beside the registered masters, made from the masters' own
+    stored prints as `bench.matching` makes its distractors (real fingerprints' structure,
+    matching nothing), so every lookup of the worker searches a catalog of that size."""
+    es = Elasticsearch(settings.es_url, request_timeout=120)
+    indices = Indices(settings.index_prefix)
+    stored = es.mget(index=indices.catalog, ids=[master_isrc(seed) for seed in MASTER_SEEDS])["docs"]
+    prints = [
+        Prints(
+            decode_items(doc["_source"]["fingerprint"]),
+            landmarks.unpack(doc["_source"]["landmarks"]),
+            modified.unpack(doc["_source"]["peaks"]),
+        )
+        for doc in stored
+        if doc.get("found")
+    ]
+    add_distractors(es, indices, count, prints, seed=7)
+    es.close()
+
+
+def at_scale(base: Settings, distractors: int, made: Sequence[Upload]) -> dict[str, Any]:
+    """One worker (a process per core) against the masters and `distractors` more recordings."""
+    prefix = f"{INDEX_PREFIX}{distractors}-"
+    register_catalog(phase_settings(base, "catalog", prefix))
+    add_catalog_distractors(phase_settings(base, "catalog", prefix), distractors)
+    pool = throughput(base, "at_scale", [WorkerSpec(default_processes(), None)], made, prefix)
+    return {
+        "catalog_recordings": len(MASTER_SEEDS) + distractors,
+        "tracks_per_min": round(pool.tracks_per_min, 1),
+        "x_realtime": round(pool.x_realtime, 1),
+        "ms_per_track": pool.ms_per_track,
+        "cpu_utilisation": pool.cpu_utilisation,
+        "tracks": pool.tracks,
+        "distractors": "synthetic recordings made from the masters' prints (bench.matching's)",
+    }
 
 
 def uploads(count: int) -> list[Upload]:
@@ -270,8 +315,14 @@ def warm_up(settings: Settings, stores: Stores, made: Sequence[Upload], count: i
     decided_at(stores, subs, DECIDE_TIMEOUT_S, f"{phase}: warming up ({count} tracks)")
 
 
-def throughput(base: Settings, phase: str, specs: Sequence[WorkerSpec], made: Sequence[Upload]) -> Throughput:
-    settings = phase_settings(base, phase)
+def throughput(
+    base: Settings,
+    phase: str,
+    specs: Sequence[WorkerSpec],
+    made: Sequence[Upload],
+    prefix: str = INDEX_PREFIX,
+) -> Throughput:
+    settings = phase_settings(base, phase, prefix)
     stores = Stores.open(settings)
     with running_workers(settings, specs, phase) as ports:
         warm_up(settings, stores, made, 2 * sum(s.processes for s in specs), phase)
@@ -408,12 +459,21 @@ def main() -> None:
     parser.add_argument("--tracks", type=int, default=60, help="tracks per throughput phase")
     parser.add_argument("--latency-tracks", type=int, default=40)
     parser.add_argument("--soak", type=parse_duration, default=None, help="e.g. 30m: a soak run instead")
+    parser.add_argument(
+        "--distractors",
+        type=int,
+        default=None,
+        help="e.g. 10000: instead, one worker's throughput with that many more recordings registered",
+    )
     args = parser.parse_args()
     if shutil.which("taskset") is None:
         raise SystemExit("taskset is missing (util-linux)")
     base = get_settings()
-    register_catalog(phase_settings(base, "catalog"))
     made = uploads(args.tracks)
+    if args.distractors is not None:
+        print(json.dumps(at_scale(base, args.distractors, made)))
+        return
+    register_catalog(phase_settings(base, "catalog"))
     if args.soak is not None:
         rate = float(os.environ.get("BENCH_SOAK_RATE_PER_MIN", "10"))  # about half the measured rate
         print(json.dumps(soak(base, args.soak, rate, made)))
