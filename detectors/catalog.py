@@ -90,8 +90,8 @@ class CatalogLookup(Protocol):
     def candidates(self, window_terms: list[list[str]]) -> list[str]:
         """ISRCs of recordings sharing Chromaprint terms with any window, the best per window."""
 
-    def landmark_candidates(self, window_terms: list[list[str]]) -> list[str]:
-        """ISRCs of recordings sharing landmark terms with any window, the best per window."""
+    def landmark_candidates(self, window_terms: list[list[str]]) -> list[list[str]]:
+        """Per window, ISRCs of the recordings sharing the most landmark terms with it, best first."""
 
     def modified_candidates(self, window_terms: list[list[str]]) -> list[list[str]]:
         """Per window, ISRCs of the recordings sharing the most triplet terms with it, best first."""
@@ -224,14 +224,18 @@ class CatalogMatcher:
             # share (a drum loop, a riff), not a second source.
             explained = [s for segments in by_chromaprint.values() for s in segments]
             windows = [
-                w.terms
+                w
                 for w in prints.landmark_windows
                 if _unexplained_s(w.start_s, w.end_s, explained) >= self.landmark_params.min_segment_s / 2
             ]
-            more = [i for i in self.lookup.landmark_candidates(windows) if i not in by_chromaprint]
+            ranked_in = _ranked_in(windows, self.lookup.landmark_candidates([w.terms for w in windows]))
+            more = [i for i in ranked_in if i not in by_chromaprint]
             for recording in self.lookup.recordings(more):
-                recordings.append(recording)
-                by_chromaprint[recording.key] = self._chromaprint_segments(items, recording)
+                if self._landmarks_line_up_where_ranked(
+                    prints, recording.landmarks, ranked_in[recording.key]
+                ):
+                    recordings.append(recording)
+                    by_chromaprint[recording.key] = self._chromaprint_segments(items, recording)
             isrcs += more
         explained = [s for segments in by_chromaprint.values() for s in segments]
         found: dict[str, list[MatchSegment]] = {}
@@ -259,7 +263,7 @@ class CatalogMatcher:
             for recording in recordings
             if found[recording.key]
         ]
-        return matched, len(isrcs)
+        return matched, len(set(isrcs))
 
     def _modified(
         self,
@@ -282,12 +286,7 @@ class CatalogMatcher:
         ]
         if not windows:
             return []
-        ranked_in: dict[str, list[QueryWindow]] = {}
-        for window, isrcs in zip(
-            windows, self.lookup.modified_candidates([w.terms for w in windows]), strict=True
-        ):
-            for isrc in isrcs:
-                ranked_in.setdefault(isrc, []).append(window)
+        ranked_in = _ranked_in(windows, self.lookup.modified_candidates([w.terms for w in windows]))
         more = [i for i in ranked_in if i not in found]
         for recording in self.lookup.recordings(more):
             recordings.append(recording)
@@ -319,7 +318,7 @@ class CatalogMatcher:
     def _lines_up_where_ranked(
         self, prints: QueryPrints, reference: modified.Triplets, ranked_in: list[QueryWindow] | None
     ) -> bool:
-        """Whether a candidate is worth aligning with the whole upload: in a long upload most
+        """Whether a quad candidate is worth aligning with the whole upload: in a long upload most
         candidates were ranked for one window by chance (at 10,000 recordings, some 170 per
         three-minute upload, nearly all of them noise), so first the triplets of the windows it
         was ranked for, and a step beside them (where a segment a window only began goes on),
@@ -327,17 +326,45 @@ class CatalogMatcher:
         most of the upload, is aligned at once."""
         if ranked_in is None:
             return True
-        spans = [(w.start_s - SCREEN_MARGIN_S, w.end_s + SCREEN_MARGIN_S) for w in ranked_in]
-        rows = modified.rows_within(prints.triplets, prints.triplet_order, spans)
+        rows = modified.rows_within(prints.triplets, prints.triplet_order, _beside(ranked_in))
         if len(rows) >= len(prints.triplet_order) / 2:
             return True
         return modified.shares_a_line(prints.triplets, reference, self.modified_params, rows)
+
+    def _landmarks_line_up_where_ranked(
+        self, prints: QueryPrints, reference: Landmarks, ranked_in: list[QueryWindow]
+    ) -> bool:
+        """The same first look for a candidate only the landmark index gave: its landmarks must
+        be shared at one offset where it was ranked, or no fingerprint aligns it (at 10,000
+        recordings some 300 such candidates a three-minute upload, each otherwise aligned by
+        Chromaprint and landmarks over the whole upload)."""
+        if prints.landmarks is None:
+            return True
+        starts_s = prints.landmarks[:, 1] / landmarks.FRAMES_PER_SECOND
+        rows = landmarks.rows_within(starts_s, prints.landmark_order, _beside(ranked_in))
+        if len(rows) >= len(prints.landmark_order) / 2:
+            return True
+        return landmarks.lines_up(prints.landmarks, reference, self.landmark_params, rows)
 
     def _chromaprint_segments(self, items: Items, recording: Recording) -> list[MatchSegment]:
         return [
             _match_segment(s, "chromaprint", bit_error_rate=s.bit_error_rate, score=round(s.score, 4))
             for s in align(items, recording.items, self.params)
         ]
+
+
+def _ranked_in(windows: list[QueryWindow], hits: list[list[str]]) -> dict[str, list[QueryWindow]]:
+    """Each candidate with the windows it was ranked for, in the order first ranked."""
+    ranked: dict[str, list[QueryWindow]] = {}
+    for window, isrcs in zip(windows, hits, strict=True):
+        for isrc in isrcs:
+            ranked.setdefault(isrc, []).append(window)
+    return ranked
+
+
+def _beside(windows: list[QueryWindow]) -> list[tuple[float, float]]:
+    """The windows a candidate was ranked for and a step either side (seconds)."""
+    return [(w.start_s - SCREEN_MARGIN_S, w.end_s + SCREEN_MARGIN_S) for w in windows]
 
 
 def _unexplained_s(start: float, end: float, explained: list[MatchSegment]) -> float:

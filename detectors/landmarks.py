@@ -347,6 +347,38 @@ def _pairs(
     return query[q_idx, 1].astype(np.int64), ref_t[r_idx], query[q_idx, 0].astype(np.int64)
 
 
+def rows_within(
+    starts_s: npt.NDArray[Any], query_order: npt.NDArray[np.int64], spans: list[tuple[float, float]]
+) -> npt.NDArray[np.int64]:
+    """`query_order` (an upload's rows in hash order) restricted to the rows whose start
+    (`starts_s`, seconds, per row) lies in one of `spans`, still in hash order."""
+    inside = np.zeros(len(starts_s), dtype=bool)
+    for lo, hi in spans:
+        inside |= (starts_s >= lo) & (starts_s <= hi)
+    kept: npt.NDArray[np.int64] = query_order[inside[query_order]]
+    return kept
+
+
+def lines_up(
+    query: Landmarks,
+    ref: Landmarks,
+    params: LandmarkParams | None = None,
+    query_order: npt.NDArray[np.int64] | None = None,
+) -> bool:
+    """Whether `min_aligned` of the upload's landmarks (those of `query_order`, when given) are
+    shared with the reference at one time offset (±1 frame): what any segment `align` finds needs
+    within its stretch, without following or verifying it."""
+    p = params or LandmarkParams()
+    if len(query) == 0 or len(ref) == 0:
+        return False
+    q_t, r_t, _ = _pairs(query, ref, p.max_hash_repeats, query_order)
+    if len(q_t) < p.min_aligned:
+        return False
+    votes = np.bincount(r_t - q_t - int((r_t - q_t).min()))
+    smoothed = votes + np.concatenate([[0], votes[:-1]]) + np.concatenate([votes[1:], [0]])
+    return bool(smoothed.max() >= p.min_aligned)
+
+
 def align(
     query: Landmarks,
     ref: Landmarks,

@@ -284,12 +284,13 @@ class EsCatalogLookup:
         """Chromaprint half-items count 1 each: the score is the number of shared terms."""
         return self._search("terms", window_terms)
 
-    def landmark_candidates(self, window_terms: list[list[str]]) -> list[str]:
+    def landmark_candidates(self, window_terms: list[list[str]]) -> list[list[str]]:
         """Landmark hashes are weighted by rarity (BM25's idf): a mix holds two songs' landmarks
         and their cross pairs, and common pitch intervals would otherwise crowd the true master
         out. More candidates per window than Chromaprint's: under a mix the true master often
-        ranks below the first few."""
-        return self._search("landmark_terms", window_terms)
+        ranks below the first few. Per window, as the matcher first checks a candidate where it
+        was ranked."""
+        return self._search_by_window("landmark_terms", window_terms)
 
     def modified_candidates(self, window_terms: list[list[str]]) -> list[list[str]]:
         """Triplet hashes weighted by rarity, like landmarks; per window, as the matcher first

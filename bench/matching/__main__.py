@@ -328,6 +328,11 @@ def points_at_excerpt(result: Any, q: Query) -> bool:
     return False
 
 
+def every_candidate(per_window: list[list[str]]) -> list[str]:
+    """The candidates of all windows, each once, in the order first ranked."""
+    return list(dict.fromkeys(isrc for ranked in per_window for isrc in ranked))
+
+
 def run_lookups(
     matcher: CatalogMatcher, queries: list[Query], prints: dict[str, Prints], label: str
 ) -> tuple[dict[str, Any], list[float]]:
@@ -459,7 +464,7 @@ def landmark_calibration_curve(
         for q in queries:
             marks = prints[q.qid].marks
             for recording in lookup.recordings(
-                lookup.landmark_candidates([w.terms for w in landmarks.query_terms(marks)])
+                every_candidate(lookup.landmark_candidates([w.terms for w in landmarks.query_terms(marks)]))
             ):
                 truth = q.master and recording.key == isrc_of(q.seed)
                 found.extend(
@@ -599,8 +604,9 @@ def modified_calibration_curve(
         for q in queries:
             peaks = prints[q.qid].peaks
             query = modified.query_triplets(peaks)
-            per_window = lookup.modified_candidates([w.terms for w in modified.query_terms(peaks)])
-            isrcs = list(dict.fromkeys(isrc for ranked in per_window for isrc in ranked))
+            isrcs = every_candidate(
+                lookup.modified_candidates([w.terms for w in modified.query_terms(peaks)])
+            )
             for recording in lookup.recordings(isrcs):
                 if recording.peaks is None or recording.triplets is None:
                     continue

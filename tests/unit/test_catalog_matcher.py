@@ -13,6 +13,7 @@ import pytest
 from scipy.signal import resample_poly
 
 from corpus import synth
+from detectors import catalog as catalog_module
 from detectors import landmarks, modified
 from detectors.audio import decode
 from detectors.catalog import CatalogMatcher, Recording, decode_items, longest_segment
@@ -31,8 +32,8 @@ class InMemoryCatalog:
     def candidates(self, window_terms: list[list[str]]) -> list[str]:
         return list(self.by_isrc)
 
-    def landmark_candidates(self, window_terms: list[list[str]]) -> list[str]:
-        return list(self.by_isrc)
+    def landmark_candidates(self, window_terms: list[list[str]]) -> list[list[str]]:
+        return [list(self.by_isrc) for _ in window_terms]
 
     def modified_candidates(self, window_terms: list[list[str]]) -> list[list[str]]:
         return [list(self.by_isrc) for _ in window_terms]
@@ -134,18 +135,23 @@ def test_a_copy_as_registered_is_never_called_modified(catalog: InMemoryCatalog,
 
 
 class RankedPerWindow(InMemoryCatalog):
-    """A triplet index that ranks each recording for the query windows given (window i covers
-    7.5 i to 7.5 i + 15 s of the upload)."""
+    """Landmark and triplet indices that rank each recording for the query windows given (window
+    i covers 7.5 i to 7.5 i + 15 s of the upload); Chromaprint's ranks none."""
 
     def __init__(self, recordings: list[Recording], ranked_for: dict[str, set[int]]) -> None:
         super().__init__(recordings)
         self.ranked_for = ranked_for
 
-    def modified_candidates(self, window_terms: list[list[str]]) -> list[list[str]]:
+    def candidates(self, window_terms: list[list[str]]) -> list[str]:
+        return []
+
+    def landmark_candidates(self, window_terms: list[list[str]]) -> list[list[str]]:
         return [
             [isrc for isrc, windows in self.ranked_for.items() if i in windows]
             for i in range(len(window_terms))
         ]
+
+    modified_candidates = landmark_candidates
 
 
 def test_a_candidate_ranked_by_chance_in_a_long_upload_is_screened_before_alignment(
@@ -153,29 +159,35 @@ def test_a_candidate_ranked_by_chance_in_a_long_upload_is_screened_before_alignm
 ) -> None:
     hook = resample_poly(song(1)[55 * RATE : 80 * RATE], 1000, 1250).astype(np.float32)  # 20 s at 1.25x
     upload = np.concatenate([song(7)[: 50 * RATE], hook, song(7)[50 * RATE : 70 * RATE]])
+    master = recording("QZTST0000011", song(1), tmp_path)
+    other = recording("QZTST0000012", np.ascontiguousarray(song(6)[::-1]), tmp_path)
     catalog = RankedPerWindow(
-        [
-            recording("QZTST0000011", song(1), tmp_path),
-            recording("QZTST0000012", np.ascontiguousarray(song(6)[::-1]), tmp_path),
-        ],
+        [master, other],
         # the master only for the window in the middle of its hook, the other recording (a song
         # played backwards: no tempo maps it onto music) for the opening windows, where nothing
         # of it plays
         ranked_for={"QZTST0000011": {7}, "QZTST0000012": {0, 1, 2}},
     )
-    aligned_with: list[int] = []
-    align = modified.align
+    aligned_with: list[Any] = []  # every reference print aligned with
 
-    def counting_align(*args: Any, **kwargs: Any) -> list[modified.ModifiedSegment]:
-        aligned_with.append(len(args[3]))
-        return align(*args, **kwargs)
+    def counted(module: Any, name: str, reference_at: int) -> None:
+        original = getattr(module, name)
 
-    monkeypatch.setattr(modified, "align", counting_align)
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            aligned_with.append(args[reference_at])
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counting)
+
+    counted(catalog_module, "align", 1)  # Chromaprint
+    counted(landmarks, "align", 1)
+    counted(modified, "align", 3)
     result = match(catalog, upload, tmp_path)
     (found,) = result.matches
     assert found.isrc == "QZTST0000011" and found.modification == "sped_up"
     segment = longest_segment(found.segments)
     assert segment.upload_start_s == pytest.approx(50, abs=1.5)
     assert segment.upload_end_s == pytest.approx(70, abs=1.5)
-    master = catalog.by_isrc["QZTST0000011"].triplets
-    assert master is not None and aligned_with == [len(master)]  # the other song never was
+    assert any(reference is master.triplets for reference in aligned_with)
+    for print_of_the_other in (other.items, other.landmarks, other.triplets):
+        assert all(reference is not print_of_the_other for reference in aligned_with)  # none aligned it

@@ -111,10 +111,10 @@ class BuriedCatalog(GeneratedCatalog):
     def candidates(self, window_terms: list[list[str]]) -> list[str]:
         return []
 
-    landmark_candidates = candidates
-
-    def modified_candidates(self, window_terms: list[list[str]]) -> list[list[str]]:
+    def landmark_candidates(self, window_terms: list[list[str]]) -> list[list[str]]:
         return [[] for _ in window_terms]
+
+    modified_candidates = landmark_candidates
 
     def with_payload(self, payload: int) -> GeneratedCatalog:
         return GeneratedCatalog(
