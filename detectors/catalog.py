@@ -295,7 +295,10 @@ class CatalogMatcher:
         for recording in recordings:
             if recording.key not in worth_aligning or recording.peaks is None or recording.triplets is None:
                 continue
-            if not self._lines_up_where_ranked(prints, recording.triplets, ranked_in.get(recording.key)):
+            matched_elsewhere = bool(found[recording.key])
+            if not matched_elsewhere and not self._lines_up_where_ranked(
+                prints, recording.triplets, ranked_in.get(recording.key)
+            ):
                 continue
             found[recording.key] += [
                 _match_segment(
@@ -322,8 +325,10 @@ class CatalogMatcher:
         candidates were ranked for one window by chance (at 10,000 recordings, some 170 per
         three-minute upload, nearly all of them noise), so first the triplets of the windows it
         was ranked for, and a step beside them (where a segment a window only began goes on),
-        must line up with it at all. A candidate matched by the other fingerprints, or ranked for
-        most of the upload, is aligned at once."""
+        must line up with it at all. A candidate the quad index did not rank (matched by the
+        other fingerprints), or ranked for most of the upload, is aligned at once. The price: a
+        long segment so sparse that the stretch checked holds fewer than `min_aligned` of its
+        triplets is lost when the index ranked it only there."""
         if ranked_in is None:
             return True
         rows = modified.rows_within(prints.triplets, prints.triplet_order, _beside(ranked_in))
@@ -335,10 +340,12 @@ class CatalogMatcher:
         self, prints: QueryPrints, reference: Landmarks, ranked_in: list[QueryWindow]
     ) -> bool:
         """The same first look for a candidate only the landmark index gave: its landmarks must
-        be shared at one offset where it was ranked, or no fingerprint aligns it (at 10,000
-        recordings some 300 such candidates a three-minute upload, each otherwise aligned by
-        Chromaprint and landmarks over the whole upload)."""
-        if prints.landmarks is None:
+        be shared at one offset where it was ranked, or neither Chromaprint nor landmarks align it
+        (at 10,000 recordings some 300 such candidates a three-minute upload, each otherwise
+        aligned by both over the whole upload); the quad index may still rank it and triplets
+        align it. The price, as for triplets: a long, sparse segment whose checked stretch holds
+        fewer than `min_aligned` landmarks at one offset is lost."""
+        if prints.landmarks is None:  # no landmark candidates without the upload's landmarks
             return True
         starts_s = prints.landmarks[:, 1] / landmarks.FRAMES_PER_SECOND
         rows = landmarks.rows_within(starts_s, prints.landmark_order, _beside(ranked_in))

@@ -311,10 +311,16 @@ class EsCatalogLookup:
             if window:
                 searches.append({"index": self.catalogs})
                 searches.append(self._search_body(field, window))
-        responses = iter(self.es.msearch(searches=searches)["responses"] if searches else [])
+        responses = self.es.msearch(searches=searches)["responses"] if searches else []
+        if len(responses) != len(searches) // 2:
+            raise RuntimeError(f"Elasticsearch answered {len(responses)} of {len(searches) // 2} searches")
+        answers = iter(responses)
         per_window: list[list[str]] = []
         for window in window_terms:
-            hits = next(responses).get("hits", {}).get("hits", []) if window else []
+            response = next(answers) if window else {}
+            if "error" in response:
+                raise RuntimeError(f"a catalog search failed: {response['error']}")
+            hits = response.get("hits", {}).get("hits", [])
             for hit in hits:
                 self._revision_of[hit["_id"]] = _revision(hit)
             per_window.append([hit["_id"] for hit in hits])

@@ -219,3 +219,16 @@ def test_two_holders_racing_for_an_isrc_exactly_one_wins_and_owners_may_replace_
             stores.catalog.register_owned(metas[0].model_copy(update={"rights_holder": loser}), prints)
         assert not stores.catalog.remove_owned(isrc, loser)
         assert stores.catalog.remove_owned(isrc, str(owner))
+
+
+def test_a_failed_catalog_search_is_an_error_not_an_empty_catalog(
+    live_settings: Settings, es: Elasticsearch, catalog: dict[str, str]
+) -> None:
+    indices = Indices(live_settings.index_prefix)
+    working = EsCatalogLookup(es, indices)
+    failing = EsCatalogLookup(es, indices, extra_catalogs=(f"{live_settings.index_prefix}no-such-catalog",))
+    upload = synth.song(seed=201, seconds=150)[20 * RATE : 40 * RATE]
+    windows = [w.terms for w in landmarks.query_terms(landmarks.landmarks(upload, RATE))]
+    assert catalog["block"] in {isrc for ranked in working.landmark_candidates(windows) for isrc in ranked}
+    with pytest.raises(RuntimeError, match="a catalog search failed"):
+        failing.landmark_candidates(windows)

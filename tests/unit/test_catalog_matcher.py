@@ -185,9 +185,34 @@ def test_a_candidate_ranked_by_chance_in_a_long_upload_is_screened_before_alignm
     result = match(catalog, upload, tmp_path)
     (found,) = result.matches
     assert found.isrc == "QZTST0000011" and found.modification == "sped_up"
+    assert result.candidates_considered == 2
     segment = longest_segment(found.segments)
     assert segment.upload_start_s == pytest.approx(50, abs=1.5)
     assert segment.upload_end_s == pytest.approx(70, abs=1.5)
     assert any(reference is master.triplets for reference in aligned_with)
     for print_of_the_other in (other.items, other.landmarks, other.triplets):
         assert all(reference is not print_of_the_other for reference in aligned_with)  # none aligned it
+
+
+class AlsoRankedByChromaprint(RankedPerWindow):
+    def candidates(self, window_terms: list[list[str]]) -> list[str]:
+        return list(self.by_isrc)
+
+
+def test_a_recording_matched_elsewhere_is_searched_for_modified_stretches_over_the_whole_upload(
+    tmp_path: Path,
+) -> None:
+    hook = resample_poly(song(1)[55 * RATE : 80 * RATE], 1000, 1250).astype(np.float32)  # 20 s at 1.25x
+    upload = np.concatenate([song(1)[: 40 * RATE], np.zeros(40 * RATE, np.float32), hook])
+    # the quad index searches the windows Chromaprint left unexplained (30-45 s, 37.5-52.5 s, ...)
+    # and ranks the master only for the fourth, 52.5-67.5 s: silence, far from the hook
+    catalog = AlsoRankedByChromaprint([recording("QZTST0000011", song(1), tmp_path)], {"QZTST0000011": {3}})
+    result = match(catalog, upload, tmp_path)
+    (found,) = result.matches
+    assert result.candidates_considered == 1
+    by_method = {s.method: s for s in found.segments}
+    assert by_method["chromaprint"].upload_end_s == pytest.approx(40, abs=1.5)
+    hook_found = by_method["modified"]
+    assert hook_found.upload_start_s == pytest.approx(80, abs=1.5)
+    assert hook_found.upload_end_s == pytest.approx(100, abs=1.5)
+    assert hook_found.tempo_factor == pytest.approx(1.25, rel=0.015)
