@@ -295,9 +295,9 @@ class CatalogMatcher:
         for recording in recordings:
             if recording.key not in worth_aligning or recording.peaks is None or recording.triplets is None:
                 continue
-            matched_elsewhere = bool(found[recording.key])
-            if not matched_elsewhere and not self._lines_up_where_ranked(
-                prints, recording.triplets, ranked_in.get(recording.key)
+            # a recording matched elsewhere is searched everywhere; one only ranked, first where ranked
+            if not found[recording.key] and not self._lines_up_where_ranked(
+                prints, recording.triplets, ranked_in[recording.key]
             ):
                 continue
             found[recording.key] += [
@@ -319,18 +319,15 @@ class CatalogMatcher:
         return more
 
     def _lines_up_where_ranked(
-        self, prints: QueryPrints, reference: modified.Triplets, ranked_in: list[QueryWindow] | None
+        self, prints: QueryPrints, reference: modified.Triplets, ranked_in: list[QueryWindow]
     ) -> bool:
         """Whether a quad candidate is worth aligning with the whole upload: in a long upload most
         candidates were ranked for one window by chance (at 10,000 recordings, some 170 per
         three-minute upload, nearly all of them noise), so first the triplets of the windows it
         was ranked for, and a step beside them (where a segment a window only began goes on),
-        must line up with it at all. A candidate the quad index did not rank (matched by the
-        other fingerprints), or ranked for most of the upload, is aligned at once. The price: a
-        long segment so sparse that the stretch checked holds fewer than `min_aligned` of its
-        triplets is lost when the index ranked it only there."""
-        if ranked_in is None:
-            return True
+        must line up with it at all. A candidate ranked for most of the upload is aligned at
+        once. The price: a long segment so sparse that the stretch checked holds fewer than
+        `min_aligned` of its triplets is lost when the index ranked it only there."""
         rows = modified.rows_within(prints.triplets, prints.triplet_order, _beside(ranked_in))
         if len(rows) >= len(prints.triplet_order) / 2:
             return True
