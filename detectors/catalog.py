@@ -142,6 +142,13 @@ class QueryPrints:
         return landmarks.hash_order(self.landmarks)
 
     @cached_property
+    def landmark_starts_s(self) -> npt.NDArray[np.float64]:
+        if self.landmarks is None:
+            raise ValueError("no landmarks to place")
+        starts: npt.NDArray[np.float64] = self.landmarks[:, 1] / landmarks.FRAMES_PER_SECOND
+        return starts
+
+    @cached_property
     def modified_windows(self) -> list[QueryWindow]:
         return modified.query_terms(self.peaks) if self.peaks is not None else []
 
@@ -154,6 +161,11 @@ class QueryPrints:
     @cached_property
     def triplet_order(self) -> npt.NDArray[np.int64]:
         return modified.hash_order(self.triplets)
+
+    @cached_property
+    def triplet_starts_s(self) -> npt.NDArray[np.float64]:
+        starts: npt.NDArray[np.float64] = self.triplets[:, 1] / modified.FRAMES_PER_SECOND
+        return starts
 
 
 def query_prints(audio: DecodedAudio, earlier: Mapping[str, FindingResult]) -> QueryPrints:
@@ -232,7 +244,7 @@ class CatalogMatcher:
             more = [i for i in ranked_in if i not in by_chromaprint]
             for recording in self.lookup.recordings(more):
                 if self._landmarks_line_up_where_ranked(
-                    prints, recording.landmarks, ranked_in[recording.key]
+                    prints, marks, recording.landmarks, ranked_in[recording.key]
                 ):
                     recordings.append(recording)
                     by_chromaprint[recording.key] = self._chromaprint_segments(items, recording)
@@ -328,13 +340,13 @@ class CatalogMatcher:
         must line up with it at all. A candidate ranked for most of the upload is aligned at
         once. The price: a long segment so sparse that the stretch checked holds fewer than
         `min_aligned` of its triplets is lost when the index ranked it only there."""
-        rows = modified.rows_within(prints.triplets, prints.triplet_order, _beside(ranked_in))
+        rows = landmarks.rows_within(prints.triplet_starts_s, prints.triplet_order, _beside(ranked_in))
         if len(rows) >= len(prints.triplet_order) / 2:
             return True
         return modified.shares_a_line(prints.triplets, reference, self.modified_params, rows)
 
     def _landmarks_line_up_where_ranked(
-        self, prints: QueryPrints, reference: Landmarks, ranked_in: list[QueryWindow]
+        self, prints: QueryPrints, marks: Landmarks, reference: Landmarks, ranked_in: list[QueryWindow]
     ) -> bool:
         """The same first look for a candidate only the landmark index gave: its landmarks must
         be shared at one offset where it was ranked, or neither Chromaprint nor landmarks align it
@@ -342,13 +354,10 @@ class CatalogMatcher:
         aligned by both over the whole upload); the quad index may still rank it and triplets
         align it. The price, as for triplets: a long, sparse segment whose checked stretch holds
         fewer than `min_aligned` landmarks at one offset is lost."""
-        if prints.landmarks is None:  # no landmark candidates without the upload's landmarks
-            return True
-        starts_s = prints.landmarks[:, 1] / landmarks.FRAMES_PER_SECOND
-        rows = landmarks.rows_within(starts_s, prints.landmark_order, _beside(ranked_in))
+        rows = landmarks.rows_within(prints.landmark_starts_s, prints.landmark_order, _beside(ranked_in))
         if len(rows) >= len(prints.landmark_order) / 2:
             return True
-        return landmarks.lines_up(prints.landmarks, reference, self.landmark_params, rows)
+        return landmarks.lines_up(marks, reference, self.landmark_params, rows)
 
     def _chromaprint_segments(self, items: Items, recording: Recording) -> list[MatchSegment]:
         return [

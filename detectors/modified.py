@@ -24,7 +24,6 @@ import numpy.typing as npt
 from scipy.ndimage import maximum_filter, uniform_filter
 
 from detectors.landmarks import RATE, QueryWindow, magnitude_spectrogram, resampled, shared_hash_rows
-from detectors.landmarks import rows_within as landmarks_rows_within
 
 VERSION = "0.4.0"  # 30 peaks a second (0.3.0: 18; 0.2.0: triplet terms)
 # Versions whose stored peaks align as they are with an upload's; a document of such a version
@@ -677,14 +676,6 @@ def shares_a_line(
         if line is not None:
             return True
     return False
-
-
-def rows_within(
-    query: Triplets, query_order: npt.NDArray[np.int64], spans: list[tuple[float, float]]
-) -> npt.NDArray[np.int64]:
-    """`query_order` restricted to the triplets whose first peak lies in one of `spans`
-    (seconds), still in hash order."""
-    return landmarks_rows_within(query[:, 1] / FRAMES_PER_SECOND, query_order, spans)
 
 
 def align(

@@ -160,8 +160,9 @@ def add_catalog_distractors(settings: Settings, count: int) -> None:
 def at_scale(base: Settings, distractors: int, made: Sequence[Upload]) -> dict[str, Any]:
     """One worker (a process per core) against the masters and `distractors` more recordings."""
     prefix = f"{INDEX_PREFIX}{distractors}-"
-    register_catalog(phase_settings(base, "catalog", prefix))
-    add_catalog_distractors(phase_settings(base, "catalog", prefix), distractors)
+    catalog = phase_settings(base, "catalog", prefix)
+    register_catalog(catalog)
+    add_catalog_distractors(catalog, distractors)
     pool = throughput(base, "at_scale", [WorkerSpec(default_processes(), None)], made, prefix)
     return {
         "catalog_recordings": len(MASTER_SEEDS) + distractors,
