@@ -271,6 +271,8 @@ class EsCatalogLookup:
         self.catalogs = ",".join((home or indices.catalog, *extra_catalogs))
         self._reference = reference
         self._only = only  # a filter every candidate search applies
+        # each document's id is also one of its keyword fields, read from doc values
+        self._id_field = "generation_id" if reference is GenerationRecord else "isrc"
         self.per_window = {
             "terms": per_window,
             "landmark_terms": landmark_per_window,
@@ -320,10 +322,13 @@ class EsCatalogLookup:
             response = next(answers) if window else {}
             if "error" in response:
                 raise RuntimeError(f"a catalog search failed: {response['error']}")
-            hits = response.get("hits", {}).get("hits", [])
-            for hit in hits:
-                self._revision_of[hit["_id"]] = _revision(hit)
-            per_window.append([hit["_id"] for hit in hits])
+            ranked = []
+            for hit in response.get("hits", {}).get("hits", []):
+                revision = _revision_of_hit(hit, self._id_field)
+                if revision is not None:
+                    self._revision_of[revision.doc_id] = revision
+                    ranked.append(revision.doc_id)
+            per_window.append(ranked)
         return per_window
 
     def _search_body(self, field: str, window: list[str]) -> dict[str, Any]:
@@ -336,7 +341,11 @@ class EsCatalogLookup:
         return {
             "size": self.per_window[field],
             "track_total_hits": False,  # lets Lucene skip documents that cannot make the top hits
-            "_source": False,
+            # no stored field is read, not even _id: a hit's stored fields are compressed in one
+            # block with its _source (every print of the recording, hundreds of kB), which the
+            # fetch would otherwise decompress for every hit of every window
+            "stored_fields": "_none_",
+            "docvalue_fields": [self._id_field],
             "seq_no_primary_term": True,
             "query": {"bool": query},
         }
@@ -386,6 +395,14 @@ class _Revision(NamedTuple):
     doc_id: str
     seq_no: int
     primary_term: int
+
+
+def _revision_of_hit(hit: dict[str, Any], id_field: str) -> _Revision | None:
+    """A search hit's revision, its id read from the `id_field` doc values (None without one)."""
+    ids = hit.get("fields", {}).get(id_field) or []
+    if len(ids) != 1 or not isinstance(ids[0], str):
+        return None
+    return _Revision(hit["_index"], ids[0], int(hit["_seq_no"]), int(hit["_primary_term"]))
 
 
 def _revision(hit: dict[str, Any]) -> _Revision:

@@ -125,7 +125,9 @@ class EsCompositionLookup:
             searches.append(
                 {
                     "size": self._per_section,
-                    "_source": False,
+                    # ids from doc values: no hit's stored block (its prints) is decompressed
+                    "stored_fields": "_none_",
+                    "docvalue_fields": ["work_id", "performance"],
                     "knn": {
                         "field": "sections.vector",
                         "query_vector": [float(x) for x in vector],
@@ -136,7 +138,11 @@ class EsCompositionLookup:
             )
         return covers.ranked_candidates(
             [
-                [(hit["_id"], float(hit["_score"])) for hit in response.get("hits", {}).get("hits", [])]
+                [
+                    (key, float(hit["_score"]))
+                    for hit in response.get("hits", {}).get("hits", [])
+                    if (key := _performance_key_of_hit(hit)) is not None
+                ]
                 for response in self._es.msearch(searches=searches)["responses"]
             ]
         )
@@ -176,3 +182,12 @@ class EsCompositionLookup:
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return made
+
+
+def _performance_key_of_hit(hit: dict[str, Any]) -> str | None:
+    """A search hit's document id, made from its work id and performance doc values."""
+    fields = hit.get("fields", {})
+    work_ids, performances = fields.get("work_id") or [], fields.get("performance") or []
+    if len(work_ids) != 1 or len(performances) != 1:
+        return None
+    return performance_key(str(work_ids[0]), str(performances[0]))
