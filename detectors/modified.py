@@ -603,16 +603,6 @@ def hash_order(query: Triplets) -> npt.NDArray[np.int64]:
     return order
 
 
-def _pairs(
-    query: Triplets, ref: Triplets, max_repeats: int, query_order: npt.NDArray[np.int64] | None = None
-) -> tuple[Triplets, Triplets]:
-    """Rows of query and reference triplets that share a hash, in query row order."""
-    if np.any(ref[1:, 0] < ref[:-1, 0]):
-        ref = by_hash(ref)
-    q_idx, r_idx = shared_hash_rows(query[:, 0], ref[:, 0], max_repeats, query_order)
-    return query[q_idx], ref[r_idx]
-
-
 class _Pairs(NamedTuple):
     """Query and reference triplets that share a hash and could be one edit of the other: peak
     frames, bins and the tempo factor and shift (bins) each pair says."""
@@ -628,14 +618,21 @@ class _Pairs(NamedTuple):
 def _plausible_pairs(
     query: Triplets, ref: Triplets, p: ModifiedParams, query_order: npt.NDArray[np.int64] | None
 ) -> _Pairs | None:
-    """The pairs within the tempo and shift range; None when too few for any segment."""
+    """The pairs within the tempo and shift range; None when too few for any segment.
+
+    Most pairs that share a hash are chance (the hash is scale-free, so coarse): tempo and
+    shift are worked out from each row's span and pitch sum first, and only the plausible
+    pairs' whole rows are gathered."""
     if len(query) == 0 or len(ref) == 0:
         return None
-    q, r = _pairs(query, ref, p.max_hash_repeats, query_order)
-    if len(q) < p.min_aligned:
+    if np.any(ref[1:, 0] < ref[:-1, 0]):
+        ref = by_hash(ref)
+    q_idx, r_idx = shared_hash_rows(query[:, 0], ref[:, 0], p.max_hash_repeats, query_order)
+    if len(q_idx) < p.min_aligned:
         return None
-    tempo = (r[:, 3] - r[:, 1]) / (q[:, 3] - q[:, 1])
-    shift = (q[:, 4:7] - r[:, 4:7]).mean(axis=1) / _FRACTION
+    tempo = _span(ref)[r_idx] / _span(query)[q_idx]
+    # the mean of three bin differences, from integer sums: exactly what averaging them gives
+    shift = (_bin_sum(query)[q_idx] - _bin_sum(ref)[r_idx]) / 3 / _FRACTION
     plausible = (
         (tempo >= p.min_tempo)
         & (tempo <= p.max_tempo)
@@ -643,7 +640,7 @@ def _plausible_pairs(
     )
     if plausible.sum() < p.min_aligned:
         return None
-    q, r = q[plausible], r[plausible]
+    q, r = query[q_idx[plausible]], ref[r_idx[plausible]]
     return _Pairs(
         q[:, 1:4].astype(np.float64),
         r[:, 1:4].astype(np.float64),
@@ -652,6 +649,18 @@ def _plausible_pairs(
         tempo[plausible],
         shift[plausible],
     )
+
+
+def _span(t: Triplets) -> npt.NDArray[np.int64]:
+    """Each triplet's first-to-last peak time (frames)."""
+    span: npt.NDArray[np.int64] = t[:, 3] - t[:, 1]
+    return span
+
+
+def _bin_sum(t: Triplets) -> npt.NDArray[np.int64]:
+    """Each triplet's three peak bins added (in 1/_FRACTION bins)."""
+    total: npt.NDArray[np.int64] = t[:, 4] + t[:, 5] + t[:, 6]
+    return total
 
 
 def shares_a_line(

@@ -13,6 +13,7 @@ from scipy.signal import resample_poly
 
 from corpus import synth
 from detectors import modified
+from detectors.landmarks import shared_hash_rows
 
 RATE = synth.SAMPLE_RATE
 Audio = npt.NDArray[np.float32]
@@ -219,7 +220,9 @@ def test_pairs_found_through_the_uploads_hash_order_are_the_pairs_in_upload_orde
     rng = np.random.default_rng(3)
     query = rng.integers(0, 50, size=(400, 7)).astype(np.int64)
     ref = rng.integers(0, 50, size=(300, 7)).astype(np.int64)
-    q, r = modified._pairs(query, ref, max_repeats=8, query_order=modified.hash_order(query))
+    ordered = modified.by_hash(ref)
+    q_idx, r_idx = shared_hash_rows(query[:, 0], ordered[:, 0], 8, modified.hash_order(query))
+    q, r = query[q_idx], ordered[r_idx]
     expected = [
         (tuple(a), tuple(b))
         for a in query
