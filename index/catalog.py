@@ -272,7 +272,7 @@ class EsCatalogLookup:
         self._reference = reference
         self._only = only  # a filter every candidate search applies
         # each document's id is also one of its keyword fields, read from doc values
-        self._id_field = "generation_id" if reference is GenerationRecord else "isrc"
+        self._id_field = "generation_id" if issubclass(reference, GenerationRecord) else "isrc"
         self.per_window = {
             "terms": per_window,
             "landmark_terms": landmark_per_window,
@@ -310,7 +310,7 @@ class EsCatalogLookup:
         """One msearch, one search per window; each window's hits, best first."""
         searches: list[dict[str, Any]] = []
         for window in window_terms:
-            if window:
+            if _searchable(window):
                 searches.append({"index": self.catalogs})
                 searches.append(self._search_body(field, window))
         responses = self.es.msearch(searches=searches)["responses"] if searches else []
@@ -319,15 +319,14 @@ class EsCatalogLookup:
         answers = iter(responses)
         per_window: list[list[str]] = []
         for window in window_terms:
-            response = next(answers) if window else {}
+            response = next(answers) if _searchable(window) else {}
             if "error" in response:
                 raise RuntimeError(f"a catalog search failed: {response['error']}")
             ranked = []
             for hit in response.get("hits", {}).get("hits", []):
                 revision = _revision_of_hit(hit, self._id_field)
-                if revision is not None:
-                    self._revision_of[revision.doc_id] = revision
-                    ranked.append(revision.doc_id)
+                self._revision_of[revision.doc_id] = revision
+                ranked.append(revision.doc_id)
             per_window.append(ranked)
         return per_window
 
@@ -394,6 +393,12 @@ class _Revision(NamedTuple):
     primary_term: int
 
 
+def _searchable(window: list[str]) -> bool:
+    """A window with fewer terms than a candidate must share is not searched (a one-term
+    `match` query would be a plain term query, which ignores `minimum_should_match`)."""
+    return len(window) >= 2
+
+
 def _shared_terms(field: str, window: list[str]) -> dict[str, Any]:
     """A query for documents holding at least two of `window`'s terms. Chromaprint terms count
     one each; landmark and triplet terms are weighted by rarity (BM25): sent as one
@@ -410,11 +415,12 @@ def _shared_terms(field: str, window: list[str]) -> dict[str, Any]:
     return {"match": {field: {"query": text, "analyzer": "whitespace", "minimum_should_match": 2}}}
 
 
-def _revision_of_hit(hit: dict[str, Any], id_field: str) -> _Revision | None:
-    """A search hit's revision, its id read from the `id_field` doc values (None without one)."""
+def _revision_of_hit(hit: dict[str, Any], id_field: str) -> _Revision:
+    """A search hit's revision, its id read from the `id_field` doc values; a hit without
+    exactly one is an error (a mapping or an index the lookup does not fit), not a quiet miss."""
     ids = hit.get("fields", {}).get(id_field) or []
     if len(ids) != 1 or not isinstance(ids[0], str):
-        return None
+        raise RuntimeError(f"a catalog search hit in {hit.get('_index')} has no single {id_field}")
     return _Revision(hit["_index"], ids[0], int(hit["_seq_no"]), int(hit["_primary_term"]))
 
 

@@ -139,11 +139,10 @@ class EsCompositionLookup:
         return covers.ranked_candidates(
             [
                 [
-                    (key, float(hit["_score"]))
+                    (_performance_key_of_hit(hit), float(hit["_score"]))
                     for hit in response.get("hits", {}).get("hits", [])
-                    if (key := _performance_key_of_hit(hit)) is not None
                 ]
-                for response in self._es.msearch(searches=searches)["responses"]
+                for response in _answered(self._es.msearch(searches=searches)["responses"], len(vectors))
             ]
         )
 
@@ -184,10 +183,22 @@ class EsCompositionLookup:
         return made
 
 
-def _performance_key_of_hit(hit: dict[str, Any]) -> str | None:
+def _answered(responses: list[dict[str, Any]], asked: int) -> list[dict[str, Any]]:
+    """The msearch responses, each a search that ran: a failed one (a missing index, a broken
+    mapping) is an error, not an upload that resembles no composition."""
+    if len(responses) != asked:
+        raise RuntimeError(f"Elasticsearch answered {len(responses)} of {asked} composition searches")
+    for response in responses:
+        if "error" in response:
+            raise RuntimeError(f"a composition search failed: {response['error']}")
+    return responses
+
+
+def _performance_key_of_hit(hit: dict[str, Any]) -> str:
     """A search hit's document id, made from its work id and performance doc values."""
     fields = hit.get("fields", {})
     work_ids, performances = fields.get("work_id") or [], fields.get("performance") or []
     if len(work_ids) != 1 or len(performances) != 1:
-        return None
+        where = hit.get("_index")
+        raise RuntimeError(f"a composition print hit in {where} has no single work id and performance")
     return performance_key(str(work_ids[0]), str(performances[0]))

@@ -232,3 +232,15 @@ def test_a_failed_catalog_search_is_an_error_not_an_empty_catalog(
     assert catalog["block"] in {isrc for ranked in working.landmark_candidates(windows) for isrc in ranked}
     with pytest.raises(RuntimeError, match="a catalog search failed"):
         failing.landmark_candidates(windows)
+
+
+def test_a_window_holding_a_single_term_brings_no_candidates(
+    live_settings: Settings, es: Elasticsearch, catalog: dict[str, str]
+) -> None:
+    """A candidate must share at least two of a window's terms: a window of one term (a
+    near-silent stretch) is not searched, so it cannot rank every recording holding that term."""
+    lookup = EsCatalogLookup(es, Indices(live_settings.index_prefix))
+    upload = synth.song(seed=201, seconds=150)[20 * RATE : 40 * RATE]
+    (first, *_) = [w.terms for w in landmarks.query_terms(landmarks.landmarks(upload, RATE))]
+    assert catalog["block"] in lookup.landmark_candidates([first])[0]
+    assert lookup.landmark_candidates([[term] for term in first]) == [[] for _ in first]

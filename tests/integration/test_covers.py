@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from elasticsearch import Elasticsearch
 from fastapi.testclient import TestClient
@@ -17,6 +18,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from cli.catalog import add_compositions, add_from_manifest
 from corpus import synth
+from detectors import covers
+from index.compositions import EsCompositionLookup
 from index.names import Indices
 from index.stores import Stores
 from model.events import TrackMetadata
@@ -212,3 +215,12 @@ def test_publishers_register_their_own_compositions_and_no_one_elses(
             headers={"Authorization": f"Bearer {mine}"},
         )
         assert unknown_field.status_code == 422
+
+
+def test_a_failed_composition_search_is_an_error_not_an_upload_like_no_song(
+    live_settings: Settings, es: Elasticsearch
+) -> None:
+    missing = EsCompositionLookup(es, Indices(f"{live_settings.index_prefix}no-such-"))
+    vector = np.full(covers.VECTOR_DIMS, 1.0 / np.sqrt(covers.VECTOR_DIMS), dtype=np.float32)
+    with pytest.raises(RuntimeError, match="a composition search failed"):
+        missing.candidates([vector])

@@ -3,6 +3,7 @@ edited copies of a song align with it at the factors of the edit, other songs do
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
@@ -243,3 +244,37 @@ def test_a_window_over_the_clause_limit_keeps_the_quads_as_measured_before_their
     (window,) = modified.query_terms(peaks)
     assert len(window.terms) == modified.QUERY_TERMS_PER_WINDOW
     assert measured <= set(window.terms)
+
+
+def test_plausible_pairs_are_every_shared_hash_pair_within_the_tempo_and_shift_range() -> None:
+    """Against a plain loop over every pair of rows (the reference given unsorted): the pairs
+    kept, their order, and the tempo and shift each says."""
+    rng = np.random.default_rng(5)
+
+    def triplets(n: int) -> npt.NDArray[np.int64]:
+        t1 = rng.integers(0, 3000, n)
+        gaps = rng.integers(6, 60, (n, 2))
+        bins = rng.integers(0, 180 * 16, (n, 3))
+        rows = [rng.integers(0, 40, n), t1, t1 + gaps[:, 0], t1 + gaps.sum(axis=1), *bins.T]
+        return np.stack(rows, axis=1).astype(np.int64)
+
+    query, ref = triplets(300), triplets(250)
+    p = replace(modified.ModifiedParams(), min_aligned=1)
+    pairs = modified._plausible_pairs(query, ref, p, modified.hash_order(query))
+    assert pairs is not None
+    ordered = modified.by_hash(ref)
+    expected = []
+    for q in query:
+        same = ordered[ordered[:, 0] == q[0]]
+        if not 0 < len(same) <= p.max_hash_repeats:
+            continue
+        for r in same:
+            tempo = (r[3] - r[1]) / (q[3] - q[1])
+            shift = float(np.mean(q[4:7] - r[4:7])) / modified._FRACTION
+            in_range = abs(shift) <= p.max_shift_semitones * modified.BINS_PER_SEMITONE
+            if p.min_tempo <= tempo <= p.max_tempo and in_range:
+                expected.append((*q[1:4], *r[1:4], *q[4:7], *r[4:7], tempo, shift))
+    bins = [pairs.q_f * modified._FRACTION, pairs.r_f * modified._FRACTION]
+    found = np.column_stack([pairs.q_t, pairs.r_t, *bins, pairs.tempo, pairs.shift])
+    assert len(expected) > 100
+    assert np.allclose(found, np.asarray(expected, dtype=np.float64), rtol=0, atol=1e-12)
