@@ -192,46 +192,25 @@ def thresholds(
     y: npt.NDArray[np.int64],
     judged: npt.NDArray[np.bool_],
 ) -> tuple[tuple[float, float, float], dict[str, float]]:
-    """The thresholds the checks are judged by (issue 20): threats and abuse each flagged with
+    """The thresholds at which threats and harassment of either kind are flagged with
     TARGET_PRECISION or better on the `judged` lines, and the most of both found (threat recall
-    plus abuse recall). A threat read as abuse still reaches review, but it counts against abuse
-    precision as much as a harmless line would, so the threat-versus-abuse thresholds are chosen
-    with it. Where no thresholds reach both precisions, those holding threat precision and the
-    precision of harassment of either kind, with the most of threats and harassment found."""
-    by_class: tuple[float, tuple[float, float, float], dict[str, float]] | None = None
-    either_kind: tuple[float, tuple[float, float, float], dict[str, float]] | None = None
-    label = y[judged]
+    plus harassment recall)."""
+    best: tuple[float, tuple[float, float, float], dict[str, float]] | None = None
     for at in itertools.product(GRID, GRID, GRID):
         found = severities(scores, combined, len(y), at)[judged]
-        figures = _class_rates(found, label)
-        if figures["threat_precision"] < TARGET_PRECISION:
+        label = y[judged]
+        threat_p = float(((found == 2) & (label == 2)).sum() / max(1, (found == 2).sum()))
+        harm_p = float(((found > 0) & (label > 0)).sum() / max(1, (found > 0).sum()))
+        if threat_p < TARGET_PRECISION or harm_p < TARGET_PRECISION:
             continue
-        if figures["abuse_precision"] >= TARGET_PRECISION:
-            gained = figures["threat_recall"] + figures["abuse_recall"]
-            if by_class is None or gained > by_class[0]:
-                by_class = (gained, at, figures)
-        if figures["harm_precision"] >= TARGET_PRECISION:
-            gained = figures["threat_recall"] + figures["harm_recall"]
-            if either_kind is None or gained > either_kind[0]:
-                either_kind = (gained, at, figures)
-    best = by_class or either_kind
+        threat_r = float(((found == 2) & (label == 2)).sum() / max(1, (label == 2).sum()))
+        harm_r = float(((found > 0) & (label > 0)).sum() / max(1, (label > 0).sum()))
+        if best is None or threat_r + harm_r > best[0]:
+            figures = {"threat_precision": threat_p, "threat_recall": threat_r, "harm_precision": harm_p}
+            best = (threat_r + harm_r, at, {**figures, "harm_recall": harm_r})
     if best is None:
         return (1.0, 1.0, 1.0), {}
-    rounded = {k: round(v, 3) for k, v in best[2].items()}
-    return best[1], {**rounded, "gained": round(best[0], 3), "both_precisions": float(by_class is not None)}
-
-
-def _class_rates(found: npt.NDArray[np.int64], label: npt.NDArray[np.int64]) -> dict[str, float]:
-    """Precision and recall of threats (2), abuse (1) and harassment of either kind, per line."""
-    out: dict[str, float] = {}
-    for name, cls in (("threat", 2), ("abuse", 1)):
-        hit = float(((found == cls) & (label == cls)).sum())
-        out[f"{name}_precision"] = hit / max(1, int((found == cls).sum()))
-        out[f"{name}_recall"] = hit / max(1, int((label == cls).sum()))
-    both = float(((found > 0) & (label > 0)).sum())
-    out["harm_precision"] = both / max(1, int((found > 0).sum()))
-    out["harm_recall"] = both / max(1, int((label > 0).sum()))
-    return out
+    return best[1], {k: round(v, 3) for k, v in best[2].items()}
 
 
 def fit(authors: tuple[str, ...], quiet: bool = False) -> dict[str, Any]:
@@ -275,10 +254,10 @@ def fit(authors: tuple[str, ...], quiet: bool = False) -> dict[str, Any]:
         blend = weight * scores.lexical + (1.0 - weight) * scores.semantic
         combined = np.where(closer[:, None], blend, scores.lexical)
         at, figures = thresholds(scores, combined, y, judged)
+        gained = figures.get("threat_recall", 0.0) + figures.get("harm_recall", 0.0)
         say(f"lexical weight {weight}: out of fold, by writer: {figures}")
-        ranked = (figures.get("both_precisions", 0.0), figures.get("gained", 0.0), -weight)
-        tried.append((ranked, weight, at, figures))
-    _, lexical_weight, (harm_at, threat_at, share_at), figures = max(tried)
+        tried.append((gained, -weight, weight, at, figures))
+    _, _, lexical_weight, (harm_at, threat_at, share_at), figures = max(tried)
     lexical_final = lexical_model(c).fit(words, y)
     say(f"tuning MiniLM on all {len(kept)} lines")
     semantic = _cached(
