@@ -340,10 +340,8 @@ class CatalogMatcher:
         must line up with it at all. A candidate ranked for most of the upload is aligned at
         once. The price: a long segment so sparse that the stretch checked holds fewer than
         `min_aligned` of its triplets is lost when the index ranked it only there."""
-        rows = landmarks.rows_within(prints.triplet_starts_s, prints.triplet_order, _beside(ranked_in))
-        if len(rows) >= len(prints.triplet_order) / 2:
-            return True
-        return modified.shares_a_line(prints.triplets, reference, self.modified_params, rows)
+        rows = _checked_rows(prints.triplet_starts_s, prints.triplet_order, ranked_in)
+        return rows is None or modified.shares_a_line(prints.triplets, reference, self.modified_params, rows)
 
     def _landmarks_line_up_where_ranked(
         self, prints: QueryPrints, marks: Landmarks, reference: Landmarks, ranked_in: list[QueryWindow]
@@ -354,10 +352,8 @@ class CatalogMatcher:
         aligned by both over the whole upload); the quad index may still rank it and triplets
         align it. The price, as for triplets: a long, sparse segment whose checked stretch holds
         fewer than `min_aligned` landmarks at one offset is lost."""
-        rows = landmarks.rows_within(prints.landmark_starts_s, prints.landmark_order, _beside(ranked_in))
-        if len(rows) >= len(prints.landmark_order) / 2:
-            return True
-        return landmarks.lines_up(marks, reference, self.landmark_params, rows)
+        rows = _checked_rows(prints.landmark_starts_s, prints.landmark_order, ranked_in)
+        return rows is None or landmarks.lines_up(marks, reference, self.landmark_params, rows)
 
     def _chromaprint_segments(self, items: Items, recording: Recording) -> list[MatchSegment]:
         return [
@@ -375,9 +371,15 @@ def _ranked_in(windows: list[QueryWindow], hits: list[list[str]]) -> dict[str, l
     return ranked
 
 
-def _beside(windows: list[QueryWindow]) -> list[tuple[float, float]]:
-    """The windows a candidate was ranked for and a step either side (seconds)."""
-    return [(w.start_s - SCREEN_MARGIN_S, w.end_s + SCREEN_MARGIN_S) for w in windows]
+def _checked_rows(
+    starts_s: npt.NDArray[np.float64], order: npt.NDArray[np.int64], ranked_in: list[QueryWindow]
+) -> npt.NDArray[np.int64] | None:
+    """The upload's rows (in hash `order`) a candidate is first checked on: those starting in the
+    windows it was ranked for or a step either side; None when that is half the upload or more,
+    and the candidate is aligned at once."""
+    spans = [(w.start_s - SCREEN_MARGIN_S, w.end_s + SCREEN_MARGIN_S) for w in ranked_in]
+    rows = landmarks.rows_within(starts_s, order, spans)
+    return None if len(rows) >= len(order) / 2 else rows
 
 
 def _unexplained_s(start: float, end: float, explained: list[MatchSegment]) -> float:

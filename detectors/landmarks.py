@@ -374,8 +374,7 @@ def lines_up(
     q_t, r_t, _ = _pairs(query, ref, p.max_hash_repeats, query_order)
     if len(q_t) < p.min_aligned:
         return False
-    votes = np.bincount(r_t - q_t - int((r_t - q_t).min()))
-    smoothed = votes + np.concatenate([[0], votes[:-1]]) + np.concatenate([votes[1:], [0]])
+    _, smoothed = _offset_votes(r_t - q_t)
     return bool(smoothed.max() >= p.min_aligned)
 
 
@@ -395,10 +394,7 @@ def align(
     if len(q_t) < p.min_aligned:
         return []
     offsets = r_t - q_t
-    low = int(offsets.min())
-    votes = np.bincount(offsets - low)
-    # ±1 frame: rounding of peak times and small tempo changes
-    smoothed = votes + np.concatenate([[0], votes[:-1]]) + np.concatenate([votes[1:], [0]])
+    low, smoothed = _offset_votes(offsets)
     segments: list[LandmarkSegment] = []
     claimed = np.zeros(len(q_t), dtype=bool)
     keys: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None  # made when first needed
@@ -415,6 +411,16 @@ def align(
             if hit_rate >= p.min_peak_hit_rate + p.short_stretch_hit_rate_s / span.duration_s:
                 segments.append(span.segment(hit_rate))
     return sorted(segments, key=lambda s: s.upload_start_s)
+
+
+def _offset_votes(offsets: npt.NDArray[np.int64]) -> tuple[int, npt.NDArray[np.int64]]:
+    """The smallest offset, and per offset from it the landmarks voting within ±1 frame of it
+    (rounding of peak times and small tempo changes)."""
+    low = int(offsets.min())
+    votes = np.bincount(offsets - low)
+    before, after = np.concatenate([[0], votes[:-1]]), np.concatenate([votes[1:], [0]])
+    smoothed: npt.NDArray[np.int64] = votes + before + after
+    return low, smoothed
 
 
 @dataclass(frozen=True)
