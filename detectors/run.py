@@ -101,9 +101,10 @@ class PeopleLookup(Protocol):
 
 
 @dataclass(frozen=True)
-class VoiceThresholds:
+class VoiceCheck:
     takedown: float
     review: float
+    bfloat16: bool = False  # uploads' segments embedded in bfloat16 where the CPU has it natively
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def standard_detectors(
     lookup: CatalogLookup | None,
     watermark: WatermarkModel | None = None,
     people: PeopleLookup | None = None,
-    voice_thresholds: VoiceThresholds | None = None,
+    voice_check: VoiceCheck | None = None,
     provenance_sources: ProvenanceSources | None = None,
     compositions: CompositionLookup | None = None,
 ) -> tuple[Detector, ...]:
@@ -172,7 +173,7 @@ def standard_detectors(
     if provenance_sources is not None:
         detectors.extend(_provenance_detectors(provenance_sources))
     if people is not None:
-        detectors.extend(_people_detectors(people, voice_thresholds or VoiceThresholds(0.8, 0.74)))
+        detectors.extend(_people_detectors(people, voice_check or VoiceCheck(0.8, 0.74)))
     return tuple(detectors)
 
 
@@ -227,7 +228,7 @@ def _provenance_detectors(sources: ProvenanceSources) -> list[Detector]:
     return found
 
 
-def _people_detectors(people: PeopleLookup, thresholds: VoiceThresholds) -> list[Detector]:
+def _people_detectors(people: PeopleLookup, check: VoiceCheck) -> list[Detector]:
     def names_check(track: Track, _: Mapping[str, FindingResult]) -> FindingResult:
         return impersonation.name_requests(track.text, people.opted_out_names())
 
@@ -239,8 +240,9 @@ def _people_detectors(people: PeopleLookup, thresholds: VoiceThresholds) -> list
             track.mono_16k(),
             MONO_16K_RATE,
             people.voiceprints(),
-            thresholds.takedown,
-            thresholds.review,
+            check.takedown,
+            check.review,
+            check.bfloat16,
         )
 
     return [

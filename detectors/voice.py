@@ -5,6 +5,7 @@ is embedded, and each voiceprint keeps its best-matching segment."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -40,6 +41,34 @@ def _encoder() -> Any:
     from resemblyzer import VoiceEncoder
 
     return VoiceEncoder("cpu", verbose=False)
+
+
+@lru_cache(maxsize=1)
+def bfloat16_native() -> bool:
+    """Whether this CPU computes bfloat16 matrix products natively (AVX-512 BF16, AMX): elsewhere
+    PyTorch emulates them, slower than float32."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+@lru_cache(maxsize=1)
+def _bfloat16_encoder() -> Any:
+    """The encoder's weights in bfloat16: its LSTM, nearly all of an upload's voice check, in
+    half the time (bench.voice: similarities within 0.004 of float32's, the same error rates)."""
+    return copy.deepcopy(_encoder()).to(torch.bfloat16)
+
+
+def _embedded_partials(mels: npt.NDArray[np.float32], bfloat16: bool) -> npt.NDArray[np.float32]:
+    """Each partial utterance's embedding (unit length) through one LSTM pass over the batch."""
+    with torch.inference_mode():
+        if bfloat16 and bfloat16_native():
+            out = _bfloat16_encoder()(torch.from_numpy(mels).to(torch.bfloat16)).float()
+        else:
+            out = _encoder()(torch.from_numpy(mels))
+    embedded: npt.NDArray[np.float32] = out.numpy()
+    return embedded
 
 
 def _to_16k(samples: npt.NDArray[np.float32], rate: int) -> npt.NDArray[np.float32]:
@@ -110,9 +139,10 @@ def voiceprint(artist: str, clips: list[tuple[npt.NDArray[np.float32], int]]) ->
 
 
 def segment_embeddings(
-    samples: npt.NDArray[np.float32], rate: int
+    samples: npt.NDArray[np.float32], rate: int, bfloat16: bool = False
 ) -> tuple[list[tuple[float, float, Embedding]], float]:
-    """(start, end, embedding) per voiced segment, and the total voiced seconds."""
+    """(start, end, embedding) per voiced segment, and the total voiced seconds; `bfloat16`: in
+    bfloat16 where the CPU has it natively."""
     audio = _to_16k(samples, rate)
     segment, hop = int(SEGMENT_S * RATE), int(HOP_S * RATE)
     spans, partials, voiced_total = [], [], 0.0
@@ -127,8 +157,7 @@ def segment_embeddings(
     if not spans:
         return [], voiced_total
     # every segment's partials through the encoder at once: one LSTM pass over a larger batch
-    with torch.inference_mode():
-        embedded = _encoder()(torch.from_numpy(np.concatenate(partials))).numpy()
+    embedded = _embedded_partials(np.concatenate(partials), bfloat16)
     bounds = np.cumsum([len(p) for p in partials])[:-1]
     found = []
     for (start_s, end_s), own in zip(spans, np.split(embedded, bounds), strict=True):
@@ -155,8 +184,9 @@ def match_voiceprints(
     prints: list[Voiceprint],
     threshold: float,
     review_threshold: float,
+    bfloat16: bool = False,
 ) -> VoiceMatches:
-    segments, voiced = segment_embeddings(samples, rate) if prints else ([], 0.0)
+    segments, voiced = segment_embeddings(samples, rate, bfloat16) if prints else ([], 0.0)
     matches = []
     for print_ in prints:
         best = max(

@@ -6,7 +6,7 @@ from decisions.policy import PlatformPolicy
 from detectors.run import (
     Detector,
     ProvenanceSources,
-    VoiceThresholds,
+    VoiceCheck,
     WatermarkModel,
     standard_detectors,
 )
@@ -21,7 +21,9 @@ def worker_detectors(settings: Settings, stores: Stores, people: EsPeopleLookup)
         stores.catalog.lookup(),
         WatermarkModel(settings.watermark_detector, settings.watermark_threshold),
         people,
-        VoiceThresholds(platform.voice_takedown_similarity, platform.voice_review_similarity),
+        VoiceCheck(
+            platform.voice_takedown_similarity, platform.voice_review_similarity, settings.voice_bfloat16
+        ),
         ProvenanceSources(trust_anchors(settings), stores.generated.lookup()),
         stores.compositions.lookup(),
     )

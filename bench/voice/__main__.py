@@ -3,7 +3,8 @@
 Speakers are espeak-ng voices (distinct variant and pitch, English). Each speaker registers a
 voiceprint from three utterances; six more utterances with different words are its genuine
 trials, and each of those is also tried against three other speakers' voiceprints (impostor
-trials). Scores go through the pipeline's own function (detectors.voice.match_voiceprints).
+trials). Scores go through the pipeline's own function (detectors.voice.match_voiceprints), in the
+precision the workers use (`CLEARANCE_VOICE_BFLOAT16`).
 Reported: the equal-error rate and its threshold, and the thresholds at 1 % and 0.1 % false
 accepts, from which the platform policy's takedown and review thresholds are set.
 """
@@ -19,6 +20,7 @@ from rich.progress import Progress
 from corpus.speech import Voice, say, sentence
 from decisions.policy import PlatformPolicy
 from detectors.voice import match_voiceprints, voiceprint
+from model.settings import Settings
 
 SPEAKERS = [
     Voice("en", variant, speed=160, pitch=pitch)
@@ -68,6 +70,7 @@ def threshold_at_far(impostor: np.ndarray, far: float) -> float:
 
 def main() -> None:
     rng = np.random.default_rng(2026)
+    bfloat16 = Settings().voice_bfloat16  # as the workers embed uploads
     prints, tests = [], []
     with Progress(console=console) as progress:
         task = progress.add_task("speakers", total=len(SPEAKERS))
@@ -86,7 +89,9 @@ def main() -> None:
                 candidates = [prints[index]] + [
                     prints[i] for i in rng.choice(others, IMPOSTORS_PER_TEST, replace=False)
                 ]
-                found = match_voiceprints(samples, rate, candidates, threshold=1.0, review_threshold=-1.0)
+                found = match_voiceprints(
+                    samples, rate, candidates, threshold=1.0, review_threshold=-1.0, bfloat16=bfloat16
+                )
                 scores = {m.artist: m.similarity for m in found.matches}
                 genuine.append(scores[prints[index].artist])
                 impostor.extend(scores[p.artist] for p in candidates[1:])

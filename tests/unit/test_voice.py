@@ -83,3 +83,31 @@ def test_segments_are_embedded_as_resemblyzer_embeds_each_one() -> None:
         voiced = np.asarray(trim_long_silences(prepared), dtype=np.float32)
         expected = _encoder().embed_utterance(voiced, rate=SEGMENT_PARTIALS_PER_S)
         assert np.abs(embedding - expected).max() < 1e-5
+
+
+def test_bfloat16_segments_stay_beside_float32_ones() -> None:
+    """Where the CPU has bfloat16, uploads' segments are embedded in it: each embedding stays within
+    what the thresholds can tell apart (bench.voice: similarities within 0.004)."""
+    from detectors.voice import RATE, _to_16k, bfloat16_native, segment_embeddings
+
+    if not bfloat16_native():
+        pytest.skip("this CPU has no native bfloat16")
+    said, said_rate = say(" ".join([SENTENCES] * 3), REGISTERED)
+    speech = _to_16k(said, said_rate)
+    exact, voiced = segment_embeddings(speech, RATE)
+    fast, fast_voiced = segment_embeddings(speech, RATE, bfloat16=True)
+    assert voiced == fast_voiced and [s[:2] for s in exact] == [s[:2] for s in fast]
+    for (_, _, a), (_, _, b) in zip(exact, fast, strict=True):
+        assert not np.array_equal(a, b)  # it did run in bfloat16
+        assert float(np.dot(a, b)) > 0.999
+
+
+def test_without_native_bfloat16_segments_are_embedded_in_float32(monkeypatch: pytest.MonkeyPatch) -> None:
+    from detectors import voice
+
+    monkeypatch.setattr(voice, "bfloat16_native", lambda: False)
+    said, said_rate = say(SENTENCES, REGISTERED)
+    speech = voice._to_16k(said, said_rate)
+    exact, _ = voice.segment_embeddings(speech, voice.RATE)
+    asked, _ = voice.segment_embeddings(speech, voice.RATE, bfloat16=True)
+    assert all(np.array_equal(a[2], b[2]) for a, b in zip(exact, asked, strict=True))
