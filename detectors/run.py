@@ -159,7 +159,11 @@ def standard_detectors(
                 detect.NAME,
                 detect.VERSION,
                 lambda track, _: detect.detect(
-                    track.mono_16k(), MONO_16K_RATE, watermark.source, watermark.threshold
+                    track.mono_16k(),
+                    MONO_16K_RATE,
+                    watermark.source,
+                    watermark.threshold,
+                    screen=track.text.source == "upload",
                 ),
             )
         )

@@ -259,6 +259,7 @@ def provenance_mappings() -> dict[str, Any]:
                     },
                     "watermarked_seconds": {"type": "float"},
                     "per_second": {"type": "float", "index": False},
+                    "read_share": {"type": "float"},
                     "payload": {"type": "integer"},
                     "bit_confidence": {"type": "float", "index": False},
                     "generator_id": {"type": "integer"},

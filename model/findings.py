@@ -212,13 +212,26 @@ class WatermarkDetection(_Result):
     kind: Literal["watermark"] = "watermark"
     model: str = Field(max_length=NAME_CHARS, description="detector checkpoint and its content hash")
     detected: bool
-    probability: float = Field(ge=0, le=1, description="track score: best 5 s window's mean probability")
+    probability: float = Field(
+        ge=0,
+        le=1,
+        description="track score: best 5 s window's mean probability (of a screened upload, its best "
+        "screened second's)",
+    )
     threshold: float = Field(ge=0, le=1, description="score at or above which `detected` is true")
     spans: list[WatermarkSpan]
     watermarked_seconds: float = Field(ge=0)
-    per_second: list[float] = Field(
+    per_second: list[float | None] = Field(
         max_length=86_400,
-        description="mean detection probability of each second of the track (a day at most)",
+        description="mean detection probability of each second of the track (a day at most); None "
+        "for a second not read",
+    )
+    read_share: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="share of the track the detector read: 1, or about a quarter for an upload "
+        "whose screen (one second in four) showed no sign of a watermark",
     )
     payload: int | None = Field(None, description="16-bit payload; None when nothing is detected")
     bit_confidence: list[float] = Field(default_factory=list, description="per bit, 0 (a coin toss) to 1")

@@ -53,8 +53,9 @@ function timeline(record) {
   if (wm) {
     const read = wm.generator_name ? `${wm.generator_name} v${wm.generator_version}` : "no payload";
     const moved = wm.grid_offset_samples ? `; read ${wm.grid_offset_samples} samples off its grid (trimmed or re-placed)` : "";
-    rows.push(`<text x="4" y="${y + 10}">watermark<title>${esc(read)}${wm.generator_registered === false ? " (not a registered generator)" : ""}, score ${wm.probability.toFixed(2)}${esc(moved)}</title></text>`);
-    (wm.per_second || []).forEach((p, i) => rows.push(`<rect class="wm" x="${x(i)}" y="${y + 12 - 12 * p}" width="${Math.max(1, x(i + 1) - x(i))}" height="${12 * p}" fill="#8e44ad"><title>${i} s: ${p.toFixed(2)}</title></rect>`));
+    rows.push(`<text x="4" y="${y + 10}">watermark<title>${esc(read)}${wm.generator_registered === false ? " (not a registered generator)" : ""}, score ${wm.probability.toFixed(2)}${esc(moved)}${wm.read_share < 1 ? `; screened: ${Math.round(100 * wm.read_share)} % read` : ""}</title></text>`);
+    // a second the detector did not read (a screened upload) is null: drawn as nothing
+    (wm.per_second || []).forEach((p, i) => { if (typeof p === "number") rows.push(`<rect class="wm" x="${x(i)}" y="${y + 12 - 12 * p}" width="${Math.max(1, x(i + 1) - x(i))}" height="${12 * p}" fill="#8e44ad"><title>${i} s: ${p.toFixed(2)}</title></rect>`); });
     y += 18;
   }
   const words = [...(record.harassment?.hits || []).flatMap((h) => h.words), ...(record.name_opt_out?.requests || []).map((r) => r.written)];

@@ -101,3 +101,34 @@ def test_only_the_watermarked_stretch_is_reported(song: np.ndarray, marked: np.n
 def test_audio_too_short_to_judge_is_a_clear_error() -> None:
     with pytest.raises(AudioTooShort, match="at least 1 s"):
         detect(np.zeros(8000, dtype=np.float32), 16_000, str(DETECTOR_WEIGHTS), THRESHOLD)
+
+
+def test_a_screened_upload_that_carries_a_watermark_is_read_whole(
+    song: np.ndarray, marked: np.ndarray
+) -> None:
+    """The screen reads one second in four; any sign of a watermark there and the whole track is
+    read, so the finding is the one an unscreened read makes: whole tracks, and a clip pasted in."""
+    mix = song.copy()
+    at = 6 * RATE + 1234
+    mix[at : at + 10 * RATE] = marked[3 * RATE + 77 : 13 * RATE + 77]
+    for audio in (marked, mix):
+        screened = detect(audio, RATE, str(DETECTOR_WEIGHTS), THRESHOLD, screen=True)
+        assert screened.detected and screened.read_share == 1.0
+        assert screened == detect(audio, RATE, str(DETECTOR_WEIGHTS), THRESHOLD)
+
+
+def test_a_screened_upload_without_a_watermark_is_read_a_quarter(song: np.ndarray) -> None:
+    screened = detect(song, RATE, str(DETECTOR_WEIGHTS), THRESHOLD, screen=True)
+    assert not screened.detected and screened.spans == [] and screened.payload is None
+    assert screened.read_share == pytest.approx(0.25, abs=0.05)
+    seconds = screened.per_second
+    assert len(seconds) == 24 and [i for i, p in enumerate(seconds) if p is not None] == [0, 4, 8, 12, 16, 20]
+    assert screened.probability == max(p for p in seconds if p is not None)
+    assert not detect(song, RATE, str(DETECTOR_WEIGHTS), THRESHOLD).detected
+
+
+def test_short_uploads_are_read_whole_even_when_screened(song: np.ndarray) -> None:
+    short = song[: 12 * RATE]
+    screened = detect(short, RATE, str(DETECTOR_WEIGHTS), THRESHOLD, screen=True)
+    assert screened.read_share == 1.0 and None not in screened.per_second
+    assert screened == detect(short, RATE, str(DETECTOR_WEIGHTS), THRESHOLD)
