@@ -26,7 +26,12 @@ the results, comment sections under AI covers, country, dancehall, barbershop an
 y, plain-spoken adults with little slang and few insult words (ex-bandmates, unpaid session
 players, a former manager, fans who turned), americana, blues, spoken word, forum posts and
 e-mails, with murder ballads, true crime and news in which the named person is the victim as hard
-negatives. The split
+negatives; z, South and East African English (amapiano, gqom, kwaito, gengetone, bongo flava, Sheng
+and Tsotsitaal, WhatsApp groups, radio call-ins, a few lines in isiZulu, Swahili and Setswana); za,
+teenagers online (fanfic summaries, Discord role-play, pop-punk and bedroom pop, lower-case group
+chats) and parents on neighbourhood apps; zb, the music business and older musicians (A&R e-mails,
+contract and royalty disputes, lawyers' letters, session players, opera, choirs, brass and wedding
+bands; calm, formal menace). The split
 is by author: the test part shares no writer, no template and no target name with the training
 part.
 `bench/harassment/labelled.jsonl`, the first set written beside the rules, is training material
@@ -43,7 +48,7 @@ from typing import Literal
 HERE = Path(__file__).with_name("harassment")
 SEED = Path(__file__).parent.parent / "bench" / "harassment" / "labelled.jsonl"
 SEED_PEOPLE = ("Taylor Swift", "Drake", "Billie Eilish", "Kanye West", "Ed Sheeran", "Nova Reyes")
-TRAIN_AUTHORS = ("seed", *"abefghijklmnopqrstuvwxy")
+TRAIN_AUTHORS = ("seed", *"abefghijklmnopqrstuvwxy", "z", "za", "zb")
 TEST_AUTHORS = ("c", "d")
 
 Label = Literal["threat", "abuse", "name_request", "none"]

@@ -127,6 +127,9 @@ class Settings(BaseSettings):
         description="processes running the detectors, one core each (default: every core); "
         "0 runs them in the worker's own threads",
     )
+    analysis_pin_cores: bool = Field(
+        True, description="keep each analysis process on a core of its own (of those the worker may use)"
+    )
     analysis_in_flight: int = Field(
         0, ge=0, description="tracks analysed at once by one worker; 0: one per analysis process"
     )

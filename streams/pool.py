@@ -13,6 +13,7 @@ import asyncio
 import ctypes
 import gc
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -77,8 +78,8 @@ class ProcessAnalyzer:
         self._settings = settings
         self._work = work or analyze_in_process
         self._start = start or start_analysis_process
-        self._shared = _Pool(processes, self._start, settings)
-        self._alone = _Pool(1, self._start, settings)
+        self._shared = _Pool(processes, self._start, settings, pin=settings.analysis_pin_cores)
+        self._alone = _Pool(1, self._start, settings, pin=False)
         self._one_at_a_time = asyncio.Lock()
 
     async def analyze(self, submission: TrackSubmitted) -> TrackAnalyzed:
@@ -122,22 +123,27 @@ class ProcessAnalyzer:
 
 
 class _Pool:
-    """A process pool made on first use and replaced once broken."""
+    """A process pool made on first use and replaced once broken; with `pin`, each of its
+    processes is kept on a core of its own (of those the worker may use), in turn."""
 
-    def __init__(self, processes: int, start: Callable[[Settings], Any], settings: Settings) -> None:
-        self._processes, self._start, self._settings = processes, start, settings
+    def __init__(
+        self, processes: int, start: Callable[[Settings], Any], settings: Settings, pin: bool
+    ) -> None:
+        self._processes, self._start, self._settings, self._pin = processes, start, settings, pin
         self._executor: ProcessPoolExecutor | None = None
 
     def current(self) -> ProcessPoolExecutor:
         if self._executor is not None and getattr(self._executor, "_broken", False):
             self.replace(self._executor)  # broken while idle: no track saw it
         if self._executor is None:
+            # not fork: the parent's event loop, Kafka sockets and threads must not be copied
+            context = multiprocessing.get_context("spawn")
+            cores = tuple(sorted(os.sched_getaffinity(0))) if self._pin and self._processes > 1 else ()
             self._executor = ProcessPoolExecutor(
                 max_workers=self._processes,
-                # not fork: the parent's event loop, Kafka sockets and threads must not be copied
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=self._start,
-                initargs=(self._settings,),
+                mp_context=context,
+                initializer=_start_on_a_core,
+                initargs=(self._start, self._settings, context.Value("i", 0), cores),
             )
         return self._executor
 
@@ -152,6 +158,21 @@ class _Pool:
         if self._executor is not None:
             _stop(self._executor)  # a detector still running must not hold the worker's exit
             self._executor = None
+
+
+def _start_on_a_core(
+    start: Callable[[Settings], Any], settings: Settings, started: Any, cores: tuple[int, ...]
+) -> None:
+    """Pool initializer: the next of `cores` for this process (none: the system places it),
+    then `start`. A process that stays on its core keeps its caches warm; left to the system,
+    two busy analysis processes, the worker's event loop, Kafka and Elasticsearch moved about
+    (bench.pipeline: README, How it scales)."""
+    if cores:
+        with started.get_lock():
+            index = started.value
+            started.value += 1
+        os.sched_setaffinity(0, {cores[index % len(cores)]})
+    start(settings)
 
 
 def _stop(executor: ProcessPoolExecutor) -> None:

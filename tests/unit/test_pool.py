@@ -89,3 +89,32 @@ def test_processes_killed_while_idle_are_replaced(pool: ProcessAnalyzer) -> None
     assert asyncio.run(pool.analyze(submission("second"))).track_id == "second"
     kill_every_analysis_process()
     assert asyncio.run(pool.analyze(submission("third"))).track_id == "third"
+
+
+def report_cores(submission: TrackSubmitted) -> TrackAnalyzed:
+    """The cores this analysis process may run on, as the track id ("cores-0-1")."""
+    time.sleep(1)  # both processes take one of the two tracks
+    cores = "-".join(str(c) for c in sorted(os.sched_getaffinity(0)))
+    return TrackAnalyzed(track_id=f"cores-{cores}", submission=submission, findings=[])
+
+
+def cores_of_two_tracks(settings: Settings) -> set[str]:
+    analyzer = ProcessAnalyzer(settings, 2, work=report_cores, start=nothing_to_start)
+
+    async def both() -> list[TrackAnalyzed]:
+        return list(
+            await asyncio.gather(analyzer.analyze(submission("a")), analyzer.analyze(submission("b")))
+        )
+
+    try:
+        return {analysis.track_id for analysis in asyncio.run(both())}
+    finally:
+        analyzer.close()
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
+def test_each_analysis_process_keeps_to_a_core_of_its_own() -> None:
+    allowed = sorted(os.sched_getaffinity(0))
+    assert cores_of_two_tracks(Settings()) == {f"cores-{allowed[0]}", f"cores-{allowed[1]}"}
+    everywhere = "cores-" + "-".join(str(c) for c in allowed)
+    assert cores_of_two_tracks(Settings(analysis_pin_cores=False)) == {everywhere}
