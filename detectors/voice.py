@@ -48,8 +48,8 @@ def bfloat16_native() -> bool:
     """Whether this CPU computes bfloat16 matrix products natively (AVX-512 BF16, AMX): elsewhere
     PyTorch emulates them, slower than float32."""
     try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except (AttributeError, RuntimeError):  # a PyTorch without these probes: assume not
         return False
 
 

@@ -122,9 +122,12 @@ class Settings(BaseSettings):
     index_batch_size: int = Field(200, ge=1)
     index_batch_seconds: float = Field(0.5, gt=0)
     analysis_processes: int = Field(
-        default_factory=lambda: os.cpu_count() or 1,
+        default_factory=lambda: (
+            len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        ),
         ge=0,
-        description="processes running the detectors, one core each (default: every core); "
+        description="processes running the detectors, one core each (default: every core the worker "
+        "may use); "
         "0 runs them in the worker's own threads",
     )
     analysis_pin_cores: bool = Field(

@@ -138,7 +138,7 @@ class _Pool:
         if self._executor is None:
             # not fork: the parent's event loop, Kafka sockets and threads must not be copied
             context = multiprocessing.get_context("spawn")
-            cores = tuple(sorted(os.sched_getaffinity(0))) if self._pin and self._processes > 1 else ()
+            cores = _cores_to_pin(self._processes) if self._pin else ()
             self._executor = ProcessPoolExecutor(
                 max_workers=self._processes,
                 mp_context=context,
@@ -171,8 +171,21 @@ def _start_on_a_core(
         with started.get_lock():
             index = started.value
             started.value += 1
-        os.sched_setaffinity(0, {cores[index % len(cores)]})
+        try:
+            os.sched_setaffinity(0, {cores[index % len(cores)]})
+        except OSError as error:  # the worker's cores changed since: stay where the system puts us
+            log.warning("analysis_process_not_pinned", core=cores[index % len(cores)], error=str(error))
     start(settings)
+
+
+def _cores_to_pin(processes: int) -> tuple[int, ...]:
+    """The worker's cores, one for each of `processes`; none (no pinning) where the system cannot
+    pin, for a single process, or when there are more processes than cores (some cores would
+    carry two processes while others carry one)."""
+    if not hasattr(os, "sched_getaffinity") or processes < 2:
+        return ()
+    cores = tuple(sorted(os.sched_getaffinity(0)))
+    return cores if processes <= len(cores) else ()
 
 
 def _stop(executor: ProcessPoolExecutor) -> None:

@@ -38,12 +38,13 @@ SPAN_PROBABILITY = 0.5
 MIN_SPAN_S = 1.0
 MAX_GAP_S = 1.0
 # An upload is first screened: one second read in every four. Only when a screened second's mean
-# probability reaches the bar is the whole track read (as if unscreened); otherwise the watermark
-# is reported absent. The bar sits far under what carried watermarks score (README, Watermarks).
+# probability reaches the bar (or the detection threshold, when that is lower) is the whole track
+# read (as if unscreened); otherwise the watermark is reported absent. The bar sits far under what
+# carried watermarks score (README, Watermarks).
 SCREEN_READ_S = 1.0
 SCREEN_EVERY_S = 4.0
 SCREEN_BAR = 0.5
-SCREEN_MIN_S = 20.0  # shorter audio is read whole: a screen would save little of it
+SCREEN_MIN_S = 20.0  # this long or shorter, audio is read whole: a screen would save little of it
 
 
 class AudioTooShort(ValueError):
@@ -56,6 +57,7 @@ class FrameScores:
 
     probability: npt.NDArray[np.float32]  # frames
     bit_logits: npt.NDArray[np.float32]  # frames x 16
+    read: npt.NDArray[np.bool_] | None = None  # frames the detector read (a screen); None: all
 
     @property
     def frame_s(self) -> float:
@@ -96,7 +98,7 @@ def frame_scores(model: AudioSealDetector, audio: torch.Tensor) -> FrameScores:
 @torch.inference_mode()
 def screen_scores(model: AudioSealDetector, audio: torch.Tensor) -> FrameScores:
     """The frames of SCREEN_READ_S in every SCREEN_EVERY_S, read as `frame_scores` reads windows;
-    frames not read are NaN."""
+    the others are marked not read."""
     return _read_windows(model, audio, SCREEN_READ_S, SCREEN_EVERY_S)
 
 
@@ -104,12 +106,13 @@ def _read_windows(
     model: AudioSealDetector, audio: torch.Tensor, keep_s: float, every_s: float
 ) -> FrameScores:
     """Windows of `keep_s` starting every `every_s`, each read with its context; the frames
-    between them (when `every_s` > `keep_s`) are NaN."""
+    between them (when `every_s` > `keep_s`) are marked not read."""
     window, context, every = (round(s * SAMPLE_RATE / HOP) * HOP for s in (keep_s, CONTEXT_S, every_s))
     span = window + 2 * context
     read = frame_reader(model, HOP, span)
     total = audio.shape[0]
-    probability = np.full(total // HOP, np.nan, dtype=np.float32)
+    probability = np.zeros(total // HOP, dtype=np.float32)
+    read_frames = np.zeros(total // HOP, dtype=bool)
     bit_logits: npt.NDArray[np.float32] | None = None
     for keep_start in range(0, total, every):
         keep_end = min(keep_start + window, total)
@@ -118,17 +121,18 @@ def _read_windows(
         kept = slice((keep_start - start) // HOP, (keep_end - start) // HOP)
         frames = slice(keep_start // HOP, keep_start // HOP + (kept.stop - kept.start))
         probability[frames] = output.probability[0, kept].numpy()
+        read_frames[frames] = True
         if bit_logits is None:
-            bit_logits = np.full((total // HOP, output.bit_logits.shape[-1]), np.nan, dtype=np.float32)
+            bit_logits = np.zeros((total // HOP, output.bit_logits.shape[-1]), dtype=np.float32)
         bit_logits[frames] = output.bit_logits[0, kept].numpy()
     if bit_logits is None:  # no audio at all
         bit_logits = np.zeros((0, 0), dtype=np.float32)
-    return FrameScores(probability=probability, bit_logits=bit_logits)
+    return FrameScores(probability, bit_logits, None if read_frames.all() else read_frames)
 
 
 def best_screened_second(screened: FrameScores) -> float:
     """The highest mean probability of a screened second."""
-    read = np.flatnonzero(~np.isnan(screened.probability))
+    read = np.arange(len(screened.probability)) if screened.read is None else np.flatnonzero(screened.read)
     groups = np.split(screened.probability[read], np.flatnonzero(np.diff(read) > 1) + 1)
     return max((float(g.mean()) for g in groups if g.size), default=0.0)
 
@@ -173,8 +177,10 @@ def per_second(scores: FrameScores) -> list[float | None]:
     count = -(-scores.probability.shape[0] // frames_per_second)
     seconds: list[float | None] = []
     for i in range(count):
-        second = scores.probability[i * frames_per_second : (i + 1) * frames_per_second]
-        read = second[~np.isnan(second)]
+        second = slice(i * frames_per_second, (i + 1) * frames_per_second)
+        read = scores.probability[second]
+        if scores.read is not None:
+            read = read[scores.read[second]]
         seconds.append(round(float(read.mean()), 4) if read.size else None)
     return seconds
 
@@ -225,12 +231,14 @@ def detect(
         raise AudioTooShort(
             f"audio is {duration:.2f} s long; the watermark detector needs at least {MIN_SECONDS:.0f} s"
         )
+    if not np.isfinite(samples).all():
+        raise ValueError("the audio holds samples that are not numbers (NaN or infinity): not judged")
     model, version = load_detector(source)
     audio = to_mono_16k(samples, sample_rate)
-    if screen and duration >= SCREEN_MIN_S:
+    if screen and duration > SCREEN_MIN_S:
         screened = screen_scores(model, audio)
         best = best_screened_second(screened)
-        if best < SCREEN_BAR:
+        if best < min(SCREEN_BAR, threshold) and np.isfinite(best):
             return WatermarkDetection(
                 model=version,
                 detected=False,
@@ -239,7 +247,7 @@ def detect(
                 spans=[],
                 watermarked_seconds=0.0,
                 per_second=per_second(screened),
-                read_share=round(float(np.mean(~np.isnan(screened.probability))), 4),
+                read_share=round(float(np.mean(screened.read)) if screened.read is not None else 1.0, 4),
             )
     scores = frame_scores(model, audio)
     probability = track_score(scores)

@@ -124,7 +124,7 @@ class CollapsedFrameReader(FrameReader):
         )
 
 
-@lru_cache(maxsize=8)  # two readers a model: the detection windows' and the grid search's
+@lru_cache(maxsize=8)  # three readers a model: the detection windows', the screen's, the grid search's
 def frame_reader(model: AudioSealDetector, hop: int, window: int | None = None) -> FrameReader:
     """The fastest reader of this detector; `window`: the length (samples) of the single-audio
     windows it will read most, which then go through ONNX Runtime (runtime.py)."""

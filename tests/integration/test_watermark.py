@@ -61,3 +61,42 @@ def test_the_record_names_the_generator(watermarked_record: dict[str, Any]) -> N
     assert (watermark["generator_name"], watermark["generator_version"]) == ("clearance-remix", 2)
     assert watermark["generator_registered"] is True
     assert watermark["grid_offset_samples"] != 0.0  # read after finding the grid again
+
+
+def _decided(
+    live_settings: Settings, es: Elasticsearch, path: Any, track_id: str, what: str
+) -> dict[str, Any]:
+    sub = submission_for(path, TrackMetadata(title="Long Upload", track_id=track_id), live_settings)
+    publish(live_settings, (sub.track_id, sub.to_bytes()))
+    record: dict[str, Any] = eventually(decided_record(es, live_settings, sub), what=what)
+    return record
+
+
+def test_a_long_upload_is_screened_and_a_watermark_inside_it_still_found(
+    live_settings: Settings,
+    es: Elasticsearch,
+    worker: subprocess.Popen[bytes],
+    tmp_path: Any,
+) -> None:
+    """Uploads over 20 s are screened (one second in four) and indexed with the seconds not read
+    as null; one with a generated clip pasted in is read whole and the clip found."""
+    song = synth.song(seed=4344, seconds=32.0, rate=RATE)
+    plain = tmp_path / "long-original.flac"
+    soundfile.write(plain, song, RATE)
+    screened = _decided(live_settings, es, plain, "it-long-original", "the long original's decision")[
+        "watermark"
+    ]
+    assert screened["detected"] is False and screened["read_share"] < 0.4
+    assert None in screened["per_second"] and any(p is not None for p in screened["per_second"])
+
+    pasted = song.copy()
+    clip = embed(
+        synth.song(seed=4345, seconds=12.0, rate=RATE), RATE, PAYLOAD, live_settings.watermark_generator
+    )
+    pasted[9 * RATE + 321 : 9 * RATE + 321 + len(clip)] = clip
+    mixed = tmp_path / "long-with-a-generated-clip.flac"
+    soundfile.write(mixed, pasted, RATE)
+    found = _decided(live_settings, es, mixed, "it-long-with-clip", "the pasted clip's decision")["watermark"]
+    assert found["detected"] is True and found["read_share"] == 1.0
+    assert found["generator_name"] == "clearance-remix"
+    assert None not in found["per_second"]

@@ -112,9 +112,22 @@ def cores_of_two_tracks(settings: Settings) -> set[str]:
         analyzer.close()
 
 
-@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs two cores to pin"
+)
 def test_each_analysis_process_keeps_to_a_core_of_its_own() -> None:
     allowed = sorted(os.sched_getaffinity(0))
     assert cores_of_two_tracks(Settings()) == {f"cores-{allowed[0]}", f"cores-{allowed[1]}"}
     everywhere = "cores-" + "-".join(str(c) for c in allowed)
     assert cores_of_two_tracks(Settings(analysis_pin_cores=False)) == {everywhere}
+
+
+def test_processes_are_pinned_only_when_each_gets_a_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streams import pool as module
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {2, 5}, raising=False)
+    assert module._cores_to_pin(2) == (2, 5)
+    assert module._cores_to_pin(3) == ()  # one core would carry two processes, the other one
+    assert module._cores_to_pin(1) == ()
+    monkeypatch.delattr(os, "sched_getaffinity")
+    assert module._cores_to_pin(2) == ()  # a system that cannot pin

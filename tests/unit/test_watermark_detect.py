@@ -132,3 +132,27 @@ def test_short_uploads_are_read_whole_even_when_screened(song: np.ndarray) -> No
     screened = detect(short, RATE, str(DETECTOR_WEIGHTS), THRESHOLD, screen=True)
     assert screened.read_share == 1.0 and None not in screened.per_second
     assert screened == detect(short, RATE, str(DETECTOR_WEIGHTS), THRESHOLD)
+
+
+def test_audio_with_samples_that_are_not_numbers_is_refused(song: np.ndarray) -> None:
+    """A float WAV may carry NaN: the screen must not read it as an absent watermark."""
+    hostile = song.copy()
+    hostile[4 * RATE - 5000 :: 4 * RATE] = np.nan
+    with pytest.raises(ValueError, match="not numbers"):
+        detect(hostile, RATE, str(DETECTOR_WEIGHTS), THRESHOLD, screen=True)
+
+
+def test_the_screen_bar_never_sits_above_the_detection_threshold(
+    song: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever a screened second would have to reach, a threshold set lower wins: with the
+    threshold at 0, every screened upload is read whole."""
+    from detectors.watermark import detect as module
+
+    monkeypatch.setattr(module, "SCREEN_BAR", 2.0)  # a bar nothing reaches
+    assert detect(song, RATE, str(DETECTOR_WEIGHTS), 0.0, screen=True).read_share == 1.0
+
+
+def test_an_upload_of_exactly_twenty_seconds_is_read_whole(song: np.ndarray) -> None:
+    found = detect(song[: 20 * RATE], RATE, str(DETECTOR_WEIGHTS), THRESHOLD, screen=True)
+    assert found.read_share == 1.0
