@@ -15,6 +15,7 @@ import numpy.typing as npt
 import torch
 import torchaudio.functional as AF
 
+from detectors.cpu import bfloat16_native
 from model.findings import VoiceMatch, VoiceMatches
 
 NAME = "voice_opt_out"
@@ -41,16 +42,6 @@ def _encoder() -> Any:
     from resemblyzer import VoiceEncoder
 
     return VoiceEncoder("cpu", verbose=False)
-
-
-@lru_cache(maxsize=1)
-def bfloat16_native() -> bool:
-    """Whether this CPU computes bfloat16 matrix products natively (AVX-512 BF16, AMX): elsewhere
-    PyTorch emulates them, slower than float32."""
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except (AttributeError, RuntimeError):  # a PyTorch without these probes: assume not
-        return False
 
 
 @lru_cache(maxsize=1)

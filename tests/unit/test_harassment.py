@@ -149,3 +149,20 @@ def test_short_lower_case_and_bent_names_are_targets_when_the_text_speaks_of_a_p
 )
 def test_a_word_that_only_looks_like_a_short_name_is_no_target(text: str) -> None:
     assert [u for u in units(TrackText.one_field("lyrics", text), LOOSE) if u.targets] == []
+
+
+def test_the_encoder_in_bfloat16_reads_as_in_float32() -> None:
+    """Where the CPU has bfloat16 the detector runs MiniLM in it: its encodings stay near
+    float32's, far nearer than what tells a threat from praise."""
+    from detectors.cpu import bfloat16_native
+
+    if not bfloat16_native():
+        pytest.skip("this CPU has no native bfloat16")
+    texts = ["I will hurt Alex tonight", "Alex sang beautifully at the O2", "alex is a clown lol"]
+    exact, fast = (
+        tuned_encoder(Adapter(1.0, {}))(texts),
+        tuned_encoder(Adapter(1.0, {}), bfloat16=True)(texts),
+    )
+    assert not np.array_equal(exact, fast)  # it did run in bfloat16
+    cosine = (exact * fast).sum(axis=1) / np.linalg.norm(exact, axis=1) / np.linalg.norm(fast, axis=1)
+    assert cosine.min() > 0.99
