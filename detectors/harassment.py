@@ -243,8 +243,8 @@ def base_transformer() -> torch.nn.Module:
 
 def tuned_encoder(adapter: Adapter, bfloat16: bool = False) -> Encode:
     """`Encode` over a copy of MiniLM with `adapter` merged into its weights; with `bfloat16`, its
-    weights in bfloat16 (the detector, where the CPU has it natively: the text checks a fifth
-    faster, and `bench.harassment` the same on every figure)."""
+    weights in bfloat16 (the detector, where the CPU has it natively: the text checks nearly a
+    third faster, and `bench.harassment` the same on every figure)."""
     import torch
 
     base = base_encoder()
