@@ -31,7 +31,13 @@ and Tsotsitaal, WhatsApp groups, radio call-ins, a few lines in isiZulu, Swahili
 teenagers online (fanfic summaries, Discord role-play, pop-punk and bedroom pop, lower-case group
 chats) and parents on neighbourhood apps; zb, the music business and older musicians (A&R e-mails,
 contract and royalty disputes, lawyers' letters, session players, opera, choirs, brass and wedding
-bands; calm, formal menace). The split
+bands; calm, formal menace); zc, Caribbean and Black British English (roots reggae, dub, lovers rock,
+bashment, UK garage, jungle and drum & bass MCs, pirate radio, reaction videos; more titles, many
+with only a nickname); zd, obsessive fans whose devotion turns menacing, bitter ex-fans and
+resentment aimed at women artists, conspiracy commenters, nu-metal, emo rap and industrial (calm,
+second-person, conditional threats with no weapon words); ze, East and South-East Asian pop and its
+diaspora (Mandopop, Cantopop, idol survival shows, V-pop, luk thung, OPM; livestream comments, KTV,
+fan translation accounts, prompts in English as a second language). The split
 is by author: the test part shares no writer, no template and no target name with the training
 part.
 `bench/harassment/labelled.jsonl`, the first set written beside the rules, is training material
@@ -48,7 +54,7 @@ from typing import Literal
 HERE = Path(__file__).with_name("harassment")
 SEED = Path(__file__).parent.parent / "bench" / "harassment" / "labelled.jsonl"
 SEED_PEOPLE = ("Taylor Swift", "Drake", "Billie Eilish", "Kanye West", "Ed Sheeran", "Nova Reyes")
-TRAIN_AUTHORS = ("seed", *"abefghijklmnopqrstuvwxy", "z", "za", "zb")
+TRAIN_AUTHORS = ("seed", *"abefghijklmnopqrstuvwxy", "z", "za", "zb", "zc", "zd", "ze")
 TEST_AUTHORS = ("c", "d")
 
 Label = Literal["threat", "abuse", "name_request", "none"]
