@@ -11,7 +11,11 @@ bins. A match:
    cell is set where each is among the other's nearest few;
 3. the longest, densest diagonal stretch of it by local alignment (Qmax), whose steps allow the
    beat tracker to count one song twice as fast as the other; the path's ends give the stretch
-   in the upload and in the reference, and its time spans the tempo ratio.
+   in the upload and in the reference, and its time spans the tempo ratio;
+4. the lead line along that stretch: songs on one progression share their chords, not their
+   tune. Per half beat the print keeps the pitch class of the most salient pitch (harmonic
+   summation) once what is held over a few beats (chords, pads, drones) is taken away; the share
+   of aligned half beats whose lead agrees, in the found key, weighs the score.
 
 Retrieval: a fixed-length vector per section (the 2D Fourier transform magnitude of a patch of
 beat chroma, Bertin-Mahieux and Ellis 2012), invariant to key and to where the patch starts,
@@ -21,8 +25,9 @@ searched by nearest neighbours; alignment runs on the shortlist only.
 from __future__ import annotations
 
 import base64
+import functools
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 import numpy as np
@@ -32,8 +37,9 @@ from detectors.spectrum import frame_spectra
 from model.findings import CompositionMatch, CompositionMatches, CompositionMetadata, CompositionSegment
 
 NAME = "composition_match"
-VERSION = "0.2.0"  # of the matcher: what findings it makes
+VERSION = "0.3.0"  # of the matcher: what findings it makes
 PRINT_VERSION = "0.1.0"  # of the print: registered prints stay valid while it holds
+LEAD_VERSION = "0.1.0"  # of the lead line (prints registered without one are matched on chroma)
 
 RATE = 22050
 HOP = 512
@@ -52,16 +58,31 @@ EMBED_STEPS = EMBED_BEATS * SUBDIVISIONS
 READING_PACE_RATIO = 1.5  # a tempo reading this far from the reference's pace is not aligned
 MAX_QUERY_SECTIONS = 24  # per tempo reading: sections overlap 3x, so 24 spread evenly still cover 3.5 minutes
 SPECTRUM_BLOCK = 64  # frames whose spectra are taken at once
+LEAD_LOW, LEAD_HIGH = 55, 91  # MIDI range of the lead line's candidate pitches (G3 up to G6)
+LEAD_CANDIDATES_PER_SEMITONE = 3
+LEAD_HARMONICS, LEAD_HARMONIC_WEIGHT = 8, 0.8  # harmonic summation: weight 0.8^(h-1) of harmonic h
+LEAD_HELD_STEPS = 9  # salience held this many half beats (a bar and more) is accompaniment
+NO_PITCH = 255  # a half beat where no pitch stands out above what is held
 
 Floats = npt.NDArray[np.float32]
 
 
+Steps = npt.NDArray[np.uint8]
+
+
+def _no_lead() -> Steps:
+    return np.zeros(0, np.uint8)
+
+
 @dataclass(frozen=True)
 class CoverPrint:
-    """Beat times (seconds) and the chroma between each beat and the next (unit vectors)."""
+    """Beat times (seconds), the chroma between each beat and the next (unit vectors) and the
+    lead line's pitch class there (NO_PITCH where none stands out; empty for a print made
+    before the lead line was, which is then matched on chroma alone)."""
 
     beats: Floats  # n + 1 boundaries
     chroma: Floats  # n x 12
+    lead: Steps = field(default_factory=_no_lead)  # n pitch classes, or empty
 
     @property
     def duration_s(self) -> float:
@@ -70,7 +91,7 @@ class CoverPrint:
 
 @dataclass(frozen=True)
 class CoverAlignment:
-    score: float  # Qmax (aligned steps, less gaps) x agreement^AGREEMENT_POWER
+    score: float  # Qmax (aligned steps, less gaps) x agreement^AGREEMENT_POWER (chroma only)
     transposition: int  # semitones the upload is above the reference, -5..+6
     tempo_factor: float  # how many times as fast as the reference the upload plays
     upload_start_s: float
@@ -91,12 +112,61 @@ def cover_print(samples: Floats, sample_rate: int) -> CoverPrint:
     if len(beats) < 2:
         return CoverPrint(np.zeros(0, np.float32), np.zeros((0, 12), np.float32))
     frames = _subdivided(beats, SUBDIVISIONS)
-    chroma = librosa.feature.chroma_stft(
-        S=_power_spectrogram(y, N_FFT), sr=RATE, n_fft=N_FFT, hop_length=HOP, tuning=0.0
-    )
+    power = _power_spectrogram(y, N_FFT)
+    chroma = librosa.feature.chroma_stft(S=power, sr=RATE, n_fft=N_FFT, hop_length=HOP, tuning=0.0)
     between = np.stack([chroma[:, a:b].mean(axis=1) for a, b in itertools.pairwise(frames)])
     times = librosa.frames_to_time(frames, sr=RATE, hop_length=HOP)
-    return CoverPrint(times.astype(np.float32), _unit_rows(between.astype(np.float32)))
+    lead = _lead_line(power, frames)
+    return CoverPrint(times.astype(np.float32), _unit_rows(between.astype(np.float32)), lead)
+
+
+def lead_line(samples: Floats, sample_rate: int, beats: Floats) -> Steps:
+    """The lead line of mono audio between the given step boundaries (seconds): what
+    `cover_print` computes, for a print whose beats are already known."""
+    import librosa
+
+    y = samples if sample_rate == RATE else librosa.resample(samples, orig_sr=sample_rate, target_sr=RATE)
+    frames = np.rint(np.asarray(beats, dtype=np.float64) * RATE / HOP).astype(np.int64)
+    return _lead_line(_power_spectrogram(y, N_FFT), frames)
+
+
+def _lead_line(power: Floats, frames: npt.NDArray[np.int64]) -> Steps:
+    """Per step between consecutive `frames`: the pitch class of the candidate pitch whose
+    harmonics sound strongest once what is held over LEAD_HELD_STEPS steps is taken away (the
+    median over them), NO_PITCH where nothing stands out. The chords of a bar are held; a tune
+    moves. Salience is linear in the magnitudes, so each step's mean magnitude is summed."""
+    from scipy.ndimage import median_filter
+
+    pitch_classes, weights = _harmonic_sum()
+    spectra = power.T  # frames x bins, contiguous
+    if len(frames) < 2 or not len(spectra):
+        return _no_lead()
+    bounds = np.clip(frames, 0, len(spectra) - 1)
+    ends = np.maximum(bounds[1:], bounds[:-1] + 1)
+    # magnitudes a step at a time: a whole track's square roots would pass through memory
+    steps = np.stack([np.sqrt(spectra[a:b]).mean(axis=0) for a, b in zip(bounds[:-1], ends, strict=True)])
+    salience = steps @ weights.T  # steps x candidates
+    moving = np.maximum(salience - median_filter(salience, size=(LEAD_HELD_STEPS, 1), mode="nearest"), 0.0)
+    best = moving.argmax(axis=1)
+    stands_out = moving[np.arange(len(moving)), best] > 0
+    return np.where(stands_out, pitch_classes[best], NO_PITCH).astype(np.uint8)
+
+
+@functools.cache
+def _harmonic_sum() -> tuple[npt.NDArray[np.int64], Floats]:
+    """The candidate pitches' classes and their weights over the spectrum's bins: each harmonic
+    h of the candidate, LEAD_HARMONIC_WEIGHT^(h-1), spread over the bins within a semitone of it
+    (cosine squared)."""
+    frequencies = np.arange(N_FFT // 2 + 1) * RATE / N_FFT
+    per_semitone = LEAD_CANDIDATES_PER_SEMITONE
+    candidates = LEAD_LOW + np.arange((LEAD_HIGH - LEAD_LOW) * per_semitone) / per_semitone
+    bin_pitch = 69 + 12 * np.log2(np.maximum(frequencies, 1e-6) / 440)
+    weights = np.zeros((len(candidates), len(frequencies)))
+    for h in range(1, LEAD_HARMONICS + 1):
+        distance = np.abs(bin_pitch[None, :] - (candidates[:, None] + 12 * np.log2(h)))
+        spread = np.where(distance < 1.0, np.cos(distance * np.pi / 2) ** 2, 0.0)
+        weights += spread * LEAD_HARMONIC_WEIGHT ** (h - 1)
+    return np.rint(candidates).astype(np.int64) % 12, weights.astype(np.float32)
 
 
 def _power_spectrogram(y: Floats, n_fft: int) -> Floats:
@@ -144,8 +214,15 @@ def pack(p: CoverPrint) -> str:
     return base64.b64encode(head + body).decode("ascii")
 
 
-def unpack(text: str) -> CoverPrint:
-    """The stored print; an empty one (which matches nothing) for text that is not a print."""
+def pack_lead(p: CoverPrint) -> str:
+    """The lead line for a catalog document: a byte per step (its pitch class, or NO_PITCH)."""
+    return base64.b64encode(p.lead.astype(np.uint8).tobytes()).decode("ascii")
+
+
+def unpack(text: str, lead: str = "") -> CoverPrint:
+    """The stored print; an empty one (which matches nothing) for text that is not a print. A
+    lead line that is absent, not a lead line or not one per step is left out: the print is
+    then matched on chroma alone."""
     try:
         raw = np.frombuffer(base64.b64decode(text, validate=True), dtype=np.uint8)
     except ValueError:
@@ -156,7 +233,18 @@ def unpack(text: str) -> CoverPrint:
     rows = raw[4:].reshape(-1, 16)
     ms = rows[:, :4].copy().view(">u4").reshape(-1).astype(np.float64)
     beats = np.concatenate([[first], ms]) / 1000
-    return CoverPrint(beats.astype(np.float32), _unit_rows(rows[:, 4:].astype(np.float32)))
+    chroma = _unit_rows(rows[:, 4:].astype(np.float32))
+    return CoverPrint(beats.astype(np.float32), chroma, _unpacked_lead(lead, len(chroma)))
+
+
+def _unpacked_lead(text: str, steps: int) -> Steps:
+    try:
+        raw = np.frombuffer(base64.b64decode(text, validate=True), dtype=np.uint8)
+    except ValueError:
+        return _no_lead()
+    if len(raw) != steps or not np.all((raw < 12) | (raw == NO_PITCH)):
+        return _no_lead()
+    return raw.copy()
 
 
 def section_vectors(p: CoverPrint) -> list[tuple[float, Floats]]:
@@ -331,21 +419,89 @@ class CompositionLookup(Protocol):
 
 @dataclass(frozen=True)
 class CoverParams:
-    """When an alignment is a cover. Two tests, both calibrated on development covers and
-    held-back songs of the same generator (bench/covers):
+    """When an alignment is a cover. Three tests, calibrated on development covers and held-back
+    songs of the same generator (bench/covers):
+    - the lead line: the chroma alignment's score is weighed by how much the two lead lines
+      agree along it, (agreement / LEAD_NORM) ** lead_power, and a stretch whose leads agree
+      less than lead_floor is no cover (songs on one progression share chords, not tunes);
     - the acceptance line: a longer upload aligns further by chance, so the score needed grows
       with the upload's length in steps;
     - the ratio test: songs on one progression and groove all align with an upload to some
       degree; its song stands out from the others that align over the same stretch of it
-      (a medley's songs, each on its own stretch, do not compete)."""
+      (a medley's songs, each on its own stretch, do not compete).
+    A performance registered before prints had a lead line is judged on chroma alone, against
+    the line calibrated for that."""
 
-    line_base: float = 29.0
-    line_per_step: float = 0.15
+    line_base: float = 20.0
+    line_per_step: float = 0.1
+    lead_power: float = 2.5
+    lead_floor: float = 0.0
+    chroma_only_line_base: float = 29.0
+    chroma_only_line_per_step: float = 0.15
     ratio: float = 1.8
     shortlist: int = 30  # performances aligned per upload
 
-    def line(self, steps: int) -> float:
-        return self.line_base + self.line_per_step * steps
+    def line(self, steps: int, with_lead: bool = True) -> float:
+        if with_lead:
+            return self.line_base + self.line_per_step * steps
+        return self.chroma_only_line_base + self.chroma_only_line_per_step * steps
+
+    def weighed(self, score: float, lead: float | None) -> float:
+        return score if lead is None else score * (max(lead, 1e-6) / LEAD_NORM) ** self.lead_power
+
+    def accepts(self, judged: Judgement, steps: int) -> bool:
+        """Above the line, and a lead line (where both have one) that agrees enough; the ratio
+        test is the matcher's."""
+        if judged.lead is not None and judged.lead < self.lead_floor:
+            return False
+        return judged.score > self.line(steps, with_lead=judged.lead is not None)
+
+
+LEAD_NORM = 0.7  # a lead agreement that leaves the chroma score as it is
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A performance's best alignment with the upload, as the acceptance tests see it."""
+
+    performance: Performance
+    alignment: CoverAlignment
+    lead: float | None  # share of the aligned half beats whose lead lines agree; None: no lead line
+    score: float  # the alignment's score weighed by `lead`
+
+
+def judged(variants: list[CoverPrint], performance: Performance, params: CoverParams) -> Judgement | None:
+    """The upload's (`variants[0]` as tracked, then its other tempo readings) best alignment with
+    `performance`, weighed by its lead line's agreement."""
+    found = best_alignment(variants, performance.print)
+    if found is None:
+        return None
+    lead = lead_agreement(variants[0], performance.print, found)
+    return Judgement(performance, found, lead, params.weighed(found.score, lead))
+
+
+def lead_agreement(upload: CoverPrint, reference: CoverPrint, found: CoverAlignment) -> float | None:
+    """Of the upload's steps inside the aligned stretch, the share whose lead pitch class is the
+    reference's at the matching time (mapped linearly along the stretch, a step either side
+    allowed for the beat trackers' jitter), in the found key; None if either has no lead line."""
+    if len(upload.lead) != len(upload.chroma) or len(reference.lead) != len(reference.chroma):
+        return None
+    if not len(upload.lead) or not len(reference.lead):
+        return None
+    u0, u1, r0, r1 = found.upload_start_s, found.upload_end_s, found.reference_start_s, found.reference_end_s
+    middles = (upload.beats[:-1] + upload.beats[1:]) / 2
+    inside = np.flatnonzero((middles >= u0) & (middles <= u1))
+    if not len(inside) or u1 <= u0:
+        return 0.0
+    at = r0 + (middles[inside] - u0) * (r1 - r0) / (u1 - u0)
+    steps = np.clip(np.searchsorted(reference.beats, at) - 1, 0, len(reference.lead) - 1)
+    heard = upload.lead[inside].astype(np.int64)
+    agrees = np.zeros(len(inside), dtype=bool)
+    for jitter in (-1, 0, 1):
+        written = reference.lead[np.clip(steps + jitter, 0, len(reference.lead) - 1)].astype(np.int64)
+        same = (written + found.transposition) % 12 == heard
+        agrees |= (written != NO_PITCH) & (heard != NO_PITCH) & same
+    return float(agrees.mean())
 
 
 class CoverMatcher:
@@ -357,17 +513,17 @@ class CoverMatcher:
             return CompositionMatches(matches=[], candidates_considered=0, too_short=True)
         variants = tempo_variants(upload)
         keys = self.lookup.candidates(query_vectors(variants))[: self.params.shortlist]
-        best: dict[str, tuple[Performance, CoverAlignment]] = {}
+        best: dict[str, Judgement] = {}
         for performance in self.lookup.performances(keys):
-            found = best_alignment(variants, performance.print)
+            found = judged(variants, performance, self.params)
             work = performance.metadata.work_id
-            if found is not None and (work not in best or found.score > best[work][1].score):
-                best[work] = (performance, found)
-        line = self.params.line(len(upload.chroma))
+            if found is not None and (work not in best or found.alignment.score > best[work].alignment.score):
+                best[work] = found
         matches = [
-            _composition_match(performance, found, upload_s)
-            for work, (performance, found) in best.items()
-            if found.score > line and found.score >= self.params.ratio * _rival(work, found, best)
+            _composition_match(found, upload_s)
+            for work, found in best.items()
+            if self.params.accepts(found, len(upload.chroma))
+            and found.score >= self.params.ratio * _rival(work, found, best)
         ]
         matches.sort(key=lambda m: (-m.score, m.work_id))
         return CompositionMatches(matches=matches, candidates_considered=len(keys), too_short=False)
@@ -396,13 +552,13 @@ def query_vectors(variants: list[CoverPrint]) -> list[Floats]:
     return found
 
 
-def _rival(work: str, found: CoverAlignment, best: dict[str, tuple[Performance, CoverAlignment]]) -> float:
+def _rival(work: str, found: Judgement, best: dict[str, Judgement]) -> float:
     """The best score of another composition aligned over most of the same stretch."""
     return max(
         (
             other.score
-            for other_work, (_, other) in best.items()
-            if other_work != work and _overlap(found, other) >= 0.5
+            for other_work, other in best.items()
+            if other_work != work and _overlap(found.alignment, other.alignment) >= 0.5
         ),
         default=0.0,
     )
@@ -436,7 +592,8 @@ def _steps_per_second(p: CoverPrint) -> float:
     return (len(p.beats) - 1) / p.duration_s if p.duration_s > 0 else 0.0
 
 
-def _composition_match(performance: Performance, found: CoverAlignment, upload_s: float) -> CompositionMatch:
+def _composition_match(judged: Judgement, upload_s: float) -> CompositionMatch:
+    found, performance = judged.alignment, judged.performance
     segment = CompositionSegment(
         upload_start_s=round(found.upload_start_s, 2),
         upload_end_s=round(found.upload_end_s, 2),
@@ -445,7 +602,8 @@ def _composition_match(performance: Performance, found: CoverAlignment, upload_s
         performance=performance.performance,
         transposition_semitones=found.transposition,
         tempo_factor=round(found.tempo_factor, 4),
-        score=round(found.score, 2),
+        score=round(judged.score, 2),
+        lead_agreement=None if judged.lead is None else round(judged.lead, 3),
     )
     seconds = found.upload_end_s - found.upload_start_s
     return CompositionMatch(

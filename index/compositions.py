@@ -31,6 +31,7 @@ def print_document(work_id: str, performance: str, cover_print: CoverPrint) -> d
         "prints_version": covers.PRINT_VERSION,
         "beat_count": len(cover_print.chroma),
         "print": covers.pack(cover_print),
+        "lead": covers.pack_lead(cover_print),
         "sections": [
             {"start_s": round(start, 2), "vector": [round(float(x), 5) for x in vector]}
             for start, vector in covers.section_vectors(cover_print)
@@ -176,7 +177,7 @@ class EsCompositionLookup:
         if revision in self._cache:
             self._cache.move_to_end(revision)
             return self._cache[revision]
-        made = covers.unpack(doc["_source"]["print"])
+        made = covers.unpack(doc["_source"]["print"], doc["_source"].get("lead", ""))
         self._cache[revision] = made
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

@@ -377,6 +377,7 @@ def composition_prints_mappings() -> dict[str, Any]:
             "prints_version": _KEYWORD,
             "beat_count": {"type": "integer"},
             "print": {"type": "binary"},
+            "lead": {"type": "binary"},  # the lead line, a pitch class per step (prints since 2026-12-06)
             "sections": {
                 "type": "nested",
                 "properties": {

@@ -165,7 +165,18 @@ class CompositionSegment(BaseModel):
     )
     transposition_semitones: int = Field(ge=-6, le=6, description="how far above the performance")
     tempo_factor: float = Field(gt=0, description="how many times as fast as the performance")
-    score: float = Field(description="aligned beats, less gaps (Qmax)")
+    score: float = Field(
+        description="aligned beats, less gaps (Qmax), weighed by how much the phrases and the lead "
+        "lines agree"
+    )
+    lead_agreement: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="share of the aligned half beats whose lead line (the tune over the chords) has the "
+        "performance's pitch class in the found key; null when the performance was registered before "
+        "prints had a lead line",
+    )
 
 
 class CompositionMatch(CompositionMetadata):

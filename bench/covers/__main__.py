@@ -34,8 +34,9 @@ from detectors.covers import (
     CoverPrint,
     Floats,
     Performance,
-    best_alignment,
     cover_print,
+    judged,
+    lead_line,
     pack,
     query_vectors,
     ranked_candidates,
@@ -106,6 +107,20 @@ def _cached_print(key: str, make: Callable[[], CoverPrint]) -> CoverPrint:
     return made
 
 
+def _with_lead(
+    key: str, made: CoverPrint, path: Path, start_s: float = 0.0, seconds: float | None = None
+) -> CoverPrint:
+    """The print with its lead line (cached apart: the chroma's cache outlives a new lead line)."""
+    cache = CACHE / "leads" / f"{covers.LEAD_VERSION}-{covers.PRINT_VERSION}" / f"{key}.txt"
+    if not cache.exists():
+        audio, rate = _mono(path)
+        end = None if seconds is None else int((start_s + seconds) * rate)
+        lead = lead_line(audio[int(start_s * rate) : end], rate, made.beats)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(covers.pack_lead(CoverPrint(made.beats, made.chroma, lead)))
+    return unpack(pack(made), cache.read_text())
+
+
 def _mono(path: Path) -> tuple[np.ndarray[Any, np.dtype[np.float32]], int]:
     audio, rate = soundfile.read(path, dtype="float32")
     return (audio.mean(axis=1) if audio.ndim > 1 else audio).astype(np.float32), int(rate)
@@ -127,9 +142,15 @@ def queries_of(item: Item) -> list[Query]:
     info = soundfile.info(item.path)
     seconds = info.frames / info.samplerate
     stem = f"{item.split}-{item.path.stem}"
-    full = _cached_print(stem, lambda: _print_of(item.path))
+    full = _with_lead(stem, _cached_print(stem, lambda: _print_of(item.path)), item.path)
     start = _excerpt_start(item, seconds)
-    excerpt = _cached_print(f"{stem}-x30", lambda: _print_of(item.path, start, EXCERPT_S))
+    excerpt = _with_lead(
+        f"{stem}-x30",
+        _cached_print(f"{stem}-x30", lambda: _print_of(item.path, start, EXCERPT_S)),
+        item.path,
+        start,
+        EXCERPT_S,
+    )
     return [
         Query(item, "full", full, seconds),
         Query(item, "excerpt", excerpt, min(EXCERPT_S, seconds - start)),
@@ -140,7 +161,9 @@ def master_performance(seed: int) -> Performance:
     return Performance(
         composition_of(seed),
         f"master-{seed}",
-        _cached_print(f"m{seed}", lambda: _print_of(master_path(seed))),
+        _with_lead(
+            f"m{seed}", _cached_print(f"m{seed}", lambda: _print_of(master_path(seed))), master_path(seed)
+        ),
     )
 
 
@@ -157,7 +180,7 @@ def evaluate(queries: list[Query], catalog: list[Performance], params: CoverPara
             variants = tempo_variants(q.print)
             scores = sorted(
                 (
-                    (a.score if (a := best_alignment(variants, p.print)) else 0.0, p.metadata.work_id)
+                    (j.score if (j := judged(variants, p, params)) else 0.0, p.metadata.work_id)
                     for p in catalog
                 ),
                 reverse=True,
@@ -170,6 +193,7 @@ def evaluate(queries: list[Query], catalog: list[Performance], params: CoverPara
                     "changes": q.item.cover.name,
                     "found": top.work_id if top else None,
                     "score": top.score if top else 0.0,
+                    "lead_agreement": top.segments[0].lead_agreement if top else None,
                     "rank": next((r for r, (_, w) in enumerate(scores, 1) if w == truth), None),
                     "best_other": max((s for s, w in scores if w != truth), default=0.0),
                     "truth_score": next((s for s, w in scores if w == truth), 0.0),
@@ -223,8 +247,11 @@ def _filler(source: Performance, k: int) -> Performance:
     so ten thousand compositions cost a few hundred renders (their sections are real music's)."""
     rng = np.random.default_rng(k)
     start = int(rng.integers(0, max(1, len(source.print.chroma) // 3)))
-    chroma = np.roll(source.print.chroma[start:], int(rng.integers(1, 12)), axis=1)
-    made = CoverPrint(source.print.beats[start:] - source.print.beats[start], chroma)
+    shift = int(rng.integers(1, 12))
+    chroma = np.roll(source.print.chroma[start:], shift, axis=1)
+    lead = source.print.lead[start:]
+    lead = np.where(lead == covers.NO_PITCH, lead, (lead.astype(np.int64) + shift) % 12).astype(np.uint8)
+    made = CoverPrint(source.print.beats[start:] - source.print.beats[start], chroma, lead)
     work = f"W-FILL-{k}"
     return Performance(composition_of(0).model_copy(update={"work_id": work}), "reference", made)
 
@@ -315,7 +342,7 @@ def main() -> None:
     parser.add_argument("--dev", action="store_true", help="report the development split")
     parser.add_argument("--dev-songs", type=int, default=30)
     parser.add_argument("--test-songs", type=int, default=60)
-    parser.add_argument("--dev-negatives", type=int, default=100)
+    parser.add_argument("--dev-negatives", type=int, default=320)
     parser.add_argument("--test-negatives", type=int, default=320)
     parser.add_argument(
         "--scale", type=int, default=0, help="also time retrieval among this many compositions"

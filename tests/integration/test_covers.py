@@ -121,6 +121,7 @@ def test_a_generated_cover_of_an_opted_out_song_is_taken_down_with_the_stretch_i
     (segment,) = song["segments"]
     assert segment["method"] == "composition"
     assert segment["upload_end_s"] - segment["upload_start_s"] >= 30  # most of the 45 s cover
+    assert segment["lead_agreement"] > 0.5  # the master's lead line was stored and read back
 
     assert record["decision"]["action"] == "takedown"
     (reason,) = [r for r in record["decision"]["reasons"] if r["code"] == "opt_out_composition"]

@@ -68,15 +68,20 @@ def test_the_matcher_reports_the_song_its_stretch_and_figures(masters: dict[int,
     assert 0 < top.share_of_upload <= 1
 
 
-def test_a_cover_that_two_songs_explain_alike_is_claimed_for_neither() -> None:
-    """Two registered songs on one progression: a cover of one aligns with both over its whole
-    length; unless its song stands out, neither is named (no claim on the wrong song)."""
+def test_a_cover_that_two_songs_explain_alike_on_chroma_is_claimed_by_its_tune() -> None:
+    """Two registered songs on one progression: a cover of one (rearranged, its melody an octave
+    up, 3 semitones higher) aligns with both over its whole length. On chroma alone neither
+    stands out and neither is named (no claim on the wrong song); the lead line names its own."""
     twins = {seed: _print(seed, 60) for seed in (4101, 4102)}
-    lookup = _Everything([Performance(_work(s), f"master-{s}", p) for s, p in twins.items()])
     cover = _print(4102, 45, transpose=3, timbre_seed=9)
     scores = [covers.best_alignment(covers.tempo_variants(cover), p) for p in twins.values()]
-    assert all(a is not None and a.score > CoverParams().line(len(cover.chroma)) for a in scores)
-    assert CoverMatcher(lookup)(cover, 45.0).matches == []
+    assert all(a is not None and a.score > CoverParams().line(len(cover.chroma), False) for a in scores)
+    chroma_only = [
+        Performance(_work(s), f"master-{s}", CoverPrint(p.beats, p.chroma)) for s, p in twins.items()
+    ]
+    assert CoverMatcher(_Everything(chroma_only))(cover, 45.0).matches == []
+    with_leads = [Performance(_work(s), f"master-{s}", p) for s, p in twins.items()]
+    assert [m.work_id for m in CoverMatcher(_Everything(with_leads))(cover, 45.0).matches] == ["W-4102"]
 
 
 def test_too_short_an_upload_is_not_compared() -> None:
@@ -121,3 +126,75 @@ def test_a_reading_between_two_paces_is_aligned_beside_the_nearest() -> None:
     variants = covers.tempo_variants(_steady(0.36, 400))  # 1.44x slower: its doubled reading is 1.39x faster
     kept = covers.paced_like(variants, reference)
     assert [id(v) for v in kept] == [id(variants[0]), id(variants[2])]
+
+
+def _tone(pitch: int, seconds: float, loudness: float) -> Floats:
+    t = np.arange(int(seconds * RATE)) / RATE
+    wave = sum(np.sin(2 * np.pi * 440 * 2 ** ((pitch - 69) / 12) * k * t) / k for k in range(1, 6))
+    return (wave * np.minimum(1, t / 0.01) * np.minimum(1, (seconds - t) / 0.02) * loudness).astype(
+        np.float32
+    )
+
+
+def _tune_over_held_chords(
+    tune: list[int], bars: int, bpm: float = 100.0, transpose: int = 0
+) -> tuple[Floats, Floats]:
+    """A triad held through each bar (C, G, A minor, F; each chord note as loud as the tune) under
+    the tune, one note a half beat, all `transpose` semitones up; and the half beats' boundaries
+    (seconds)."""
+    step = 60 / bpm / 2
+    chords = [[48, 52, 55], [43, 47, 50], [45, 48, 52], [41, 45, 48]]
+    audio = np.zeros(int((bars * 8 + 1) * step * RATE), np.float32)
+    for bar in range(bars):
+        at = int(bar * 8 * step * RATE)
+        for pitch in chords[bar % 4]:
+            held = _tone(pitch + 12 + transpose, 8 * step, 0.3)
+            audio[at : at + len(held)] += held
+        for n in range(8):
+            note = _tone(tune[(bar * 8 + n) % len(tune)] + transpose, step, 0.3)
+            start = at + int(n * step * RATE)
+            audio[start : start + len(note)] += note
+    return audio, (np.arange(bars * 8 + 1) * step).astype(np.float32)
+
+
+def test_the_lead_line_is_the_tune_not_the_held_chords() -> None:
+    tune = [72, 74, 76, 79, 77, 76, 74, 71, 69, 71, 72, 74, 76, 74, 72, 67]
+    audio, steps = _tune_over_held_chords(tune, bars=8)
+    lead = covers.lead_line(audio, RATE, steps)
+    heard = np.array([tune[i % len(tune)] % 12 for i in range(len(lead))])
+    assert len(lead) == len(steps) - 1
+    assert np.mean(lead == heard) >= 0.8
+
+
+TUNE = [72, 74, 76, 79, 77, 76, 74, 71, 69, 71, 72, 74, 76, 74, 72, 67]
+OTHER_TUNE = [67, 69, 72, 72, 74, 79, 77, 74, 72, 76, 79, 81, 79, 76, 74, 72]
+
+
+def test_a_cover_is_told_from_a_song_on_the_same_chords_by_its_tune() -> None:
+    """Two registered songs on the same chords with other tunes: a cover of one (3 semitones up,
+    12 % faster) aligns with both over its whole length. On chroma alone (prints registered
+    before the lead line) neither stands out and neither is claimed; the lead line names its song."""
+    songs = {1: TUNE, 2: OTHER_TUNE}
+    prints = {k: covers.cover_print(_tune_over_held_chords(tune, 24)[0], RATE) for k, tune in songs.items()}
+    cover = covers.cover_print(_tune_over_held_chords(TUNE, 20, bpm=112, transpose=3)[0], RATE)
+    registered = _Everything([Performance(_work(k), "master", p) for k, p in prints.items()])
+    (found,) = CoverMatcher(registered)(cover, 43.0).matches
+    assert found.work_id == "W-1" and found.transposition_semitones == 3
+    assert found.segments[0].lead_agreement is not None and found.segments[0].lead_agreement > 0.8
+    before_leads = [Performance(_work(k), "master", CoverPrint(p.beats, p.chroma)) for k, p in prints.items()]
+    assert CoverMatcher(_Everything(before_leads))(cover, 43.0).matches == []
+
+
+def test_a_stored_lead_line_is_the_lead_line(masters: dict[int, CoverPrint]) -> None:
+    original = masters[SONG]
+    assert len(original.lead) == len(original.chroma)
+    stored = covers.unpack(covers.pack(original), covers.pack_lead(original))
+    assert np.array_equal(stored.lead, original.lead)
+    assert len(covers.unpack(covers.pack(original)).lead) == 0  # registered before the lead line
+    not_pitch_classes = CoverPrint(
+        original.beats, original.chroma, np.full(len(original.chroma), 13, np.uint8)
+    )
+    one_short = CoverPrint(original.beats, original.chroma, original.lead[:-1])
+    for broken in (not_pitch_classes, one_short):
+        assert len(covers.unpack(covers.pack(original), covers.pack_lead(broken)).lead) == 0
+    assert len(covers.unpack(covers.pack(original), "not base64!").lead) == 0
