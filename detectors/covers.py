@@ -61,16 +61,17 @@ SPECTRUM_BLOCK = 64  # frames whose spectra are taken at once
 LEAD_LOW, LEAD_HIGH = 55, 91  # MIDI range of the lead line's candidate pitches (G3 up to G6)
 LEAD_CANDIDATES_PER_SEMITONE = 3
 LEAD_HARMONICS, LEAD_HARMONIC_WEIGHT = 8, 0.8  # harmonic summation: weight 0.8^(h-1) of harmonic h
-LEAD_HELD_STEPS = 9  # salience held this many half beats (a bar and more) is accompaniment
+LEAD_HELD_STEPS = 9  # the median over this many half beats is what is held: a pitch sounding in 5 of them
 NO_PITCH = 255  # a half beat where no pitch stands out above what is held
+LEAD_MIN_SOUNDING = 0.25  # of an aligned stretch's steps with a lead pitch, on each side, to compare tunes
 
 Floats = npt.NDArray[np.float32]
 
 
-Steps = npt.NDArray[np.uint8]
+PitchClasses = npt.NDArray[np.uint8]
 
 
-def _no_lead() -> Steps:
+def _no_lead() -> PitchClasses:
     return np.zeros(0, np.uint8)
 
 
@@ -82,7 +83,7 @@ class CoverPrint:
 
     beats: Floats  # n + 1 boundaries
     chroma: Floats  # n x 12
-    lead: Steps = field(default_factory=_no_lead)  # n pitch classes, or empty
+    lead: PitchClasses = field(default_factory=_no_lead)  # n pitch classes, or empty
 
     @property
     def duration_s(self) -> float:
@@ -120,7 +121,7 @@ def cover_print(samples: Floats, sample_rate: int) -> CoverPrint:
     return CoverPrint(times.astype(np.float32), _unit_rows(between.astype(np.float32)), lead)
 
 
-def lead_line(samples: Floats, sample_rate: int, beats: Floats) -> Steps:
+def lead_line(samples: Floats, sample_rate: int, beats: Floats) -> PitchClasses:
     """The lead line of mono audio between the given step boundaries (seconds): what
     `cover_print` computes, for a print whose beats are already known."""
     import librosa
@@ -130,11 +131,13 @@ def lead_line(samples: Floats, sample_rate: int, beats: Floats) -> Steps:
     return _lead_line(_power_spectrogram(y, N_FFT), frames)
 
 
-def _lead_line(power: Floats, frames: npt.NDArray[np.int64]) -> Steps:
+def _lead_line(power: Floats, frames: npt.NDArray[np.int64]) -> PitchClasses:
     """Per step between consecutive `frames`: the pitch class of the candidate pitch whose
     harmonics sound strongest once what is held over LEAD_HELD_STEPS steps is taken away (the
     median over them), NO_PITCH where nothing stands out. The chords of a bar are held; a tune
-    moves. Salience is linear in the magnitudes, so each step's mean magnitude is summed."""
+    moves. With the median over 9 half beats, a pitch sounding through 5 of them (two and a half
+    beats) or more counts as held, as a long note of the tune would. Salience is linear in the
+    magnitudes, so each step's mean magnitude is summed."""
     from scipy.ndimage import median_filter
 
     pitch_classes, weights = _harmonic_sum()
@@ -219,13 +222,13 @@ def pack_lead(p: CoverPrint) -> str:
     return base64.b64encode(p.lead.astype(np.uint8).tobytes()).decode("ascii")
 
 
-def unpack(text: str, lead: str = "") -> CoverPrint:
-    """The stored print; an empty one (which matches nothing) for text that is not a print. A
+def unpack(text: object, lead: object = "") -> CoverPrint:
+    """The stored print; an empty one (which matches nothing) for anything that is not a print. A
     lead line that is absent, not a lead line or not one per step is left out: the print is
     then matched on chroma alone."""
     try:
-        raw = np.frombuffer(base64.b64decode(text, validate=True), dtype=np.uint8)
-    except ValueError:
+        raw = np.frombuffer(base64.b64decode(text, validate=True), dtype=np.uint8)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
         raw = np.zeros(0, np.uint8)
     if len(raw) < 4 or (len(raw) - 4) % 16:
         return CoverPrint(np.zeros(0, np.float32), np.zeros((0, 12), np.float32))
@@ -237,7 +240,9 @@ def unpack(text: str, lead: str = "") -> CoverPrint:
     return CoverPrint(beats.astype(np.float32), chroma, _unpacked_lead(lead, len(chroma)))
 
 
-def _unpacked_lead(text: str, steps: int) -> Steps:
+def _unpacked_lead(text: object, steps: int) -> PitchClasses:
+    if not isinstance(text, str) or len(text) != 4 * -(-steps // 3):  # base64 of `steps` bytes
+        return _no_lead()
     try:
         raw = np.frombuffer(base64.b64decode(text, validate=True), dtype=np.uint8)
     except ValueError:
@@ -422,20 +427,21 @@ class CoverParams:
     """When an alignment is a cover. Three tests, calibrated on development covers and held-back
     songs of the same generator (bench/covers):
     - the lead line: the chroma alignment's score is weighed by how much the two lead lines
-      agree along it, (agreement / LEAD_NORM) ** lead_power, and a stretch whose leads agree
-      less than lead_floor is no cover (songs on one progression share chords, not tunes);
+      agree along it, (agreement / lead_norm) ** lead_power (songs on one progression share
+      chords, not tunes);
     - the acceptance line: a longer upload aligns further by chance, so the score needed grows
       with the upload's length in steps;
     - the ratio test: songs on one progression and groove all align with an upload to some
       degree; its song stands out from the others that align over the same stretch of it
       (a medley's songs, each on its own stretch, do not compete).
-    A performance registered before prints had a lead line is judged on chroma alone, against
+    Without a lead line on either side (a performance registered before prints had one, or an
+    upload stretch with hardly a tune in it) the alignment is judged on chroma alone, against
     the line calibrated for that."""
 
     line_base: float = 20.0
     line_per_step: float = 0.1
     lead_power: float = 2.5
-    lead_floor: float = 0.0
+    lead_norm: float = 0.7  # the agreement that leaves the chroma score as it is
     chroma_only_line_base: float = 29.0
     chroma_only_line_per_step: float = 0.15
     ratio: float = 1.8
@@ -447,17 +453,11 @@ class CoverParams:
         return self.chroma_only_line_base + self.chroma_only_line_per_step * steps
 
     def weighed(self, score: float, lead: float | None) -> float:
-        return score if lead is None else score * (max(lead, 1e-6) / LEAD_NORM) ** self.lead_power
+        return score if lead is None else score * (lead / self.lead_norm) ** self.lead_power
 
-    def accepts(self, judged: Judgement, steps: int) -> bool:
-        """Above the line, and a lead line (where both have one) that agrees enough; the ratio
-        test is the matcher's."""
-        if judged.lead is not None and judged.lead < self.lead_floor:
-            return False
-        return judged.score > self.line(steps, with_lead=judged.lead is not None)
-
-
-LEAD_NORM = 0.7  # a lead agreement that leaves the chroma score as it is
+    def margin(self, judgement: Judgement, steps: int) -> float:
+        """How many times its line the judgement's score is: comparable with and without a lead."""
+        return judgement.score / max(self.line(steps, with_lead=judgement.lead is not None), 1e-9)
 
 
 @dataclass(frozen=True)
@@ -483,7 +483,9 @@ def judged(variants: list[CoverPrint], performance: Performance, params: CoverPa
 def lead_agreement(upload: CoverPrint, reference: CoverPrint, found: CoverAlignment) -> float | None:
     """Of the upload's steps inside the aligned stretch, the share whose lead pitch class is the
     reference's at the matching time (mapped linearly along the stretch, a step either side
-    allowed for the beat trackers' jitter), in the found key; None if either has no lead line."""
+    allowed for the beat trackers' jitter), in the found key. None, and the alignment is judged on
+    chroma alone, where either print has no lead line or either side of the stretch has a tune in
+    fewer than LEAD_MIN_SOUNDING of its steps (an instrumental, a long intro: nothing to compare)."""
     if len(upload.lead) != len(upload.chroma) or len(reference.lead) != len(reference.chroma):
         return None
     if not len(upload.lead) or not len(reference.lead):
@@ -492,10 +494,12 @@ def lead_agreement(upload: CoverPrint, reference: CoverPrint, found: CoverAlignm
     middles = (upload.beats[:-1] + upload.beats[1:]) / 2
     inside = np.flatnonzero((middles >= u0) & (middles <= u1))
     if not len(inside) or u1 <= u0:
-        return 0.0
+        return None
     at = r0 + (middles[inside] - u0) * (r1 - r0) / (u1 - u0)
     steps = np.clip(np.searchsorted(reference.beats, at) - 1, 0, len(reference.lead) - 1)
     heard = upload.lead[inside].astype(np.int64)
+    if min(np.mean(heard != NO_PITCH), np.mean(reference.lead[steps] != NO_PITCH)) < LEAD_MIN_SOUNDING:
+        return None
     agrees = np.zeros(len(inside), dtype=bool)
     for jitter in (-1, 0, 1):
         written = reference.lead[np.clip(steps + jitter, 0, len(reference.lead) - 1)].astype(np.int64)
@@ -513,17 +517,19 @@ class CoverMatcher:
             return CompositionMatches(matches=[], candidates_considered=0, too_short=True)
         variants = tempo_variants(upload)
         keys = self.lookup.candidates(query_vectors(variants))[: self.params.shortlist]
+        steps = len(upload.chroma)
         best: dict[str, Judgement] = {}
         for performance in self.lookup.performances(keys):
             found = judged(variants, performance, self.params)
             work = performance.metadata.work_id
-            if found is not None and (work not in best or found.alignment.score > best[work].alignment.score):
+            if found is not None and (
+                work not in best or self.params.margin(found, steps) > self.params.margin(best[work], steps)
+            ):
                 best[work] = found
         matches = [
             _composition_match(found, upload_s)
             for work, found in best.items()
-            if self.params.accepts(found, len(upload.chroma))
-            and found.score >= self.params.ratio * _rival(work, found, best)
+            if self.params.margin(found, steps) > 1.0 and _stands_out(work, found, best, self.params.ratio)
         ]
         matches.sort(key=lambda m: (-m.score, m.work_id))
         return CompositionMatches(matches=matches, candidates_considered=len(keys), too_short=False)
@@ -552,16 +558,21 @@ def query_vectors(variants: list[CoverPrint]) -> list[Floats]:
     return found
 
 
-def _rival(work: str, found: Judgement, best: dict[str, Judgement]) -> float:
-    """The best score of another composition aligned over most of the same stretch."""
-    return max(
-        (
-            other.score
-            for other_work, other in best.items()
-            if other_work != work and _overlap(found.alignment, other.alignment) >= 0.5
-        ),
-        default=0.0,
-    )
+def _stands_out(work: str, found: Judgement, best: dict[str, Judgement], ratio: float) -> bool:
+    """At least `ratio` times the score of every other composition aligned over most of the same
+    stretch: weighed scores where both have a lead line, chroma scores where either has none
+    (weighed and unweighed scores are not comparable: a rival re-registered with its lead line
+    must not let an older print through)."""
+    for other_work, other in best.items():
+        if other_work == work or _overlap(found.alignment, other.alignment) < 0.5:
+            continue
+        both_lead = found.lead is not None and other.lead is not None
+        mine, theirs = (
+            (found.score, other.score) if both_lead else (found.alignment.score, other.alignment.score)
+        )
+        if mine < ratio * theirs:
+            return False
+    return True
 
 
 def _overlap(a: CoverAlignment, b: CoverAlignment) -> float:

@@ -32,6 +32,7 @@ def print_document(work_id: str, performance: str, cover_print: CoverPrint) -> d
         "beat_count": len(cover_print.chroma),
         "print": covers.pack(cover_print),
         "lead": covers.pack_lead(cover_print),
+        "lead_version": covers.LEAD_VERSION,
         "sections": [
             {"start_s": round(start, 2), "vector": [round(float(x), 5) for x in vector]}
             for start, vector in covers.section_vectors(cover_print)
@@ -177,7 +178,10 @@ class EsCompositionLookup:
         if revision in self._cache:
             self._cache.move_to_end(revision)
             return self._cache[revision]
-        made = covers.unpack(doc["_source"]["print"], doc["_source"].get("lead", ""))
+        source = doc["_source"]
+        # a lead line of another version is not comparable with the upload's: chroma alone then
+        lead = source.get("lead") if source.get("lead_version") == covers.LEAD_VERSION else None
+        made = covers.unpack(source.get("print"), lead)
         self._cache[revision] = made
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

@@ -378,6 +378,7 @@ def composition_prints_mappings() -> dict[str, Any]:
             "beat_count": {"type": "integer"},
             "print": {"type": "binary"},
             "lead": {"type": "binary"},  # the lead line, a pitch class per step (prints since 2026-12-06)
+            "lead_version": _KEYWORD,
             "sections": {
                 "type": "nested",
                 "properties": {

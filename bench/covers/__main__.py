@@ -118,7 +118,10 @@ def _with_lead(
         lead = lead_line(audio[int(start_s * rate) : end], rate, made.beats)
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(covers.pack_lead(CoverPrint(made.beats, made.chroma, lead)))
-    return unpack(pack(made), cache.read_text())
+    stored = unpack(pack(made), cache.read_text())
+    if len(stored.lead) != len(stored.chroma):
+        raise SystemExit(f"{cache} is not the lead line of its print: delete it and run again")
+    return stored
 
 
 def _mono(path: Path) -> tuple[np.ndarray[Any, np.dtype[np.float32]], int]:

@@ -8,7 +8,15 @@ import pytest
 
 from corpus import synth
 from detectors import covers
-from detectors.covers import CoverMatcher, CoverParams, CoverPrint, Floats, Performance
+from detectors.covers import (
+    CoverAlignment,
+    CoverMatcher,
+    CoverParams,
+    CoverPrint,
+    Floats,
+    Judgement,
+    Performance,
+)
 from model.findings import CompositionMetadata
 
 RATE = 22050
@@ -75,7 +83,9 @@ def test_a_cover_that_two_songs_explain_alike_on_chroma_is_claimed_by_its_tune()
     twins = {seed: _print(seed, 60) for seed in (4101, 4102)}
     cover = _print(4102, 45, transpose=3, timbre_seed=9)
     scores = [covers.best_alignment(covers.tempo_variants(cover), p) for p in twins.values()]
-    assert all(a is not None and a.score > CoverParams().line(len(cover.chroma), False) for a in scores)
+    assert all(
+        a is not None and a.score > CoverParams().line(len(cover.chroma), with_lead=False) for a in scores
+    )
     chroma_only = [
         Performance(_work(s), f"master-{s}", CoverPrint(p.beats, p.chroma)) for s, p in twins.items()
     ]
@@ -168,6 +178,7 @@ def test_the_lead_line_is_the_tune_not_the_held_chords() -> None:
 
 TUNE = [72, 74, 76, 79, 77, 76, 74, 71, 69, 71, 72, 74, 76, 74, 72, 67]
 OTHER_TUNE = [67, 69, 72, 72, 74, 79, 77, 74, 72, 76, 79, 81, 79, 76, 74, 72]
+THIRD_TUNE = [76, 72, 71, 67, 69, 72, 76, 77, 79, 77, 74, 71, 72, 76, 79, 84]
 
 
 def test_a_cover_is_told_from_a_song_on_the_same_chords_by_its_tune() -> None:
@@ -198,3 +209,35 @@ def test_a_stored_lead_line_is_the_lead_line(masters: dict[int, CoverPrint]) -> 
     for broken in (not_pitch_classes, one_short):
         assert len(covers.unpack(covers.pack(original), covers.pack_lead(broken)).lead) == 0
     assert len(covers.unpack(covers.pack(original), "not base64!").lead) == 0
+
+
+def test_a_song_registered_before_lead_lines_is_not_let_through_by_a_rival_that_has_one() -> None:
+    """A third tune on the same chords matches neither registered song. One of them was registered
+    before prints had a lead line: its chroma score must not be set against the other's score
+    weighed down by their tunes' disagreement (which would let it pass the ratio test)."""
+    old, new = (covers.cover_print(_tune_over_held_chords(t, 24)[0], RATE) for t in (TUNE, OTHER_TUNE))
+    registered = [
+        Performance(_work(1), "master", CoverPrint(old.beats, old.chroma)),
+        Performance(_work(2), "master", new),
+    ]
+    upload = covers.cover_print(_tune_over_held_chords(THIRD_TUNE, 20, bpm=112, transpose=3)[0], RATE)
+    old_alone = covers.judged(covers.tempo_variants(upload), registered[0], CoverParams())
+    assert old_alone is not None and CoverParams().margin(old_alone, len(upload.chroma)) > 1  # above its line
+    assert CoverMatcher(_Everything(registered))(upload, 43.0).matches == []
+
+
+def test_a_print_without_a_lead_line_is_held_to_the_chroma_only_line() -> None:
+    params, steps = CoverParams(), 300
+    between = (params.line(steps) + params.line(steps, with_lead=False)) / 2
+    empty = CoverPrint(np.zeros(0, np.float32), np.zeros((0, 12), np.float32))
+    alignment = CoverAlignment(between, 0, 1.0, 0.0, 60.0, 0.0, 60.0)
+    performance = Performance(_work(1), "master", empty)
+    assert params.margin(Judgement(performance, alignment, None, between), steps) < 1
+    assert params.margin(Judgement(performance, alignment, params.lead_norm, between), steps) > 1
+
+
+def test_a_stored_lead_line_that_is_no_text_is_left_out(masters: dict[int, CoverPrint]) -> None:
+    original = masters[SONG]
+    for stored in (None, 12, ["AAAA"], "A" * 10_000_000):
+        assert len(covers.unpack(covers.pack(original), stored).lead) == 0
+    assert len(covers.unpack(None).chroma) == 0
