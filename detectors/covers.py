@@ -603,8 +603,8 @@ def _steps_per_second(p: CoverPrint) -> float:
     return (len(p.beats) - 1) / p.duration_s if p.duration_s > 0 else 0.0
 
 
-def _composition_match(judged: Judgement, upload_s: float) -> CompositionMatch:
-    found, performance = judged.alignment, judged.performance
+def _composition_match(judgement: Judgement, upload_s: float) -> CompositionMatch:
+    found, performance = judgement.alignment, judgement.performance
     segment = CompositionSegment(
         upload_start_s=round(found.upload_start_s, 2),
         upload_end_s=round(found.upload_end_s, 2),
@@ -613,8 +613,8 @@ def _composition_match(judged: Judgement, upload_s: float) -> CompositionMatch:
         performance=performance.performance,
         transposition_semitones=found.transposition,
         tempo_factor=round(found.tempo_factor, 4),
-        score=round(judged.score, 2),
-        lead_agreement=None if judged.lead is None else round(judged.lead, 3),
+        score=round(judgement.score, 2),
+        lead_agreement=None if judgement.lead is None else round(judgement.lead, 3),
     )
     seconds = found.upload_end_s - found.upload_start_s
     return CompositionMatch(
