@@ -105,7 +105,7 @@ def cover_print(samples: Floats, sample_rate: int) -> CoverPrint:
     """The print of mono audio at any rate."""
     import librosa  # numba-compiled on first use: not at import
 
-    y = samples if sample_rate == RATE else librosa.resample(samples, orig_sr=sample_rate, target_sr=RATE)
+    y = _at_rate(samples, sample_rate)
     mel = librosa.feature.melspectrogram(S=_power_spectrogram(y, ONSET_N_FFT), sr=RATE)
     onset = librosa.onset.onset_strength(S=librosa.power_to_db(mel), sr=RATE, hop_length=HOP)
     _, beat_frames = librosa.beat.beat_track(onset_envelope=onset, sr=RATE, hop_length=HOP)
@@ -124,11 +124,17 @@ def cover_print(samples: Floats, sample_rate: int) -> CoverPrint:
 def lead_line(samples: Floats, sample_rate: int, beats: Floats) -> PitchClasses:
     """The lead line of mono audio between the given step boundaries (seconds): what
     `cover_print` computes, for a print whose beats are already known."""
-    import librosa
-
-    y = samples if sample_rate == RATE else librosa.resample(samples, orig_sr=sample_rate, target_sr=RATE)
+    y = _at_rate(samples, sample_rate)
     frames = np.rint(np.asarray(beats, dtype=np.float64) * RATE / HOP).astype(np.int64)
     return _lead_line(_power_spectrogram(y, N_FFT), frames)
+
+
+def _at_rate(samples: Floats, sample_rate: int) -> Floats:
+    import librosa
+
+    if sample_rate == RATE:
+        return samples
+    return cast(Floats, librosa.resample(samples, orig_sr=sample_rate, target_sr=RATE))
 
 
 def _lead_line(power: Floats, frames: npt.NDArray[np.int64]) -> PitchClasses:
