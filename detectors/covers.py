@@ -18,8 +18,9 @@ bins. A match:
    of aligned half beats whose lead agrees, in the found key, weighs the score.
 
 Retrieval: a fixed-length vector per section (the 2D Fourier transform magnitude of a patch of
-beat chroma, Bertin-Mahieux and Ellis 2012), invariant to key and to where the patch starts,
-searched by nearest neighbours; alignment runs on the shortlist only.
+beat chroma, Bertin-Mahieux and Ellis 2012, and of the same patch of the lead line), invariant to
+key and to where the patch starts, searched by nearest neighbours; alignment runs on the
+shortlist only.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import base64
 import functools
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -53,6 +55,8 @@ TRANSPOSITIONS_TRIED = 2
 AGREEMENT_POWER = 2.0  # how much the alignment's length is discounted by its phrases' disagreement
 PATCH_BEATS = 24  # a section vector: six bars of four beats
 PATCH_HOP = 8
+TUNE_CHROMA_WEIGHT = 0.5  # of a tune vector's similarity, the chroma's share (the lead line's the rest)
+TUNE_VERSION = "0.1.0"  # of the tune vectors: documents with another are searched by chroma alone
 MIN_BEATS = PATCH_BEATS  # shorter audio has no section and is not matched
 EMBED_STEPS = EMBED_BEATS * SUBDIVISIONS
 READING_PACE_RATIO = 1.5  # a tempo reading this far from the reference's pace is not aligned
@@ -279,21 +283,52 @@ def section_vectors(p: CoverPrint) -> list[tuple[float, Floats]]:
 
 
 VECTOR_DIMS = 12 * (PATCH_BEATS // 2 + 1)
+TUNE_DIMS = 2 * VECTOR_DIMS
+
+
+def tune_vectors(p: CoverPrint) -> list[tuple[float, Floats]]:
+    """(start second, unit vector) per section, of the chroma and the lead line together: the
+    section vector beside the same transform of the lead line's patch (a pitch class per half
+    beat, averaged per beat), weighed so that a dot product is TUNE_CHROMA_WEIGHT of the
+    chroma's similarity and the rest the lead line's. Songs on one progression share chroma
+    sections; their tunes tell them apart. Empty for a print without a lead line."""
+    if len(p.lead) != len(p.chroma):
+        return []
+    n = len(p.lead) // SUBDIVISIONS
+    sounding = p.lead[: n * SUBDIVISIONS] != NO_PITCH
+    one_hot = np.zeros((n * SUBDIVISIONS, 12), np.float32)
+    one_hot[np.flatnonzero(sounding), p.lead[: n * SUBDIVISIONS][sounding]] = 1.0
+    per_beat = one_hot.reshape(n, SUBDIVISIONS, 12).mean(axis=1)
+    found = []
+    for (start_s, chroma_vector), first in zip(
+        section_vectors(p), range(0, n - PATCH_BEATS + 1, PATCH_HOP), strict=True
+    ):
+        lead = np.sqrt(np.abs(np.fft.rfft2(per_beat[first : first + PATCH_BEATS].T))).reshape(-1)
+        lead /= max(float(np.linalg.norm(lead)), 1e-9)  # a patch without a tune stays zero
+        vector = np.concatenate(
+            [np.sqrt(TUNE_CHROMA_WEIGHT) * chroma_vector, np.sqrt(1 - TUNE_CHROMA_WEIGHT) * lead]
+        )
+        found.append((start_s, cast(Floats, (vector / np.linalg.norm(vector)).astype(np.float32))))
+    return found
 
 
 def tempo_variants(p: CoverPrint) -> list[CoverPrint]:
     """The print as tracked, with beats merged in pairs, and with each beat split in two: what
     a beat tracker counting the other song at half or double its pulse would have made."""
     variants = [p]
+    with_lead = len(p.lead) == len(p.chroma)
     if len(p.chroma) >= 2 * MIN_BEATS * SUBDIVISIONS:
         n = len(p.chroma) // 2 * 2
         merged = p.chroma[:n].reshape(n // 2, 2, -1).mean(axis=1)
-        variants.append(CoverPrint(p.beats[: n + 1 : 2], _unit_rows(merged)))
+        first, second = p.lead[0:n:2], p.lead[1:n:2]
+        lead = np.where(first != NO_PITCH, first, second) if with_lead else _no_lead()
+        variants.append(CoverPrint(p.beats[: n + 1 : 2], _unit_rows(merged), lead))
     if len(p.chroma) >= 2:
         mids = (p.beats[:-1] + p.beats[1:]) / 2
         beats = np.empty(2 * len(p.beats) - 1, np.float32)
         beats[0::2], beats[1::2] = p.beats, mids
-        variants.append(CoverPrint(beats, np.repeat(p.chroma, 2, axis=0)))
+        lead = np.repeat(p.lead, 2) if with_lead else _no_lead()
+        variants.append(CoverPrint(beats, np.repeat(p.chroma, 2, axis=0), lead))
     return variants
 
 
@@ -421,9 +456,18 @@ def performance_key(work_id: str, performance: str) -> str:
     return f"{work_id}|{performance}"
 
 
+@dataclass(frozen=True)
+class SectionQuery:
+    """An upload's sections as they are searched: by tune vectors among the performances
+    registered with them (of TUNE_VERSION), by chroma vectors among those registered before."""
+
+    tunes: list[Floats]
+    chroma: list[Floats]
+
+
 class CompositionLookup(Protocol):
-    def candidates(self, vectors: list[Floats]) -> list[str]:
-        """Keys of the performances whose sections are nearest to any of `vectors`, best first."""
+    def candidates(self, query: SectionQuery) -> list[str]:
+        """Keys of the performances whose sections are nearest to the query's, best first."""
 
     def performances(self, keys: list[str]) -> list[Performance]: ...
 
@@ -451,7 +495,7 @@ class CoverParams:
     chroma_only_line_base: float = 29.0
     chroma_only_line_per_step: float = 0.15
     ratio: float = 1.8
-    shortlist: int = 30  # performances aligned per upload
+    shortlist: int = 60  # performances aligned per upload
 
     def line(self, steps: int, with_lead: bool = True) -> float:
         if with_lead:
@@ -522,7 +566,7 @@ class CoverMatcher:
         if len(upload.chroma) < MIN_BEATS * SUBDIVISIONS:
             return CompositionMatches(matches=[], candidates_considered=0, too_short=True)
         variants = tempo_variants(upload)
-        keys = self.lookup.candidates(query_vectors(variants))[: self.params.shortlist]
+        keys = self.lookup.candidates(section_query(variants))[: self.params.shortlist]
         steps = len(upload.chroma)
         best: dict[str, Judgement] = {}
         for performance in self.lookup.performances(keys):
@@ -551,12 +595,27 @@ def ranked_candidates(hits: list[list[tuple[str, float]]]) -> list[str]:
     return sorted(best, key=lambda k: -best[k])
 
 
-def query_vectors(variants: list[CoverPrint]) -> list[Floats]:
+def interleaved(tuned: list[str], legacy: list[str]) -> list[str]:
+    """One ranking of the performances found by tune vectors and of those found by chroma
+    alone (registered before tune vectors), whose similarities are not comparable: turn by turn."""
+    merged: dict[str, None] = {}
+    for pair in itertools.zip_longest(tuned, legacy):
+        merged.update((key, None) for key in pair if key is not None)
+    return list(merged)
+
+
+def section_query(variants: list[CoverPrint]) -> SectionQuery:
     """The section vectors an upload is searched with: of every tempo reading, at most
     MAX_QUERY_SECTIONS spread evenly over it (a half-hour upload is not 1,300 searches)."""
+    return SectionQuery(_spread(variants, tune_vectors), _spread(variants, section_vectors))
+
+
+def _spread(
+    variants: list[CoverPrint], sections: Callable[[CoverPrint], list[tuple[float, Floats]]]
+) -> list[Floats]:
     found = []
     for variant in variants:
-        vectors = [v for _, v in section_vectors(variant)]
+        vectors = [v for _, v in sections(variant)]
         if len(vectors) > MAX_QUERY_SECTIONS:
             keep = np.linspace(0, len(vectors) - 1, MAX_QUERY_SECTIONS).round().astype(int)
             vectors = [vectors[i] for i in sorted(set(keep.tolist()))]

@@ -25,6 +25,7 @@ class UnknownComposition(Exception):
 
 
 def print_document(work_id: str, performance: str, cover_print: CoverPrint) -> dict[str, Any]:
+    tunes = covers.tune_vectors(cover_print)
     return {
         "work_id": work_id,
         "performance": performance,
@@ -33,12 +34,21 @@ def print_document(work_id: str, performance: str, cover_print: CoverPrint) -> d
         "print": covers.pack(cover_print),
         "lead": covers.pack_lead(cover_print),
         "lead_version": covers.LEAD_VERSION,
+        **({"tune_version": covers.TUNE_VERSION} if tunes else {}),
         "sections": [
-            {"start_s": round(start, 2), "vector": [round(float(x), 5) for x in vector]}
-            for start, vector in covers.section_vectors(cover_print)
+            {
+                "start_s": round(start, 2),
+                "vector": _rounded(vector),
+                **({"tune": _rounded(tunes[i][1])} if tunes else {}),
+            }
+            for i, (start, vector) in enumerate(covers.section_vectors(cover_print))
         ],
         "registered_at": utcnow().isoformat(),
     }
+
+
+def _rounded(vector: Floats) -> list[float]:
+    return [round(float(x), 5) for x in vector]
 
 
 class CompositionStore:
@@ -118,11 +128,17 @@ class EsCompositionLookup:
         self._cache: OrderedDict[tuple[str, int, int], CoverPrint] = OrderedDict()
         self._cache_size = cache_size
 
-    def candidates(self, vectors: list[Floats]) -> list[str]:
-        if not vectors:
+    def candidates(self, query: covers.SectionQuery) -> list[str]:
+        """Performances with tune vectors of this version found by the query's tune vectors,
+        the others (registered before them) by its chroma vectors: one msearch."""
+        current = {"term": {"tune_version": covers.TUNE_VERSION}}
+        asked = [("sections.tune", vector, current) for vector in query.tunes] + [
+            ("sections.vector", vector, {"bool": {"must_not": current}}) for vector in query.chroma
+        ]
+        if not asked:
             return []
         searches: list[dict[str, Any]] = []
-        for vector in vectors:
+        for field, vector, only in asked:
             searches.append({"index": self._indices.composition_prints})
             searches.append(
                 {
@@ -131,21 +147,24 @@ class EsCompositionLookup:
                     "stored_fields": "_none_",
                     "docvalue_fields": ["work_id", "performance"],
                     "knn": {
-                        "field": "sections.vector",
+                        "field": field,
                         "query_vector": [float(x) for x in vector],
                         "k": self._per_section,
                         "num_candidates": self._num_candidates,
+                        "filter": only,
                     },
                 }
             )
-        return covers.ranked_candidates(
+        hits = [
             [
-                [
-                    (_performance_key_of_hit(hit), float(hit["_score"]))
-                    for hit in response.get("hits", {}).get("hits", [])
-                ]
-                for response in _answered(self._es.msearch(searches=searches)["responses"], len(vectors))
+                (_performance_key_of_hit(hit), float(hit["_score"]))
+                for hit in response.get("hits", {}).get("hits", [])
             ]
+            for response in _answered(self._es.msearch(searches=searches)["responses"], len(asked))
+        ]
+        tuned = len(query.tunes)
+        return covers.interleaved(
+            covers.ranked_candidates(hits[:tuned]), covers.ranked_candidates(hits[tuned:])
         )
 
     def performances(self, keys: list[str]) -> list[Performance]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from elasticsearch import BadRequestError, Elasticsearch
 
-from detectors.covers import VECTOR_DIMS
+from detectors.covers import TUNE_DIMS, VECTOR_DIMS
 from index.names import Indices
 from model.limits import KEYWORD_MAX_CHARS
 
@@ -366,6 +366,10 @@ def compositions_mappings() -> dict[str, Any]:
     return {"dynamic": "strict", "properties": {**_COMPOSITION_METADATA, "registered_at": _DATE}}
 
 
+def _unit_vector(dims: int) -> dict[str, Any]:
+    return {"type": "dense_vector", "dims": dims, "index": True, "similarity": "dot_product"}
+
+
 def composition_prints_mappings() -> dict[str, Any]:
     """One document per registered performance of a composition (id = work id|performance):
     its cover print, and a vector per section for nearest-neighbour retrieval."""
@@ -379,16 +383,13 @@ def composition_prints_mappings() -> dict[str, Any]:
             "print": {"type": "binary"},
             "lead": {"type": "binary"},  # the lead line, a pitch class per step (prints since 2026-12-06)
             "lead_version": _KEYWORD,
+            "tune_version": _KEYWORD,  # of the sections' tune vectors (prints since 2026-12-06)
             "sections": {
                 "type": "nested",
                 "properties": {
                     "start_s": {"type": "float"},
-                    "vector": {
-                        "type": "dense_vector",
-                        "dims": VECTOR_DIMS,
-                        "index": True,
-                        "similarity": "dot_product",  # the vectors are unit length
-                    },
+                    "vector": _unit_vector(VECTOR_DIMS),  # the chroma's
+                    "tune": _unit_vector(TUNE_DIMS),  # the chroma's and the lead line's
                 },
             },
             "registered_at": _DATE,

@@ -34,14 +34,17 @@ from detectors.covers import (
     CoverPrint,
     Floats,
     Performance,
+    SectionQuery,
     cover_print,
+    interleaved,
     judged,
     lead_line,
     pack,
-    query_vectors,
     ranked_candidates,
+    section_query,
     section_vectors,
     tempo_variants,
+    tune_vectors,
     unpack,
 )
 from model.findings import CompositionMetadata
@@ -66,27 +69,46 @@ def composition_of(seed: int) -> CompositionMetadata:
 class MemoryLookup:
     """Exact nearest neighbours over every registered section, for measuring the matcher apart
     from the index. Like Elasticsearch's kNN over the nested section vectors, a search returns
-    the `per_vector` nearest performances, each scored by its nearest section."""
+    the `per_vector` nearest performances, each scored by its nearest section: by tune vectors
+    among the performances that have them, by chroma vectors among the others."""
 
     def __init__(self, performances: list[Performance], per_vector: int = 10) -> None:
         self._by_key = {p.key: p for p in performances}
-        sectioned = [(p.key, [v for _, v in section_vectors(p.print)]) for p in performances]
+        with_tunes = [p for p in performances if tune_vectors(p.print)]
+        legacy = [p for p in performances if not tune_vectors(p.print)]
+        self._tuned = _Sections(with_tunes, tune_vectors, per_vector)
+        self._legacy = _Sections(legacy, section_vectors, per_vector)
+
+    def candidates(self, query: SectionQuery) -> list[str]:
+        return interleaved(self._tuned.nearest(query.tunes), self._legacy.nearest(query.chroma))
+
+    def performances(self, keys: list[str]) -> list[Performance]:
+        return [self._by_key[k] for k in keys if k in self._by_key]
+
+
+class _Sections:
+    def __init__(
+        self,
+        performances: list[Performance],
+        vectors_of: Callable[[CoverPrint], list[tuple[float, Floats]]],
+        per_vector: int,
+    ) -> None:
+        sectioned = [(p.key, [v for _, v in vectors_of(p.print)]) for p in performances]
         sectioned = [(key, vectors) for key, vectors in sectioned if vectors]
         self._keys = [key for key, _ in sectioned]
         self._firsts = np.cumsum([0] + [len(vectors) for _, vectors in sectioned[:-1]])
-        self._matrix = np.stack([v for _, vectors in sectioned for v in vectors])
+        self._matrix = np.stack([v for _, vectors in sectioned for v in vectors]) if sectioned else None
         self._per_vector = per_vector
 
-    def candidates(self, vectors: list[Floats]) -> list[str]:
+    def nearest(self, vectors: list[Floats]) -> list[str]:
+        if self._matrix is None:
+            return []
         hits = []
         for vector in vectors:
             nearest_section = np.maximum.reduceat(self._matrix @ vector, self._firsts)
             top = np.argsort(nearest_section)[::-1][: self._per_vector]
             hits.append([(self._keys[i], float(nearest_section[i])) for i in top])
         return ranked_candidates(hits)
-
-    def performances(self, keys: list[str]) -> list[Performance]:
-        return [self._by_key[k] for k in keys if k in self._by_key]
 
 
 @dataclass(frozen=True)
@@ -277,8 +299,16 @@ def scale(
     stores = Stores.over(es, Indices(settings.index_prefix))
     indices = stores.indices
     fillers = [_filler(sources[k % len(sources)], k) for k in range(max(0, count - len(catalog)))]
-    registered_docs = (
-        int(es.count(index=indices.composition_prints)["count"])
+    current = {
+        "bool": {
+            "filter": [
+                {"term": {"lead_version": covers.LEAD_VERSION}},
+                {"term": {"tune_version": covers.TUNE_VERSION}},
+            ]
+        }
+    }
+    registered_docs = (  # documents of this code's prints: another version's are registered again
+        int(es.count(index=indices.composition_prints, query=current)["count"])
         if es.indices.exists(index=indices.composition_prints)
         else 0
     )
@@ -328,7 +358,7 @@ def scale(
         matcher(q.print, q.seconds)
         timings.append((time.perf_counter() - started) * 1000)
         if q.item.song is not None:
-            shortlist = lookup.candidates(query_vectors(tempo_variants(q.print)))[: CoverParams().shortlist]
+            shortlist = lookup.candidates(section_query(tempo_variants(q.print)))[: CoverParams().shortlist]
             retrieved.append(any(k.startswith(work_id_of(q.item.song) + "|") for k in shortlist))
     timings.sort()
     return {

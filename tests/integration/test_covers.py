@@ -19,7 +19,7 @@ from api.app import create_app
 from cli.catalog import add_compositions, add_from_manifest
 from corpus import synth
 from detectors import covers
-from index.compositions import EsCompositionLookup
+from index.compositions import EsCompositionLookup, print_document
 from index.names import Indices
 from index.stores import Stores
 from model.events import TrackMetadata
@@ -224,4 +224,32 @@ def test_a_failed_composition_search_is_an_error_not_an_upload_like_no_song(
     missing = EsCompositionLookup(es, Indices(f"{live_settings.index_prefix}no-such-"))
     vector = np.full(covers.VECTOR_DIMS, 1.0 / np.sqrt(covers.VECTOR_DIMS), dtype=np.float32)
     with pytest.raises(RuntimeError, match="a composition search failed"):
-        missing.candidates([vector])
+        missing.candidates(covers.SectionQuery(tunes=[], chroma=[vector]))
+
+
+def test_performances_are_shortlisted_by_tune_and_those_registered_before_by_chroma(
+    songs: None, stores: Stores, es: Elasticsearch
+) -> None:
+    """A print registered before tune vectors (no `tune_version`, sections without `tune`) is
+    still searched, by its chroma; prints registered now are searched by their tune vectors."""
+    rate = 22050
+    legacy = print_document("W-IT-LEGACY", "reference", covers.cover_print(synth.song(4118, 60, rate), rate))
+    del legacy["tune_version"]
+    for section in legacy["sections"]:
+        del section["tune"]
+    legacy_key = covers.performance_key("W-IT-LEGACY", "reference")
+    prints = stores.indices.composition_prints
+    es.index(index=prints, id=legacy_key, document=legacy, refresh=True)
+    try:
+        lookup = stores.compositions.lookup()
+
+        def shortlist(seed: int) -> list[str]:
+            cover = covers.cover_print(synth.song(seed, 30, rate, transpose=2, timbre_seed=3), rate)
+            return lookup.candidates(covers.section_query(covers.tempo_variants(cover)))
+
+        paper = covers.performance_key("W-IT-PAPER", f"QZCOV26{MONETIZED_SEED:05d}")
+        assert es.get(index=prints, id=paper)["_source"]["tune_version"] == covers.TUNE_VERSION
+        assert shortlist(MONETIZED_SEED)[0] == paper
+        assert legacy_key in shortlist(4118)
+    finally:
+        es.delete(index=prints, id=legacy_key, refresh=True)

@@ -42,7 +42,7 @@ class _Everything:
     def __init__(self, performances: list[Performance]) -> None:
         self._performances = performances
 
-    def candidates(self, vectors: list[Floats]) -> list[str]:
+    def candidates(self, query: covers.SectionQuery) -> list[str]:
         return [p.key for p in self._performances]
 
     def performances(self, keys: list[str]) -> list[Performance]:
@@ -241,3 +241,46 @@ def test_a_stored_lead_line_that_is_no_text_is_left_out(masters: dict[int, Cover
     for stored in (None, 12, ["AAAA"], "A" * 10_000_000):
         assert len(covers.unpack(covers.pack(original), stored).lead) == 0
     assert len(covers.unpack(None).chroma) == 0
+
+
+def test_tune_vectors_do_not_depend_on_the_key(masters: dict[int, CoverPrint]) -> None:
+    original = masters[SONG]
+    sounding = original.lead != covers.NO_PITCH
+    lead = np.where(sounding, (original.lead.astype(np.int64) + 5) % 12, covers.NO_PITCH).astype(np.uint8)
+    shifted = CoverPrint(original.beats, np.roll(original.chroma, 5, axis=1), lead)
+    tunes, shifted_tunes = covers.tune_vectors(original), covers.tune_vectors(shifted)
+    assert len(tunes) == len(covers.section_vectors(original)) > 0
+    for (_, a), (_, b) in zip(tunes, shifted_tunes, strict=True):
+        assert np.allclose(a, b, atol=1e-5)
+        assert len(a) == covers.TUNE_DIMS and np.linalg.norm(a) == pytest.approx(1.0, abs=1e-5)
+    assert covers.tune_vectors(CoverPrint(original.beats, original.chroma)) == []
+
+
+def _nearest(query: list[tuple[float, Floats]], sections: list[tuple[float, Floats]]) -> float:
+    return max(float(q @ s) for _, q in query for _, s in sections)
+
+
+def test_tune_vectors_bring_a_cover_nearer_its_song_than_a_song_on_the_same_chords() -> None:
+    """Retrieval, before any alignment, ranks performances by their nearest section: by chroma a
+    cover's sections are nearer a song on the same progression than its own; by tune vectors
+    its own song comes first."""
+    twins = {seed: _print(seed, 60) for seed in (4101, 4102)}
+    cover = _print(4102, 45, transpose=3, timbre_seed=9)
+    chroma = {s: _nearest(covers.section_vectors(cover), covers.section_vectors(p)) for s, p in twins.items()}
+    tunes = {s: _nearest(covers.tune_vectors(cover), covers.tune_vectors(p)) for s, p in twins.items()}
+    assert chroma[4101] > chroma[4102]
+    assert tunes[4102] > tunes[4101]
+
+
+def test_every_tempo_reading_keeps_the_lead_line(masters: dict[int, CoverPrint]) -> None:
+    original = masters[SONG]
+    as_tracked, merged, split = covers.tempo_variants(original)
+    assert len(merged.lead) == len(merged.chroma) and len(split.lead) == len(split.chroma)
+    assert np.array_equal(split.lead[0::2], original.lead)
+    tune_less = covers.tempo_variants(CoverPrint(original.beats, original.chroma))
+    assert all(len(v.lead) == 0 for v in tune_less)
+
+
+def test_performances_found_by_tunes_and_by_chroma_alone_take_turns_in_the_shortlist() -> None:
+    assert covers.interleaved(["a", "b", "c"], ["x", "a"]) == ["a", "x", "b", "c"]
+    assert covers.interleaved([], ["x"]) == ["x"]
