@@ -265,20 +265,23 @@ def _unpacked_lead(text: object, steps: int) -> PitchClasses:
 def section_vectors(p: CoverPrint) -> list[tuple[float, Floats]]:
     """(start second, unit vector) per section: the magnitude of the 2D Fourier transform of a
     patch of beat chroma, invariant to key (a rotation of the chroma axis) and to where in the
-    patch the music starts; square-root compressed."""
+    patch the music starts; square-root compressed. A silent section has none."""
+    return [(start_s, vector) for _, start_s, vector in _sections(p)]
+
+
+def _sections(p: CoverPrint) -> list[tuple[int, float, Floats]]:
+    """(first beat, start second, unit chroma vector) of each section that is not silent (a zero
+    vector has no direction: Elasticsearch refuses it)."""
     found = []
     n = len(p.chroma) // SUBDIVISIONS
     beats = p.chroma[: n * SUBDIVISIONS].reshape(n, SUBDIVISIONS, 12).mean(axis=1)
-    for start in range(0, n - PATCH_BEATS + 1, PATCH_HOP):
-        patch = beats[start : start + PATCH_BEATS]
+    for first in range(0, n - PATCH_BEATS + 1, PATCH_HOP):
+        patch = beats[first : first + PATCH_BEATS]
         magnitude = np.abs(np.fft.rfft2(patch.T))  # 12 pitch classes x (PATCH_BEATS / 2 + 1)
         vector = np.sqrt(magnitude).reshape(-1).astype(np.float32)
-        found.append(
-            (
-                float(p.beats[start * SUBDIVISIONS]),
-                cast(Floats, vector / max(float(np.linalg.norm(vector)), 1e-9)),
-            )
-        )
+        norm = float(np.linalg.norm(vector))
+        if norm > 1e-6:
+            found.append((first, float(p.beats[first * SUBDIVISIONS]), cast(Floats, vector / norm)))
     return found
 
 
@@ -291,7 +294,8 @@ def tune_vectors(p: CoverPrint) -> list[tuple[float, Floats]]:
     section vector beside the same transform of the lead line's patch (a pitch class per half
     beat, averaged per beat), weighed so that a dot product is TUNE_CHROMA_WEIGHT of the
     chroma's similarity and the rest the lead line's. Songs on one progression share chroma
-    sections; their tunes tell them apart. Empty for a print without a lead line."""
+    sections; their tunes tell them apart (a section without a tune has only its chroma, so it
+    is nearer other such sections than any with a tune). Empty for a print without a lead line."""
     if len(p.lead) != len(p.chroma):
         return []
     n = len(p.lead) // SUBDIVISIONS
@@ -300,9 +304,7 @@ def tune_vectors(p: CoverPrint) -> list[tuple[float, Floats]]:
     one_hot[np.flatnonzero(sounding), p.lead[: n * SUBDIVISIONS][sounding]] = 1.0
     per_beat = one_hot.reshape(n, SUBDIVISIONS, 12).mean(axis=1)
     found = []
-    for (start_s, chroma_vector), first in zip(
-        section_vectors(p), range(0, n - PATCH_BEATS + 1, PATCH_HOP), strict=True
-    ):
+    for first, start_s, chroma_vector in _sections(p):
         lead = np.sqrt(np.abs(np.fft.rfft2(per_beat[first : first + PATCH_BEATS].T))).reshape(-1)
         lead /= max(float(np.linalg.norm(lead)), 1e-9)  # a patch without a tune stays zero
         vector = np.concatenate(

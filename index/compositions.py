@@ -131,7 +131,14 @@ class EsCompositionLookup:
     def candidates(self, query: covers.SectionQuery) -> list[str]:
         """Performances with tune vectors of this version found by the query's tune vectors,
         the others (registered before them) by its chroma vectors: one msearch."""
-        current = {"term": {"tune_version": covers.TUNE_VERSION}}
+        current = {  # tune vectors of another lead line are not comparable with the upload's
+            "bool": {
+                "filter": [
+                    {"term": {"tune_version": covers.TUNE_VERSION}},
+                    {"term": {"lead_version": covers.LEAD_VERSION}},
+                ]
+            }
+        }
         asked = [("sections.tune", vector, current) for vector in query.tunes] + [
             ("sections.vector", vector, {"bool": {"must_not": current}}) for vector in query.chroma
         ]

@@ -274,9 +274,12 @@ def test_tune_vectors_bring_a_cover_nearer_its_song_than_a_song_on_the_same_chor
 
 def test_every_tempo_reading_keeps_the_lead_line(masters: dict[int, CoverPrint]) -> None:
     original = masters[SONG]
-    as_tracked, merged, split = covers.tempo_variants(original)
+    _, merged, split = covers.tempo_variants(original)
     assert len(merged.lead) == len(merged.chroma) and len(split.lead) == len(split.chroma)
     assert np.array_equal(split.lead[0::2], original.lead)
+    pairs = original.lead[: 2 * len(merged.lead)].reshape(-1, 2)
+    assert all(pc in pair for pc, pair in zip(merged.lead, pairs, strict=True))
+    assert np.mean(merged.lead != covers.NO_PITCH) >= np.mean(original.lead != covers.NO_PITCH)
     tune_less = covers.tempo_variants(CoverPrint(original.beats, original.chroma))
     assert all(len(v.lead) == 0 for v in tune_less)
 
@@ -284,3 +287,21 @@ def test_every_tempo_reading_keeps_the_lead_line(masters: dict[int, CoverPrint])
 def test_performances_found_by_tunes_and_by_chroma_alone_take_turns_in_the_shortlist() -> None:
     assert covers.interleaved(["a", "b", "c"], ["x", "a"]) == ["a", "x", "b", "c"]
     assert covers.interleaved([], ["x"]) == ["x"]
+
+
+def test_a_silent_stretch_has_no_section_and_every_vector_has_a_direction(
+    masters: dict[int, CoverPrint],
+) -> None:
+    """Digital silence inside an upload (a hidden track) gives zero chroma: its sections are
+    left out rather than sent to Elasticsearch as vectors it refuses."""
+    song = masters[SONG]
+    steps = len(song.chroma)
+    chroma = song.chroma.copy()
+    chroma[steps // 4 : steps // 4 + 2 * covers.PATCH_BEATS * covers.SUBDIVISIONS] = 0.0
+    lead = song.lead.copy()
+    lead[steps // 4 : steps // 4 + 2 * covers.PATCH_BEATS * covers.SUBDIVISIONS] = covers.NO_PITCH
+    hushed = CoverPrint(song.beats, chroma, lead)
+    for vectors in (covers.section_vectors(hushed), covers.tune_vectors(hushed)):
+        assert 0 < len(vectors) < len(covers.section_vectors(song))
+        assert all(np.linalg.norm(v) == pytest.approx(1.0, abs=1e-5) for _, v in vectors)
+    assert [s for s, _ in covers.tune_vectors(hushed)] == [s for s, _ in covers.section_vectors(hushed)]
