@@ -250,13 +250,16 @@ def catalog_reprint(
 @catalog_app.command("renew-terms")
 def catalog_renew_terms() -> None:
     """Give registered recordings and generated tracks the current retrieval terms of the
-    modified-match fingerprint, made from their stored peaks (after an upgrade that changed the
-    terms but not the peaks; no audio needed). Resumable: each document is written on its own."""
+    modified-match fingerprint, made from their stored peaks, and compositions' performances the
+    current section and tune vectors, made from their stored prints and lead lines (after an
+    upgrade that changed the terms but not the prints; no audio needed). Resumable: each document
+    is written on its own."""
     from functools import partial
 
     from rich.progress import Progress
 
     from index.catalog import renew_modified_terms, with_older_modified_terms
+    from index.compositions import renew_section_vectors, with_older_section_vectors
 
     stores = _stores()
     catalogs = {"recordings": stores.indices.catalog, "generated tracks": stores.indices.generated}
@@ -265,6 +268,17 @@ def catalog_renew_terms() -> None:
             task = progress.add_task(label, total=with_older_modified_terms(stores.es, index))
             renewed = renew_modified_terms(stores.es, index, partial(progress.advance, task))
             console.print(f"{label}: {renewed} renewed")
+        renewable, _ = with_older_section_vectors(stores.es, stores.indices)
+        task = progress.add_task("composition performances", total=renewable)
+        renewed = renew_section_vectors(stores.es, stores.indices, partial(progress.advance, task))
+        console.print(f"composition performances: {renewed} renewed")
+    _, need_audio = with_older_section_vectors(stores.es, stores.indices)
+    if need_audio:
+        console.print(
+            f"{need_audio} composition performance(s) have a lead line of an older version or none: "
+            "they are searched by chroma alone until registered again from their audio "
+            "(`clearance catalog add-compositions` or `clearance catalog add`)"
+        )
     console.print(
         f"{stores.catalog.without_current_peaks()} recording(s) still lack the current fingerprint "
         "(registered before it existed, or with peaks of an older format: `clearance catalog reprint "

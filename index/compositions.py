@@ -5,9 +5,11 @@ section, searched by nearest neighbours (HNSW kNN on a nested `dense_vector`).""
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
+from elasticsearch.helpers import scan
 
 from detectors import covers
 from detectors.covers import CoverPrint, Floats, Performance, performance_key
@@ -49,6 +51,78 @@ def print_document(work_id: str, performance: str, cover_print: CoverPrint) -> d
 
 def _rounded(vector: Floats) -> list[float]:
     return [round(float(x), 5) for x in vector]
+
+
+def _current_tunes() -> dict[str, Any]:
+    """Documents whose tune vectors are of this version, made from a lead line of this version."""
+    return {
+        "bool": {
+            "filter": [
+                {"term": {"tune_version": covers.TUNE_VERSION}},
+                {"term": {"lead_version": covers.LEAD_VERSION}},
+            ]
+        }
+    }
+
+
+def _renewable_sections() -> dict[str, Any]:
+    """Documents with a lead line of this version but no tune vectors of this version: their
+    sections can be made again from the stored print and lead line."""
+    return {
+        "bool": {
+            "filter": [{"term": {"lead_version": covers.LEAD_VERSION}}],
+            "must_not": [{"term": {"tune_version": covers.TUNE_VERSION}}],
+        }
+    }
+
+
+def renew_section_vectors(
+    es: Elasticsearch, indices: Indices, advance: Callable[[int], None] = lambda n: None
+) -> int:
+    """Give performances registered before tune vectors (or with tune vectors of an older
+    version) the current section and tune vectors, made from their stored print and lead line
+    (no audio needed); returns how many were renewed. Each document is written on its own,
+    conditionally on the revision read, so an interrupted run loses nothing and the next goes on
+    where it stopped; one registered again meanwhile is left as it was written."""
+    renewed = 0
+    index = indices.composition_prints
+    hits = scan(
+        es,
+        index=index,
+        query={"query": _renewable_sections()},
+        _source=["work_id", "performance", "print", "lead"],
+        seq_no_primary_term=True,
+    )
+    for hit in hits:
+        source = hit["_source"]
+        made = covers.unpack(source.get("print"), source.get("lead"))
+        renewed_document = print_document(str(source.get("work_id")), str(source.get("performance")), made)
+        if "tune_version" not in renewed_document:  # a print or lead line that does not unpack
+            advance(1)
+            continue
+        try:
+            es.update(
+                index=index,
+                id=hit["_id"],
+                doc={k: renewed_document[k] for k in ("sections", "tune_version")},
+                if_seq_no=hit["_seq_no"],
+                if_primary_term=hit["_primary_term"],
+            )
+            renewed += 1
+        except (ConflictError, NotFoundError):
+            pass  # registered again or removed meanwhile
+        advance(1)
+    es.indices.refresh(index=index)
+    return renewed
+
+
+def with_older_section_vectors(es: Elasticsearch, indices: Indices) -> tuple[int, int]:
+    """How many performances `renew_section_vectors` would renew, and how many more lack tune
+    vectors but cannot be renewed without their audio (a lead line of an older version, or none)."""
+    index = indices.composition_prints
+    renewable = int(es.count(index=index, query=_renewable_sections())["count"])
+    older = {"bool": {"must_not": [_current_tunes()]}}
+    return renewable, int(es.count(index=index, query=older)["count"]) - renewable
 
 
 class CompositionStore:
@@ -131,14 +205,7 @@ class EsCompositionLookup:
     def candidates(self, query: covers.SectionQuery) -> list[str]:
         """Performances with tune vectors of this version found by the query's tune vectors,
         the others (registered before them) by its chroma vectors: one msearch."""
-        current = {  # tune vectors of another lead line are not comparable with the upload's
-            "bool": {
-                "filter": [
-                    {"term": {"tune_version": covers.TUNE_VERSION}},
-                    {"term": {"lead_version": covers.LEAD_VERSION}},
-                ]
-            }
-        }
+        current = _current_tunes()  # tune vectors of another lead line are not comparable
         asked = [("sections.tune", vector, current) for vector in query.tunes] + [
             ("sections.vector", vector, {"bool": {"must_not": current}}) for vector in query.chroma
         ]

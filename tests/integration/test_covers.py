@@ -19,7 +19,12 @@ from api.app import create_app
 from cli.catalog import add_compositions, add_from_manifest
 from corpus import synth
 from detectors import covers
-from index.compositions import EsCompositionLookup, print_document
+from index.compositions import (
+    EsCompositionLookup,
+    print_document,
+    renew_section_vectors,
+    with_older_section_vectors,
+)
 from index.names import Indices
 from index.stores import Stores
 from model.events import TrackMetadata
@@ -231,25 +236,51 @@ def test_performances_are_shortlisted_by_tune_and_those_registered_before_by_chr
     songs: None, stores: Stores, es: Elasticsearch
 ) -> None:
     """A print registered before tune vectors (no `tune_version`, sections without `tune`) is
-    still searched, by its chroma; prints registered now are searched by their tune vectors."""
+    still searched, by its chroma; `clearance catalog renew-terms` gives it tune vectors from its
+    stored print and lead line, without its audio. One whose lead line is of another version
+    cannot be renewed so: it is counted, left as it is, and still searched by chroma."""
     rate = 22050
-    legacy = print_document("W-IT-LEGACY", "reference", covers.cover_print(synth.song(4118, 60, rate), rate))
-    del legacy["tune_version"]
-    for section in legacy["sections"]:
-        del section["tune"]
-    legacy_key = covers.performance_key("W-IT-LEGACY", "reference")
     prints = stores.indices.composition_prints
-    es.index(index=prints, id=legacy_key, document=legacy, refresh=True)
+
+    def registered_before_tunes(work_id: str, seed: int, lead_version: str) -> str:
+        document = print_document(work_id, "reference", covers.cover_print(synth.song(seed, 60, rate), rate))
+        del document["tune_version"]
+        for section in document["sections"]:
+            del section["tune"]
+        key = covers.performance_key(work_id, "reference")
+        es.index(index=prints, id=key, document={**document, "lead_version": lead_version}, refresh=True)
+        return key
+
+    legacy = registered_before_tunes("W-IT-LEGACY", 4118, covers.LEAD_VERSION)
+    older_lead = registered_before_tunes("W-IT-OLDER-LEAD", 4103, "0.0.1")
     try:
         lookup = stores.compositions.lookup()
 
         def shortlist(seed: int) -> list[str]:
-            cover = covers.cover_print(synth.song(seed, 30, rate, transpose=2, timbre_seed=3), rate)
-            return lookup.candidates(covers.section_query(covers.tempo_variants(cover)))
+            return lookup.candidates(_query_of(seed))
 
         paper = covers.performance_key("W-IT-PAPER", f"QZCOV26{MONETIZED_SEED:05d}")
         assert es.get(index=prints, id=paper)["_source"]["tune_version"] == covers.TUNE_VERSION
         assert shortlist(MONETIZED_SEED)[0] == paper
-        assert legacy_key in shortlist(4118)
+        assert legacy in shortlist(4118) and older_lead in shortlist(4103)
+
+        tunes_of_4118 = covers.SectionQuery(tunes=_query_of(4118).tunes, chroma=[])
+        assert legacy not in lookup.candidates(tunes_of_4118)
+        assert with_older_section_vectors(es, stores.indices) == (1, 1)
+        assert renew_section_vectors(es, stores.indices) == 1
+        assert with_older_section_vectors(es, stores.indices) == (0, 1)
+        renewed = es.get(index=prints, id=legacy)["_source"]
+        assert renewed["tune_version"] == covers.TUNE_VERSION
+        assert all(len(section["tune"]) == covers.TUNE_DIMS for section in renewed["sections"])
+        assert "tune_version" not in es.get(index=prints, id=older_lead)["_source"]
+        assert lookup.candidates(tunes_of_4118)[0] == legacy
+        assert older_lead in shortlist(4103)
     finally:
-        es.delete(index=prints, id=legacy_key, refresh=True)
+        for key in (legacy, older_lead):
+            es.delete(index=prints, id=key, refresh=True)
+
+
+def _query_of(seed: int) -> covers.SectionQuery:
+    """The sections a 30 s cover of a synthetic song (two semitones up, other timbres) is searched by."""
+    cover = covers.cover_print(synth.song(seed, 30, 22050, transpose=2, timbre_seed=3), 22050)
+    return covers.section_query(covers.tempo_variants(cover))
