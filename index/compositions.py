@@ -53,7 +53,7 @@ def _rounded(vector: Floats) -> list[float]:
     return [round(float(x), 5) for x in vector]
 
 
-def _current_tunes() -> dict[str, Any]:
+def current_tunes() -> dict[str, Any]:
     """Documents whose tune vectors are of this version, made from a lead line of this version."""
     return {
         "bool": {
@@ -121,7 +121,7 @@ def with_older_section_vectors(es: Elasticsearch, indices: Indices) -> tuple[int
     vectors but cannot be renewed without their audio (a lead line of an older version, or none)."""
     index = indices.composition_prints
     renewable = int(es.count(index=index, query=_renewable_sections())["count"])
-    older = {"bool": {"must_not": [_current_tunes()]}}
+    older = {"bool": {"must_not": [current_tunes()]}}
     return renewable, int(es.count(index=index, query=older)["count"]) - renewable
 
 
@@ -205,7 +205,7 @@ class EsCompositionLookup:
     def candidates(self, query: covers.SectionQuery) -> list[str]:
         """Performances with tune vectors of this version found by the query's tune vectors,
         the others (registered before them) by its chroma vectors: one msearch."""
-        current = _current_tunes()  # tune vectors of another lead line are not comparable
+        current = current_tunes()  # tune vectors of another lead line are not comparable
         asked = [("sections.tune", vector, current) for vector in query.tunes] + [
             ("sections.vector", vector, {"bool": {"must_not": current}}) for vector in query.chroma
         ]

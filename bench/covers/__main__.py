@@ -74,10 +74,9 @@ class MemoryLookup:
 
     def __init__(self, performances: list[Performance], per_vector: int = 10) -> None:
         self._by_key = {p.key: p for p in performances}
-        with_tunes = [p for p in performances if tune_vectors(p.print)]
-        legacy = [p for p in performances if not tune_vectors(p.print)]
-        self._tuned = _Sections(with_tunes, tune_vectors, per_vector)
-        self._legacy = _Sections(legacy, section_vectors, per_vector)
+        tuned = {p.key for p in performances if tune_vectors(p.print)}
+        self._tuned = _Sections([p for p in performances if p.key in tuned], tune_vectors, per_vector)
+        self._legacy = _Sections([p for p in performances if p.key not in tuned], section_vectors, per_vector)
 
     def candidates(self, query: SectionQuery) -> list[str]:
         return interleaved(self._tuned.nearest(query.tunes), self._legacy.nearest(query.chroma))
@@ -289,7 +288,7 @@ def scale(
     from elasticsearch.helpers import bulk
 
     from index.client import connect
-    from index.compositions import CompositionStore, print_document
+    from index.compositions import CompositionStore, current_tunes, print_document
     from index.names import Indices
     from index.stores import Stores
     from model.settings import Settings
@@ -299,16 +298,8 @@ def scale(
     stores = Stores.over(es, Indices(settings.index_prefix))
     indices = stores.indices
     fillers = [_filler(sources[k % len(sources)], k) for k in range(max(0, count - len(catalog)))]
-    current = {
-        "bool": {
-            "filter": [
-                {"term": {"lead_version": covers.LEAD_VERSION}},
-                {"term": {"tune_version": covers.TUNE_VERSION}},
-            ]
-        }
-    }
     registered_docs = (  # documents of this code's prints: another version's are registered again
-        int(es.count(index=indices.composition_prints, query=current)["count"])
+        int(es.count(index=indices.composition_prints, query=current_tunes())["count"])
         if es.indices.exists(index=indices.composition_prints)
         else 0
     )
