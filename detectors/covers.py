@@ -28,7 +28,6 @@ from __future__ import annotations
 import base64
 import functools
 import itertools
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -296,6 +295,15 @@ def tune_vectors(p: CoverPrint) -> list[tuple[float, Floats]]:
     chroma's similarity and the rest the lead line's. Songs on one progression share chroma
     sections; their tunes tell them apart (a section without a tune has only its chroma, so it
     is nearer other such sections than any with a tune). Empty for a print without a lead line."""
+    sections = _sections(p)
+    tunes = _tunes(p, sections)
+    if not tunes:
+        return []
+    return [(start_s, tune) for (_, start_s, _), tune in zip(sections, tunes, strict=True)]
+
+
+def _tunes(p: CoverPrint, sections: list[tuple[int, float, Floats]]) -> list[Floats]:
+    """The tune vector of each of `sections` (the print's own); none without a lead line."""
     if len(p.lead) != len(p.chroma):
         return []
     n = len(p.lead) // SUBDIVISIONS
@@ -304,13 +312,13 @@ def tune_vectors(p: CoverPrint) -> list[tuple[float, Floats]]:
     one_hot[np.flatnonzero(sounding), p.lead[: n * SUBDIVISIONS][sounding]] = 1.0
     per_beat = one_hot.reshape(n, SUBDIVISIONS, 12).mean(axis=1)
     found = []
-    for first, start_s, chroma_vector in _sections(p):
+    for first, _, chroma_vector in sections:
         lead = np.sqrt(np.abs(np.fft.rfft2(per_beat[first : first + PATCH_BEATS].T))).reshape(-1)
         lead /= max(float(np.linalg.norm(lead)), 1e-9)  # a patch without a tune stays zero
         vector = np.concatenate(
             [np.sqrt(TUNE_CHROMA_WEIGHT) * chroma_vector, np.sqrt(1 - TUNE_CHROMA_WEIGHT) * lead]
         )
-        found.append((start_s, cast(Floats, (vector / np.linalg.norm(vector)).astype(np.float32))))
+        found.append(cast(Floats, (vector / np.linalg.norm(vector)).astype(np.float32)))
     return found
 
 
@@ -609,20 +617,19 @@ def interleaved(tuned: list[str], legacy: list[str]) -> list[str]:
 def section_query(variants: list[CoverPrint]) -> SectionQuery:
     """The section vectors an upload is searched with: of every tempo reading, at most
     MAX_QUERY_SECTIONS spread evenly over it (a half-hour upload is not 1,300 searches)."""
-    return SectionQuery(_spread(variants, tune_vectors), _spread(variants, section_vectors))
-
-
-def _spread(
-    variants: list[CoverPrint], sections: Callable[[CoverPrint], list[tuple[float, Floats]]]
-) -> list[Floats]:
-    found = []
+    query = SectionQuery(tunes=[], chroma=[])
     for variant in variants:
-        vectors = [v for _, v in sections(variant)]
-        if len(vectors) > MAX_QUERY_SECTIONS:
-            keep = np.linspace(0, len(vectors) - 1, MAX_QUERY_SECTIONS).round().astype(int)
-            vectors = [vectors[i] for i in sorted(set(keep.tolist()))]
-        found += vectors
-    return found
+        sections = _sections(variant)  # once: the tune vectors are made from the chroma's
+        query.tunes.extend(_spread_evenly(_tunes(variant, sections)))
+        query.chroma.extend(_spread_evenly([chroma for _, _, chroma in sections]))
+    return query
+
+
+def _spread_evenly(vectors: list[Floats]) -> list[Floats]:
+    if len(vectors) <= MAX_QUERY_SECTIONS:
+        return vectors
+    keep = np.linspace(0, len(vectors) - 1, MAX_QUERY_SECTIONS).round().astype(int)
+    return [vectors[i] for i in sorted(set(keep.tolist()))]
 
 
 def _stands_out(work: str, found: Judgement, best: dict[str, Judgement], ratio: float) -> bool:
