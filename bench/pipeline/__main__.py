@@ -60,6 +60,7 @@ from cli.catalog import add_compositions, add_from_manifest
 from detectors import landmarks, modified
 from detectors.catalog import decode_items
 from detectors.voice import voiceprint
+from index.compositions import with_older_section_vectors
 from index.names import Indices
 from index.stores import Stores
 from model.events import TrackMetadata, TrackSubmitted
@@ -112,9 +113,14 @@ def register_catalog(settings: Settings) -> None:
     try:
         stores.ensure_indices(settings.es_replicas)
         last_voice = stores.registry.get_person(voice_name(len(VOICES) - 1)) or {}
-        if stores.catalog.get(master_isrc(MASTER_SEEDS[-1])) and last_voice.get("opted_out"):
+        last_master = stores.catalog.get(master_isrc(MASTER_SEEDS[-1])) or {}
+        current = last_master.get("peaks_version") == modified.VERSION and not any(
+            with_older_section_vectors(stores.es, stores.indices)
+        )
+        if current and last_voice.get("opted_out"):
             console.print("catalog registered before: reusing it")
             return
+        # not yet registered, or by an earlier version whose prints would be searched by older paths
         compositions, recordings = manifests()
         add_compositions(compositions, settings, stores.catalog, stores.compositions)
         with Progress(console=console) as progress:
