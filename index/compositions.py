@@ -204,42 +204,44 @@ class EsCompositionLookup:
 
     def candidates(self, query: covers.SectionQuery) -> list[str]:
         """Performances with tune vectors of this version found by the query's tune vectors,
-        the others (registered before them) by its chroma vectors: one msearch."""
+        the others (registered before them) by its chroma vectors. The chroma searches are sent
+        only when such older performances exist (a probe beside the tune searches, in the same
+        msearch): once every print is renewed they would search an empty filter, at more cost to
+        Elasticsearch than the tune searches themselves."""
         current = current_tunes()  # tune vectors of another lead line are not comparable
-        asked = [("sections.tune", vector, current) for vector in query.tunes] + [
-            ("sections.vector", vector, {"bool": {"must_not": current}}) for vector in query.chroma
-        ]
-        if not asked:
+        older = {"bool": {"must_not": [current]}}
+        tuned = [self._knn_search("sections.tune", vector, current) for vector in query.tunes]
+        probe = [{"size": 0, "terminate_after": 1, "track_total_hits": True, "query": older}]
+        answers = self._msearch(tuned + (probe if query.chroma else []))
+        tune_hits = [_ranked_hits(response) for response in answers[: len(tuned)]]
+        chroma_hits: list[list[tuple[str, float]]] = []
+        if query.chroma and answers[-1]["hits"]["total"]["value"] > 0:
+            chroma_searches = [self._knn_search("sections.vector", vector, older) for vector in query.chroma]
+            chroma_hits = [_ranked_hits(response) for response in self._msearch(chroma_searches)]
+        return covers.interleaved(covers.ranked_candidates(tune_hits), covers.ranked_candidates(chroma_hits))
+
+    def _knn_search(self, field: str, vector: covers.Floats, only: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "size": self._per_section,
+            # ids from doc values: no hit's stored block (its prints) is decompressed
+            "stored_fields": "_none_",
+            "docvalue_fields": ["work_id", "performance"],
+            "knn": {
+                "field": field,
+                "query_vector": [float(x) for x in vector],
+                "k": self._per_section,
+                "num_candidates": self._num_candidates,
+                "filter": only,
+            },
+        }
+
+    def _msearch(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not bodies:
             return []
         searches: list[dict[str, Any]] = []
-        for field, vector, only in asked:
-            searches.append({"index": self._indices.composition_prints})
-            searches.append(
-                {
-                    "size": self._per_section,
-                    # ids from doc values: no hit's stored block (its prints) is decompressed
-                    "stored_fields": "_none_",
-                    "docvalue_fields": ["work_id", "performance"],
-                    "knn": {
-                        "field": field,
-                        "query_vector": [float(x) for x in vector],
-                        "k": self._per_section,
-                        "num_candidates": self._num_candidates,
-                        "filter": only,
-                    },
-                }
-            )
-        hits = [
-            [
-                (_performance_key_of_hit(hit), float(hit["_score"]))
-                for hit in response.get("hits", {}).get("hits", [])
-            ]
-            for response in _answered(self._es.msearch(searches=searches)["responses"], len(asked))
-        ]
-        tuned = len(query.tunes)
-        return covers.interleaved(
-            covers.ranked_candidates(hits[:tuned]), covers.ranked_candidates(hits[tuned:])
-        )
+        for body in bodies:
+            searches += [{"index": self._indices.composition_prints}, body]
+        return _answered(self._es.msearch(searches=searches)["responses"], len(bodies))
 
     def performances(self, keys: list[str]) -> list[Performance]:
         if not keys:
@@ -290,6 +292,13 @@ def _answered(responses: list[dict[str, Any]], asked: int) -> list[dict[str, Any
         if "error" in response:
             raise RuntimeError(f"a composition search failed: {response['error']}")
     return responses
+
+
+def _ranked_hits(response: dict[str, Any]) -> list[tuple[str, float]]:
+    return [
+        (_performance_key_of_hit(hit), float(hit["_score"]))
+        for hit in response.get("hits", {}).get("hits", [])
+    ]
 
 
 def _performance_key_of_hit(hit: dict[str, Any]) -> str:
