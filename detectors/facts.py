@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import numpy.typing as npt
 import pyloudnorm
+import scipy.signal
 
 from detectors.audio import DecodedAudio
 from model.findings import AudioFacts
@@ -44,28 +45,25 @@ ABSOLUTE_GATE_LUFS = -70.0
 def integrated_loudness(samples: npt.NDArray[np.float32], sample_rate: int) -> float:
     """pyloudnorm's `Meter(sample_rate).integrated_loudness` of mono audio (ITU-R BS.1770-4:
     K-weighting, 400 ms blocks overlapping by 75 %, an absolute and a relative gate): the same
-    filters, and the same arithmetic in the same order, without its per-block work in Python
-    (each block's samples squared anew, lists of one-element sums): 40 ms less on a three-minute
-    track, and the same value to the last bit (checked against pyloudnorm)."""
+    filters and arithmetic, without its per-block work in Python (each block's samples squared
+    anew and summed: here running sums), and its two K-weighting stages run as one cascade of
+    second-order sections (one pass over the samples instead of two `lfilter` calls): the same
+    value to 1e-9 LU (checked against pyloudnorm)."""
     meter = pyloudnorm.Meter(sample_rate)
-    filtered = samples.astype(np.float64)
-    pyloudnorm.util.valid_audio(filtered, sample_rate, meter.block_size)
-    for stage in meter._filters.values():
-        filtered = stage.apply_filter(filtered)
+    audio = samples.astype(np.float64)
+    pyloudnorm.util.valid_audio(audio, sample_rate, meter.block_size)
+    stages = list(meter._filters.values())
+    sections = np.array([np.concatenate([stage.b, stage.a]) for stage in stages])
+    gain = float(np.prod([stage.passband_gain for stage in stages]))
+    filtered = gain * scipy.signal.sosfilt(sections, audio)
     block_s, step = meter.block_size, 1.0 - meter.overlap
     blocks = int(np.round((len(filtered) / sample_rate - block_s) / (block_s * step))) + 1
-    squares = np.square(filtered)
-    scale = 1.0 / (block_s * sample_rate)
-    power = np.array(
-        [
-            scale
-            * np.sum(
-                squares[int(block_s * (j * step) * sample_rate) : int(block_s * (j * step + 1) * sample_rate)]
-            )
-            for j in range(blocks)
-        ],
-        dtype=np.float64,
-    )
+    starts = [int(block_s * (j * step) * sample_rate) for j in range(blocks)]
+    ends = [int(block_s * (j * step + 1) * sample_rate) for j in range(blocks)]
+    # each block's sum of squares from running sums (in float64 the sums of a three-minute track
+    # lose nothing a block's level shows)
+    running = np.concatenate([[0.0], np.cumsum(np.square(filtered))])
+    power = (running[np.minimum(ends, len(filtered))] - running[starts]) / (block_s * sample_rate)
     with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # no block above a gate: -inf, as pyloudnorm
         levels = [-0.691 + 10.0 * np.log10(p) for p in power]

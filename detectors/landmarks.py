@@ -24,7 +24,7 @@ import numpy.typing as npt
 from scipy.ndimage import maximum_filter, uniform_filter1d
 from scipy.signal import resample_poly
 
-from detectors.spectrum import frame_spectra
+from detectors.spectrum import frame_magnitudes
 
 VERSION = "2.0.0"
 
@@ -61,9 +61,7 @@ def spectrogram_db(samples: npt.NDArray[np.float32], sample_rate: int) -> npt.ND
 
 def magnitude_spectrogram(x: npt.NDArray[np.float32], n_fft: int, hop: int) -> npt.NDArray[np.float32]:
     """Frames x bins of a Hann-windowed STFT's magnitude, frames wholly inside `x`."""
-    spectra = frame_spectra(x, n_fft, hop, np.hanning(n_fft).astype(np.float32))
-    magnitude: npt.NDArray[np.float32] = np.abs(spectra).astype(np.float32)
-    return magnitude
+    return frame_magnitudes(x, n_fft, hop, np.hanning(n_fft).astype(np.float32))
 
 
 def resampled(samples: npt.NDArray[np.float32], rate: int) -> npt.NDArray[np.float32]:
@@ -312,19 +310,55 @@ def shared_hash_rows(
     """(query row, reference row) for every hash the two share, in query row order; a hash the
     reference holds more than `max_repeats` times is left out. `ref_hashes` must be sorted;
     `query_order` is the query's hash order (`np.argsort(query_hashes, kind="stable")`), taken
-    once when one query is joined with many references: binary searches with rising keys are
-    several times faster."""
+    once when one query is joined with many references, or a part of it (only those rows are
+    joined)."""
     order = np.argsort(query_hashes, kind="stable") if query_order is None else query_order
-    ref_sorted, keys = np.ascontiguousarray(ref_hashes), query_hashes[order]
-    lo = np.searchsorted(ref_sorted, keys, side="left")
-    count = np.searchsorted(ref_sorted, keys, side="right") - lo
-    use = (count > 0) & (count <= max_repeats)
-    rows = order[use]
-    back = np.argsort(rows, kind="stable")
-    rows, lo, count = rows[back], lo[use][back], count[use][back]
-    q_idx = np.repeat(rows, count)
-    within = np.arange(len(q_idx)) - np.repeat(np.cumsum(count) - count, count)
-    return q_idx.astype(np.int64), (np.repeat(lo, count) + within).astype(np.int64)
+    joined: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] = _merge_join_compiled()(
+        np.ascontiguousarray(query_hashes[order], dtype=np.int64),
+        np.ascontiguousarray(ref_hashes, dtype=np.int64),
+        np.ascontiguousarray(order, dtype=np.int64),
+        len(query_hashes),
+        max_repeats,
+    )
+    return joined
+
+
+_COMPILED: dict[str, Any] = {}
+
+
+def _merge_join_compiled() -> Any:
+    """The join of `shared_hash_rows`, compiled by numba on first use: one pass along both
+    sorted hash lists (instead of two binary searches per query hash), each query row's matches
+    noted by row, then read out in row order (instead of sorting them back)."""
+    if "merge_join" in _COMPILED:
+        return _COMPILED["merge_join"]
+    import numba
+
+    @numba.njit(cache=True)
+    def merge_join(keys: Any, ref: Any, order: Any, rows: int, max_repeats: int) -> Any:
+        first = np.zeros(rows, np.int64)
+        count = np.zeros(rows, np.int64)
+        total, at = 0, 0
+        for i in range(len(keys)):
+            while at < len(ref) and ref[at] < keys[i]:
+                at += 1
+            end = at
+            while end < len(ref) and ref[end] == keys[i] and end - at <= max_repeats:
+                end += 1
+            if 0 < end - at <= max_repeats:
+                first[order[i]], count[order[i]] = at, end - at
+                total += end - at
+        q_idx = np.empty(total, np.int64)
+        r_idx = np.empty(total, np.int64)
+        out = 0
+        for row in range(rows):
+            for within in range(count[row]):
+                q_idx[out], r_idx[out] = row, first[row] + within
+                out += 1
+        return q_idx, r_idx
+
+    _COMPILED["merge_join"] = merge_join
+    return merge_join
 
 
 def hash_order(query: Landmarks) -> npt.NDArray[np.int64]:

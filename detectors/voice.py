@@ -16,6 +16,7 @@ import torch
 import torchaudio.functional as AF
 
 from detectors.cpu import bfloat16_native
+from detectors.spectrum import frame_magnitudes
 from model.findings import VoiceMatch, VoiceMatches
 
 NAME = "voice_opt_out"
@@ -160,13 +161,40 @@ def segment_embeddings(
 def _partial_mels(voiced: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """The mel spectrograms of a segment's partial utterances, as Resemblyzer's embed_utterance
     cuts them (SEGMENT_PARTIALS_PER_S of them a second, the last one zero padded)."""
-    from resemblyzer.audio import wav_to_mel_spectrogram
-
     wav_slices, mel_slices = _encoder().compute_partial_slices(len(voiced), SEGMENT_PARTIALS_PER_S, 0.75)
     needed = wav_slices[-1].stop
     padded = np.pad(voiced, (0, max(0, needed - len(voiced))), "constant")
-    mel = wav_to_mel_spectrogram(padded)
+    mel = mel_spectrogram(padded)
     return np.asarray([mel[s] for s in mel_slices], dtype=np.float32)
+
+
+def mel_spectrogram(wav: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Resemblyzer's `wav_to_mel_spectrogram` (librosa's power mel spectrogram: centred frames,
+    zero padded, periodic Hann, Slaney mel filters), frames x mels: the same values to float32
+    rounding, in a quarter of the time (librosa's einsum was most of it)."""
+    from resemblyzer import hparams
+
+    n_fft = int(hparams.sampling_rate * hparams.mel_window_length / 1000)
+    hop = int(hparams.sampling_rate * hparams.mel_window_step / 1000)
+    padded = np.pad(np.asarray(wav, dtype=np.float32), n_fft // 2, mode="constant")
+    power = frame_magnitudes(padded, n_fft, hop, _periodic_hann(n_fft), power=True)
+    return np.ascontiguousarray((power @ _mel_filters(n_fft).T).astype(np.float32))
+
+
+@lru_cache(maxsize=1)
+def _periodic_hann(n: int) -> npt.NDArray[np.float32]:
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def _mel_filters(n_fft: int) -> npt.NDArray[np.float32]:
+    import librosa
+    from resemblyzer import hparams
+
+    filters: npt.NDArray[np.float32] = librosa.filters.mel(
+        sr=hparams.sampling_rate, n_fft=n_fft, n_mels=hparams.mel_n_channels, dtype=np.float32
+    )
+    return filters
 
 
 def match_voiceprints(

@@ -14,12 +14,13 @@ import pyloudnorm
 import pytest
 
 from corpus import synth
-from detectors import covers, modified
+from detectors import covers, landmarks, modified, spectrum
 from detectors.audio import decode
 from detectors.catalog import CatalogMatcher, Recording, query_prints
 from detectors.facts import integrated_loudness
 from detectors.fingerprint import chromaprint_fingerprint
 from detectors.provenance import GenerationFinder
+from detectors.voice import mel_spectrogram
 from tests.unit.test_catalog_matcher import InMemoryCatalog, recording
 from tests.unit.test_generation_finder import RECORD, GeneratedCatalog
 
@@ -58,13 +59,28 @@ def test_the_cover_spectrogram_in_blocks_is_the_one_taken_at_once(
 ) -> None:
     y = synth.song(seed=13, seconds=8)[: int(seconds * covers.RATE)]
     in_blocks = covers._power_spectrogram(y, n_fft)
-    monkeypatch.setattr(covers, "SPECTRUM_BLOCK", 1 << 30)
+    monkeypatch.setattr(spectrum, "SPECTRUM_BLOCK", 1 << 30)
     at_once = covers._power_spectrogram(y, n_fft)
     assert in_blocks.shape == at_once.shape and np.array_equal(in_blocks, at_once)
 
 
+@pytest.mark.parametrize(("n_fft", "hop"), [(landmarks.N_FFT, landmarks.HOP), (modified.N_FFT, modified.HOP)])
+@pytest.mark.parametrize("seconds", [0.05, 1.0, 7.3])
+def test_the_peak_spectrograms_in_blocks_are_the_ones_taken_at_once(
+    n_fft: int, hop: int, seconds: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x = landmarks.resampled(synth.song(seed=13, seconds=8)[: int(seconds * covers.RATE)], covers.RATE)
+    in_blocks = landmarks.magnitude_spectrogram(x, n_fft, hop)
+    if len(x) < n_fft:
+        assert in_blocks.shape == (0, n_fft // 2 + 1)
+        return
+    window = np.hanning(n_fft).astype(np.float32)
+    at_once = np.abs(spectrum.frame_spectra(x, n_fft, hop, window)).astype(np.float32)
+    assert in_blocks.shape == at_once.shape and np.array_equal(in_blocks, at_once)
+
+
 @pytest.mark.parametrize("rate", [16000, 22050, 44100])
-def test_loudness_is_pyloudnorms_to_the_last_bit(rate: int) -> None:
+def test_loudness_is_pyloudnorms(rate: int) -> None:
     rng = np.random.default_rng(rate)
     music = synth.song(seed=14, seconds=6)
     noise = (rng.standard_normal(rate * 5) * 0.1).astype(np.float32)
@@ -73,4 +89,47 @@ def test_loudness_is_pyloudnorms_to_the_last_bit(rate: int) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             expected = float(pyloudnorm.Meter(rate).integrated_loudness(samples.astype(np.float64)))
-        assert integrated_loudness(samples, rate) == expected
+        measured = integrated_loudness(samples, rate)
+        assert measured == expected or abs(measured - expected) < 1e-9  # -inf for silence
+
+
+@pytest.mark.parametrize("seconds", [0.02, 0.0251, 3.0, 10.0])
+def test_the_voice_checks_mel_spectrogram_is_resemblyzers(seconds: float) -> None:
+    from resemblyzer.audio import wav_to_mel_spectrogram
+
+    wav = synth.song(seed=15, seconds=10, rate=16000)[: int(seconds * 16000)]
+    expected = wav_to_mel_spectrogram(wav)
+    made = mel_spectrogram(wav)
+    assert made.shape == expected.shape and made.dtype == np.float32
+    assert np.max(np.abs(made - expected)) <= 1e-5 * np.max(expected)
+
+
+def test_the_recurrence_floors_are_numpys_kth_largest_values() -> None:
+    select = covers._kth_largest_compiled()
+    rng = np.random.default_rng(16)
+    for trial in range(200):
+        rows, columns = int(rng.integers(1, 40)), int(rng.integers(1, 40))
+        x = rng.standard_normal((rows, columns)).astype(np.float32)
+        if trial % 3 == 0:
+            x = np.round(x, 1)  # ties
+        if trial % 7 == 0:
+            x[: rows // 2] = 0.25  # rows of one value
+        k = int(rng.integers(1, columns + 1))
+        assert np.array_equal(select(x, k), np.partition(x, -k, axis=1)[:, -k])
+
+
+@pytest.mark.parametrize("seed", [17, 18, 19])
+def test_the_cover_prints_tempo_is_librosas(seed: int) -> None:
+    import librosa
+
+    y = synth.song(seed=seed, seconds=40, rate=covers.RATE)
+    mel = librosa.feature.melspectrogram(S=covers._power_spectrogram(y, covers.ONSET_N_FFT), sr=covers.RATE)
+    onset = librosa.onset.onset_strength(S=librosa.power_to_db(mel), sr=covers.RATE, hop_length=covers.HOP)
+    expected = librosa.feature.tempo(onset_envelope=onset, sr=covers.RATE, hop_length=covers.HOP)
+    assert np.array_equal(covers._tempo(onset), expected)
+    window = int(librosa.time_to_frames(8.0, sr=covers.RATE, hop_length=covers.HOP))  # tempo's ac_size
+    expected_tempogram = librosa.feature.tempogram(
+        onset_envelope=onset, sr=covers.RATE, hop_length=covers.HOP, win_length=window
+    ).mean(axis=1)
+    made = covers._mean_tempogram(onset)
+    assert made.shape == expected_tempogram.shape and np.allclose(made, expected_tempogram, atol=1e-6)
