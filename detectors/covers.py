@@ -490,33 +490,35 @@ def _qmax_compiled() -> Any:
         return _COMPILED["qmax"]
     import numba
 
-    # Path starts are kept as int32 (half the memory traffic of int64) and the first row and
-    # column skip the predecessors: 2.7x faster on a three-minute upload, with the same result.
+    # Only the last three rows are kept (a predecessor is at most two rows up), so the scores and
+    # path starts stay in the caches; path starts are int32, and the first row and column skip
+    # the predecessors.
     @numba.njit(cache=True)
     def qmax(plot: Any, gap_open: float, gap_extend: float) -> Any:
         n, m = plot.shape
-        q = np.zeros((n, m), np.float32)
-        si = np.zeros((n, m), np.int32)
-        sj = np.zeros((n, m), np.int32)
-        best, bi, bj = 0.0, 0, 0
+        q = np.zeros((3, m), np.float32)
+        si = np.zeros((3, m), np.int32)
+        sj = np.zeros((3, m), np.int32)
+        best, bi, bj, best_si, best_sj = 0.0, 0, 0, 0, 0
         for i in range(n):
+            row, up, up2 = i % 3, (i + 2) % 3, (i + 1) % 3  # rows i, i - 1, i - 2
             for j in range(m):
                 hit = plot[i, j] != 0
                 value = 1.0 if hit else 0.0
                 fi, fj = i, j
                 if i >= 1 and j >= 1:
                     # predecessors (i-1, j-1), (i-2, j-1), (i-1, j-2), in that order
-                    for a, b in ((i - 1, j - 1), (i - 2, j - 1), (i - 1, j - 2)):
+                    for a, kept, b in ((i - 1, up, j - 1), (i - 2, up2, j - 1), (i - 1, up, j - 2)):
                         if a < 0 or b < 0:
                             continue
                         penalty = 0.0 if hit else (gap_open if plot[a, b] else gap_extend)
-                        step = q[a, b] + 1.0 if hit else q[a, b] - penalty
+                        step = q[kept, b] + 1.0 if hit else q[kept, b] - penalty
                         if step > value:
-                            value, fi, fj = step, si[a, b], sj[a, b]
-                q[i, j], si[i, j], sj[i, j] = value, fi, fj
+                            value, fi, fj = step, si[kept, b], sj[kept, b]
+                q[row, j], si[row, j], sj[row, j] = value, fi, fj
                 if value > best:
-                    best, bi, bj = value, i, j
-        return best, (si[bi, bj], sj[bi, bj], bi, bj)
+                    best, bi, bj, best_si, best_sj = value, i, j, fi, fj
+        return best, (best_si, best_sj, bi, bj)
 
     _COMPILED["qmax"] = qmax
     return qmax

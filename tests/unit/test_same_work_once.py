@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyloudnorm
 import pytest
 
@@ -133,3 +134,38 @@ def test_the_cover_prints_tempo_is_librosas(seed: int) -> None:
     ).mean(axis=1)
     made = covers._mean_tempogram(onset)
     assert made.shape == expected_tempogram.shape and np.allclose(made, expected_tempogram, atol=1e-6)
+
+
+def _qmax_by_the_book(
+    plot: npt.NDArray[np.bool_], gap_open: float, gap_extend: float
+) -> tuple[float, tuple[int, ...]]:
+    """Qmax (Serra et al. 2009) over whole score matrices, each cell's path start carried along."""
+    n, m = plot.shape
+    q = np.zeros((n, m), np.float32)
+    start = np.zeros((n, m, 2), np.int64)
+    best, where = 0.0, (0, 0, 0, 0)
+    for i in range(n):
+        for j in range(m):
+            value, origin = (1.0 if plot[i, j] else 0.0), (i, j)
+            for a, b in ((i - 1, j - 1), (i - 2, j - 1), (i - 1, j - 2)):
+                if min(a, b) < 0 or min(i, j) < 1:
+                    continue
+                if plot[i, j]:
+                    step = float(q[a, b]) + 1.0
+                else:
+                    step = float(q[a, b]) - (gap_open if plot[a, b] else gap_extend)
+                if step > value:
+                    value, origin = step, (int(start[a, b, 0]), int(start[a, b, 1]))
+            q[i, j], start[i, j] = value, origin
+            if value > best:
+                best, where = value, (*origin, i, j)
+    return best, where
+
+
+def test_the_cover_alignment_is_qmax_by_the_book() -> None:
+    rng = np.random.default_rng(20)
+    for trial in range(120):
+        rows, columns = int(rng.integers(1, 30)), int(rng.integers(1, 30))
+        plot = rng.random((rows, columns)) < (0.05, 0.2, 0.5)[trial % 3]
+        expected = _qmax_by_the_book(plot, covers.GAP_OPEN, covers.GAP_EXTEND)
+        assert covers._qmax(plot, covers.GAP_OPEN, covers.GAP_EXTEND) == expected
