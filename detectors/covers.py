@@ -91,6 +91,11 @@ class CoverPrint:
     def duration_s(self) -> float:
         return float(self.beats[-1] - self.beats[0]) if len(self.beats) > 1 else 0.0
 
+    @functools.cached_property
+    def embedded(self) -> Floats:
+        """The chroma's embedded vectors, taken once for an upload aligned with many references."""
+        return _embedded(self.chroma)
+
 
 @dataclass(frozen=True)
 class CoverAlignment:
@@ -378,7 +383,7 @@ def align(upload: CoverPrint, reference: CoverPrint) -> CoverAlignment | None:
     best: CoverAlignment | None = None
     for rotation in _transpositions(upload.chroma, reference.chroma)[:TRANSPOSITIONS_TRIED]:
         rotated = np.roll(reference.chroma, rotation, axis=1)
-        similarity = _embedded(upload.chroma) @ _embedded(rotated).T
+        similarity = upload.embedded @ _embedded(rotated).T
         length, (i0, j0, i1, j1) = _qmax(_recurrence(similarity), GAP_OPEN, GAP_EXTEND)
         score = length * _agreement(similarity, i0, j0, i1, j1) ** AGREEMENT_POWER
         if best is not None and score <= best.score:

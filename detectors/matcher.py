@@ -39,7 +39,6 @@ ITEM_SECONDS = 1.0 / ITEMS_PER_SECOND
 ITEM_CONTEXT_S = 2.6
 START_LEAD_S = 0.33
 END_LAG_S = ITEM_CONTEXT_S - 0.67
-_POPCOUNT8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 
 @dataclass(frozen=True)
@@ -88,8 +87,7 @@ def as_items(values: list[int] | npt.NDArray[np.generic]) -> Items:
 
 
 def popcount(values: Items) -> npt.NDArray[np.uint8]:
-    as_bytes = values.astype("<u4").view(np.uint8).reshape(-1, 4)
-    out: npt.NDArray[np.uint8] = _POPCOUNT8[as_bytes].sum(axis=1, dtype=np.uint8)
+    out: npt.NDArray[np.uint8] = np.bitwise_count(values.astype(np.uint32, copy=False))
     return out
 
 

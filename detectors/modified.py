@@ -749,8 +749,9 @@ def _clusters(
     ti = np.rint(log_tempo / 0.01).astype(np.int64)
     si = np.rint(shift / 0.5).astype(np.int64)
     t0, s0 = ti.min(), si.min()
-    grid = np.zeros((ti.max() - t0 + 1, si.max() - s0 + 1))
-    np.add.at(grid, (ti - t0, si - s0), 1)
+    shape = (int(ti.max() - t0 + 1), int(si.max() - s0 + 1))
+    cells = np.ravel_multi_index((ti - t0, si - s0), shape)
+    grid = np.bincount(cells, minlength=shape[0] * shape[1]).reshape(shape).astype(np.float64)
     smooth = uniform_filter(grid, size=(5, 3), mode="constant") * 15
     out: list[tuple[float, float]] = []
     for flat in np.argsort(smooth, axis=None)[::-1]:
