@@ -187,7 +187,12 @@ def _pcm(path: Path, max_seconds: float, timeout_s: float, conversion: list[str]
     proc = _run(cmd, timeout_s=timeout_s)
     if proc.returncode != 0:
         raise DecodeError(f"ffmpeg could not decode the audio: {_refusal(proc.stderr, path)}")
-    return np.frombuffer(proc.stdout, dtype="<f4").astype(np.float32)
+    samples = np.frombuffer(proc.stdout, dtype="<f4").astype(np.float32)
+    # a floating-point source (a WAV of IEEE floats, say) may hold NaN or infinite samples, which
+    # no detector should compute with: they are silence here
+    if not np.isfinite(samples).all():
+        np.nan_to_num(samples, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    return samples
 
 
 def _run(cmd: list[str], timeout_s: float) -> subprocess.CompletedProcess[bytes]:

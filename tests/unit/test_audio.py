@@ -11,7 +11,7 @@ import pytest
 import soundfile
 
 from corpus import synth
-from detectors import audio
+from detectors import audio, covers
 from detectors.audio import DecodeError, DecoderInterrupted, SourceInfo, decode, probe
 from detectors.facts import audio_facts
 from model.events import TrackMetadata
@@ -29,6 +29,22 @@ def test_decodes_any_rate_and_channels_to_mono_at_the_analysis_rate(tmp_path: Pa
     assert audio.sample_rate == 22050 and audio.samples.ndim == 1
     assert audio.duration_s == pytest.approx(3.0, abs=0.01)
     assert audio.source.sample_rate == 48000 and audio.source.channels == 2 and audio.source.codec == "flac"
+
+
+def test_nan_and_infinite_samples_of_a_float_wav_decode_as_silence(tmp_path: Path) -> None:
+    """A WAV of IEEE floats can hold NaN and infinite samples; no detector computes with them
+    (numba-compiled selection indexes by value, and a NaN has none)."""
+    samples = sine(440, 3.0, 0.5, 44100)
+    samples[1000:1010], samples[50000], samples[60000] = np.nan, np.inf, -np.inf
+    path = tmp_path / "hostile.wav"
+    soundfile.write(path, samples, 44100, subtype="FLOAT")
+    for rate in (44100, 22050):
+        decoded = decode(path, sample_rate=rate, max_seconds=60)
+        assert np.isfinite(decoded.samples).all()
+        assert np.abs(decoded.samples).max() <= 0.6  # the sine around them is kept
+    channels, _ = audio.decode_all_channels(path)
+    assert np.isfinite(channels).all()
+    assert np.isfinite(covers.cover_print(decode(path, 22050, 60).samples, 22050).chroma).all()
 
 
 def test_loudness_follows_bs1770(tmp_path: Path) -> None:

@@ -169,3 +169,13 @@ def test_the_cover_alignment_is_qmax_by_the_book() -> None:
         plot = rng.random((rows, columns)) < (0.05, 0.2, 0.5)[trial % 3]
         expected = _qmax_by_the_book(plot, covers.GAP_OPEN, covers.GAP_EXTEND)
         assert covers._qmax(plot, covers.GAP_OPEN, covers.GAP_EXTEND) == expected
+
+
+def test_a_recurrence_plot_with_nan_similarities_is_numpys() -> None:
+    similarity = np.random.default_rng(21).standard_normal((40, 30)).astype(np.float32)
+    similarity[3, 4] = np.nan
+    ka, kb = int(covers.NEIGHBOURS * 30), int(covers.NEIGHBOURS * 40)
+    rows = np.partition(similarity, -ka, axis=1)[:, -ka]
+    columns = np.partition(similarity.T, -kb, axis=1)[:, -kb]
+    expected = (similarity >= rows[:, None]) & (similarity >= columns[None, :])
+    assert np.array_equal(covers._recurrence(similarity), expected)
