@@ -131,9 +131,8 @@ def cover_print(samples: Floats, sample_rate: int) -> CoverPrint:
 
 def _tempo(onset: Floats) -> Any:
     """`librosa.feature.tempo` of the onset envelope, as `beat_track` asks it (its defaults),
-    from a mean autocorrelation tempogram taken here: in float32, TEMPOGRAM_BLOCK frames at a
-    time, instead of librosa's whole-track arrays in float64 (the same tempo on every track
-    checked, in half the time)."""
+    from a mean autocorrelation tempogram taken here TEMPOGRAM_BLOCK frames at a time instead of
+    as librosa's whole-track arrays."""
     import librosa
 
     return librosa.feature.tempo(tg=_mean_tempogram(onset)[:, None], sr=RATE, hop_length=HOP)
@@ -149,9 +148,12 @@ def _mean_tempogram(onset: Floats) -> npt.NDArray[np.float64]:
     import scipy.fft
     import scipy.signal
 
-    window = scipy.signal.get_window("hann", TEMPO_WINDOW, fftbins=True).astype(np.float32)
+    window = scipy.signal.get_window("hann", TEMPO_WINDOW, fftbins=True)
     n = len(onset)
-    padded = np.pad(np.asarray(onset, np.float32), TEMPO_WINDOW // 2, mode="linear_ramp", end_values=(0, 0))
+    # float64, as librosa's window makes it: in float32 the lags where the autocorrelation is zero
+    # keep FFT noise, which the tempo's log1p(1e6 x) weighting magnifies into other choices on
+    # short, sparse envelopes
+    padded = np.pad(np.asarray(onset, np.float64), TEMPO_WINDOW // 2, mode="linear_ramp", end_values=(0, 0))
     frames = np.lib.stride_tricks.sliding_window_view(padded, TEMPO_WINDOW)[:n]
     n_pad = scipy.fft.next_fast_len(2 * TEMPO_WINDOW - 1, real=True)
     total = np.zeros(TEMPO_WINDOW, np.float64)
@@ -160,7 +162,7 @@ def _mean_tempogram(onset: Floats) -> npt.NDArray[np.float64]:
         power = spectra.real**2 + spectra.imag**2
         lags = scipy.fft.irfft(power, n=n_pad, axis=1, workers=1)[:, :TEMPO_WINDOW]
         peak = np.abs(lags).max(axis=1, keepdims=True)
-        total += (lags / np.where(peak < np.finfo(np.float32).tiny, 1.0, peak)).sum(axis=0)
+        total += (lags / np.where(peak < np.finfo(np.float64).tiny, 1.0, peak)).sum(axis=0)
     mean: npt.NDArray[np.float64] = total / max(n, 1)
     return mean
 
@@ -451,8 +453,9 @@ def _kth_largest_compiled() -> Any:
     """Each row's `k`-th largest value (what `np.partition(x, -k, axis=1)[:, -k]` gives),
     compiled by numba: the row's values counted into bins between its minimum and maximum, and
     only the bin that holds the `k`-th largest sorted. Binning is monotone in the value, so
-    every value of a higher bin is at least any of a lower one. Finite values only. About 0.7 of
-    `np.partition`'s time on the recurrence plots of three-minute uploads."""
+    every value of a higher bin is at least any of a lower one. Finite float32 values only, and
+    1 <= k <= the row length (as `_recurrence` asks). About 0.7 of `np.partition`'s time on the
+    recurrence plots of three-minute uploads."""
     if "kth_largest" in _COMPILED:
         return _COMPILED["kth_largest"]
     import numba
@@ -460,7 +463,7 @@ def _kth_largest_compiled() -> Any:
     @numba.njit(cache=True)
     def kth_largest(x: Any, k: int) -> Any:
         n, m = x.shape
-        out = np.empty(n, np.float32)
+        out = np.empty(n, x.dtype)
         counts = np.zeros(_SELECTION_BINS, np.int64)
         binned = np.empty(m, np.int64)
         held = np.empty(m, np.float32)
@@ -471,10 +474,11 @@ def _kth_largest_compiled() -> Any:
             if hi == lo:
                 out[i] = lo
                 continue
-            scale = _SELECTION_BINS / (hi - lo)
+            low = np.float64(lo)  # in float64 no float32 range overflows
+            scale = _SELECTION_BINS / (np.float64(hi) - low)
             counts[:] = 0
             for j in range(m):
-                binned[j] = min(int((x[i, j] - lo) * scale), _SELECTION_BINS - 1)
+                binned[j] = min(int((np.float64(x[i, j]) - low) * scale), _SELECTION_BINS - 1)
                 counts[binned[j]] += 1
             above, chosen = 0, _SELECTION_BINS - 1
             while above + counts[chosen] < k:

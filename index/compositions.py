@@ -28,6 +28,9 @@ class UnknownComposition(Exception):
 
 def print_document(work_id: str, performance: str, cover_print: CoverPrint) -> dict[str, Any]:
     tunes = covers.tune_vectors(cover_print)
+    # with a lead line every section has its tune vector, so the print is current even with no
+    # section at all (too short, or silent); without one it is searched by chroma alone
+    tuned = len(cover_print.chroma) > 0 and len(cover_print.lead) == len(cover_print.chroma)
     return {
         "work_id": work_id,
         "performance": performance,
@@ -36,12 +39,12 @@ def print_document(work_id: str, performance: str, cover_print: CoverPrint) -> d
         "print": covers.pack(cover_print),
         "lead": covers.pack_lead(cover_print),
         "lead_version": covers.LEAD_VERSION,
-        **({"tune_version": covers.TUNE_VERSION} if tunes else {}),
+        **({"tune_version": covers.TUNE_VERSION} if tuned else {}),
         "sections": [
             {
                 "start_s": round(start, 2),
                 "vector": _rounded(vector),
-                **({"tune": _rounded(tunes[i][1])} if tunes else {}),
+                **({"tune": _rounded(tunes[i][1])} if tuned else {}),
             }
             for i, (start, vector) in enumerate(covers.section_vectors(cover_print))
         ],
