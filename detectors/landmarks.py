@@ -310,8 +310,8 @@ def shared_hash_rows(
     """(query row, reference row) for every hash the two share, in query row order; a hash the
     reference holds more than `max_repeats` times is left out. `ref_hashes` must be sorted;
     `query_order` is the query's hash order (`np.argsort(query_hashes, kind="stable")`), taken
-    once when one query is joined with many references, or a part of it (only those rows are
-    joined)."""
+    once when one query is joined with many references, or a part of it still in hash order
+    (only those rows are joined)."""
     order = np.argsort(query_hashes, kind="stable") if query_order is None else query_order
     joined: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] = _merge_join_compiled()(
         np.ascontiguousarray(query_hashes[order], dtype=np.int64),

@@ -171,7 +171,7 @@ def _partial_mels(voiced: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 def mel_spectrogram(wav: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """Resemblyzer's `wav_to_mel_spectrogram` (librosa's power mel spectrogram: centred frames,
     zero padded, periodic Hann, Slaney mel filters), frames x mels: the same values to float32
-    rounding, in a quarter of the time (librosa's einsum was most of it)."""
+    rounding, in half the time (librosa's einsum was most of it)."""
     from resemblyzer import hparams
 
     n_fft = int(hparams.sampling_rate * hparams.mel_window_length / 1000)
