@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import numpy.typing as npt
 import scipy.fft
+import scipy.signal
 
 
 def frame_spectra(
@@ -36,3 +39,17 @@ def frame_magnitudes(
         spectra = frame_spectra(x[start * hop : (end - 1) * hop + n_fft], n_fft, hop, window)
         out[start:end] = spectra.real**2 + spectra.imag**2 if power else np.abs(spectra)
     return out
+
+
+def centred_power_spectrogram(y: npt.NDArray[np.float32], n_fft: int, hop: int) -> npt.NDArray[np.float32]:
+    """Frames x bins: librosa.stft's power spectrogram (frames centred on every `hop`-th sample,
+    the audio zero padded by half a frame at each end, periodic Hann window)."""
+    padded = np.pad(np.asarray(y, dtype=np.float32), n_fft // 2, mode="constant")
+    return frame_magnitudes(padded, n_fft, hop, _periodic_hann(n_fft), power=True)
+
+
+@lru_cache(maxsize=8)
+def _periodic_hann(n: int) -> npt.NDArray[np.float32]:
+    window: npt.NDArray[np.float32] = scipy.signal.get_window("hann", n, fftbins=True).astype(np.float32)
+    window.flags.writeable = False  # shared by every caller
+    return window

@@ -16,7 +16,7 @@ import torch
 import torchaudio.functional as AF
 
 from detectors.cpu import bfloat16_native
-from detectors.spectrum import frame_magnitudes
+from detectors.spectrum import centred_power_spectrogram
 from model.findings import VoiceMatch, VoiceMatches
 
 NAME = "voice_opt_out"
@@ -176,14 +176,8 @@ def mel_spectrogram(wav: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 
     n_fft = int(hparams.sampling_rate * hparams.mel_window_length / 1000)
     hop = int(hparams.sampling_rate * hparams.mel_window_step / 1000)
-    padded = np.pad(np.asarray(wav, dtype=np.float32), n_fft // 2, mode="constant")
-    power = frame_magnitudes(padded, n_fft, hop, _periodic_hann(n_fft), power=True)
+    power = centred_power_spectrogram(wav, n_fft, hop)
     return np.ascontiguousarray((power @ _mel_filters(n_fft).T).astype(np.float32))
-
-
-@lru_cache(maxsize=1)
-def _periodic_hann(n: int) -> npt.NDArray[np.float32]:
-    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)
 
 
 @lru_cache(maxsize=1)

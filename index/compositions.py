@@ -68,6 +68,12 @@ def current_tunes() -> dict[str, Any]:
     }
 
 
+def older_tunes() -> dict[str, Any]:
+    """Documents without tune vectors of this version (registered before them, or with a lead
+    line of another version): searched by their chroma vectors alone."""
+    return {"bool": {"must_not": [current_tunes()]}}
+
+
 def _renewable_sections() -> dict[str, Any]:
     """Documents with a lead line of this version but no tune vectors of this version: their
     sections can be made again from the stored print and lead line."""
@@ -124,8 +130,7 @@ def with_older_section_vectors(es: Elasticsearch, indices: Indices) -> tuple[int
     vectors but cannot be renewed without their audio (a lead line of an older version, or none)."""
     index = indices.composition_prints
     renewable = int(es.count(index=index, query=_renewable_sections())["count"])
-    older = {"bool": {"must_not": [current_tunes()]}}
-    return renewable, int(es.count(index=index, query=older)["count"]) - renewable
+    return renewable, int(es.count(index=index, query=older_tunes())["count"]) - renewable
 
 
 class CompositionStore:
@@ -211,8 +216,10 @@ class EsCompositionLookup:
         only when such older performances exist (a probe beside the tune searches, in the same
         msearch): once every print is renewed they would search an empty filter, at more cost to
         Elasticsearch than the tune searches themselves."""
-        current = current_tunes()  # tune vectors of another lead line are not comparable
-        older = {"bool": {"must_not": [current]}}
+        current, older = (
+            current_tunes(),
+            older_tunes(),
+        )  # tune vectors of another lead line are not comparable
         tuned = [self._knn_search("sections.tune", vector, current) for vector in query.tunes]
         probe = [{"size": 0, "terminate_after": 1, "track_total_hits": True, "query": older}]
         answers = self._msearch(tuned + (probe if query.chroma else []))
