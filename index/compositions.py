@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 from elasticsearch.helpers import scan
@@ -209,6 +209,7 @@ class EsCompositionLookup:
         self._per_section, self._num_candidates = per_section, num_candidates
         self._cache: OrderedDict[tuple[str, int, int], CoverPrint] = OrderedDict()
         self._cache_size = cache_size
+        self._hit_revision: dict[str, _PrintRevision] = {}  # as the latest search saw each print
 
     def candidates(self, query: covers.SectionQuery) -> list[str]:
         """Performances with tune vectors of this version found by the query's tune vectors,
@@ -223,11 +224,11 @@ class EsCompositionLookup:
         tuned = [self._knn_search("sections.tune", vector, current) for vector in query.tunes]
         probe = [{"size": 0, "terminate_after": 1, "track_total_hits": True, "query": older}]
         answers = self._msearch(tuned + (probe if query.chroma else []))
-        tune_hits = [_ranked_hits(response) for response in answers[: len(tuned)]]
+        tune_hits = [self._ranked_hits(response) for response in answers[: len(tuned)]]
         chroma_hits: list[list[tuple[str, float]]] = []
         if query.chroma and answers[-1]["hits"]["total"]["value"] > 0:
             chroma_searches = [self._knn_search("sections.vector", vector, older) for vector in query.chroma]
-            chroma_hits = [_ranked_hits(response) for response in self._msearch(chroma_searches)]
+            chroma_hits = [self._ranked_hits(response) for response in self._msearch(chroma_searches)]
         return covers.interleaved(covers.ranked_candidates(tune_hits), covers.ranked_candidates(chroma_hits))
 
     def _knn_search(self, field: str, vector: covers.Floats, only: dict[str, Any]) -> dict[str, Any]:
@@ -236,6 +237,7 @@ class EsCompositionLookup:
             # ids from doc values: no hit's stored block (its prints) is decompressed
             "stored_fields": "_none_",
             "docvalue_fields": ["work_id", "performance"],
+            "seq_no_primary_term": True,  # a print cached at this revision is not read again
             "knn": {
                 "field": field,
                 "query_vector": [float(x) for x in vector],
@@ -253,14 +255,36 @@ class EsCompositionLookup:
             searches += [{"index": self._indices.composition_prints}, body]
         return _answered(self._es.msearch(searches=searches)["responses"], len(bodies))
 
+    def _ranked_hits(self, response: dict[str, Any]) -> list[tuple[str, float]]:
+        ranked = []
+        for hit in response.get("hits", {}).get("hits", []):
+            revision = _print_revision_of_hit(hit)
+            self._hit_revision[revision.key] = revision
+            ranked.append((revision.key, float(hit["_score"])))
+        return ranked
+
     def performances(self, keys: list[str]) -> list[Performance]:
-        if not keys:
-            return []
-        docs = self._es.mget(index=self._indices.composition_prints, ids=keys, source_excludes=["sections"])[
-            "docs"
-        ]
-        found = [d for d in docs if d.get("found")]
-        work_ids = sorted({d["_source"]["work_id"] for d in found})
+        """The performances of `keys`, in that order. A print already decoded at the revision
+        its search hit had is taken from the cache; only the others are read (a print is tens of
+        kilobytes that Elasticsearch would parse and send for every upload that finds it)."""
+        prints: dict[str, tuple[str, str, CoverPrint]] = {}
+        missing = []
+        for key in keys:
+            seen = self._hit_revision.get(key)
+            if seen is not None and seen.cache_key in self._cache:
+                self._cache.move_to_end(seen.cache_key)
+                prints[key] = (seen.work_id, seen.performance, self._cache[seen.cache_key])
+            else:
+                missing.append(key)
+        if missing:
+            docs = self._es.mget(
+                index=self._indices.composition_prints, ids=missing, source_excludes=["sections"]
+            )["docs"]
+            for doc in docs:
+                if doc.get("found"):
+                    source = doc["_source"]
+                    prints[doc["_id"]] = (source["work_id"], source["performance"], self._print(doc))
+        work_ids = sorted({work_id for work_id, _, _ in prints.values()})
         metadata = (
             {
                 d["_id"]: _metadata(d["_source"])
@@ -271,11 +295,14 @@ class EsCompositionLookup:
             else {}
         )
         performances = []
-        for doc in found:
-            meta = metadata.get(doc["_source"]["work_id"])
+        for key in keys:
+            if key not in prints:
+                continue
+            work_id, performance, cover_print = prints[key]
+            meta = metadata.get(work_id)
             if meta is None:  # the composition was removed: its prints name nobody
                 continue
-            performances.append(Performance(meta, doc["_source"]["performance"], self._print(doc)))
+            performances.append(Performance(meta, performance, cover_print))
         return performances
 
     def _print(self, doc: dict[str, Any]) -> CoverPrint:
@@ -304,18 +331,27 @@ def _answered(responses: list[dict[str, Any]], asked: int) -> list[dict[str, Any
     return responses
 
 
-def _ranked_hits(response: dict[str, Any]) -> list[tuple[str, float]]:
-    return [
-        (_performance_key_of_hit(hit), float(hit["_score"]))
-        for hit in response.get("hits", {}).get("hits", [])
-    ]
+class _PrintRevision(NamedTuple):
+    """One version of one performance's print, as a search hit names it."""
+
+    key: str
+    work_id: str
+    performance: str
+    seq_no: int
+    primary_term: int
+
+    @property
+    def cache_key(self) -> tuple[str, int, int]:
+        return (self.key, self.seq_no, self.primary_term)
 
 
-def _performance_key_of_hit(hit: dict[str, Any]) -> str:
-    """A search hit's document id, made from its work id and performance doc values."""
+def _print_revision_of_hit(hit: dict[str, Any]) -> _PrintRevision:
+    """A search hit's print: its id made from its work id and performance doc values."""
     fields = hit.get("fields", {})
     work_ids, performances = fields.get("work_id") or [], fields.get("performance") or []
     if len(work_ids) != 1 or len(performances) != 1:
         where = hit.get("_index")
         raise RuntimeError(f"a composition print hit in {where} has no single work id and performance")
-    return performance_key(str(work_ids[0]), str(performances[0]))
+    work_id, performance = str(work_ids[0]), str(performances[0])
+    key = performance_key(work_id, performance)
+    return _PrintRevision(key, work_id, performance, int(hit["_seq_no"]), int(hit["_primary_term"]))

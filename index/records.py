@@ -4,6 +4,7 @@ one holder never sees another's records: not by search, not by id, not through c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -142,6 +143,9 @@ RECORD_FIELDS = [
 ]
 
 
+_DECIDED_CHUNK = 1000  # tracks asked per search
+
+
 class RecordStore:
     """The provenance index: one document per track (written by `index.writer`)."""
 
@@ -168,6 +172,39 @@ class RecordStore:
             return {}
         docs = self._es.mget(index=self._index, ids=track_ids)["docs"]
         return {d["_id"]: d["_source"] for d in docs if d.get("found")}
+
+    def decided(self, submissions: Mapping[str, str]) -> set[str]:
+        """The tracks of `submissions` (track id: submission event id) whose searchable record
+        holds the decision on that submission and the track's facts. One search that reads doc
+        values only: a poller reading whole records would cost Elasticsearch more than the
+        writes it waits for."""
+        found: set[str] = set()
+        ids = list(submissions)
+        for start in range(0, len(ids), _DECIDED_CHUNK):
+            chunk = ids[start : start + _DECIDED_CHUNK]
+            events = sorted({submissions[t] for t in chunk})
+            hits = self._es.search(
+                index=self._index,
+                size=len(chunk),
+                source=False,
+                docvalue_fields=[{"field": "decision.submission_event_id"}],
+                track_total_hits=False,
+                query={
+                    "bool": {
+                        "filter": [
+                            {"ids": {"values": chunk}},
+                            {"terms": {"decision.submission_event_id": events}},
+                            {"exists": {"field": "facts.duration_s"}},
+                        ]
+                    }
+                },
+            )["hits"]["hits"]
+            found.update(
+                hit["_id"]
+                for hit in hits
+                if hit.get("fields", {}).get("decision.submission_event_id") == [submissions[hit["_id"]]]
+            )
+        return found
 
     def search(self, rights_holder: str | None, q: RecordQuery, offset: int, size: int) -> Page:
         response = self._es.search(

@@ -34,6 +34,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,10 +89,18 @@ class Throughput:
     seconds: float
     cpu_utilisation: float
     ms_per_track: dict[str, float]
+    # until the first worker ran out of tracks: tracks are spread over partitions by a hash of
+    # their ids, so a burst leaves one worker a few more than another, and its tail alone
+    busy_tracks: int
+    busy_seconds: float
 
     @property
     def tracks_per_min(self) -> float:
         return self.tracks / self.seconds * 60
+
+    @property
+    def busy_tracks_per_min(self) -> float:
+        return self.busy_tracks / self.busy_seconds * 60
 
     @property
     def x_realtime(self) -> float:
@@ -218,7 +227,7 @@ def running_workers(settings: Settings, specs: Sequence[WorkerSpec], phase: str)
                 [*pin, sys.executable, "-m", "cli.main", "worker"],
                 cwd=PROJECT_ROOT,
                 env=env,
-                stdout=(logs / f"{phase}-{n}.log").open("wb"),
+                stdout=worker_log(phase, n).open("wb"),
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
@@ -235,6 +244,26 @@ def running_workers(settings: Settings, specs: Sequence[WorkerSpec], phase: str)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, 9)
         _delete_topics(settings)
+
+
+def worker_log(phase: str, n: int) -> Path:
+    return CACHE / "logs" / f"{phase}-{n}.log"
+
+
+def analysed_at(log: Path, tracks: set[str]) -> list[float]:
+    """When (epoch seconds) the worker that wrote `log` finished analysing each of `tracks` it
+    analysed, from its `analyzed` log events."""
+    times = []
+    for line in log.read_text(errors="replace").splitlines():
+        if '"analyzed"' not in line or "{" not in line:
+            continue
+        try:
+            event = json.loads(line[line.index("{") :])
+        except json.JSONDecodeError:
+            continue
+        if event.get("event") == "analyzed" and event.get("track_id") in tracks:
+            times.append(datetime.fromisoformat(event["timestamp"]).timestamp())
+    return times
 
 
 def _delete_topics(settings: Settings) -> None:
@@ -268,10 +297,8 @@ def newly_decided(stores: Stores, wanted: dict[str, str], seen: dict[str, float]
     if not waiting:
         return
     now = time.monotonic()
-    for tid, doc in stores.records.many(waiting).items():
-        decision = doc.get("decision") or {}
-        if decision.get("submission_event_id") == wanted[tid] and "facts" in doc:
-            seen[tid] = now
+    for tid in stores.records.decided({t: wanted[t] for t in waiting}):
+        seen[tid] = now
 
 
 def decided_at(
@@ -335,21 +362,28 @@ def throughput(
         warm_up(settings, stores, made, 2 * sum(s.processes for s in specs), phase)
         before, cpu_before = detector_totals(ports), cpu_busy()
         subs = submissions(settings, made, phase)
-        started = time.monotonic()
+        started, started_wall = time.monotonic(), time.time()
         publish(settings, subs)
         seen = decided_at(stores, subs, DECIDE_TIMEOUT_S, f"{phase}: {len(subs)} tracks")
         seconds = max(seen.values()) - started
         after, cpu_after = detector_totals(ports), cpu_busy()
     stores.close()
+    analysed = [analysed_at(worker_log(phase, n), {s.track_id for s in subs}) for n in range(len(specs))]
+    busy_until = min(max(times) for times in analysed if times)
+    busy_tracks = sum(t <= busy_until for times in analysed for t in times)
     ms_per_track = {
         d: round(1000 * (s - before.get(d, (0.0, 0.0))[0]) / max(1.0, c - before.get(d, (0.0, 0.0))[1]), 1)
         for d, (s, c) in after.items()
     }
     busy = (cpu_after[0] - cpu_before[0]) / max(1.0, cpu_after[1] - cpu_before[1])
-    result = Throughput(len(subs), seconds, round(busy, 3), ms_per_track)
+    result = Throughput(
+        len(subs), seconds, round(busy, 3), ms_per_track, busy_tracks, busy_until - started_wall
+    )
     console.print(
         f"{phase}: {result.tracks} tracks in {seconds:.1f} s: {result.tracks_per_min:.1f} tracks/min, "
-        f"{result.x_realtime:.0f}x realtime, CPU {busy:.0%}; ms per track {ms_per_track}"
+        f"{result.x_realtime:.0f}x realtime, CPU {busy:.0%}; while every worker had tracks: "
+        f"{busy_tracks} in {result.busy_seconds:.1f} s, {result.busy_tracks_per_min:.1f} tracks/min; "
+        f"ms per track {ms_per_track}"
     )
     return result
 
@@ -465,6 +499,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.split("\n")[0])
     parser.add_argument("--tracks", type=int, default=60, help="tracks per throughput phase")
     parser.add_argument("--latency-tracks", type=int, default=40)
+    parser.add_argument(
+        "--warm-up-tracks", type=int, default=40, help="tracks through the services before any measurement"
+    )
     parser.add_argument("--soak", type=parse_duration, default=None, help="e.g. 30m: a soak run instead")
     parser.add_argument(
         "--distractors",
@@ -485,6 +522,9 @@ def main() -> None:
         rate = float(os.environ.get("BENCH_SOAK_RATE_PER_MIN", "10"))  # about half the measured rate
         print(json.dumps(soak(base, args.soak, rate, made)))
         return
+    # Elasticsearch's JIT compiles for many minutes after it starts: the first phase would
+    # measure that, not the pipeline (32.8 tracks a minute on a fresh node, 37.8 right after)
+    throughput(base, "services_warm_up", [WorkerSpec(default_processes(), None)], made[: args.warm_up_tracks])
     pool = throughput(base, "pool", [WorkerSpec(default_processes(), None)], made)
     one = throughput(base, "one_worker", [WorkerSpec(1, "0")], made[: max(8, args.tracks // 2)])
     two = throughput(base, "two_workers", [WorkerSpec(1, "0"), WorkerSpec(1, "1")], made)
@@ -500,6 +540,8 @@ def main() -> None:
                 "x_realtime_1_worker": round(one.x_realtime, 1),
                 "x_realtime_2_workers": round(two.x_realtime, 1),
                 "workers_2_vs_1": round(two.tracks_per_min / one.tracks_per_min, 2),
+                "tracks_per_min_2_workers_while_both_busy": round(two.busy_tracks_per_min, 1),
+                "workers_2_vs_1_while_busy": round(two.busy_tracks_per_min / one.busy_tracks_per_min, 2),
                 "latency_s_p50": round(float(np.percentile(waits, 50)), 2),
                 "latency_s_p95": round(float(np.percentile(waits, 95)), 2),
                 "latency_rate_per_min": round(pool.tracks_per_min / 2, 1),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -278,6 +278,48 @@ def test_performances_are_shortlisted_by_tune_and_those_registered_before_by_chr
     finally:
         for key in (legacy, older_lead):
             es.delete(index=prints, id=key, refresh=True)
+
+
+class _CountedReads:
+    """The real client, noting which documents `mget` reads (what the cache must save)."""
+
+    def __init__(self, es: Elasticsearch) -> None:
+        self._es = es
+        self.read: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._es, name)
+
+    def mget(self, **request: Any) -> Any:
+        self.read.extend(request.get("ids") or [])
+        return self._es.mget(**request)
+
+
+def test_a_print_is_read_once_until_it_is_registered_again(
+    songs: None, stores: Stores, es: Elasticsearch
+) -> None:
+    counted = _CountedReads(es)
+    lookup = EsCompositionLookup(cast(Elasticsearch, counted), stores.indices)
+    paper = covers.performance_key("W-IT-PAPER", f"QZCOV26{MONETIZED_SEED:05d}")
+    glass = covers.performance_key("W-IT-GLASS", f"QZCOV26{OPTED_OUT_SEED:05d}")
+    assert paper in lookup.candidates(_query_of(MONETIZED_SEED))
+    first = lookup.performances([paper])
+    assert [p.metadata.work_id for p in first] == ["W-IT-PAPER"] and paper in counted.read
+
+    counted.read.clear()
+    assert paper in lookup.candidates(_query_of(MONETIZED_SEED))
+    assert glass in lookup.candidates(_query_of(OPTED_OUT_SEED))
+    again = lookup.performances([glass, paper])
+    assert [p.metadata.work_id for p in again] == ["W-IT-GLASS", "W-IT-PAPER"]  # in the order asked
+    assert again[1].print is first[0].print
+    assert paper not in counted.read and glass in counted.read
+
+    prints = stores.indices.composition_prints
+    es.index(index=prints, id=paper, document=es.get(index=prints, id=paper)["_source"], refresh=True)
+    counted.read.clear()
+    assert paper in lookup.candidates(_query_of(MONETIZED_SEED))
+    assert [p.metadata.work_id for p in lookup.performances([paper])] == ["W-IT-PAPER"]
+    assert paper in counted.read  # registered again: read again, never served stale
 
 
 def _query_of(seed: int) -> covers.SectionQuery:

@@ -158,6 +158,10 @@ def test_the_same_event_twice_leaves_one_record_and_one_decision(
     )
     record = eventually(decided_record(es, live_settings, later), what="the later submission's decision")
     assert record["submission"]["title"] == "Twice v2"
+    records = RecordStore(es, Indices(live_settings.index_prefix))
+    asked = {"it-twice": later.event_id, "it-never-sent": later.event_id}
+    assert eventually(lambda: records.decided(asked), what="the decision searchable") == {"it-twice"}
+    assert records.decided({"it-twice": sub.event_id}) == set()  # decided again since
 
     def both_submissions_decided(history: list[dict[str, Any]]) -> bool:
         return {sub.event_id, later.event_id} <= {d["submission_event_id"] for d in history}
