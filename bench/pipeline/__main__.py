@@ -10,8 +10,10 @@ against a catalog. Each phase has topics and a consumer group of its own:
 - `pool`: one worker with an analysis process per core (the default), all tracks submitted at
   once: `tracks_per_min`, `x_realtime`, `cpu_utilisation`, `ms_per_track` per detector (from the
   workers' own Prometheus histograms);
+- `services_warm_up` first: tracks through the services, measuring nothing (Elasticsearch's JIT);
 - `one_worker` / `two_workers`: one worker with one analysis process pinned to one core, then
-  two such workers on two cores (`taskset`), sharing the partitions: the scaling of workers;
+  two such workers on two cores (`taskset`), sharing the partitions: the scaling of workers, on the
+  wall clock and while every worker had tracks (a burst leaves one a few more than the other);
 - `latency`: tracks submitted one by one at half the `pool` rate: submit → decision indexed;
 - `--soak 30m` instead runs one worker for that long at half rate and reports its memory
   (worker and analysis processes) at the start and the end;
@@ -484,6 +486,21 @@ def tree_rss_mb(pid: int) -> float:
     return total
 
 
+def machine_probe_ms() -> float:
+    """A fixed single-threaded workload's best time of five: this machine's speed moves by a fifth
+    between hours, so runs from different hours are compared through it."""
+    from threadpoolctl import threadpool_limits
+
+    matrix = np.random.default_rng(0).random((1500, 1500))
+    best = float("inf")
+    with threadpool_limits(1):
+        for _ in range(5):
+            started = time.perf_counter()
+            np.sort((matrix @ matrix).ravel())
+            best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
+
+
 def default_processes() -> int:
     return os.cpu_count() or 1
 
@@ -518,6 +535,7 @@ def main() -> None:
         print(json.dumps(at_scale(base, args.distractors, made)))
         return
     register_catalog(phase_settings(base, "catalog"))
+    probe_ms = machine_probe_ms()
     if args.soak is not None:
         rate = float(os.environ.get("BENCH_SOAK_RATE_PER_MIN", "10"))  # about half the measured rate
         print(json.dumps(soak(base, args.soak, rate, made)))
@@ -552,6 +570,7 @@ def main() -> None:
                 "masters": len(MASTER_SEEDS),
                 "track_seconds": SECONDS,
                 "tracks": pool.tracks,
+                "machine_probe_ms": probe_ms,
             }
         )
     )
