@@ -192,6 +192,9 @@ def _metadata(source: dict[str, Any]) -> CompositionMetadata:
     return CompositionMetadata.model_validate({k: source[k] for k in fields if k in source})
 
 
+HIT_REVISIONS_PER_CACHED_PRINT = 8
+
+
 class EsCompositionLookup:
     """`CompositionLookup` backed by the two indices: one kNN search per query section in one
     msearch; the shortlisted performances' prints and their compositions' metadata read by
@@ -209,7 +212,8 @@ class EsCompositionLookup:
         self._per_section, self._num_candidates = per_section, num_candidates
         self._cache: OrderedDict[tuple[str, int, int], CoverPrint] = OrderedDict()
         self._cache_size = cache_size
-        self._hit_revision: dict[str, _PrintRevision] = {}  # as the latest search saw each print
+        # each print as the latest search saw it; bounded like the cache (a catalog of millions)
+        self._hit_revision: OrderedDict[str, _PrintRevision] = OrderedDict()
 
     def candidates(self, query: covers.SectionQuery) -> list[str]:
         """Performances with tune vectors of this version found by the query's tune vectors,
@@ -260,13 +264,18 @@ class EsCompositionLookup:
         for hit in response.get("hits", {}).get("hits", []):
             revision = _print_revision_of_hit(hit)
             self._hit_revision[revision.key] = revision
+            self._hit_revision.move_to_end(revision.key)
+            if len(self._hit_revision) > HIT_REVISIONS_PER_CACHED_PRINT * self._cache_size:
+                self._hit_revision.popitem(last=False)
             ranked.append((revision.key, float(hit["_score"])))
         return ranked
 
     def performances(self, keys: list[str]) -> list[Performance]:
         """The performances of `keys`, in that order. A print already decoded at the revision
-        its search hit had is taken from the cache; only the others are read (a print is tens of
-        kilobytes that Elasticsearch would parse and send for every upload that finds it)."""
+        the latest search hit on it had is taken from the cache; only the others are read (a
+        print is tens of kilobytes that Elasticsearch would parse and send for every upload that
+        finds it). Ask for keys that `candidates` has just found: a print re-registered since
+        the latest search that hit it is served as that search saw it."""
         prints: dict[str, tuple[str, str, CoverPrint]] = {}
         missing = []
         for key in keys:

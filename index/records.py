@@ -175,9 +175,9 @@ class RecordStore:
 
     def decided(self, submissions: Mapping[str, str]) -> set[str]:
         """The tracks of `submissions` (track id: submission event id) whose searchable record
-        holds the decision on that submission and the track's facts. One search that reads doc
-        values only: a poller reading whole records would cost Elasticsearch more than the
-        writes it waits for."""
+        holds the decision on that submission. One search that reads doc values only: a poller
+        reading whole records would cost Elasticsearch more than the writes it waits for. Not
+        scoped to a rights holder: for the platform's own tools, never a holder's route."""
         found: set[str] = set()
         ids = list(submissions)
         for start in range(0, len(ids), _DECIDED_CHUNK):
@@ -194,7 +194,6 @@ class RecordStore:
                         "filter": [
                             {"ids": {"values": chunk}},
                             {"terms": {"decision.submission_event_id": events}},
-                            {"exists": {"field": "facts.duration_s"}},
                         ]
                     }
                 },

@@ -252,10 +252,10 @@ def worker_log(phase: str, n: int) -> Path:
     return CACHE / "logs" / f"{phase}-{n}.log"
 
 
-def analysed_at(log: Path, tracks: set[str]) -> list[float]:
-    """When (epoch seconds) the worker that wrote `log` finished analysing each of `tracks` it
-    analysed, from its `analyzed` log events."""
-    times = []
+def analysed_at(log: Path, tracks: set[str]) -> dict[str, float]:
+    """When (epoch seconds) the worker that wrote `log` first finished analysing each of `tracks`
+    it analysed, from its `analyzed` log events (info level)."""
+    times: dict[str, float] = {}
     for line in log.read_text(errors="replace").splitlines():
         if '"analyzed"' not in line or "{" not in line:
             continue
@@ -264,7 +264,7 @@ def analysed_at(log: Path, tracks: set[str]) -> list[float]:
         except json.JSONDecodeError:
             continue
         if event.get("event") == "analyzed" and event.get("track_id") in tracks:
-            times.append(datetime.fromisoformat(event["timestamp"]).timestamp())
+            times.setdefault(event["track_id"], datetime.fromisoformat(event["timestamp"]).timestamp())
     return times
 
 
@@ -371,16 +371,19 @@ def throughput(
         after, cpu_after = detector_totals(ports), cpu_busy()
     stores.close()
     analysed = [analysed_at(worker_log(phase, n), {s.track_id for s in subs}) for n in range(len(specs))]
-    busy_until = min(max(times) for times in analysed if times)
-    busy_tracks = sum(t <= busy_until for times in analysed for t in times)
+    if all(analysed):
+        busy_until = min(max(times.values()) for times in analysed)
+        first = {t: min(times[t] for times in analysed if t in times) for times in analysed for t in times}
+        busy_tracks, busy_seconds = sum(at <= busy_until for at in first.values()), busy_until - started_wall
+    else:  # a worker analysed nothing (or logged nothing): there was no time when both had tracks
+        console.print(f"[yellow]{phase}: a worker logged no analysed track; wall-clock figures only")
+        busy_tracks, busy_seconds = len(subs), seconds
     ms_per_track = {
         d: round(1000 * (s - before.get(d, (0.0, 0.0))[0]) / max(1.0, c - before.get(d, (0.0, 0.0))[1]), 1)
         for d, (s, c) in after.items()
     }
     busy = (cpu_after[0] - cpu_before[0]) / max(1.0, cpu_after[1] - cpu_before[1])
-    result = Throughput(
-        len(subs), seconds, round(busy, 3), ms_per_track, busy_tracks, busy_until - started_wall
-    )
+    result = Throughput(len(subs), seconds, round(busy, 3), ms_per_track, busy_tracks, busy_seconds)
     console.print(
         f"{phase}: {result.tracks} tracks in {seconds:.1f} s: {result.tracks_per_min:.1f} tracks/min, "
         f"{result.x_realtime:.0f}x realtime, CPU {busy:.0%}; while every worker had tracks: "
