@@ -11,7 +11,7 @@ two models and the decision thresholds are chosen on out-of-fold predictions, fo
 better than a new writer's would, so thresholds chosen within writers promise a precision that new
 text does not get. The thresholds are chosen for the whole check as the detector runs it, unit by unit with
 the rules first, at TARGET_PRECISION for threats and for harassment of either kind. Writes
-detectors/harassment_classifier.json. Deterministic; takes about half an hour on two cores
+detectors/harassment_classifier.json. Deterministic; takes about an hour on two cores
 (six fine-tunings: one per fold, then the final one).
 """
 
