@@ -280,9 +280,9 @@ class EsCompositionLookup:
         missing = []
         for key in keys:
             seen = self._hit_revision.get(key)
-            if seen is not None and seen.cache_key in self._cache:
-                self._cache.move_to_end(seen.cache_key)
-                prints[key] = (seen.work_id, seen.performance, self._cache[seen.cache_key])
+            cached = self._from_cache(seen.cache_key) if seen is not None else None
+            if seen is not None and cached is not None:
+                prints[key] = (seen.work_id, seen.performance, cached)
             else:
                 missing.append(key)
         if missing:
@@ -314,11 +314,16 @@ class EsCompositionLookup:
             performances.append(Performance(meta, performance, cover_print))
         return performances
 
+    def _from_cache(self, revision: tuple[str, int, int]) -> CoverPrint | None:
+        cached = self._cache.get(revision)
+        if cached is not None:
+            self._cache.move_to_end(revision)
+        return cached
+
     def _print(self, doc: dict[str, Any]) -> CoverPrint:
         revision = (doc["_id"], int(doc["_seq_no"]), int(doc["_primary_term"]))
-        if revision in self._cache:
-            self._cache.move_to_end(revision)
-            return self._cache[revision]
+        if (cached := self._from_cache(revision)) is not None:
+            return cached
         source = doc["_source"]
         # a lead line of another version is not comparable with the upload's: chroma alone then
         lead = source.get("lead") if source.get("lead_version") == covers.LEAD_VERSION else None
