@@ -297,8 +297,17 @@ def peak_hit_rate(
 def by_hash(marks: Landmarks) -> Landmarks:
     """The landmarks ordered by hash, the order alignment looks them up in: a reference kept in
     this order (as the catalog lookup's cache does) is not sorted again for every upload."""
-    ordered: Landmarks = marks[np.argsort(marks[:, 0], kind="stable")]
+    ordered: Landmarks = marks[stable_order(marks[:, 0])]
     return ordered
+
+
+def stable_order(keys: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    """The order of a stable sort of non-negative keys under 2^31 (rows of one key in their own
+    order), from an unstable sort of the keys made unique by their row number: several times
+    faster than numpy's stable sort."""
+    rows = np.arange(len(keys), dtype=np.int64)
+    order: npt.NDArray[np.int64] = np.argsort((keys.astype(np.int64) << 32) | rows)
+    return order
 
 
 def shared_hash_rows(
@@ -312,7 +321,7 @@ def shared_hash_rows(
     `query_order` is the query's hash order (`np.argsort(query_hashes, kind="stable")`), taken
     once when one query is joined with many references, or a part of it still in hash order
     (only those rows are joined)."""
-    order = np.argsort(query_hashes, kind="stable") if query_order is None else query_order
+    order = stable_order(query_hashes) if query_order is None else query_order
     joined: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] = _merge_join_compiled()(
         np.ascontiguousarray(query_hashes[order], dtype=np.int64),
         np.ascontiguousarray(ref_hashes, dtype=np.int64),
@@ -363,7 +372,7 @@ def _merge_join_compiled() -> Any:
 
 def hash_order(query: Landmarks) -> npt.NDArray[np.int64]:
     """The upload's landmarks in hash order, taken once when it is aligned with many references."""
-    order: npt.NDArray[np.int64] = np.argsort(query[:, 0], kind="stable")
+    order: npt.NDArray[np.int64] = stable_order(query[:, 0])
     return order
 
 

@@ -17,13 +17,20 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 from scipy.ndimage import maximum_filter, uniform_filter
 
-from detectors.landmarks import RATE, QueryWindow, magnitude_spectrogram, resampled, shared_hash_rows
+from detectors.landmarks import (
+    RATE,
+    QueryWindow,
+    magnitude_spectrogram,
+    resampled,
+    shared_hash_rows,
+    stable_order,
+)
 
 VERSION = "0.4.0"  # 30 peaks a second (0.3.0: 18; 0.2.0: triplet terms)
 # Versions whose stored peaks align as they are with an upload's; a document of such a version
@@ -177,59 +184,106 @@ def _hash(
     return out
 
 
-def _neighbour_pairs(p: Peaks) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Each peak with up to FAN_OUT following peaks (nearest first, MIN_DT..MAX_DT frames apart,
-    at most MAX_DF bins apart), as pairs (i, j) in order of i, then j."""
-    n = len(p)
-    pairs_i, pairs_j = [], []
-    for step in range(1, min(n, 12 * FAN_OUT)):
-        dt = p.frames[step:] - p.frames[:-step]
-        df = np.abs(p.bins[step:] - p.bins[:-step])
-        ok = np.nonzero((dt >= MIN_DT) & (dt <= MAX_DT) & (df <= MAX_DF - 1))[0]
-        pairs_i.append(ok)
-        pairs_j.append(ok + step)
-    if not pairs_i:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    i = np.concatenate(pairs_i)
-    j = np.concatenate(pairs_j)
-    order = np.lexsort((j, i))
-    i, j = i[order], j[order]
-    rank = np.arange(len(i)) - np.searchsorted(i, i, side="left")
-    return i[rank < FAN_OUT], j[rank < FAN_OUT]
+def _following(p: Peaks) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Per peak, up to FAN_OUT following peaks (nearest first: MIN_DT..MAX_DT frames later and
+    at most MAX_DF - 1 bins away, among the next 12 * FAN_OUT peaks), as an n x FAN_OUT table of
+    peak indices and a count per peak."""
+    following, count = _compiled()["following"](
+        np.ascontiguousarray(p.frames, dtype=np.float64), np.ascontiguousarray(p.bins, dtype=np.float64)
+    )
+    return following, count
 
 
-def _extended(
-    i: npt.NDArray[np.int64], j: npt.NDArray[np.int64], n: int, chains: npt.NDArray[np.int64]
-) -> npt.NDArray[np.int64]:
-    """Chains of peak indices (rows), each extended by every pair (i, j) that starts at its
-    last peak."""
-    starts = np.searchsorted(i, np.arange(n), side="left")
-    ends = np.searchsorted(i, np.arange(n), side="right")
-    last = chains[:, -1]
-    count = ends[last] - starts[last]
-    first = np.repeat(np.arange(len(chains)), count)
-    within = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
-    following = j[np.repeat(starts[last], count) + within]
-    out: npt.NDArray[np.int64] = np.concatenate([chains[first], following[:, None]], axis=1)
+def _chains(p: Peaks, length: int) -> npt.NDArray[np.int64]:
+    """M x `length` peak indices: every peak, each of its following peaks, each of theirs...
+    in order of the first peak, then the second, and so on."""
+    following, count = _following(p)
+    out: npt.NDArray[np.int64] = _compiled()["chains"](following, count, length)
     return out
+
+
+_COMPILED: dict[str, Any] = {}
+
+
+def _compiled() -> dict[str, Any]:
+    """The neighbour search and chaining, compiled by numba on first use: a registration makes
+    hundreds of thousands of triplets and quads, and an upload aligned with a large catalog
+    makes the triplets of every candidate not in the worker's cache (about 5 ms each in numpy)."""
+    if _COMPILED:
+        return _COMPILED
+    import numba
+
+    fan_out, lookahead, min_dt, max_dt, max_df = FAN_OUT, 12 * FAN_OUT, MIN_DT, MAX_DT, MAX_DF - 1
+
+    @numba.njit(cache=True)
+    def following(frames: Any, bins: Any) -> Any:
+        n = len(frames)
+        table = np.zeros((n, fan_out), np.int64)
+        count = np.zeros(n, np.int64)
+        for i in range(n):
+            for step in range(1, min(n, lookahead)):
+                j = i + step
+                if j >= n:
+                    break
+                dt = frames[j] - frames[i]
+                if dt > max_dt:
+                    break  # frames are in order: every later peak is further
+                if dt >= min_dt and abs(bins[j] - bins[i]) <= max_df:
+                    table[i, count[i]] = j
+                    count[i] += 1
+                    if count[i] == fan_out:
+                        break
+        return table, count
+
+    @numba.njit(cache=True)
+    def chains(table: Any, count: Any, length: int) -> Any:
+        n = len(count)
+        # how many chains of each length start at each peak, from the last position back
+        ways = np.ones(n, np.int64)
+        for _ in range(length - 1):
+            longer = np.zeros(n, np.int64)
+            for i in range(n):
+                for a in range(count[i]):
+                    longer[i] += ways[table[i, a]]
+            ways = longer
+        out = np.empty((ways.sum(), length), np.int64)
+        row = 0
+        stack = np.empty(length, np.int64)
+        choice = np.zeros(length, np.int64)
+        for start in range(n):
+            depth = 0
+            stack[0] = start
+            choice[0] = 0
+            while depth >= 0:
+                if depth == length - 1:
+                    out[row, :] = stack
+                    row += 1
+                    depth -= 1
+                    continue
+                at = stack[depth]
+                if choice[depth] < count[at]:
+                    stack[depth + 1] = table[at, choice[depth]]
+                    choice[depth] += 1
+                    depth += 1
+                    choice[depth] = 0
+                else:
+                    depth -= 1
+        return out
+
+    _COMPILED["following"] = following
+    _COMPILED["chains"] = chains
+    return _COMPILED
 
 
 def triplet_indices(p: Peaks) -> npt.NDArray[np.int64]:
     """M x 3 indices of peaks (i < j < k in time): each peak with up to FAN_OUT following peaks
     as its second, each of those with up to FAN_OUT following peaks as its third."""
-    i, j = _neighbour_pairs(p)
-    if len(i) == 0:
-        return np.zeros((0, 3), dtype=np.int64)
-    return _extended(i, j, len(p), np.stack([i, j], axis=1))
+    return _chains(p, 3)
 
 
 def quad_indices(p: Peaks) -> npt.NDArray[np.int64]:
     """M x 4: every triplet extended by the up to FAN_OUT peaks that follow its third."""
-    i, j = _neighbour_pairs(p)
-    if len(i) == 0:
-        return np.zeros((0, 4), dtype=np.int64)
-    return _extended(i, j, len(p), _extended(i, j, len(p), np.stack([i, j], axis=1)))
+    return _chains(p, 4)
 
 
 def _describe(
@@ -592,15 +646,14 @@ class ModifiedSegment:
 
 
 def by_hash(t: Triplets) -> Triplets:
-    ordered: Triplets = t[np.argsort(t[:, 0], kind="stable")]
+    ordered: Triplets = t[hash_order(t)]
     return ordered
 
 
-def hash_order(query: Triplets) -> npt.NDArray[np.int64]:
-    """The query's rows in hash order: taken once per upload, it makes each reference's
-    hash lookup several times faster (binary searches with rising keys)."""
-    order: npt.NDArray[np.int64] = np.argsort(query[:, 0], kind="stable")
-    return order
+def hash_order(t: Triplets) -> npt.NDArray[np.int64]:
+    """The rows in hash order, rows of one hash in their own order: taken once per upload, it
+    makes each reference's hash lookup several times faster (binary searches with rising keys)."""
+    return stable_order(t[:, 0])
 
 
 class _Pairs(NamedTuple):

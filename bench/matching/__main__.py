@@ -547,6 +547,19 @@ def add_distractors(
     es.indices.refresh(index=indices.catalog)
 
 
+def settled_segments(es: Elasticsearch, index: str) -> int:
+    """The index's searchable segments once the merges a bulk load started have finished: what
+    a catalog is searched with in its steady state, not in the minutes after an import."""
+    with console.status(f"waiting for {index}'s merges"):
+        while es.indices.stats(index=index, metric="merge")["indices"][index]["primaries"]["merges"][
+            "current"
+        ]:
+            time.sleep(2)
+    es.indices.refresh(index=index)
+    rows = es.cat.segments(index=index, format="json").body
+    return len([row for row in rows if isinstance(row, dict) and row.get("searchable") == "true"])
+
+
 def _reversed(peaks: modified.Peaks, rng: np.random.Generator) -> modified.Peaks:
     if len(peaks) == 0:
         return peaks
@@ -767,6 +780,7 @@ def main() -> None:
         distractors = Indices(f"bench-distractors-v2-l{landmarks.VERSION}-p{modified.VERSION}-{target}-")
         ensure_indices(es, distractors)
         add_distractors(es, distractors, target, master_prints, args.seed)
+        segments = settled_segments(es, distractors.catalog)
         scaled_matcher = CatalogMatcher(EsCatalogLookup(es, indices, extra_catalogs=(distractors.catalog,)))
         scaled, lat = run_lookups(
             scaled_matcher, sample, prints, f"lookups at {target} + {catalog_size} recordings"
@@ -778,6 +792,7 @@ def main() -> None:
                 float(np.mean([found_true_master(scaled[q.qid], q) for q in sample if q.master])), 4
             ),
             "held_back_matched": sum(1 for q in sample if not q.master and scaled[q.qid].matches),
+            "segments": segments,
         }
 
     report = {

@@ -22,7 +22,8 @@ import numpy.typing as npt
 from rich.progress import Progress
 
 from bench.matching.corpus import Song, build, song_seconds
-from bench.matching.transforms import EDITS, RATE
+from bench.matching.transforms import EDITS, RATE, STEM_EDITS, instrumental_under_new_vocal
+from corpus.songs import Variant, render
 from detectors import modified
 from detectors.audio import decode
 
@@ -58,11 +59,46 @@ def _passes(segment: Segment, rule: modified.ModifiedParams) -> bool:
     return rule.accepts(duration, aligned_per_s * duration, hit)
 
 
+def _variant(song: Song, variant: Variant) -> npt.NDArray[np.float32]:
+    """The song's instrumental or new vocal line, rendered on first use (cached beside it)."""
+    path = song.path.with_name(f"{song.seed:06d}-{variant}.flac")
+    if not path.exists():
+        render(song.seed, song.seconds, path, variant)
+    return decode(path, sample_rate=RATE, max_seconds=600).samples
+
+
+def _stem_queries(song: Song, seconds: int, seed: int) -> list[tuple[str, npt.NDArray[np.float32]]]:
+    """The instrumental-under-a-new-vocal cells, drawn from their own generator (so that the
+    other cells' excerpts are the same with and without them)."""
+    rng = np.random.default_rng([seed, song.seed])
+    instrumental, vocal = _variant(song, "instrumental"), _variant(song, "new_vocal")
+    out = []
+    for cell, semitones in STEM_EDITS.items():
+        start = int(rng.uniform(0, len(instrumental) / RATE - seconds - 1) * RATE)
+        part = slice(start, start + seconds * RATE)
+        out.append((cell, instrumental_under_new_vocal(instrumental[part], vocal[part], rng, semitones)))
+    return out
+
+
 def segments(
-    masters: list[Song], held: list[Song], queried_masters: int, seed: int, seconds: int = 10
+    masters: list[Song],
+    held: list[Song],
+    queried_masters: int,
+    seed: int,
+    seconds: int = 10,
+    stems: bool = False,
 ) -> list[dict[str, Any]]:
     def load(song: Song) -> npt.NDArray[np.float32]:
         return decode(song.path, sample_rate=RATE, max_seconds=600).samples
+
+    def aligned(song: Song, peaks: modified.Peaks) -> list[Segment]:
+        query = modified.query_triplets(peaks)
+        order = modified.hash_order(query)
+        against = [song.seed] if song.seed in reference else list(reference)
+        found: list[Segment] = []
+        for key in against:
+            found += _stats(modified.align(peaks, query, reference[key], triplets[key], params, order))
+        return found
 
     params, rng = _loose(), np.random.default_rng(seed)
     rows: list[dict[str, Any]] = []
@@ -72,7 +108,7 @@ def segments(
     with Progress() as progress:
         task = progress.add_task("aligning", total=len(queried))
         for song in queried:
-            audio = load(song)
+            audio, positive = load(song), song.seed in reference
             for cell in CELLS:
                 # a slowed query needs more of the song than its own length (0.75x: a third more)
                 start = int(rng.uniform(0, len(audio) / RATE - 1.5 * seconds - 1) * RATE)
@@ -80,15 +116,10 @@ def segments(
                 if cell != "clean":
                     part = EDITS[cell].apply(part, np.random.default_rng(int(rng.integers(1 << 30))))
                 peaks = modified.upload_peaks(part[: seconds * RATE], RATE)
-                query = modified.query_triplets(peaks)
-                order = modified.hash_order(query)
-                against = [song.seed] if song.seed in reference else list(reference)
-                found: list[Segment] = []
-                for key in against:
-                    found += _stats(
-                        modified.align(peaks, query, reference[key], triplets[key], params, order)
-                    )
-                rows.append({"positive": song.seed in reference, "cell": cell, "segments": found})
+                rows.append({"positive": positive, "cell": cell, "segments": aligned(song, peaks)})
+            for cell, mix in _stem_queries(song, seconds, seed) if stems else []:
+                peaks = modified.upload_peaks(mix, RATE)
+                rows.append({"positive": positive, "cell": cell, "segments": aligned(song, peaks)})
             progress.advance(task)
     return rows
 
@@ -129,6 +160,11 @@ def main() -> None:
         "chosen on the default ones",
     )
     parser.add_argument("--seconds", type=int, default=10, help="query length")
+    parser.add_argument(
+        "--stems",
+        action="store_true",
+        help="also the instrumental-under-a-new-vocal cells (renders the stems)",
+    )
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
     modified.PEAKS_PER_SECOND = args.peaks_per_second  # this process only: both sides' peaks
@@ -140,8 +176,9 @@ def main() -> None:
     held_from = SEEDS_START + args.masters if args.held_back_from is None else args.held_back_from
     held = [song(held_from + i) for i in range(args.held_back)]
     build(masters + held)
-    rows = segments(masters, held, args.queried_masters, args.seed, args.seconds)
-    kept = CACHE / f"segments-p{args.peaks_per_second}-{args.seconds}s-held{held_from}.json"
+    rows = segments(masters, held, args.queried_masters, args.seed, args.seconds, args.stems)
+    stems = "-stems" if args.stems else ""
+    kept = CACHE / f"segments-p{args.peaks_per_second}{stems}-{args.seconds}s-held{held_from}.json"
     kept.write_text(json.dumps(rows))  # every segment under the loose rule: other rules judged later
     grid = report(rows)
     for entry in grid:

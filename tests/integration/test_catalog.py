@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,13 @@ from detectors import landmarks
 from index.catalog import EsCatalogLookup, OwnershipConflict
 from index.names import Indices
 from index.stores import Stores
+from index.templates import ensure_indices
 from model.events import TrackMetadata
 from model.findings import RecordingMetadata
 from model.settings import Settings
 from streams.ingest import submission_for
 from streams.registration import Registration
+from tests.integration.conftest import drop_indices
 from tests.integration.test_pipeline import decided_record, eventually, publish
 
 pytestmark = pytest.mark.integration
@@ -244,3 +247,21 @@ def test_a_window_holding_a_single_term_brings_no_candidates(
     (first, *_) = [w.terms for w in landmarks.query_terms(landmarks.landmarks(upload, RATE))]
     assert catalog["block"] in lookup.landmark_candidates([first])[0]
     assert lookup.landmark_candidates([[term] for term in first]) == [[] for _ in first]
+
+
+def test_reference_indices_are_kept_in_few_segments_even_when_made_before(es: Elasticsearch) -> None:
+    """Every upload searches the catalog and the generated tracks with up to a thousand terms,
+    each looked up once per segment: their merge policy keeps them in few segments, and an index
+    made before the policy gets it when the services start."""
+    prefix = f"segments-{uuid.uuid4().hex[:8]}-"
+    indices = Indices(prefix)
+    es.indices.create(index=indices.catalog)  # as an older release made it
+    try:
+        ensure_indices(es, indices)
+        for name in (indices.catalog, indices.generated):
+            policy = es.indices.get_settings(index=name)[name]["settings"]["index"]["merge"]["policy"]
+            assert policy == {"segments_per_tier": "2", "floor_segment": "256mb"}
+        other = es.indices.get_settings(index=indices.decisions)[indices.decisions]["settings"]["index"]
+        assert "merge" not in other  # indices written all day keep Elasticsearch's defaults
+    finally:
+        drop_indices(es, prefix)

@@ -278,3 +278,39 @@ def test_plausible_pairs_are_every_shared_hash_pair_within_the_tempo_and_shift_r
     found = np.column_stack([pairs.q_t, pairs.r_t, *bins, pairs.tempo, pairs.shift])
     assert len(expected) > 100
     assert np.allclose(found, np.asarray(expected, dtype=np.float64), rtol=0, atol=1e-12)
+
+
+def _following_by_definition(p: modified.Peaks) -> list[list[int]]:
+    """Each peak's following peaks as the fingerprint defines them, one peak at a time: the
+    nearest (in order) of the next 12 * FAN_OUT peaks that are MIN_DT..MAX_DT frames later and
+    less than MAX_DF bins away, at most FAN_OUT."""
+    out = []
+    for i in range(len(p)):
+        near = [
+            j
+            for j in range(i + 1, min(len(p), i + 12 * modified.FAN_OUT))
+            if modified.MIN_DT <= p.frames[j] - p.frames[i] <= modified.MAX_DT
+            and abs(p.bins[j] - p.bins[i]) <= modified.MAX_DF - 1
+        ]
+        out.append(near[: modified.FAN_OUT])
+    return out
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_triplets_and_quads_chain_each_peak_with_its_nearest_following_peaks(seed: int) -> None:
+    peaks = reference(seed)[0]
+    following = _following_by_definition(peaks)
+    triplets = [(i, j, k) for i in range(len(peaks)) for j in following[i] for k in following[j]]
+    quads = [(i, j, k, m) for i, j, k in triplets for m in following[k]]
+    assert len(triplets) > 5 * len(peaks)  # a real song's peaks chain richly
+    assert modified.triplet_indices(peaks).tolist() == [list(t) for t in triplets]
+    assert modified.quad_indices(peaks).tolist() == [list(q) for q in quads]
+
+
+def test_triplets_in_hash_order_keep_the_order_they_were_made_in_within_a_hash() -> None:
+    made = modified.triplets(reference(5)[0])
+    ordered = modified.by_hash(made)
+    assert np.all(np.diff(ordered[:, 0]) >= 0)
+    rows = modified.hash_order(made)
+    same_hash = ordered[1:, 0] == ordered[:-1, 0]
+    assert same_hash.any() and np.all(np.diff(rows)[same_hash] > 0)
