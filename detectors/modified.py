@@ -270,8 +270,40 @@ def _compiled() -> dict[str, Any]:
                     depth -= 1
         return out
 
+    offset, levels, fraction = MAX_DF, RATIO_LEVELS, _FRACTION
+    d1_shift, d2_shift, ratio_shift = (
+        _DF_BITS + _RATIO_BITS + _LOUD_BITS,
+        _RATIO_BITS + _LOUD_BITS,
+        _LOUD_BITS,
+    )
+
+    @numba.njit(cache=True)
+    def rows(idx: Any, frames: Any, bins: Any, loudness: Any) -> Any:
+        out = np.empty((len(idx), 7), np.int64)
+        for r in range(len(idx)):
+            i, j, k = idx[r, 0], idx[r, 1], idx[r, 2]
+            d1 = np.int64(np.rint(bins[j] - bins[i]))
+            d2 = np.int64(np.rint(bins[k] - bins[j]))
+            ratio = np.int64((frames[j] - frames[i]) / (frames[k] - frames[i]) * levels)
+            if ratio > levels - 1:
+                ratio = np.int64(levels - 1)
+            loud = 0
+            if loudness[j] > loudness[i]:
+                loud = 1
+            if loudness[k] > max(loudness[i], loudness[j]):
+                loud = 2
+            out[r, 0] = (
+                ((d1 + offset) << d1_shift) | ((d2 + offset) << d2_shift) | (ratio << ratio_shift) | loud
+            )
+            for c in range(3):
+                peak = idx[r, c]
+                out[r, 1 + c] = np.int64(np.rint(frames[peak]))
+                out[r, 4 + c] = np.int64(np.rint(bins[peak] * fraction))
+        return out
+
     _COMPILED["following"] = following
     _COMPILED["chains"] = chains
+    _COMPILED["rows"] = rows
     return _COMPILED
 
 
@@ -300,20 +332,16 @@ def _describe(
 
 
 def triplets(p: Peaks) -> Triplets:
-    """The reference form: one hash per triplet, with its peaks."""
+    """The reference form: one hash per triplet (the two frequency steps rounded, the time
+    ratio in RATIO_LEVELS, the loudest peak), with its peaks."""
     idx = triplet_indices(p)
-    if len(idx) == 0:
-        return np.zeros((0, 7), dtype=np.int64)
-    d1, d2, ratio, loud = _describe(p, idx)
-    h = _hash(
-        np.rint(d1).astype(np.int64),
-        np.rint(d2).astype(np.int64),
-        np.minimum((ratio * RATIO_LEVELS).astype(np.int64), RATIO_LEVELS - 1),
-        loud,
+    out: Triplets = _compiled()["rows"](
+        idx,
+        np.ascontiguousarray(p.frames, dtype=np.float64),
+        np.ascontiguousarray(p.bins, dtype=np.float64),
+        np.ascontiguousarray(p.levels, dtype=np.float64),
     )
-    t = np.rint(p.frames[idx]).astype(np.int64)
-    f = np.rint(p.bins[idx] * _FRACTION).astype(np.int64)
-    return np.concatenate([h[:, None], t, f], axis=1)
+    return out
 
 
 def query_triplets(p: Peaks, margin: float = QUERY_MARGIN) -> Triplets:

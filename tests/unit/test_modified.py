@@ -314,3 +314,11 @@ def test_triplets_in_hash_order_keep_the_order_they_were_made_in_within_a_hash()
     rows = modified.hash_order(made)
     same_hash = ordered[1:, 0] == ordered[:-1, 0]
     assert same_hash.any() and np.all(np.diff(rows)[same_hash] > 0)
+
+
+def test_an_unedited_uploads_triplets_hold_every_triplet_of_the_reference() -> None:
+    peaks = reference(6)[0]
+    made = modified.triplets(peaks)
+    assert len(made) > 5 * len(peaks)
+    searched = {tuple(row) for row in modified.query_triplets(peaks).tolist()}
+    assert all(tuple(row) in searched for row in made.tolist())
