@@ -46,7 +46,7 @@ from kafka.admin import KafkaAdminClient
 from rich.console import Console
 from rich.progress import Progress
 
-from bench.matching.__main__ import Prints, add_distractors
+from bench.matching.__main__ import Prints, add_distractors, settled_segments
 from bench.pipeline.corpus import (
     CACHE,
     MASTER_SEEDS,
@@ -154,10 +154,11 @@ def register_catalog(settings: Settings) -> None:
         stores.close()
 
 
-def add_catalog_distractors(settings: Settings, count: int) -> None:
+def add_catalog_distractors(settings: Settings, count: int) -> int:
     """`count` synthetic recordings beside the registered masters, made from the masters' own
     stored prints as `bench.matching` makes its distractors (real fingerprints' structure,
-    matching nothing), so every lookup of the worker searches a catalog of that size."""
+    matching nothing), so every lookup of the worker searches a catalog of that size; returns
+    the catalog's segments once the merges the load started have finished."""
     es = Elasticsearch(settings.es_url, request_timeout=120)
     indices = Indices(settings.index_prefix)
     stored = es.mget(index=indices.catalog, ids=[master_isrc(seed) for seed in MASTER_SEEDS])["docs"]
@@ -171,7 +172,9 @@ def add_catalog_distractors(settings: Settings, count: int) -> None:
         if doc.get("found")
     ]
     add_distractors(es, indices, count, prints, seed=7)
+    segments = settled_segments(es, indices.catalog)
     es.close()
+    return segments
 
 
 def at_scale(base: Settings, distractors: int, made: Sequence[Upload]) -> dict[str, Any]:
@@ -179,10 +182,11 @@ def at_scale(base: Settings, distractors: int, made: Sequence[Upload]) -> dict[s
     prefix = f"{INDEX_PREFIX}{distractors}-"
     catalog = phase_settings(base, "catalog", prefix)
     register_catalog(catalog)
-    add_catalog_distractors(catalog, distractors)
+    segments = add_catalog_distractors(catalog, distractors)
     pool = throughput(base, "at_scale", [WorkerSpec(default_processes(), None)], made, prefix)
     return {
         "catalog_recordings": len(MASTER_SEEDS) + distractors,
+        "catalog_segments": segments,
         "tracks_per_min": round(pool.tracks_per_min, 1),
         "x_realtime": round(pool.x_realtime, 1),
         "ms_per_track": pool.ms_per_track,
