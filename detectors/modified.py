@@ -301,9 +301,7 @@ def _compiled() -> dict[str, Any]:
                 out[r, 4 + c] = np.int64(np.rint(bins[peak] * fraction))
         return out
 
-    _COMPILED["following"] = following
-    _COMPILED["chains"] = chains
-    _COMPILED["rows"] = rows
+    _COMPILED.update(following=following, chains=chains, rows=rows)  # at once: never half made
     return _COMPILED
 
 
