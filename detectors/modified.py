@@ -10,7 +10,8 @@ is many triplets that agree on one pitch shift, one tempo factor and one time of
 then verified by warping the reference's own peaks with those factors and counting how many
 the upload has (unrelated audio agrees on scattered factors and few peaks).
 
-Pure numpy/scipy. Audio at any rate is resampled to 8 kHz; peaks from 110 Hz to 3.5 kHz.
+numpy and scipy; numba chains the peaks into triplets. Audio at any rate is resampled to
+8 kHz; peaks from 110 Hz to 3.5 kHz.
 """
 
 from __future__ import annotations
@@ -186,8 +187,9 @@ def _hash(
 
 def _following(p: Peaks) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Per peak, up to FAN_OUT following peaks (nearest first: MIN_DT..MAX_DT frames later and
-    at most MAX_DF - 1 bins away, among the next 12 * FAN_OUT peaks), as an n x FAN_OUT table of
-    peak indices and a count per peak."""
+    at most MAX_DF - 1 bins away, among the next 12 * FAN_OUT - 1 peaks), as an n x FAN_OUT
+    table of peak indices and a count per peak. Levels and bins are finite (as `peaks` and
+    `unpack` make them)."""
     following, count = _compiled()["following"](
         np.ascontiguousarray(p.frames, dtype=np.float64), np.ascontiguousarray(p.bins, dtype=np.float64)
     )

@@ -512,7 +512,7 @@ def jobs_mappings() -> dict[str, Any]:
 
 
 # The reference indices (catalog, generated tracks) are searched by every upload with up to a
-# thousand terms, each looked up in every segment, and written rarely: segments smaller than the
+# thousand terms, each looked up in every segment, and written far less often: segments under the
 # floor count as that size, so the many small ones a stream of registrations leaves are merged
 # soon, and two a tier keep the whole index in a few (at 10,000 recordings, 49 segments after a
 # bulk load made the quad search three times slower than one).

@@ -547,17 +547,29 @@ def add_distractors(
     es.indices.refresh(index=indices.catalog)
 
 
-def settled_segments(es: Elasticsearch, index: str) -> int:
-    """The index's searchable segments once the merges a bulk load started have finished: what
-    a catalog is searched with in its steady state, not in the minutes after an import."""
+def settled_segments(es: Elasticsearch, index: str, quiet_checks: int = 3) -> int:
+    """The index's searchable segments (of its primary) once the merges a bulk load started
+    have finished: what a catalog is searched with in its steady state, not in the minutes after
+    an import. Settled: no merge running and the same segments at `quiet_checks` checks in a
+    row, two seconds apart (a refresh can start the next merge just after one ends)."""
+
+    def state() -> tuple[int, int]:
+        es.indices.refresh(index=index)
+        merges = es.indices.stats(index=index, metric="merge")["indices"][index]["primaries"]["merges"]
+        rows = es.cat.segments(index=index, format="json").body
+        searchable = [
+            row
+            for row in rows
+            if isinstance(row, dict) and row.get("prirep") == "p" and row.get("searchable") == "true"
+        ]
+        return int(merges["current"]), len(searchable)
+
     with console.status(f"waiting for {index}'s merges"):
-        while es.indices.stats(index=index, metric="merge")["indices"][index]["primaries"]["merges"][
-            "current"
-        ]:
+        seen: list[tuple[int, int]] = []
+        while len(seen) < quiet_checks or len(set(seen[-quiet_checks:])) > 1 or seen[-1][0]:
+            seen.append(state())
             time.sleep(2)
-    es.indices.refresh(index=index)
-    rows = es.cat.segments(index=index, format="json").body
-    return len([row for row in rows if isinstance(row, dict) and row.get("searchable") == "true"])
+    return seen[-1][1]
 
 
 def _reversed(peaks: modified.Peaks, rng: np.random.Generator) -> modified.Peaks:

@@ -112,3 +112,10 @@ def test_retrieval_terms_are_the_same_half_for_upload_and_master() -> None:
     assert len(excerpt_terms & master_terms) >= 0.5 * len(excerpt_terms)
     all_hashes = np.unique(master(1)[:, 0])
     assert 0.35 < len(master_terms) / len(all_hashes) < 0.65
+
+
+@pytest.mark.parametrize("high", [1 << 21, 1 << 40])
+def test_hash_order_is_a_stable_sort_for_narrow_and_wide_keys(high: int) -> None:
+    keys = np.random.default_rng(1).integers(0, high, 5000, dtype=np.int64)
+    keys[::7] = keys[0]  # many rows of one key
+    assert np.array_equal(landmarks.stable_order(keys), np.argsort(keys, kind="stable"))

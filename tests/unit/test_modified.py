@@ -282,8 +282,8 @@ def test_plausible_pairs_are_every_shared_hash_pair_within_the_tempo_and_shift_r
 
 def _following_by_definition(p: modified.Peaks) -> list[list[int]]:
     """Each peak's following peaks as the fingerprint defines them, one peak at a time: the
-    nearest (in order) of the next 12 * FAN_OUT peaks that are MIN_DT..MAX_DT frames later and
-    less than MAX_DF bins away, at most FAN_OUT."""
+    nearest (in order) of the next 12 * FAN_OUT - 1 peaks that are MIN_DT..MAX_DT frames later
+    and at most MAX_DF - 1 bins away, at most FAN_OUT."""
     out = []
     for i in range(len(p)):
         near = [
@@ -322,3 +322,39 @@ def test_an_unedited_uploads_triplets_hold_every_triplet_of_the_reference() -> N
     assert len(made) > 5 * len(peaks)
     searched = {tuple(row) for row in modified.query_triplets(peaks).tolist()}
     assert all(tuple(row) in searched for row in made.tolist())
+
+
+def _rows_by_definition(p: modified.Peaks) -> npt.NDArray[np.int64]:
+    """The reference form's rows as documented, in numpy: the two frequency steps rounded (half
+    to even), the time ratio's level (truncated, at most RATIO_LEVELS - 1), the first loudest
+    peak; then the peaks' frames and bins (x 16), rounded."""
+    idx = modified.triplet_indices(p)
+    t, f, levels = p.frames[idx], p.bins[idx], p.levels[idx]
+    ratio = (t[:, 1] - t[:, 0]) / (t[:, 2] - t[:, 0])
+    h = (
+        ((np.rint(f[:, 1] - f[:, 0]).astype(np.int64) + modified.MAX_DF) << 12)
+        | ((np.rint(f[:, 2] - f[:, 1]).astype(np.int64) + modified.MAX_DF) << 6)
+        | (np.minimum((ratio * modified.RATIO_LEVELS).astype(np.int64), modified.RATIO_LEVELS - 1) << 2)
+        | np.argmax(levels, axis=1)
+    )
+    return np.concatenate([h[:, None], np.rint(t).astype(np.int64), np.rint(f * 16).astype(np.int64)], axis=1)
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_the_reference_forms_hashes_are_the_documented_ones(seed: int) -> None:
+    peaks = reference(seed)[0]  # bins in 1/16 and levels in 1/4 dB: steps and ties of exactly a half
+    assert np.array_equal(modified.triplets(peaks), _rows_by_definition(peaks))
+
+
+def _peaks(frames: list[float], bins: list[float], levels: list[float]) -> modified.Peaks:
+    return modified.Peaks(*(np.array(values, dtype=np.float64) for values in (frames, bins, levels)))
+
+
+def test_few_peaks_or_peaks_at_one_frame_make_no_triplets() -> None:
+    for n in (0, 1, 2):
+        few = _peaks([10.0 * k for k in range(n)], [50.0] * n, [0.0] * n)
+        assert modified.triplets(few).shape == (0, 7)
+    assert modified.triplets(_peaks([100.0] * 5, [3.0 * k for k in range(5)], [0.0] * 5)).shape == (0, 7)
+    three = _peaks([0.0, 10.0, 20.0], [50.0, 53.5, 51.0], [1.0, 1.0, 0.5])
+    assert np.array_equal(modified.triplets(three), _rows_by_definition(three))
+    assert modified.triplets(three)[0, 0] & 3 == 0  # a tie for the loudest goes to the first
