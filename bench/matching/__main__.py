@@ -26,7 +26,7 @@ from elasticsearch import Elasticsearch
 from rich.console import Console
 from rich.progress import Progress
 
-from bench.matching.corpus import CACHE, Song, build, plan
+from bench.matching.corpus import CACHE, Song, build, load, load_variant, plan
 from bench.matching.transforms import (
     EDITS,
     RATE,
@@ -36,7 +36,6 @@ from bench.matching.transforms import (
     instrumental_under_new_vocal,
 )
 from corpus import synth
-from corpus.songs import Variant, render
 from detectors import landmarks, modified
 from detectors.audio import decode
 from detectors.catalog import CatalogMatcher, decode_items
@@ -56,17 +55,6 @@ console = Console(stderr=True)
 
 def isrc_of(seed: int) -> str:
     return f"QZBEN{seed:07d}"
-
-
-def load(song: Song) -> Audio:
-    return decode(song.path, sample_rate=RATE, max_seconds=600).samples
-
-
-def load_variant(song: Song, variant: Variant) -> Audio:
-    """The song's instrumental or new vocal line, rendered on first use (cached beside it)."""
-    path = song.path.with_name(f"{song.seed:06d}-{variant}.flac")
-    render(song.seed, song.seconds, path, variant)
-    return decode(path, sample_rate=RATE, max_seconds=600).samples
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from rich.progress import Progress
 
-from corpus.songs import render
+from bench.matching.transforms import RATE, Audio
+from corpus.songs import Variant, render
+from detectors.audio import decode
 
 CACHE = Path(__file__).resolve().parent.parent / ".cache" / "matching"
 MASTER_SEEDS_START = 1
@@ -35,6 +37,17 @@ def plan(masters: int, held_back: int) -> tuple[list[Song], list[Song]]:
         [song(MASTER_SEEDS_START + i) for i in range(masters)],
         [song(HELD_BACK_SEEDS_START + i) for i in range(held_back)],
     )
+
+
+def load(song: Song) -> Audio:
+    return decode(song.path, sample_rate=RATE, max_seconds=600).samples
+
+
+def load_variant(song: Song, variant: Variant) -> Audio:
+    """The song's instrumental or new vocal line, rendered on first use (cached beside it)."""
+    path = song.path.with_name(f"{song.seed:06d}-{variant}.flac")
+    render(song.seed, song.seconds, path, variant)
+    return decode(path, sample_rate=RATE, max_seconds=600).samples
 
 
 def _render(song: Song) -> Path:

@@ -21,11 +21,9 @@ import numpy as np
 import numpy.typing as npt
 from rich.progress import Progress
 
-from bench.matching.corpus import Song, build, song_seconds
+from bench.matching.corpus import Song, build, load, load_variant, song_seconds
 from bench.matching.transforms import EDITS, RATE, STEM_EDITS, instrumental_under_new_vocal
-from corpus.songs import Variant, render
 from detectors import modified
-from detectors.audio import decode
 
 CACHE = Path(__file__).resolve().parent.parent / ".cache" / "density"
 SEEDS_START = 300_001
@@ -59,19 +57,11 @@ def _passes(segment: Segment, rule: modified.ModifiedParams) -> bool:
     return rule.accepts(duration, aligned_per_s * duration, hit)
 
 
-def _variant(song: Song, variant: Variant) -> npt.NDArray[np.float32]:
-    """The song's instrumental or new vocal line, rendered on first use (cached beside it)."""
-    path = song.path.with_name(f"{song.seed:06d}-{variant}.flac")
-    if not path.exists():
-        render(song.seed, song.seconds, path, variant)
-    return decode(path, sample_rate=RATE, max_seconds=600).samples
-
-
 def _stem_queries(song: Song, seconds: int, seed: int) -> list[tuple[str, npt.NDArray[np.float32]]]:
     """The instrumental-under-a-new-vocal cells, drawn from their own generator (so that the
     other cells' excerpts are the same with and without them)."""
     rng = np.random.default_rng([seed, song.seed])
-    instrumental, vocal = _variant(song, "instrumental"), _variant(song, "new_vocal")
+    instrumental, vocal = load_variant(song, "instrumental"), load_variant(song, "new_vocal")
     out = []
     for cell, semitones in STEM_EDITS.items():
         start = int(rng.uniform(0, len(instrumental) / RATE - seconds - 1) * RATE)
@@ -88,9 +78,6 @@ def segments(
     seconds: int = 10,
     stems: bool = False,
 ) -> list[dict[str, Any]]:
-    def load(song: Song) -> npt.NDArray[np.float32]:
-        return decode(song.path, sample_rate=RATE, max_seconds=600).samples
-
     def aligned(song: Song, peaks: modified.Peaks) -> list[Segment]:
         query = modified.query_triplets(peaks)
         order = modified.hash_order(query)
