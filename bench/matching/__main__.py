@@ -637,7 +637,13 @@ def modified_calibration_curve(
             s["qid"]
             for s in found
             if s["true"] == truth
-            and rule.accepts(s["upload_end_s"] - s["upload_start_s"], s["aligned"], s["peak_hit_rate"])
+            and rule.accepts(
+                s["upload_end_s"] - s["upload_start_s"],
+                s["aligned"],
+                s["peak_hit_rate"],
+                s["tempo_factor"],
+                s["pitch_shift_semitones"],
+            )
         }
 
     edit_cells = [q for q in queries if q.master and q.length == 10 and q.transform not in TRANSFORMS]

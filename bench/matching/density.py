@@ -29,7 +29,8 @@ CACHE = Path(__file__).resolve().parent.parent / ".cache" / "density"
 SEEDS_START = 300_001
 CELLS = ["clean", "pitch_+3st", "pitch_-4st", "pitch_+6st", "tempo_0.85", "tempo_1.15"]
 CELLS += ["speed_0.8", "speed_0.9", "speed_1.25", "speed_1.35", "slowed_0.85_reverb", "sped_up_1.2_mp3_128k"]
-Segment = tuple[float, float, float]  # duration (s), aligned triplets a second, peak hit rate
+Segment = tuple[float, float, float, float, float]
+# duration (s), aligned triplets a second, peak hit rate, tempo factor, pitch shift (semitones)
 
 
 def _loose() -> modified.ModifiedParams:
@@ -42,7 +43,10 @@ def _loose() -> modified.ModifiedParams:
 
 
 def _stats(segments: list[modified.ModifiedSegment]) -> list[Segment]:
-    return [(s.duration_s, s.aligned / s.duration_s, s.peak_hit_rate) for s in segments]
+    return [
+        (s.duration_s, s.aligned / s.duration_s, s.peak_hit_rate, s.tempo_factor, s.pitch_shift_semitones)
+        for s in segments
+    ]
 
 
 def _rule(per_s: float, hit_rate: float) -> modified.ModifiedParams:
@@ -53,8 +57,8 @@ def _rule(per_s: float, hit_rate: float) -> modified.ModifiedParams:
 
 
 def _passes(segment: Segment, rule: modified.ModifiedParams) -> bool:
-    duration, aligned_per_s, hit = segment
-    return rule.accepts(duration, aligned_per_s * duration, hit)
+    duration, aligned_per_s, hit, tempo, shift = segment
+    return rule.accepts(duration, aligned_per_s * duration, hit, tempo, shift)
 
 
 def _stem_queries(song: Song, seconds: int, seed: int) -> list[tuple[str, npt.NDArray[np.float32]]]:

@@ -112,10 +112,43 @@ def test_other_whole_songs_slowed_under_the_same_reverb_do_not_align() -> None:
 def test_the_long_stretch_level_holds_from_twenty_seconds() -> None:
     rule = modified.ModifiedParams()
     per_s, hit_rate = 6.0, 0.45  # under the 7 a second of the shorter levels
-    assert not rule.accepts(19.9, per_s * 19.9, hit_rate)
-    assert rule.accepts(20.0, per_s * 20.0, hit_rate)
-    assert rule.fewest_aligned(19.9) == pytest.approx(7.0 * 19.9)
-    assert rule.fewest_aligned(20.0) == pytest.approx(5.0 * 20.0)
+    tempo, shift = 0.9, 0.0  # time-stretched: not a plain edit
+    assert not rule.accepts(19.9, per_s * 19.9, hit_rate, tempo, shift)
+    assert rule.accepts(20.0, per_s * 20.0, hit_rate, tempo, shift)
+    assert rule.fewest_aligned(19.9, tempo, shift) == pytest.approx(7.0 * 19.9)
+    assert rule.fewest_aligned(20.0, tempo, shift) == pytest.approx(5.0 * 20.0)
+
+
+@pytest.mark.parametrize(
+    ("tempo", "shift", "plain"),
+    [
+        (0.85, 12 * np.log2(0.85), True),  # slowed
+        (1.25, 12 * np.log2(1.25) + 0.15, True),  # sped up, the shift a little off
+        (1.0, 2.0, True),  # a key change
+        (1.004, -3.0, True),
+        (1.25, 12 * np.log2(1.25) + 0.3, False),  # a time stretch and a pitch shift apart
+        (1.03, 12 * np.log2(1.03), False),  # too near the master: left to the other levels
+        (1.0, 0.5, False),
+        (0.9, 0.0, False),  # a time stretch
+        (1.01, 2.0, False),
+        (1.125, 3.0, False),  # what another song's tempo and key often relate it by
+    ],
+)
+def test_plain_edits_are_resampling_or_a_key_change(tempo: float, shift: float, plain: bool) -> None:
+    assert modified.is_plain_edit(tempo, shift) is plain
+
+
+def test_the_plain_edit_level_asks_less_only_at_a_plain_edits_factors() -> None:
+    rule = modified.ModifiedParams()
+    duration, per_s, hit_rate = 9.0, 5.5, 0.42  # under the 7 a second of the other levels
+    assert rule.accepts(duration, per_s * duration, hit_rate, 0.85, 12 * np.log2(0.85))
+    assert rule.accepts(duration, per_s * duration, hit_rate, 1.0, 2.0)
+    assert not rule.accepts(duration, per_s * duration, hit_rate, 1.0, 0.0)
+    assert not rule.accepts(duration, per_s * duration, hit_rate, 0.85, 0.0)
+    assert not rule.accepts(duration, per_s * duration, 0.38, 1.0, 2.0)  # 0.34 + 0.5 s / 9 s
+    assert not rule.accepts(5.9, per_s * 5.9, hit_rate, 1.0, 2.0)  # every level: 6 s at least
+    assert rule.fewest_aligned(duration, 1.0, 2.0) == pytest.approx(5.0 * duration)
+    assert rule.fewest_aligned(duration, 1.0, 0.0) == pytest.approx(7.0 * duration)
 
 
 def test_other_songs_under_the_same_edits_do_not_align() -> None:
