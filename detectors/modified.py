@@ -585,7 +585,7 @@ def is_plain_edit(tempo_factor: float, pitch_shift_semitones: float) -> bool:
     """Factors one common edit alone gives: resampling (sped up or slowed: the pitch moves by
     12·log2 of the tempo factor) or a key change with the tempo kept, by 0.7 semitones or more.
     Other songs line up with a master at the factors their own tempo and key relate them by,
-    which fall on either line rarely: on the development corpus 6 of 74 held-back segments of
+    which fall on either line rarely: on the development corpus 5 of 74 held-back segments of
     6 s or more did, the strongest at 4.3 triplets a second and 0.30 of the peaks."""
     resampling_shift = 12.0 * float(np.log2(tempo_factor))
     resampled = (

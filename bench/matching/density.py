@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from rich.progress import Progress
 
 from bench.matching.corpus import Song, build, load, load_variant, song_seconds
 from bench.matching.transforms import EDITS, RATE, STEM_EDITS, instrumental_under_new_vocal
+from corpus.songs import Arrangement, Score, perform, render_midi, score
 from detectors import modified
 
 CACHE = Path(__file__).resolve().parent.parent / ".cache" / "density"
@@ -72,6 +74,42 @@ def _stem_queries(song: Song, seconds: int, seed: int) -> list[tuple[str, npt.ND
         part = slice(start, start + seconds * RATE)
         out.append((cell, instrumental_under_new_vocal(instrumental[part], vocal[part], rng, semitones)))
     return out
+
+
+def tempo_coupled(start: int, count: int, masters: list[Song]) -> list[Song]:
+    """Held-back songs (seeds from `start`) each played at a tempo that relates it to a
+    development master as one plain edit would: even ones at the master's own tempo (a key change
+    apart), odd ones at the tempo resampling by their key difference would give. What another
+    song's tempo and key relate it by is what it lines up with a master at, so these are the
+    worst case for the plain-edit level. Rendered with their stems under CACHE / "coupled"."""
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(_coupled, [start] * count, range(count), [masters] * count))
+
+
+def _coupled(start: int, i: int, masters: list[Song]) -> Song:
+    seed = start + i
+    own = score(seed, song_seconds(seed))
+    master, semitones = _in_another_key(own, masters, i)
+    target_bpm = master.bpm if i % 2 == 0 else master.bpm * 2 ** (semitones / 12)
+    arrangement = Arrangement(tempo_factor=target_bpm / own.bpm)
+    path = CACHE / "coupled" / f"{seed:06d}.flac"
+    for variant in ("full", "instrumental", "new_vocal"):
+        out = path if variant == "full" else path.with_name(f"{seed:06d}-{variant}.flac")
+        render_midi(perform(own, variant, arrangement), song_seconds(seed), out)
+    return Song(seed, song_seconds(seed), path)
+
+
+def _in_another_key(own: Score, masters: list[Song], i: int) -> tuple[Score, int]:
+    """A master whose key differs from `own`'s (the first from a place `i` picks), and by how
+    many semitones (-6..5)."""
+    for j in range(len(masters)):
+        candidate = masters[(i * 7 + j) % len(masters)]
+        theirs = score(candidate.seed, candidate.seconds)
+        semitones = (own.root - theirs.root) % 12
+        semitones = semitones - 12 if semitones > 5 else semitones
+        if semitones != 0:
+            return theirs, semitones
+    raise ValueError("every master is in the song's key")
 
 
 def segments(
@@ -156,6 +194,11 @@ def main() -> None:
         action="store_true",
         help="also the instrumental-under-a-new-vocal cells (renders the stems)",
     )
+    parser.add_argument(
+        "--tempo-coupled",
+        action="store_true",
+        help="held-back songs played at a tempo an edit of a master would give (see tempo_coupled)",
+    )
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
     modified.PEAKS_PER_SECOND = args.peaks_per_second  # this process only: both sides' peaks
@@ -165,11 +208,16 @@ def main() -> None:
 
     masters = [song(SEEDS_START + i) for i in range(args.masters)]
     held_from = SEEDS_START + args.masters if args.held_back_from is None else args.held_back_from
-    held = [song(held_from + i) for i in range(args.held_back)]
-    build(masters + held)
+    if args.tempo_coupled:
+        build(masters)
+        held = tempo_coupled(held_from, args.held_back, masters)
+    else:
+        held = [song(held_from + i) for i in range(args.held_back)]
+        build(masters + held)
     rows = segments(masters, held, args.queried_masters, args.seed, args.seconds, args.stems)
     stems = "-stems" if args.stems else ""
-    kept = CACHE / f"segments-p{args.peaks_per_second}{stems}-{args.seconds}s-held{held_from}.json"
+    coupled = "-coupled" if args.tempo_coupled else ""
+    kept = CACHE / f"segments-p{args.peaks_per_second}{stems}-{args.seconds}s-held{held_from}{coupled}.json"
     kept.write_text(json.dumps(rows))  # every segment under the loose rule: other rules judged later
     grid = report(rows)
     for entry in grid:
