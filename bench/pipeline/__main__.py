@@ -15,6 +15,10 @@ against a catalog. Each phase has topics and a consumer group of its own:
   two such workers on two cores (`taskset`), sharing the partitions: the scaling of workers, on the
   wall clock and while every worker had tracks (a burst leaves one a few more than the other);
 - `latency`: tracks submitted one by one at half the `pool` rate: submit → decision indexed;
+- before the phases, what the machine gives (`bench/pipeline/machine.py`): `machine_probe_ms`, a
+  fixed workload's speed, and `machine_two_cores_vs_one`, the detectors' own CPU work on both
+  cores at once as a multiple of one core alone (no services): what two single-core workers
+  could reach at most;
 - `--soak 30m` instead runs one worker for that long at half rate and reports its memory
   (worker and analysis processes) at the start and the end;
 - `--distractors 10000` instead measures the `pool` phase against the masters and that many more
@@ -47,6 +51,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from bench.matching.__main__ import Prints, add_distractors, settled_segments
+from bench.pipeline import machine
 from bench.pipeline.corpus import (
     CACHE,
     MASTER_SEEDS,
@@ -493,21 +498,6 @@ def tree_rss_mb(pid: int) -> float:
     return total
 
 
-def machine_probe_ms() -> float:
-    """A fixed single-threaded workload's best time of five: this machine's speed moves by a fifth
-    between hours, so runs from different hours are compared through it."""
-    from threadpoolctl import threadpool_limits
-
-    matrix = np.random.default_rng(0).random((1500, 1500))
-    best = float("inf")
-    with threadpool_limits(1):
-        for _ in range(5):
-            started = time.perf_counter()
-            np.sort((matrix @ matrix).ravel())
-            best = min(best, time.perf_counter() - started)
-    return round(best * 1000, 1)
-
-
 def default_processes() -> int:
     return os.cpu_count() or 1
 
@@ -542,11 +532,12 @@ def main() -> None:
         print(json.dumps(at_scale(base, args.distractors, made)))
         return
     register_catalog(phase_settings(base, "catalog"))
-    probe_ms = machine_probe_ms()
+    probe_ms = machine.probe_ms()
     if args.soak is not None:
         rate = float(os.environ.get("BENCH_SOAK_RATE_PER_MIN", "10"))  # about half the measured rate
         print(json.dumps(soak(base, args.soak, rate, made)))
         return
+    two_cores = machine.two_cores_vs_one(INDEX_PREFIX, [u.path for u in made[:4]])
     # Elasticsearch's JIT compiles for many minutes after it starts: the first phase would
     # measure that, not the pipeline (32.8 tracks a minute on a fresh node, 37.8 right after)
     throughput(base, "services_warm_up", [WorkerSpec(default_processes(), None)], made[: args.warm_up_tracks])
@@ -578,6 +569,7 @@ def main() -> None:
                 "track_seconds": SECONDS,
                 "tracks": pool.tracks,
                 "machine_probe_ms": probe_ms,
+                "machine_two_cores_vs_one": two_cores,
             }
         )
     )
