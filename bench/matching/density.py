@@ -87,28 +87,32 @@ def tempo_coupled(start: int, count: int, masters: list[Song]) -> list[Song]:
 
 
 def _coupled(start: int, i: int, masters: list[Song]) -> Song:
-    seed = start + i
-    own = score(seed, song_seconds(seed))
-    master, semitones = _in_another_key(own, masters, i)
-    target_bpm = master.bpm if i % 2 == 0 else master.bpm * 2 ** (semitones / 12)
-    arrangement = Arrangement(tempo_factor=target_bpm / own.bpm)
-    path = CACHE / "coupled" / f"{seed:06d}.flac"
+    seed, seconds = start + i, song_seconds(start + i)
+    own = score(seed, seconds)
+    master, theirs, semitones = _in_another_key(own, masters, i)
+    target_bpm = theirs.bpm if i % 2 == 0 else theirs.bpm * 2 ** (semitones / 12)
+    tempo = target_bpm / own.bpm
+    arrangement = Arrangement(tempo_factor=tempo)
+    # as many bars as last `seconds` at the new tempo; a folder per pairing, as the pairing
+    # depends on the masters the study was given
+    written = score(seed, seconds * tempo)
+    path = CACHE / "coupled" / f"to-{master.seed}" / f"{seed:06d}.flac"
     for variant in ("full", "instrumental", "new_vocal"):
         out = path if variant == "full" else path.with_name(f"{seed:06d}-{variant}.flac")
-        render_midi(perform(own, variant, arrangement), song_seconds(seed), out)
-    return Song(seed, song_seconds(seed), path)
+        render_midi(perform(written, variant, arrangement), seconds, out)
+    return Song(seed, seconds, path)
 
 
-def _in_another_key(own: Score, masters: list[Song], i: int) -> tuple[Score, int]:
-    """A master whose key differs from `own`'s (the first from a place `i` picks), and by how
-    many semitones (-6..5)."""
+def _in_another_key(own: Score, masters: list[Song], i: int) -> tuple[Song, Score, int]:
+    """A master whose key differs from `own`'s (the first from a place `i` picks), its score,
+    and by how many semitones (-6..5) the keys differ."""
     for j in range(len(masters)):
         candidate = masters[(i * 7 + j) % len(masters)]
         theirs = score(candidate.seed, candidate.seconds)
         semitones = (own.root - theirs.root) % 12
         semitones = semitones - 12 if semitones > 5 else semitones
         if semitones != 0:
-            return theirs, semitones
+            return candidate, theirs, semitones
     raise ValueError("every master is in the song's key")
 
 

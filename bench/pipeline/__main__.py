@@ -542,8 +542,9 @@ def main() -> None:
     # measure that, not the pipeline (32.8 tracks a minute on a fresh node, 37.8 right after)
     throughput(base, "services_warm_up", [WorkerSpec(default_processes(), None)], made[: args.warm_up_tracks])
     pool = throughput(base, "pool", [WorkerSpec(default_processes(), None)], made)
-    one = throughput(base, "one_worker", [WorkerSpec(1, "0")], made[: max(8, args.tracks // 2)])
-    two = throughput(base, "two_workers", [WorkerSpec(1, "0"), WorkerSpec(1, "1")], made)
+    first, second = machine.two_cpus() or ("0", "1")  # taskset says so if there are not two
+    one = throughput(base, "one_worker", [WorkerSpec(1, first)], made[: max(8, args.tracks // 2)])
+    two = throughput(base, "two_workers", [WorkerSpec(1, first), WorkerSpec(1, second)], made)
     waits = latency(base, pool.tracks_per_min / 2, made[: args.latency_tracks])
     dominant = max(pool.ms_per_track, key=lambda d: pool.ms_per_track[d])
     print(

@@ -56,9 +56,11 @@ def slowed_under_a_hall(x: Audio) -> Audio:
     return np.asarray(out / max(1.0, float(np.max(np.abs(out)))), dtype=np.float32)
 
 
-def align(upload: Audio, seed: int) -> list[modified.ModifiedSegment]:
+def align(
+    upload: Audio, seed: int, params: modified.ModifiedParams | None = None
+) -> list[modified.ModifiedSegment]:
     peaks = modified.upload_peaks(upload, RATE)
-    return modified.align(peaks, modified.query_triplets(peaks), *reference(seed))
+    return modified.align(peaks, modified.query_triplets(peaks), *reference(seed), params)
 
 
 def longest(segments: list[modified.ModifiedSegment]) -> modified.ModifiedSegment:
@@ -138,17 +140,41 @@ def test_plain_edits_are_resampling_or_a_key_change(tempo: float, shift: float, 
     assert modified.is_plain_edit(tempo, shift) is plain
 
 
+@pytest.mark.parametrize("tempo", [0.0, -1.0, float("nan"), float("inf")])
+def test_factors_no_alignment_can_have_are_no_plain_edit(tempo: float) -> None:
+    assert not modified.is_plain_edit(tempo, 2.0)
+
+
 def test_the_plain_edit_level_asks_less_only_at_a_plain_edits_factors() -> None:
     rule = modified.ModifiedParams()
     duration, per_s, hit_rate = 9.0, 5.5, 0.42  # under the 7 a second of the other levels
+    at_least = 0.34 + 0.5 / duration
     assert rule.accepts(duration, per_s * duration, hit_rate, 0.85, 12 * np.log2(0.85))
     assert rule.accepts(duration, per_s * duration, hit_rate, 1.0, 2.0)
     assert not rule.accepts(duration, per_s * duration, hit_rate, 1.0, 0.0)
     assert not rule.accepts(duration, per_s * duration, hit_rate, 0.85, 0.0)
-    assert not rule.accepts(duration, per_s * duration, 0.38, 1.0, 2.0)  # 0.34 + 0.5 s / 9 s
+    assert rule.accepts(duration, per_s * duration, at_least + 0.001, 1.0, 2.0)
+    assert not rule.accepts(duration, per_s * duration, at_least - 0.001, 1.0, 2.0)
+    assert not rule.accepts(duration, 4.9 * duration, hit_rate, 1.0, 2.0)
     assert not rule.accepts(5.9, per_s * 5.9, hit_rate, 1.0, 2.0)  # every level: 6 s at least
     assert rule.fewest_aligned(duration, 1.0, 2.0) == pytest.approx(5.0 * duration)
     assert rule.fewest_aligned(duration, 1.0, 0.0) == pytest.approx(7.0 * duration)
+    moved = rule.with_hit_rates_moved(0.05)
+    assert not moved.accepts(duration, 6.9 * duration, 0.45, 0.85, 0.0)
+    assert moved.accepts(duration, per_s * duration, at_least + 0.051, 0.85, 12 * np.log2(0.85))
+
+
+def test_the_plain_edit_level_is_judged_at_the_factors_alignment_fits() -> None:
+    """With the plain-edit level alone, a resampled or key-changed excerpt aligns and the same
+    excerpt time-stretched (the pitch kept) does not, however well its peaks line up."""
+    only_plain = replace(
+        modified.ModifiedParams(), levels=(modified.Evidence(5.0, 0.34, plain_edit_only=True),)
+    )
+    clip = excerpt(1, 20, 12)
+    assert align(sped_up(clip, 0.85), 1, only_plain)
+    assert align(pitch_shifted(clip, 3), 1, only_plain)
+    assert align(time_stretched(clip, 0.85), 1)  # found by the other levels
+    assert align(time_stretched(clip, 0.85), 1, only_plain) == []
 
 
 def test_other_songs_under_the_same_edits_do_not_align() -> None:
