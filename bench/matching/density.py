@@ -228,7 +228,7 @@ def main() -> None:
         if entry["held_back_matched"] == 0 or entry["shipped"]:
             print(json.dumps(entry))
     clean = [e for e in grid if e["held_back_matched"] == 0]
-    best = max(clean, key=lambda e: float(np.mean(list(e["recall"].values()))), default=None)
+    best = max(clean, key=lambda e: float(np.mean(list(e["recall"].values()) or [0.0])), default=None)
     held_queries = sum(not r["positive"] for r in rows)
     print(
         json.dumps(
