@@ -16,16 +16,25 @@ from model.settings import Settings
 
 
 def worker_detectors(settings: Settings, stores: Stores, people: EsPeopleLookup) -> tuple[Detector, ...]:
-    platform = PlatformPolicy()
     return standard_detectors(
         stores.catalog.lookup(),
-        WatermarkModel(settings.watermark_detector, settings.watermark_threshold),
+        watermark_model(settings),
         people,
-        VoiceCheck(
-            platform.voice_takedown_similarity, platform.voice_review_similarity, settings.voice_bfloat16
-        ),
+        voice_check(settings),
         ProvenanceSources(trust_anchors(settings), stores.generated.lookup()),
         stores.compositions.lookup(),
+    )
+
+
+def watermark_model(settings: Settings) -> WatermarkModel:
+    return WatermarkModel(settings.watermark_detector, settings.watermark_threshold)
+
+
+def voice_check(settings: Settings) -> VoiceCheck:
+    """The platform's voice thresholds, as every worker applies them."""
+    platform = PlatformPolicy()
+    return VoiceCheck(
+        platform.voice_takedown_similarity, platform.voice_review_similarity, settings.voice_bfloat16
     )
 
 

@@ -20,14 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from decisions.policy import PlatformPolicy
 from detectors import covers, landmarks, modified
 from detectors.audio import DecodedAudio, decode
-from detectors.run import Detector, Track, VoiceCheck, WatermarkModel, run_detectors, standard_detectors
+from detectors.run import Detector, Track, run_detectors, standard_detectors
 from detectors.text import TrackText
 from index.registry import EsPeopleLookup
 from index.stores import Stores
 from model.settings import Settings, get_settings
+from streams.detection import voice_check, watermark_model
 
 PASSES = 2  # timed, after one untimed pass (numba's first calls, the page cache)
 ROUNDS = 2  # of each measurement, the best kept
@@ -116,12 +116,7 @@ def searchless_detectors(settings: Settings) -> tuple[Detector, ...]:
     stores = Stores.open(settings)
     people = EsPeopleLookup(stores.registry, ttl_s=float("inf"))
     people.voiceprints()  # read now, not while timed
-    platform = PlatformPolicy()
-    check = VoiceCheck(
-        platform.voice_takedown_similarity, platform.voice_review_similarity, settings.voice_bfloat16
-    )
-    watermark = WatermarkModel(settings.watermark_detector, settings.watermark_threshold)
-    return standard_detectors(None, watermark, people, check)
+    return standard_detectors(None, watermark_model(settings), people, voice_check(settings))
 
 
 def main() -> None:
