@@ -293,16 +293,42 @@ def test_pairs_found_through_the_uploads_hash_order_are_the_pairs_in_upload_orde
     assert [(tuple(a), tuple(b)) for a, b in zip(q, r, strict=True)] == expected
 
 
-def test_a_window_over_the_clause_limit_keeps_the_quads_as_measured_before_their_neighbours() -> None:
-    """A slowed excerpt holds more quads, and their neighbours across quantisation boundaries,
-    than one search may carry: the quads as measured (likelier the reference's) go first."""
-    peaks = modified.upload_peaks(sped_up(excerpt(1, 20, 10), 0.8), RATE)
-    hashes, _, moves = modified.quad_hashes(peaks, modified.QUERY_MARGIN)
-    measured = {modified.TERM_PREFIX + format(int(h), "x") for h in hashes[moves == 0]}
-    assert len(np.unique(hashes)) > modified.QUERY_TERMS_PER_WINDOW > len(measured)
+def searched_seconds(peaks: modified.Peaks) -> npt.NDArray[np.int64]:
+    """Per searched term of the upload's one window, the second its quad starts in (a term
+    some quads share counts for each)."""
     (window,) = modified.query_terms(peaks)
-    assert len(window.terms) == modified.QUERY_TERMS_PER_WINDOW
-    assert measured <= set(window.terms)
+    quads = modified.quad_hashes(peaks, modified.QUERY_MARGIN)
+    searched = np.isin(quads.hashes, [int(t[len(modified.TERM_PREFIX) :], 16) for t in window.terms])
+    assert len(window.terms) == modified.QUERY_TERMS_PER_WINDOW < len(np.unique(quads.hashes))
+    seconds: npt.NDArray[np.int64] = (quads.frames[searched] / modified.FRAMES_PER_SECOND).astype(np.int64)
+    return seconds
+
+
+def test_a_window_over_its_term_budget_searches_each_seconds_loudest_quads_as_measured() -> None:
+    """A slowed excerpt holds more quads, and their neighbours across quantisation boundaries,
+    than one search carries: those whose peaks are loudest (the ones a mix or a new voice over
+    them leaves in place) go first, each second's own."""
+    peaks = modified.upload_peaks(sped_up(excerpt(1, 20, 10), 0.8), RATE)
+    quads = modified.quad_hashes(peaks, modified.QUERY_MARGIN)
+    (window,) = modified.query_terms(peaks)
+    searched = {int(t[len(modified.TERM_PREFIX) :], 16) for t in window.terms}
+    seconds = (quads.frames / modified.FRAMES_PER_SECOND).astype(np.int64)
+    for second in np.unique(seconds):
+        measured = (seconds == second) & (quads.moves == 0)
+        loudest = quads.hashes[measured][np.argmax(quads.weakest_db[measured])]
+        assert loudest in searched
+    measured = quads.moves == 0
+    chosen = np.isin(quads.hashes, list(searched))
+    assert (measured & ~chosen).sum() > 0
+    assert quads.weakest_db[measured & chosen].mean() > quads.weakest_db[measured & ~chosen].mean() + 3.0
+
+
+def test_a_quiet_stretch_of_an_upload_is_searched_as_much_as_a_loud_one() -> None:
+    """A verse 20 dB under the chorus beside it keeps its share of the search."""
+    upload = sped_up(excerpt(1, 20, 12), 0.8)[: 10 * RATE].copy()
+    upload[5 * RATE :] *= 0.1
+    seconds = searched_seconds(modified.upload_peaks(upload, RATE))
+    assert np.mean(seconds >= 5) >= 0.4
 
 
 def test_plausible_pairs_are_every_shared_hash_pair_within_the_tempo_and_shift_range() -> None:
