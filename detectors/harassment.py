@@ -382,6 +382,9 @@ _VIOLENT_WORD = re.compile(
     r"punch|kick|drown|die|dies|died|dead|unaliv|smok|jump|clap|stomp|stretch|carv|bleed|swat|"
     r"torture|poison|run over|ran over|lynch|behead|wipe|snuff|merk|body|bodied|drop|dropp)\w*"
 )
+_INITIAL = re.compile(r"^[a-z]\b ?")
+# what may come before a name a unit opens by speaking to ("Naki, ...", "hey Gus, ...")
+_VOCATIVE_BEFORE = re.compile(r"(?:(?:hey|yo|oi|dear|ay|aye)\s*)?")
 _WISH = re.compile(r"\b(?:hope|hoping|wish|pray|praying|rip)$")
 _WEAPON_EMOJI = (
     "\U0001f52a\U0001f52b\U0001fa78\u26b0\U0001faa6\U0001f4a3"  # knife, gun, blood, coffin, grave, bomb
@@ -390,8 +393,9 @@ _WEAPON_EMOJI = (
 
 def _supports(sentence: str, hit: NameHit) -> bool:
     """The unit reads a loose name form as a person: not after a determiner, and a predicate
-    right after it, violence done to it (or wished on it) within a few words, a weapon emoji
-    after it, or a second or third person pronoun in the unit."""
+    right after it, the unit opening by speaking to it ("Naki, ..."), violence done to it (or
+    wished on it) within a few words, a weapon emoji after it, or a second or third person
+    pronoun in the unit."""
     before = fold(sentence[: hit.start])
     if _DETERMINER.search(before):
         return False
@@ -400,6 +404,8 @@ def _supports(sentence: str, hit: NameHit) -> bool:
     next_char = sentence[hit.end :].lstrip()[:1]
     return bool(
         _PERSON_PREDICATE.search(after)
+        or _PERSON_PREDICATE.search(_INITIAL.sub("", after))  # "Izzy T's on the bill"
+        or (_VOCATIVE_BEFORE.fullmatch(before) is not None and next_char == ",")  # "Naki, nobody asked"
         or _VIOLENT_WORD.search(near)
         or _WISH.search(before)
         or (bool(next_char) and next_char in _WEAPON_EMOJI)

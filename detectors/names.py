@@ -22,6 +22,12 @@ else, for the caller to keep only when the rest of the text supports a person:
   name with its last letter drawn out ("ezraaa");
 - a name bent into a coinage that is no word ("Okafraud", "Kisaragarbage", "Quin-zero"), certain
   when written with a capital;
+- a pet name made of one name word: its first letters with a pet ending ("Tempie" of Temperance,
+  "Izzy" of Isadora, "Tebbo" of Tebbutt, "Roz" of Rosalind), its last letters ("Nique" of
+  Shanique, "Tavia" of Octavia), or a syllable of it doubled ("Zuzu" of Zuhura, "Yanyan" of
+  Lok-yan), when it stands for one person in the registry and is no common word;
+- the initials of a name of two or more words written in capitals ("PKN" of Phrik Khi Nu), when
+  they stand for one person in the registry and are no common word;
 and, certain: digits for letters in a short part ("R0ry", "j3m"); two or more consecutive words
 of a longer name, or the name without its leading title or article ("tornado singh" of "DJ
 Tornado Singh", "Los Cuervos" of "Los Cuervos de Sinaloa", "paper saints"); a hashtag or handle
@@ -104,6 +110,14 @@ BENT_PREFIX_MIN = SHORT_FORM_MIN  # a bent name keeps at least the name's first 
 BENT_SHARE = 0.6  # ... and, with its last letters, this share of the name
 LOOSE_SIMILARITY = 80.0  # below any certain match, so that those win where they overlap
 # words of a name that never end a part of it ("Los Cuervos de", "Joost van")
+# pet names (`NameIndex._pet_name`): a name word's first PET_CLIP letters with one of these endings
+# (its last consonant doubled before "y" or "ie": "izzy", "olly"), or bare; or its last PET_TAIL
+PET_ENDINGS = ("y", "ie", "o", "s", "z", "sy", "zy")
+PET_CLIP = (2, 5)
+PET_TAIL = (3, 5)
+PET_NAME_MIN = 3
+PET_NAME_CAPITAL_BELOW = 4  # a three-letter pet name ("Viv", "Des") needs its capital
+
 _LINK_WORDS = frozenset(
     ["de", "del", "da", "do", "dos", "di", "van", "von", "der", "den", "of", "and", "y", "e"]
 )
@@ -310,6 +324,10 @@ class NameIndex:
     heads: dict[str, list[tuple[str, Person]]] = field(
         init=False
     )  # loose: stems and glued names by first letters
+    pet_clips: dict[str, set[str]] = field(init=False)  # loose: name words' first letters -> owners
+    pet_tails: dict[str, set[str]] = field(init=False)  # loose: name words' last letters -> owners
+    name_words: set[str] = field(init=False)  # every word of every name in the registry
+    initials: dict[str, Person] = field(init=False)  # loose: initials that stand for one person
 
     def __post_init__(self) -> None:
         self.by_length, self.glued = {}, {}
@@ -387,6 +405,33 @@ class NameIndex:
         self.read_stems = {
             form: owners_by_word[next(iter(names))] for form, names in read.items() if len(names) == 1
         }
+        self.pet_clips, self.pet_tails, self.name_words = {}, {}, set()
+        for person in registry:
+            for alias in (person.name, *person.aliases):
+                for word in fold(alias).split():
+                    self.name_words.add(word)
+                    if word in TITLE_WORDS or word in _LINK_WORDS or not word.isalpha():
+                        continue
+                    for k in range(PET_CLIP[0], min(PET_CLIP[1], len(word) - 1) + 1):
+                        self.pet_clips.setdefault(word[:k], set()).add(person.name)
+                    for k in range(PET_TAIL[0], min(PET_TAIL[1], len(word) - 1) + 1):
+                        self.pet_tails.setdefault(word[-k:], set()).add(person.name)
+                    if len(word) <= 4:  # a short word doubled whole: "yanyan"
+                        self.pet_tails.setdefault(word, set()).add(person.name)
+        by_initials: dict[str, set[str]] = {}
+        for person in registry:
+            for alias in (person.name, *person.aliases):
+                name_words = fold(alias).split()
+                if len(name_words) >= 2:
+                    by_initials.setdefault("".join(w[0] for w in name_words), set()).add(person.name)
+        self.initials = {
+            letters: owners_by_word[name]
+            for letters, names in by_initials.items()
+            if len(names) == 1
+            and (name := next(iter(names))) in owners_by_word
+            and letters not in COMMON_WORDS
+            and letters not in self.name_words
+        }
 
     def find(self, text: str, any_case: bool = False, loose: bool = False) -> list[NameHit]:
         """People named in `text`; `any_case`: name parts that are ordinary words count in lower
@@ -450,6 +495,8 @@ class NameIndex:
             form = self._loose_word(word)
             if form is not None:
                 found.append((form[0], word.start, word.end, form[1]))
+            elif self._initials(word, text):
+                found.append((self.initials[word.folded], word.start, word.end, False))  # "PKN"
         for match in _HYPHENS.finditer(
             _readable(text) if "-" in text else ""
         ):  # "Quin-zero", "Villa-loser-bos"
@@ -469,7 +516,8 @@ class NameIndex:
                 return person, True  # "R0ry", "m1yu": a name hidden on purpose
         heads = self.heads.get(folded[:SHORT_FORM_MIN])
         if heads is None:  # every other loose form starts like a stem or a whole name
-            return None
+            pet = self._pet_name(folded, word.capitalised)
+            return (pet, False) if pet is not None else None
         if word.tag:
             for stem, person in heads:
                 if folded.startswith(stem):
@@ -488,7 +536,47 @@ class NameIndex:
         person = self._bent(folded)
         if person is not None:
             return person, False  # "Okafraud" (also "Marrowbone", a place)
-        return None
+        pet = self._pet_name(folded, word.capitalised)
+        return (pet, False) if pet is not None else None
+
+    def _initials(self, word: Token, text: str) -> bool:
+        """The word is the initials of one person's name, written in capitals, and no word."""
+        return (
+            word.folded in self.initials
+            and text[word.start : word.end].isupper()
+            and _zipf(word.folded) < LOOSE_BELOW_ZIPF
+        )
+
+    def _pet_name(self, form: str, capitalised: bool) -> Person | None:
+        """A pet name of one name word (see the module's docstring) that stands for one person
+        in the registry, itself no name word and no common word."""
+        if (
+            len(form) < PET_NAME_MIN
+            or (len(form) < PET_NAME_CAPITAL_BELOW and not capitalised)
+            or not form.isalpha()
+            or form in self.name_words
+            or form in COMMON_WORDS
+        ):
+            return None
+        owners: set[str] = set(self.pet_tails.get(form, ()))
+        half = len(form) // 2
+        if len(form) % 2 == 0 and form[:half] == form[half:]:  # "zuzu", "yanyan"
+            owners |= self.pet_clips.get(form[:half], set()) | self.pet_tails.get(form[:half], set())
+        for ending in ("", *PET_ENDINGS):
+            if not form.endswith(ending) or len(form) - len(ending) < PET_CLIP[0]:
+                continue
+            head = form[: len(form) - len(ending)]
+            if not ending and len(head) < PET_NAME_MIN:
+                continue
+            heads = {head, head[:-1] + "s" if head.endswith("z") else head}
+            if ending[:1] in ("y", "i") and len(head) >= 3 and head[-1] == head[-2]:
+                heads.add(head[:-1])  # "izzy", "olly"
+            for clip in heads:
+                owners |= self.pet_clips.get(clip, set())
+        mine = {person.name: person for person in self.people}
+        if len(owners) != 1 or (name := next(iter(owners))) not in mine or _zipf(form) >= LOOSE_BELOW_ZIPF:
+            return None
+        return mine[name]
 
     def _short_form(self, form: str) -> Person | None:
         """The start of one stem only ("zeph" of Zephyr), itself no common word."""

@@ -130,6 +130,9 @@ LOOSE = NameIndex([Person("Rosalind Mercer"), Person("Ottoline Brackenridge"), P
         ("title", "Quennevillain's last tour", "Odalys Quenneville"),  # a bent name with a possessive
         ("title", "i hope otto drowns", "Ottoline Brackenridge"),  # death wished on a short form
         ("lyrics", "gonna smoke mercer on sight", "Rosalind Mercer"),  # violence done to it
+        ("title", "Otto, Nobody Asked", "Ottoline Brackenridge"),  # spoken to, as the unit opens
+        ("lyrics", "hey otto, see you at the barrier", "Ottoline Brackenridge"),  # ... after a greeting
+        ("title", "Otto B's Last Encore", "Ottoline Brackenridge"),  # said of it past an initial
     ],
 )
 def test_short_lower_case_and_bent_names_are_targets_when_the_text_speaks_of_a_person(
@@ -145,6 +148,7 @@ def test_short_lower_case_and_bent_names_are_targets_when_the_text_speaks_of_a_p
         "blood on mercer street tonight",  # nothing said of a person
         "they met at the mercer and he paid for the drinks",  # after an article: a place
         "otto von bismarck in a history song",  # a short form with nothing said of it
+        "we sang to otto, the old dog, all night",  # a comma after it, but not spoken to
     ],
 )
 def test_a_word_that_only_looks_like_a_short_name_is_no_target(text: str) -> None:

@@ -160,3 +160,54 @@ def test_loose_forms_name_people_and_say_whether_they_could_be_other_words(
 )
 def test_loose_forms_do_not_stretch_to_words_or_shared_names(text: str) -> None:
     assert NameIndex(LOOSE_REGISTRY).find(text, loose=True) == []
+
+
+PET_REGISTRY = [
+    Person("Temperance Oyelaran"),
+    Person("Isadora Threlfall"),
+    Person("Lorcan Tebbutt"),
+    Person("Shanique Mowatt"),
+    Person("Zuhura Mkwawa"),
+    Person("Szeto Lok-yan"),
+    Person("Vivienne Long"),
+    Person("Phrik Khi Nu"),
+    Person("Marisela Duarte"),
+    Person("Marisol Dizon"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Tempie the thief", "Temperance Oyelaran"),  # the first letters with a pet ending
+        ("izzy cant sing", "Isadora Threlfall"),  # ... the last consonant doubled
+        ("Tebbo, check your brakes", "Lorcan Tebbutt"),  # a surname's pet name
+        ("Nique a fool", "Shanique Mowatt"),  # the last letters
+        ("Zuzu najua", "Zuhura Mkwawa"),  # the first syllable doubled
+        ("took you, Yanyan", "Szeto Lok-yan"),  # a short word of the name doubled
+        ("Viv won't finish the tour", "Vivienne Long"),  # three letters, with their capital
+        ("PKN in the mortar", "Phrik Khi Nu"),  # initials in capitals
+    ],
+)
+def test_pet_names_and_initials_name_one_person_loosely(text: str, expected: str) -> None:
+    (hit,) = NameIndex(PET_REGISTRY).find(text, loose=True)
+    assert (hit.person.name, hit.certain) == (expected, False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "viv won't finish the tour",  # three letters without a capital
+        "Mari can't sing",  # the start of two people's names: it names neither
+        "pkn in the mortar",  # initials not written as initials
+        "easy does it, you know the score",  # common words that start or end a name
+        "Tempie the thief",  # the pet name of someone outside the index (below)
+    ],
+)
+def test_pet_names_do_not_stretch_to_words_shared_names_or_people_outside_the_index(text: str) -> None:
+    index = (
+        NameIndex(PET_REGISTRY[1:], among=PET_REGISTRY)
+        if text == "Tempie the thief"
+        else NameIndex(PET_REGISTRY)
+    )
+    assert index.find(text, loose=True) == []
