@@ -394,8 +394,8 @@ _WEAPON_EMOJI = (
 def _supports(sentence: str, hit: NameHit) -> bool:
     """The unit reads a loose name form as a person: not after a determiner, and a predicate
     right after it, the unit opening by speaking to it ("Naki, ..."), violence done to it (or
-    wished on it) within a few words, a weapon emoji after it, or a second or third person
-    pronoun in the unit."""
+    wished on it) within a few words, a weapon emoji after it, or, for a form that is part of the
+    name as written (not a pet name or initials), a second or third person pronoun in the unit."""
     before = fold(sentence[: hit.start])
     if _DETERMINER.search(before):
         return False
@@ -409,7 +409,7 @@ def _supports(sentence: str, hit: NameHit) -> bool:
         or _VIOLENT_WORD.search(near)
         or _WISH.search(before)
         or (bool(next_char) and next_char in _WEAPON_EMOJI)
-        or _SECOND_OR_THIRD_PERSON.search(fold(sentence))
+        or (not hit.coined and _SECOND_OR_THIRD_PERSON.search(fold(sentence)))
     )
 
 

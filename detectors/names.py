@@ -22,12 +22,14 @@ else, for the caller to keep only when the rest of the text supports a person:
   name with its last letter drawn out ("ezraaa");
 - a name bent into a coinage that is no word ("Okafraud", "Kisaragarbage", "Quin-zero"), certain
   when written with a capital;
-- a pet name made of one name word: its first letters with a pet ending ("Tempie" of Temperance,
-  "Izzy" of Isadora, "Tebbo" of Tebbutt, "Roz" of Rosalind), its last letters ("Nique" of
-  Shanique, "Tavia" of Octavia), or a syllable of it doubled ("Zuzu" of Zuhura, "Yanyan" of
-  Lok-yan), when it stands for one person in the registry and is no common word;
-- the initials of a name of two or more words written in capitals ("PKN" of Phrik Khi Nu), when
-  they stand for one person in the registry and are no common word;
+- a pet name made of one name word, written with its capital: its first letters, bare or with a pet
+  ending ("Tempie" of Temperance, "Izzy" of Isadora, "Tebbo" of Tebbutt, "Roz" of Rosalind), its
+  last letters ("Tavia" of Octavia, "Nouk" of Anouk), or its first or last letters doubled ("Zuzu"
+  of Zuhura, "Yanyan" of Lok-yan); and the initials of a name of three or more words written in
+  capitals ("PKN" of Phrik Khi Nu); each only where it stands for one person in the registry and is
+  no word of the languages lyrics here are written in (a name word that is such a word, as in
+  most bands' names, makes none). These are `coined`: the caller asks more of the text around
+  them than of a part of the name as written;
 and, certain: digits for letters in a short part ("R0ry", "j3m"); two or more consecutive words
 of a longer name, or the name without its leading title or article ("tornado singh" of "DJ
 Tornado Singh", "Los Cuervos" of "Los Cuervos de Sinaloa", "paper saints"); a hashtag or handle
@@ -109,15 +111,21 @@ STEM_MIN = 6  # a name part shorter than this has no short or bent forms
 BENT_PREFIX_MIN = SHORT_FORM_MIN  # a bent name keeps at least the name's first letters...
 BENT_SHARE = 0.6  # ... and, with its last letters, this share of the name
 LOOSE_SIMILARITY = 80.0  # below any certain match, so that those win where they overlap
-# words of a name that never end a part of it ("Los Cuervos de", "Joost van")
-# pet names (`NameIndex._pet_name`): a name word's first PET_CLIP letters with one of these endings
-# (its last consonant doubled before "y" or "ie": "izzy", "olly"), or bare; or its last PET_TAIL
+# pet names (`NameIndex._pet_name`): a name word's first 3-5 letters, bare or with one of these
+# endings ("s" read as "z" before it: "roz"); its first 2 with the second doubled before "y" or
+# "ie" ("izzy", "olly"); its last 4-5; or its first or last 2-4 doubled ("zuzu", "yanyan")
 PET_ENDINGS = ("y", "ie", "o", "s", "z", "sy", "zy")
-PET_CLIP = (2, 5)
-PET_TAIL = (3, 5)
+PET_CLIP = (3, 5)
+PET_TAIL = (4, 5)
+PET_DOUBLED = (2, 4)
 PET_NAME_MIN = 3
-PET_NAME_CAPITAL_BELOW = 4  # a three-letter pet name ("Viv", "Des") needs its capital
+# a pet name or initials as common as this in any of the languages lyrics here are written in is
+# a word ("ella", "loco", "como"), and a name word that common makes none ("fainting", "couch")
+PET_NAME_BELOW_ZIPF = 3.5
+PET_LANGUAGES = ("en", "es", "fr", "pt", "it", "de")
+INITIALS_MIN = 3  # "og", "ak", "mv" are what people type, not someone's initials
 
+# words of a name that never end a part of it ("Los Cuervos de", "Joost van")
 _LINK_WORDS = frozenset(
     ["de", "del", "da", "do", "dos", "di", "van", "von", "der", "den", "of", "and", "y", "e"]
 )
@@ -143,6 +151,7 @@ class NameHit:
     end: int
     similarity: float  # 0-100
     certain: bool = True  # False: a loose form the caller keeps only with support from the text
+    coined: bool = False  # a pet name or initials: made up here, not a part of the name as written
 
 
 @dataclass(frozen=True)
@@ -152,6 +161,7 @@ class Token:
     end: int
     capitalised: bool  # written with an upper-case first letter (or all in capitals)
     tag: bool = False  # part of a hashtag or handle
+    spelled: bool = False  # single letters glued into one word ("S.W.I.F.T", and also "I'm a")
 
 
 @lru_cache(maxsize=1)
@@ -215,7 +225,7 @@ def _glue_spelled_out(words: list[Token]) -> list[Token]:
 
     def close() -> None:
         if len(run) >= 3:
-            glued.append(Token("".join(w.folded for w in run), run[0].start, run[-1].end, True))
+            glued.append(Token("".join(w.folded for w in run), run[0].start, run[-1].end, True, spelled=True))
         else:
             glued.extend(run)
         run.clear()
@@ -250,6 +260,14 @@ def _zipf(word: str) -> float:
     from wordfreq import zipf_frequency  # its word lists load on first use, not at import
 
     return float(zipf_frequency(word, "en"))
+
+
+@lru_cache(maxsize=4096)
+def _zipf_any(word: str) -> float:
+    """The word's frequency in whichever of PET_LANGUAGES uses it most."""
+    from wordfreq import zipf_frequency
+
+    return max(float(zipf_frequency(word, language)) for language in PET_LANGUAGES)
 
 
 @dataclass(frozen=True)
@@ -326,8 +344,10 @@ class NameIndex:
     )  # loose: stems and glued names by first letters
     pet_clips: dict[str, set[str]] = field(init=False)  # loose: name words' first letters -> owners
     pet_tails: dict[str, set[str]] = field(init=False)  # loose: name words' last letters -> owners
+    pet_doubled: dict[str, set[str]] = field(init=False)  # loose: what doubles into a pet name -> owners
     name_words: set[str] = field(init=False)  # every word of every name in the registry
     initials: dict[str, Person] = field(init=False)  # loose: initials that stand for one person
+    owners: dict[str, Person] = field(init=False)  # this index's people by name
 
     def __post_init__(self) -> None:
         self.by_length, self.glued = {}, {}
@@ -405,24 +425,28 @@ class NameIndex:
         self.read_stems = {
             form: owners_by_word[next(iter(names))] for form, names in read.items() if len(names) == 1
         }
-        self.pet_clips, self.pet_tails, self.name_words = {}, {}, set()
+        self.owners = owners_by_word
+        self.pet_clips, self.pet_tails, self.pet_doubled, self.name_words = {}, {}, {}, set()
         for person in registry:
             for alias in (person.name, *person.aliases):
                 for word in fold(alias).split():
                     self.name_words.add(word)
                     if word in TITLE_WORDS or word in _LINK_WORDS or not word.isalpha():
                         continue
-                    for k in range(PET_CLIP[0], min(PET_CLIP[1], len(word) - 1) + 1):
+                    for k in range(PET_DOUBLED[0], min(PET_DOUBLED[1], len(word)) + 1):
+                        for piece in {word[:k], word[-k:]}:  # doubled, even a common syllable is rare
+                            self.pet_doubled.setdefault(piece, set()).add(person.name)
+                    if _zipf_any(word) >= PET_NAME_BELOW_ZIPF:
+                        continue  # a word of a band's name ("couch") is no one's pet name
+                    for k in range(2, min(PET_CLIP[1], len(word) - 1) + 1):
                         self.pet_clips.setdefault(word[:k], set()).add(person.name)
                     for k in range(PET_TAIL[0], min(PET_TAIL[1], len(word) - 1) + 1):
                         self.pet_tails.setdefault(word[-k:], set()).add(person.name)
-                    if len(word) <= 4:  # a short word doubled whole: "yanyan"
-                        self.pet_tails.setdefault(word, set()).add(person.name)
         by_initials: dict[str, set[str]] = {}
         for person in registry:
             for alias in (person.name, *person.aliases):
                 name_words = fold(alias).split()
-                if len(name_words) >= 2:
+                if len(name_words) >= INITIALS_MIN:
                     by_initials.setdefault("".join(w[0] for w in name_words), set()).add(person.name)
         self.initials = {
             letters: owners_by_word[name]
@@ -441,10 +465,12 @@ class NameIndex:
         words = tokens(text)
         hits: dict[tuple[str, int, int], NameHit] = {}
 
-        def keep(person: Person, start: int, end: int, score: float, certain: bool = True) -> None:
+        def keep(
+            person: Person, start: int, end: int, score: float, certain: bool = True, coined: bool = False
+        ) -> None:
             key = (person.name, start, end)
             if key not in hits or hits[key].similarity < score:
-                hits[key] = NameHit(person, text[start:end], start, end, float(score), certain)
+                hits[key] = NameHit(person, text[start:end], start, end, float(score), certain, coined)
 
         for word in words:
             glued = self._glued(word.folded)
@@ -469,13 +495,15 @@ class NameIndex:
                     continue
                 keep(owners[index], window[0].start, window[-1].end, score)
         if loose:
-            for person, start, end, certain in self._loose(text, words):
-                keep(person, start, end, LOOSE_SIMILARITY if certain else LOOSE_SIMILARITY - 1, certain)
+            for person, start, end, certain, coined in self._loose(text, words):
+                score = LOOSE_SIMILARITY if certain else LOOSE_SIMILARITY - 1
+                keep(person, start, end, score - 1 if coined else score, certain, coined)
         return _without_overlaps(list(hits.values()))
 
-    def _loose(self, text: str, words: list[Token]) -> list[tuple[Person, int, int, bool]]:
-        """(person, start, end, certain) for the short and bent forms in `text`."""
-        found: list[tuple[Person, int, int, bool]] = []
+    def _loose(self, text: str, words: list[Token]) -> list[tuple[Person, int, int, bool, bool]]:
+        """(person, start, end, certain, coined) for the short, bent and pet forms and initials in
+        `text`."""
+        found: list[tuple[Person, int, int, bool, bool]] = []
         for length, (names, owners) in self.spans.items():
             for i in range(len(words) - length + 1):
                 window = words[i : i + length]
@@ -490,20 +518,22 @@ class NameIndex:
                 ):
                     ordinary = all(_zipf(b) >= LOOSE_BELOW_ZIPF for b in name.split())
                     certain = not ordinary or all(w.capitalised for w in window)
-                    found.append((person, window[0].start, window[-1].end, certain))
+                    found.append((person, window[0].start, window[-1].end, certain, False))
         for word in words:
             form = self._loose_word(word)
             if form is not None:
-                found.append((form[0], word.start, word.end, form[1]))
+                found.append((form[0], word.start, word.end, form[1], False))
+            elif (pet := self._pet_name(word)) is not None:
+                found.append((pet, word.start, word.end, False, True))  # "Tempie", "Zuzu"
             elif self._initials(word, text):
-                found.append((self.initials[word.folded], word.start, word.end, False))  # "PKN"
+                found.append((self.initials[word.folded], word.start, word.end, False, True))  # "PKN"
         for match in _HYPHENS.finditer(
             _readable(text) if "-" in text else ""
         ):  # "Quin-zero", "Villa-loser-bos"
             joined = fold(match.group()).replace(" ", "")
             bent = self._bent(joined)
             if bent is not None:
-                found.append((bent, match.start(), match.end(), False))
+                found.append((bent, match.start(), match.end(), False, False))
         return found
 
     def _loose_word(self, word: Token) -> tuple[Person, bool] | None:
@@ -516,8 +546,7 @@ class NameIndex:
                 return person, True  # "R0ry", "m1yu": a name hidden on purpose
         heads = self.heads.get(folded[:SHORT_FORM_MIN])
         if heads is None:  # every other loose form starts like a stem or a whole name
-            pet = self._pet_name(folded, word.capitalised)
-            return (pet, False) if pet is not None else None
+            return None
         if word.tag:
             for stem, person in heads:
                 if folded.startswith(stem):
@@ -536,23 +565,25 @@ class NameIndex:
         person = self._bent(folded)
         if person is not None:
             return person, False  # "Okafraud" (also "Marrowbone", a place)
-        pet = self._pet_name(folded, word.capitalised)
-        return (pet, False) if pet is not None else None
+        return None
 
     def _initials(self, word: Token, text: str) -> bool:
         """The word is the initials of one person's name, written in capitals, and no word."""
         return (
             word.folded in self.initials
             and text[word.start : word.end].isupper()
-            and _zipf(word.folded) < LOOSE_BELOW_ZIPF
+            and _zipf_any(word.folded) < PET_NAME_BELOW_ZIPF
         )
 
-    def _pet_name(self, form: str, capitalised: bool) -> Person | None:
-        """A pet name of one name word (see the module's docstring) that stands for one person
-        in the registry, itself no name word and no common word."""
+    def _pet_name(self, word: Token) -> Person | None:
+        """A pet name of one name word (see the module's docstring), written with its capital,
+        that stands for one person in the registry and is itself no name word and no word of
+        the languages lyrics here are written in."""
+        form = word.folded
         if (
             len(form) < PET_NAME_MIN
-            or (len(form) < PET_NAME_CAPITAL_BELOW and not capitalised)
+            or not word.capitalised
+            or word.spelled
             or not form.isalpha()
             or form in self.name_words
             or form in COMMON_WORDS
@@ -561,22 +592,22 @@ class NameIndex:
         owners: set[str] = set(self.pet_tails.get(form, ()))
         half = len(form) // 2
         if len(form) % 2 == 0 and form[:half] == form[half:]:  # "zuzu", "yanyan"
-            owners |= self.pet_clips.get(form[:half], set()) | self.pet_tails.get(form[:half], set())
+            owners |= self.pet_doubled.get(form[:half], set())
         for ending in ("", *PET_ENDINGS):
-            if not form.endswith(ending) or len(form) - len(ending) < PET_CLIP[0]:
+            head = form[: len(form) - len(ending)] if ending else form
+            if not form.endswith(ending) or len(head) < PET_CLIP[0] - 1:
                 continue
-            head = form[: len(form) - len(ending)]
-            if not ending and len(head) < PET_NAME_MIN:
-                continue
-            heads = {head, head[:-1] + "s" if head.endswith("z") else head}
-            if ending[:1] in ("y", "i") and len(head) >= 3 and head[-1] == head[-2]:
-                heads.add(head[:-1])  # "izzy", "olly"
-            for clip in heads:
-                owners |= self.pet_clips.get(clip, set())
-        mine = {person.name: person for person in self.people}
-        if len(owners) != 1 or (name := next(iter(owners))) not in mine or _zipf(form) >= LOOSE_BELOW_ZIPF:
+            if len(head) >= PET_CLIP[0]:
+                owners |= self.pet_clips.get(head, set())
+                if head.endswith("z"):
+                    owners |= self.pet_clips.get(head[:-1] + "s", set())  # "roz"
+            if ending in ("y", "ie") and len(head) == 3 and head[1] == head[2]:  # "olly", "izzy"
+                owners |= self.pet_clips.get(head[:2], set())
+                if head[1] == "z":
+                    owners |= self.pet_clips.get(head[0] + "s", set())  # "izzy" of Isadora
+        if len(owners) != 1 or (name := next(iter(owners))) not in self.owners:
             return None
-        return mine[name]
+        return self.owners[name] if _zipf_any(form) < PET_NAME_BELOW_ZIPF else None
 
     def _short_form(self, form: str) -> Person | None:
         """The start of one stem only ("zeph" of Zephyr), itself no common word."""

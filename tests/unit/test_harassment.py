@@ -118,7 +118,14 @@ def test_the_tuned_encoder_the_detector_runs_is_the_one_training_fitted(
     assert not np.allclose(detected, untuned, atol=1e-2)  # the adapters matter, and are merged
 
 
-LOOSE = NameIndex([Person("Rosalind Mercer"), Person("Ottoline Brackenridge"), Person("Odalys Quenneville")])
+LOOSE = NameIndex(
+    [
+        Person("Rosalind Mercer"),
+        Person("Ottoline Brackenridge"),
+        Person("Odalys Quenneville"),
+        Person("Temperance Oyelaran"),
+    ]
+)
 
 
 @pytest.mark.parametrize(
@@ -133,6 +140,7 @@ LOOSE = NameIndex([Person("Rosalind Mercer"), Person("Ottoline Brackenridge"), P
         ("title", "Otto, Nobody Asked", "Ottoline Brackenridge"),  # spoken to, as the unit opens
         ("lyrics", "hey otto, see you at the barrier", "Ottoline Brackenridge"),  # ... after a greeting
         ("title", "Otto B's Last Encore", "Ottoline Brackenridge"),  # said of it past an initial
+        ("title", "Tempie Gets Jumped", "Temperance Oyelaran"),  # a pet name, something said of it
     ],
 )
 def test_short_lower_case_and_bent_names_are_targets_when_the_text_speaks_of_a_person(
@@ -149,6 +157,7 @@ def test_short_lower_case_and_bent_names_are_targets_when_the_text_speaks_of_a_p
         "they met at the mercer and he paid for the drinks",  # after an article: a place
         "otto von bismarck in a history song",  # a short form with nothing said of it
         "we sang to otto, the old dog, all night",  # a comma after it, but not spoken to
+        "Tempie and the night, you and me",  # a pet name asks more than a pronoun in the unit
     ],
 )
 def test_a_word_that_only_looks_like_a_short_name_is_no_target(text: str) -> None:

@@ -166,13 +166,15 @@ PET_REGISTRY = [
     Person("Temperance Oyelaran"),
     Person("Isadora Threlfall"),
     Person("Lorcan Tebbutt"),
-    Person("Shanique Mowatt"),
+    Person("Octavia Reyes"),
     Person("Zuhura Mkwawa"),
     Person("Szeto Lok-yan"),
     Person("Vivienne Long"),
     Person("Phrik Khi Nu"),
     Person("Marisela Duarte"),
     Person("Marisol Dizon"),
+    Person("Imani Achterberg"),
+    Person("Fenella Crabtree"),
 ]
 
 
@@ -180,9 +182,9 @@ PET_REGISTRY = [
     ("text", "expected"),
     [
         ("Tempie the thief", "Temperance Oyelaran"),  # the first letters with a pet ending
-        ("izzy cant sing", "Isadora Threlfall"),  # ... the last consonant doubled
+        ("Izzy cant sing", "Isadora Threlfall"),  # ... its second letter doubled
         ("Tebbo, check your brakes", "Lorcan Tebbutt"),  # a surname's pet name
-        ("Nique a fool", "Shanique Mowatt"),  # the last letters
+        ("Tavia comin thru", "Octavia Reyes"),  # the last letters
         ("Zuzu najua", "Zuhura Mkwawa"),  # the first syllable doubled
         ("took you, Yanyan", "Szeto Lok-yan"),  # a short word of the name doubled
         ("Viv won't finish the tour", "Vivienne Long"),  # three letters, with their capital
@@ -191,13 +193,17 @@ PET_REGISTRY = [
 )
 def test_pet_names_and_initials_name_one_person_loosely(text: str, expected: str) -> None:
     (hit,) = NameIndex(PET_REGISTRY).find(text, loose=True)
-    assert (hit.person.name, hit.certain) == (expected, False)
+    assert (hit.person.name, hit.certain, hit.coined) == (expected, False, True)
 
 
 @pytest.mark.parametrize(
     "text",
     [
-        "viv won't finish the tour",  # three letters without a capital
+        "viv won't finish the tour",  # without its capital
+        "izzy cant sing",
+        "I'm a killer on the mic",  # single letters glued ("i m a") are no pet name of Imani
+        "Ella, ella, eh, eh",  # a word in another language (Fenella)
+        "VL and PK",  # initials of two words are what people type
         "Mari can't sing",  # the start of two people's names: it names neither
         "pkn in the mortar",  # initials not written as initials
         "easy does it, you know the score",  # common words that start or end a name
