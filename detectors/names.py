@@ -427,9 +427,13 @@ class NameIndex:
         }
         self.owners = owners_by_word
         self.pet_clips, self.pet_tails, self.pet_doubled, self.name_words = {}, {}, {}, set()
+        by_initials: dict[str, set[str]] = {}
         for person in registry:
             for alias in (person.name, *person.aliases):
-                for word in fold(alias).split():
+                name_words = fold(alias).split()
+                if len(name_words) >= INITIALS_MIN:
+                    by_initials.setdefault("".join(w[0] for w in name_words), set()).add(person.name)
+                for word in name_words:
                     self.name_words.add(word)
                     if word in TITLE_WORDS or word in _LINK_WORDS or not word.isalpha():
                         continue
@@ -442,12 +446,6 @@ class NameIndex:
                         self.pet_clips.setdefault(word[:k], set()).add(person.name)
                     for k in range(PET_TAIL[0], min(PET_TAIL[1], len(word) - 1) + 1):
                         self.pet_tails.setdefault(word[-k:], set()).add(person.name)
-        by_initials: dict[str, set[str]] = {}
-        for person in registry:
-            for alias in (person.name, *person.aliases):
-                name_words = fold(alias).split()
-                if len(name_words) >= INITIALS_MIN:
-                    by_initials.setdefault("".join(w[0] for w in name_words), set()).add(person.name)
         self.initials = {
             letters: owners_by_word[name]
             for letters, names in by_initials.items()
