@@ -385,6 +385,7 @@ _VIOLENT_WORD = re.compile(
 _INITIAL = re.compile(r"^[a-z]\b ?")
 # what may come before a name a unit opens by speaking to ("Naki, ...", "hey Gus, ...")
 _VOCATIVE_BEFORE = re.compile(r"(?:(?:hey|yo|oi|dear|ay|aye)\s*)?")
+_VOCATIVE_AFTER = ("", ",", "!", "?")  # a name set off by a comma and ending its clause is spoken to
 _WISH = re.compile(r"\b(?:hope|hoping|wish|pray|praying|rip)$")
 _WEAPON_EMOJI = (
     "\U0001f52a\U0001f52b\U0001fa78\u26b0\U0001faa6\U0001f4a3"  # knife, gun, blood, coffin, grave, bomb
@@ -393,7 +394,7 @@ _WEAPON_EMOJI = (
 
 def _supports(sentence: str, hit: NameHit) -> bool:
     """The unit reads a loose name form as a person: not after a determiner, and a predicate
-    right after it, the unit opening by speaking to it ("Naki, ..."), violence done to it (or
+    right after it, the unit speaking to it ("Naki, ...", "..., Ruthie, I know"), violence done to it (or
     wished on it) within a few words, a weapon emoji after it, or, for a form that is part of the
     name as written (not a pet name or initials), a second or third person pronoun in the unit."""
     before = fold(sentence[: hit.start])
@@ -406,10 +407,22 @@ def _supports(sentence: str, hit: NameHit) -> bool:
         _PERSON_PREDICATE.search(after)
         or _PERSON_PREDICATE.search(_INITIAL.sub("", after))  # "Izzy T's on the bill"
         or (_VOCATIVE_BEFORE.fullmatch(before) is not None and next_char == ",")  # "Naki, nobody asked"
+        or _spoken_to_mid_clause(sentence, hit)
         or _VIOLENT_WORD.search(near)
         or _WISH.search(before)
         or (bool(next_char) and next_char in _WEAPON_EMOJI)
         or (not hit.coined and _SECOND_OR_THIRD_PERSON.search(fold(sentence)))
+    )
+
+
+def _spoken_to_mid_clause(sentence: str, hit: NameHit) -> bool:
+    """A name with its capital set off by a comma before it and ending its clause ("I know the
+    gate code, Ruthie, I know it all"); a word of a list of tags ("dark, moody, slow") is not."""
+    after = sentence[hit.end :].lstrip()[:1]
+    return (
+        sentence[hit.start].isupper()
+        and sentence[: hit.start].rstrip().endswith(",")
+        and after in _VOCATIVE_AFTER
     )
 
 

@@ -32,8 +32,11 @@ else, for the caller to keep only when the rest of the text supports a person:
   them than of a part of the name as written;
 and, certain: digits for letters in a short part ("R0ry", "j3m"); two or more consecutive words
 of a longer name, or the name without its leading title or article ("tornado singh" of "DJ
-Tornado Singh", "Los Cuervos" of "Los Cuervos de Sinaloa", "paper saints"); a hashtag or handle
-that starts with a name part or a whole name ("#giacomoflop", "@quistmusic").
+Tornado Singh", "Los Cuervos" of "Los Cuervos de Sinaloa", "paper saints").
+
+A hashtag or handle that starts with a name part or a whole name ("#giacomoflop", "@quistmusic"),
+or ends with a long one that is no word ("@enzomagbanua", "#freesengupta"), names that person in
+either reading.
 """
 
 from __future__ import annotations
@@ -342,6 +345,9 @@ class NameIndex:
     heads: dict[str, list[tuple[str, Person]]] = field(
         init=False
     )  # loose: stems and glued names by first letters
+    tag_tails: dict[str, list[tuple[str, Person]]] = field(
+        init=False
+    )  # loose: long rare stems and glued names by last letters, for the ends of hashtags and handles
     pet_clips: dict[str, set[str]] = field(init=False)  # loose: name words' first letters -> owners
     pet_tails: dict[str, set[str]] = field(init=False)  # loose: name words' last letters -> owners
     pet_doubled: dict[str, set[str]] = field(init=False)  # loose: what doubles into a pet name -> owners
@@ -419,6 +425,10 @@ class NameIndex:
             for form in {word, _untitled(word)}:
                 if len(form) >= SHORT_FORM_MIN:
                     self.heads.setdefault(form[:SHORT_FORM_MIN], []).append((form, person))
+        self.tag_tails = {}
+        for word, person in [*self.stems.items(), *self.glued.items()]:
+            if len(word) >= STEM_MIN and word.isalpha() and _zipf(word) < LOOSE_BELOW_ZIPF:
+                self.tag_tails.setdefault(word[-SHORT_FORM_MIN:], []).append((word, person))
         read: dict[str, set[str]] = {}
         for word, person in self.stems.items():
             read.setdefault(skeleton(word), set()).add(person.name)
@@ -474,6 +484,10 @@ class NameIndex:
             glued = self._glued(word.folded)
             if glued is not None:
                 keep(glued, word.start, word.end, 100.0)
+            elif word.tag and (
+                tagged := self._tagged(word.folded, self.heads.get(word.folded[:SHORT_FORM_MIN], []))
+            ):
+                keep(tagged, word.start, word.end, LOOSE_SIMILARITY)  # "@rozquennevy", "#mercerflop"
             part = self._part(word, any_case)
             if part is not None:
                 keep(part.person, word.start, word.end, 100.0)
@@ -543,12 +557,10 @@ class NameIndex:
             if person is not None:
                 return person, True  # "R0ry", "m1yu": a name hidden on purpose
         heads = self.heads.get(folded[:SHORT_FORM_MIN])
+        if word.tag and (tagged := self._tagged(folded, heads or [])) is not None:
+            return tagged, True
         if heads is None:  # every other loose form starts like a stem or a whole name
             return None
-        if word.tag:
-            for stem, person in heads:
-                if folded.startswith(stem):
-                    return person, True  # "#giacomoflop", "@quistmusic", "#lockwood", "@lanternpilgrims"
         part = self.parts.get(folded) or self.parts.get(folded.removesuffix("s"))  # as written, or "mateos"
         if part is not None:
             if _zipf(part.word) < LOOSE_BELOW_ZIPF and len(part.word) >= CAPITAL_BELOW_CHARACTERS:
@@ -563,6 +575,19 @@ class NameIndex:
         person = self._bent(folded)
         if person is not None:
             return person, False  # "Okafraud" (also "Marrowbone", a place)
+        return None
+
+    def _tagged(self, folded: str, heads: list[tuple[str, Person]]) -> Person | None:
+        """The person a hashtag or handle names: it starts with a name part or a whole name
+        ("#giacomoflop", "@quistmusic", "#lockwood", "@lanternpilgrims"), or ends with a long
+        rare one after other letters ("@enzomagbanua", "#freesengupta"), a trailing number aside."""
+        for stem, person in heads:
+            if folded.startswith(stem):
+                return person
+        bare = folded.rstrip("0123456789") or folded
+        for stem, person in self.tag_tails.get(bare[-SHORT_FORM_MIN:], []):
+            if bare.endswith(stem) and len(bare) > len(stem):
+                return person
         return None
 
     def _initials(self, word: Token, text: str) -> bool:

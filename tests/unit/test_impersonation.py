@@ -28,6 +28,8 @@ def _asked(field: str, text: str) -> list[str]:
         ("title", "(FREE) Vexx Type Beat x Sad Reggaeton 'Ya No'"),  # a "no" after the request
         ("description", "#lilvexx ai vocals, he would never lol"),
         ("title", "AI Okafor - Fly Me Away"),
+        ("prompt", "@itsokafor vocal clone, slow americana"),  # a handle that ends with her name
+        ("prompt", "sound like @okaforsings, power ballad"),  # ... or starts with it
     ],
 )
 def test_requests_for_an_opted_out_artist_are_found_however_written(field: str, text: str) -> None:

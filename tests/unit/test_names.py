@@ -139,6 +139,8 @@ LOOSE_REGISTRY = [
         ("yum4 ur finished", "Yuma Tachikawa", True),  # digits for letters in a short name
         ("los halcones play tonight", "Los Halcones de Tijuana", True),  # two words of a long name
         ("#mercerflop trending", "Rosalind Mercer", True),  # a hashtag that starts with a name part
+        ("@rozquenneville at the gig", "Odalys Quenneville", True),  # a handle that ends with one
+        ("#freetachikawa99", "Yuma Tachikawa", True),  # ... before a number
     ],
 )
 def test_loose_forms_name_people_and_say_whether_they_could_be_other_words(
@@ -156,6 +158,7 @@ def test_loose_forms_name_people_and_say_whether_they_could_be_other_words(
         "brackets on the wall",  # too little of the name is kept
         "celia is late",  # a first name two people share names neither
         "the bride in the chapel",  # a short word that starts a name is a word
+        "#citymarsh",  # a tag that ends with a short or common name part
     ],
 )
 def test_loose_forms_do_not_stretch_to_words_or_shared_names(text: str) -> None:
