@@ -393,13 +393,16 @@ _WEAPON_EMOJI = (
 
 
 def _supports(sentence: str, hit: NameHit) -> bool:
-    """The unit reads a loose name form as a person: not after a determiner, and a predicate
-    right after it, the unit speaking to it ("Naki, ...", "..., Ruthie, I know"), violence done to it (or
-    wished on it) within a few words, a weapon emoji after it, or, for a form that is part of the
-    name as written (not a pet name or initials), a second or third person pronoun in the unit."""
+    """The unit reads a loose name form as a person: not after a determiner, and then a pet name
+    or initials as they are (each is no word of six languages and stands for one person: "Gomz
+    Last Gig"); any other form with a predicate right after it, the unit speaking to it ("Naki,
+    ...", "..., Ruthie, I know"), violence done to it (or wished on it) within a few words, a
+    weapon emoji after it, or a second or third person pronoun in the unit."""
     before = fold(sentence[: hit.start])
     if _DETERMINER.search(before):
         return False
+    if hit.coined:
+        return True
     after = fold(sentence[hit.end :])
     near = " ".join([*before.split()[-2:], *after.split()[:3]])
     next_char = sentence[hit.end :].lstrip()[:1]
@@ -411,7 +414,7 @@ def _supports(sentence: str, hit: NameHit) -> bool:
         or _VIOLENT_WORD.search(near)
         or _WISH.search(before)
         or (bool(next_char) and next_char in _WEAPON_EMOJI)
-        or (not hit.coined and _SECOND_OR_THIRD_PERSON.search(fold(sentence)))
+        or _SECOND_OR_THIRD_PERSON.search(fold(sentence))
     )
 
 

@@ -141,6 +141,7 @@ LOOSE = NameIndex(
         ("lyrics", "hey otto, see you at the barrier", "Ottoline Brackenridge"),  # ... after a greeting
         ("title", "Otto B's Last Encore", "Ottoline Brackenridge"),  # said of it past an initial
         ("title", "Tempie Gets Jumped", "Temperance Oyelaran"),  # a pet name, something said of it
+        ("title", "Tempie The Thief", "Temperance Oyelaran"),  # ... or nothing: a pet name is no word
         ("lyrics", "I know the gate code, Tempie, I know it all", "Temperance Oyelaran"),  # spoken to
         ("lyrics", "you took the trophy, Tempie", "Temperance Oyelaran"),  # ... as the unit ends
     ],
@@ -159,7 +160,7 @@ def test_short_lower_case_and_bent_names_are_targets_when_the_text_speaks_of_a_p
         "they met at the mercer and he paid for the drinks",  # after an article: a place
         "otto von bismarck in a history song",  # a short form with nothing said of it
         "we sang to otto, the old dog, all night",  # a comma after it, but not spoken to
-        "Tempie and the night, you and me",  # a pet name asks more than a pronoun in the unit
+        "burn my Tempie candle all night",  # a pet name after a determiner is a thing
         "dark synthpop, mercer, gated drums",  # a lower-case word in a list of tags
     ],
 )
