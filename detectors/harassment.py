@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors.cpu import bfloat16_native
-from detectors.names import NameHit, NameIndex
+from detectors.names import TITLE_WORDS, NameHit, NameIndex, stands_alone
 from detectors.text import TrackText
 from detectors.text_classifier import (
     CLASSES,
@@ -385,6 +385,10 @@ _VIOLENT_WORD = re.compile(
 _INITIAL = re.compile(r"^[a-z]\b ?")
 # what may come before a name a unit opens by speaking to ("Naki, ...", "hey Gus, ...")
 _VOCATIVE_BEFORE = re.compile(r"(?:(?:hey|yo|oi|dear|ay|aye)\s*)?")
+_NEXT_WORD = re.compile(r"\s+([^\W_]+)")
+_NAME_TITLES = TITLE_WORDS - {"the", "a", "el", "los", "las", "le", "les"}
+_CLAUSE_BREAK = re.compile(r"[,;:!?]")
+VOCATIVE_CLAUSE_WORDS = 3  # "I know the gate code, Ruthie": a clause, not a list ("Rain, Otto")
 _VOCATIVE_AFTER = ("", ",", "!", "?")  # a name set off by a comma and ending its clause is spoken to
 _WISH = re.compile(r"\b(?:hope|hoping|wish|pray|praying|rip)$")
 _WEAPON_EMOJI = (
@@ -394,14 +398,16 @@ _WEAPON_EMOJI = (
 
 def _supports(sentence: str, hit: NameHit) -> bool:
     """The unit reads a loose name form as a person: not after a determiner, and then a pet name
-    or initials as they are (each is no word of six languages and stands for one person: "Gomz
-    Last Gig"); any other form with a predicate right after it, the unit speaking to it ("Naki,
-    ...", "..., Ruthie, I know"), violence done to it (or wished on it) within a few words, a
-    weapon emoji after it, or a second or third person pronoun in the unit."""
+    as it is where it is rare in every language lyrics here are written in ("Gomz Last Gig") or
+    comes with more of the name ("Mika P", "Viv Long", "Big Quay"); any loose form with a
+    predicate right after it, the unit speaking to it ("Naki, ...", "..., Ruthie, I know"),
+    violence done to it (or wished on it) within a few words, a weapon emoji after it, or, for a
+    form that is part of the name as written (not a pet name or initials), a second or third
+    person pronoun in the unit."""
     before = fold(sentence[: hit.start])
     if _DETERMINER.search(before):
         return False
-    if hit.coined:
+    if hit.coined and (stands_alone(hit) or _with_more_of_the_name(sentence, hit)):
         return True
     after = fold(sentence[hit.end :])
     near = " ".join([*before.split()[-2:], *after.split()[:3]])
@@ -414,19 +420,37 @@ def _supports(sentence: str, hit: NameHit) -> bool:
         or _VIOLENT_WORD.search(near)
         or _WISH.search(before)
         or (bool(next_char) and next_char in _WEAPON_EMOJI)
-        or _SECOND_OR_THIRD_PERSON.search(fold(sentence))
+        or (not hit.coined and _SECOND_OR_THIRD_PERSON.search(fold(sentence)))
     )
+
+
+def _with_more_of_the_name(sentence: str, hit: NameHit) -> bool:
+    """A pet name followed by another word of the name or its initial ("Viv Long", "Mika P"), or
+    after a title written with its capital ("Big Quay")."""
+    words = fold(hit.person.name).split()
+    following = _NEXT_WORD.match(sentence[hit.end :])
+    if following is not None:
+        word = following.group(1)
+        if (len(word) == 1 and word.isupper() and any(w[0] == word.lower() for w in words)) or (
+            len(word) > 1 and fold(word) in words
+        ):
+            return True
+    previous = sentence[: hit.start].split()[-1:]
+    return bool(previous) and previous[0][:1].isupper() and fold(previous[0]) in _NAME_TITLES
 
 
 def _spoken_to_mid_clause(sentence: str, hit: NameHit) -> bool:
-    """A name with its capital set off by a comma before it and ending its clause ("I know the
-    gate code, Ruthie, I know it all"); a word of a list of tags ("dark, moody, slow") is not."""
-    after = sentence[hit.end :].lstrip()[:1]
-    return (
-        sentence[hit.start].isupper()
-        and sentence[: hit.start].rstrip().endswith(",")
-        and after in _VOCATIVE_AFTER
-    )
+    """A name with its capital set off by a comma after a clause of its own and ending its
+    clause ("I know the gate code, Ruthie, I know it all"); not a word of a list of tags or places
+    ("Dark Synthwave, Meta, Retro", "Rain, Otto, Rain")."""
+    before = sentence[: hit.start].rstrip()
+    after = sentence[hit.end :].lstrip()
+    if not (sentence[hit.start].isupper() and before.endswith(",") and after[:1] in _VOCATIVE_AFTER):
+        return False
+    clause_before = _CLAUSE_BREAK.split(before[:-1])[-1].split()
+    clause_after = _CLAUSE_BREAK.split(after[1:])[0].split() if after[:1] == "," else []
+    ends = after[:1] in ("", "!", "?")
+    return len(clause_before) >= VOCATIVE_CLAUSE_WORDS and (ends or len(clause_after) >= 2)
 
 
 def _insults_near_target(folded: str) -> list[str]:

@@ -126,6 +126,10 @@ PET_NAME_MIN = 3
 # a word ("ella", "loco", "como"), and a name word that common makes none ("fainting", "couch")
 PET_NAME_BELOW_ZIPF = 3.5
 PET_LANGUAGES = ("en", "es", "fr", "pt", "it", "de")
+# a pet name this rare in PET_LANGUAGES, and no word of WIDER_LANGUAGES either, is read as the
+# person with nothing more said of it ("Gomz Last Gig"); commoner ones ("Shaky", "Baka") need more
+PET_ALONE_BELOW_ZIPF = 2.5
+WIDER_LANGUAGES = ("id", "ms", "fil", "tr", "nl", "sv", "pl")
 INITIALS_MIN = 3  # "og", "ak", "mv" are what people type, not someone's initials
 
 # words of a name that never end a part of it ("Los Cuervos de", "Joost van")
@@ -271,6 +275,26 @@ def _zipf_any(word: str) -> float:
     from wordfreq import zipf_frequency
 
     return max(float(zipf_frequency(word, language)) for language in PET_LANGUAGES)
+
+
+@lru_cache(maxsize=4096)
+def _zipf_wider(word: str) -> float:
+    from wordfreq import zipf_frequency
+
+    return max(float(zipf_frequency(word, language)) for language in WIDER_LANGUAGES)
+
+
+def stands_alone(hit: NameHit) -> bool:
+    """A pet name (not initials) rare enough in every language lyrics here are written in, and in
+    those of other large audiences, to be read as the person with nothing more said of it."""
+    form = fold(hit.matched).replace(" ", "")
+    initials = "".join(word[0] for word in fold(hit.person.name).split())
+    return (
+        hit.coined
+        and form != initials
+        and _zipf_any(form) < PET_ALONE_BELOW_ZIPF
+        and _zipf_wider(form) < PET_NAME_BELOW_ZIPF
+    )
 
 
 @dataclass(frozen=True)
@@ -427,7 +451,7 @@ class NameIndex:
                     self.heads.setdefault(form[:SHORT_FORM_MIN], []).append((form, person))
         self.tag_tails = {}
         for word, person in [*self.stems.items(), *self.glued.items()]:
-            if len(word) >= STEM_MIN and word.isalpha() and _zipf(word) < LOOSE_BELOW_ZIPF:
+            if len(word) >= STEM_MIN and word.isalpha() and _zipf_any(word) < ANY_CASE_BELOW_ZIPF:
                 self.tag_tails.setdefault(word[-SHORT_FORM_MIN:], []).append((word, person))
         read: dict[str, set[str]] = {}
         for word, person in self.stems.items():
@@ -580,11 +604,17 @@ class NameIndex:
     def _tagged(self, folded: str, heads: list[tuple[str, Person]]) -> Person | None:
         """The person a hashtag or handle names: it starts with a name part or a whole name
         ("#giacomoflop", "@quistmusic", "#lockwood", "@lanternpilgrims"), or ends with a long
-        rare one after other letters ("@enzomagbanua", "#freesengupta"), a trailing number aside."""
+        rare one after other letters ("@enzomagbanua", "#freesengupta"), a trailing number or
+        handle suffix aside ("@enzomagbanuaofficial"); rare: in each of PET_LANGUAGES, so that
+        "#lafrontera" is not Grupo Frontera's."""
         for stem, person in heads:
             if folded.startswith(stem):
                 return person
         bare = folded.rstrip("0123456789") or folded
+        for suffix in HANDLE_SUFFIXES:  # "@enzomagbanuaofficial"
+            if bare.endswith(suffix) and len(bare) - len(suffix) > STEM_MIN:
+                bare = bare.removesuffix(suffix)
+                break
         for stem, person in self.tag_tails.get(bare[-SHORT_FORM_MIN:], []):
             if bare.endswith(stem) and len(bare) > len(stem):
                 return person

@@ -124,6 +124,7 @@ LOOSE = NameIndex(
         Person("Ottoline Brackenridge"),
         Person("Odalys Quenneville"),
         Person("Temperance Oyelaran"),
+        Person("Gomolemo Seitlhamo"),
     ]
 )
 
@@ -141,7 +142,8 @@ LOOSE = NameIndex(
         ("lyrics", "hey otto, see you at the barrier", "Ottoline Brackenridge"),  # ... after a greeting
         ("title", "Otto B's Last Encore", "Ottoline Brackenridge"),  # said of it past an initial
         ("title", "Tempie Gets Jumped", "Temperance Oyelaran"),  # a pet name, something said of it
-        ("title", "Tempie The Thief", "Temperance Oyelaran"),  # ... or nothing: a pet name is no word
+        ("title", "Gomz Last Gig", "Gomolemo Seitlhamo"),  # ... or nothing, where it is no word anywhere
+        ("title", "Everybody Ratio Tempie O", "Temperance Oyelaran"),  # ... or with more of the name
         ("lyrics", "I know the gate code, Tempie, I know it all", "Temperance Oyelaran"),  # spoken to
         ("lyrics", "you took the trophy, Tempie", "Temperance Oyelaran"),  # ... as the unit ends
     ],
@@ -162,6 +164,9 @@ def test_short_lower_case_and_bent_names_are_targets_when_the_text_speaks_of_a_p
         "we sang to otto, the old dog, all night",  # a comma after it, but not spoken to
         "burn my Tempie candle all night",  # a pet name after a determiner is a thing
         "dark synthpop, mercer, gated drums",  # a lower-case word in a list of tags
+        "Dark Synthwave, Otto, Retro, Neon",  # ... or a capitalised one
+        "Rain, Otto, Rain",  # a list, not a clause before the name
+        "Tempie The Thief",  # a pet name that is a word somewhere ("tempie" is Polish) asks for more
     ],
 )
 def test_a_word_that_only_looks_like_a_short_name_is_no_target(text: str) -> None:

@@ -125,6 +125,7 @@ LOOSE_REGISTRY = [
     Person("Yuma Tachikawa"),
     Person("Celia Marsh"),
     Person("Celia Brandt"),
+    Person("Grupo Frontera"),
 ]
 
 
@@ -141,6 +142,7 @@ LOOSE_REGISTRY = [
         ("#mercerflop trending", "Rosalind Mercer", True),  # a hashtag that starts with a name part
         ("@rozquenneville at the gig", "Odalys Quenneville", True),  # a handle that ends with one
         ("#freetachikawa99", "Yuma Tachikawa", True),  # ... before a number
+        ("@itstachikawamusic", "Yuma Tachikawa", True),  # ... or a handle's suffix
     ],
 )
 def test_loose_forms_name_people_and_say_whether_they_could_be_other_words(
@@ -159,6 +161,7 @@ def test_loose_forms_name_people_and_say_whether_they_could_be_other_words(
         "celia is late",  # a first name two people share names neither
         "the bride in the chapel",  # a short word that starts a name is a word
         "#citymarsh",  # a tag that ends with a short or common name part
+        "#musicadelafrontera",  # ... or with a word of another language ("frontera", Spanish)
     ],
 )
 def test_loose_forms_do_not_stretch_to_words_or_shared_names(text: str) -> None:
