@@ -71,6 +71,7 @@ class Line:
     style: str
     group: str
     author: str
+    target: str | None = None  # the words that name the person, as the writer wrote them
 
 
 def lines(authors: tuple[str, ...]) -> list[Line]:
@@ -92,6 +93,7 @@ def lines(authors: tuple[str, ...]) -> list[Line]:
                         style=row.get("style") or "",
                         group=row["group"],
                         author=author,
+                        target=row.get("target"),
                     )
                 )
     return found

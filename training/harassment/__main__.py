@@ -1,18 +1,22 @@
 """Train the harassment classifier: `python -m training.harassment`.
 
 Reads the training part of corpus/harassment (`corpus.texts.TRAIN_AUTHORS`; the test part is
-never read here), keeps the lines in which the detector finds someone to aim at (the classifier
-only ever sees such units), and fits the two stages of `detectors.text_classifier`: a lexical
-logistic regression over words and word pairs, and MiniLM fine-tuned with low-rank adapters
-(`training.harassment.tuning`; names replaced by one neutral name in both, so they learn what is
-said rather than of whom). The lexical regularisation, the screening threshold, the blend of the
-two models and the decision thresholds are chosen on out-of-fold predictions, folds grouped by
-*writer*: the checks meet writers they never saw, and a writer's own other lines predict its lines
-better than a new writer's would, so thresholds chosen within writers promise a precision that new
-text does not get. The thresholds are chosen for the whole check as the detector runs it, unit by unit with
-the rules first, at TARGET_PRECISION for threats and for harassment of either kind. Writes
-detectors/harassment_classifier.json. Deterministic; takes about an hour on two cores
-(six fine-tunings: one per fold, then the final one).
+never read here) and keeps the lines in which the detector finds someone to aim at (the classifier
+only ever sees such units), and those whose writer names someone the detector does not read, the
+naming words replaced as the detector replaces a name: what is said of a person is learnt whether
+or not today's name finder reads the name, so a change to the finder barely moves what the models
+learn from (such lines train the models but do not choose the thresholds). It fits the two stages
+of `detectors.text_classifier`: a lexical logistic regression over words and word pairs, and
+MiniLM fine-tuned with low-rank adapters (`training.harassment.tuning`; names replaced by one
+neutral name in both, so they learn what is said rather than of whom). The lexical
+regularisation, the screening threshold, the blend of the two models and the decision thresholds
+are chosen on out-of-fold predictions, folds grouped by *writer*: the checks meet writers they
+never saw, and a writer's own other lines predict its lines better than a new writer's would, so
+thresholds chosen within writers promise a precision that new text does not get. The thresholds
+are chosen for the whole check as the detector runs it, unit by unit with the rules first, at
+TARGET_PRECISION for threats and for harassment of either kind. Writes
+detectors/harassment_classifier.json. Deterministic; takes about an hour on two cores (six
+fine-tunings: one per fold, then the final one).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import argparse
 import hashlib
 import itertools
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +42,7 @@ from corpus import texts
 from detectors import harassment
 from detectors.names import NameIndex, Person
 from detectors.text import TrackText
-from detectors.text_classifier import CLASSES, WEIGHTS, HarassmentClassifier, terms
+from detectors.text_classifier import CLASSES, NEUTRAL_NAME, WEIGHTS, HarassmentClassifier, terms
 from training.harassment import tuning
 from training.harassment.scores import rates
 
@@ -61,25 +66,35 @@ def registry(authors: tuple[str, ...]) -> NameIndex:
 @dataclass(frozen=True)
 class Aimed:
     """A line with someone to aim at: its aimed units as the classifier reads them (joined, what
-    the models learn from), and per unit what the rules say (threat; abuse, given the unit's
-    offensive score)."""
+    the models learn from), per unit what the rules say (threat; abuse, given the unit's
+    offensive score), and whether the name finder reads the target (if not, the line is one unit
+    named as its writer named it, and the rules are not asked)."""
 
     line: texts.Line
     text: str
     units: list[str]
     rule_threat: list[bool]
     rule_abuse: list[bool]
+    read_by_finder: bool = True
 
 
-def aimed_lines(lines: list[texts.Line], names: NameIndex, models: harassment.TextModels) -> list[Aimed]:
+def aimed_lines(
+    lines: list[texts.Line], names: NameIndex, models: harassment.TextModels | None
+) -> list[Aimed]:
+    """The lines the classifier learns from; without `models` the rules' abuse is not asked (the
+    texts alone, for `lines_digest`)."""
     kept = []
     for line in lines:
         units = harassment.units(TrackText.one_field(line.field, line.text), names)
         aimed = [u for u in units if u.targets]
         if not aimed:
+            named = named_by_writer(line)
+            if named is not None:
+                kept.append(Aimed(line, named, [named], [False], [False], read_by_finder=False))
             continue
         readable = [harassment.neutral(u.text, u.names) for u in aimed]
-        offensive = _offensive(models, [u.text for u in aimed])
+        said = [u.text for u in aimed]
+        offensive = _offensive(models, said) if models is not None else np.zeros(len(aimed))
         kept.append(
             Aimed(
                 line,
@@ -90,6 +105,25 @@ def aimed_lines(lines: list[texts.Line], names: NameIndex, models: harassment.Te
             )
         )
     return kept
+
+
+def lines_digest(kept: list[Aimed]) -> str:
+    """What the classifier was fitted on, as one digest: a shipped classifier whose digest the
+    current corpus and name finder do not give was trained on other lines and is not reproduced."""
+    fitted_on = [[a.text, a.line.label, a.read_by_finder] for a in kept]
+    return hashlib.sha256(json.dumps(fitted_on).encode()).hexdigest()
+
+
+def training_lines(authors: tuple[str, ...], models: harassment.TextModels | None) -> list[Aimed]:
+    return aimed_lines(texts.lines(authors), registry(authors), models)
+
+
+def named_by_writer(line: texts.Line) -> str | None:
+    """The line with the words its writer named the target by replaced by the neutral name, or
+    None when the writer named nobody in it."""
+    if not line.target or line.target.lower() not in line.text.lower():
+        return None
+    return re.sub(re.escape(line.target), NEUTRAL_NAME, line.text, flags=re.IGNORECASE)
 
 
 def _offensive(models: harassment.TextModels, texts_: list[str]) -> npt.NDArray[np.float64]:
@@ -217,10 +251,11 @@ def fit(authors: tuple[str, ...], quiet: bool = False) -> dict[str, Any]:
     """The classifier trained on `authors`, as the JSON document the detector loads."""
     models = harassment.load_text_models(with_classifier=False)
     lines = texts.lines(authors)
-    kept = aimed_lines(lines, registry(authors), models)
+    kept = training_lines(authors, models)
     say = (lambda _: None) if quiet else print
     by_label = dict(Counter(a.line.label for a in kept))
-    say(f"{len(kept)} of {len(lines)} training lines aim at someone: {by_label}")
+    read = sum(a.read_by_finder for a in kept)
+    say(f"{len(kept)} of {len(lines)} training lines aim at someone ({read} read by the finder): {by_label}")
     y = np.asarray([label_of(a.line) for a in kept])
     vectoriser = CountVectorizer(analyzer=terms, binary=True, min_df=2)
     words = vectoriser.fit_transform([a.text for a in kept])
@@ -248,7 +283,8 @@ def fit(authors: tuple[str, ...], quiet: bool = False) -> dict[str, Any]:
         scores.semantic[units] = _held_out_semantic([line_texts[i] for i in train], y[train], held_texts, say)
     screen_at = screen(line_lexical, y)
     closer = (1.0 - scores.lexical[:, 0]) >= screen_at
-    judged = np.asarray([a.line.author != "seed" for a in kept])  # the seed set was written beside the rules
+    # the seed set was written beside the rules; lines the finder does not aim the detector never judges
+    judged = np.asarray([a.line.author != "seed" and a.read_by_finder for a in kept])
     tried = []
     for weight in LEXICAL_WEIGHTS:
         blend = weight * scores.lexical + (1.0 - weight) * scores.semantic
@@ -266,7 +302,12 @@ def fit(authors: tuple[str, ...], quiet: bool = False) -> dict[str, Any]:
     vocabulary = vectoriser.get_feature_names_out()
     return {
         "classes": list(CLASSES),
-        "trained_on": {"authors": list(authors), "lines": len(kept)},
+        "trained_on": {
+            "authors": list(authors),
+            "lines": len(kept),
+            "read_by_finder": read,
+            "lines_digest": lines_digest(kept),
+        },
         "screen_at": round(screen_at, 4),
         "lexical_weight": lexical_weight,
         "harm_at": harm_at,
