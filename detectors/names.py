@@ -50,7 +50,7 @@ from importlib import resources
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from model.common_words import COMMON_WORDS
+from model.common_words import BRANDED_THINGS, COMMON_WORDS
 from model.names import fold
 
 EXACT_BELOW = 5  # names shorter than this (without spaces) must match exactly
@@ -348,7 +348,11 @@ def _distinctive(word: str, holders: int, is_first: bool) -> bool:
         return False
     if " " in word:
         return True  # a double-barrelled surname is distinctive as a whole
-    return word not in COMMON_WORDS and not (is_first and _zipf(word) >= FIRST_NAME_BELOW_ZIPF)
+    return (
+        word not in COMMON_WORDS
+        and word not in BRANDED_THINGS
+        and not (is_first and _zipf(word) >= FIRST_NAME_BELOW_ZIPF)
+    )
 
 
 @dataclass

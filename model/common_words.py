@@ -32,3 +32,16 @@ wish woman world yeah young
 """
 
 COMMON_WORDS: frozenset[str] = frozenset((_FUNCTION_WORDS + _TITLE_AND_LYRIC_WORDS).split())
+
+
+# Things lyrics name with a capital as often as people: weapons, drugs, cars and luxury brands. A
+# name part that is one of them ("Glock" of Key Glock, "Bentley" of Dierks Bentley, "Gucci" of
+# Gucci Mane) stands for nobody alone; the whole name still does.
+_BRANDED = """
+glock draco ruger uzi beretta kimber taurus mossberg remington winchester kalash kalashnikov choppa
+chopper tec perc percs percocet wock wockhardt xan xans xanax codeine molly henny hennessy patron
+ciroc bentley benz mercedes porsche lambo lamborghini ferrari maybach bugatti rolex patek cartier
+gucci prada versace chanel dior balenciaga vuitton fendi hermes givenchy
+"""
+
+BRANDED_THINGS: frozenset[str] = frozenset(_BRANDED.split())

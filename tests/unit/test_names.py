@@ -223,3 +223,19 @@ def test_pet_names_do_not_stretch_to_words_shared_names_or_people_outside_the_in
         else NameIndex(PET_REGISTRY)
     )
     assert index.find(text, loose=True) == []
+
+
+BRANDED_REGISTRY = [Person("Key Glock"), Person("Dierks Bentley"), Person("Gucci Mane")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Glock on my hip and I'm shooting on sight", "pull up in the Bentley", "Gucci belt, Gucci shoes"],
+)
+def test_a_weapon_drug_or_brand_in_a_name_does_not_stand_for_the_person_alone(text: str) -> None:
+    assert NameIndex(BRANDED_REGISTRY).find(text, loose=True) == []
+
+
+def test_a_name_with_a_brand_in_it_is_still_found_whole() -> None:
+    (hit,) = NameIndex(BRANDED_REGISTRY).find("Key Glock is washed", loose=True)
+    assert hit.person.name == "Key Glock"
