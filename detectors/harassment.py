@@ -16,6 +16,9 @@ Unit by unit (a sentence, or a line of lyrics):
   rather than of whom), trained on corpus/harassment. It scores threats (stated,
   wished, described as a scene, incited) and abuse (insults, humiliation, incitement to pile on,
   dehumanising comparisons, body-shaming) apart from what merely sounds violent or rude.
+The classifier also reads each two adjacent units of a field where either is aimed, as one
+window: a threat told over two lines ("<name> keeps talking / I got a shovel and a quiet spot")
+is in neither alone; a window counts where it is more severe than both its units.
 A threat with a target is `threat` (takedown); abuse with a target is `abuse` (review).
 """
 
@@ -25,8 +28,9 @@ import copy
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -360,6 +364,29 @@ def units(text: TrackText, names: NameIndex) -> list[Unit]:
     return found
 
 
+WINDOW_JOIN = " / "
+
+
+def windows(found: Sequence[Unit]) -> list[tuple[Unit, Unit, Unit]]:
+    """Each two adjacent units of a field read together where either is aimed (the two, then the
+    window): a threat told over two lines ("Wrenfield keeps talking / I got a shovel and a quiet
+    spot") is in neither alone. The window's text joins the two as a lyric line is written."""
+    out = []
+    for a, b in pairwise(found):
+        if a.field == b.field and (a.targets or b.targets):
+            shift = len(a.text) + len(WINDOW_JOIN)
+            moved = [replace(h, start=h.start + shift, end=h.end + shift) for h in b.names]
+            text = f"{a.text}{WINDOW_JOIN}{b.text}"
+            out.append((a, b, Unit(a.field, text, [*a.names, *moved], sorted({*a.targets, *b.targets}))))
+    return out
+
+
+def readable(unit: Unit) -> str:
+    """What the classifier reads of a unit or a window: the names neutral, a window's units
+    joined by a space as training joins a line's units (a unit never holds WINDOW_JOIN)."""
+    return neutral(unit.text, unit.names).replace(WINDOW_JOIN, " ")
+
+
 # what makes a loose form of a name ("mateo", "zeph") a person: said of it ("mateo is", "zeph's",
 # "caleb gon"), or a person spoken to or of in the unit
 _PERSON_PREDICATE = re.compile(
@@ -464,27 +491,55 @@ def _insults_near_target(folded: str) -> list[str]:
 
 
 def harassment(text: TrackText, names: NameIndex, models: TextModels) -> HarassmentFinding:
-    aimed = [u for u in units(text, names) if u.targets]
+    found = units(text, names)
+    aimed = [u for u in found if u.targets]
     if not aimed:
         return HarassmentFinding(hits=[], severity="none")
     # the offensive-language score only matters where an insult sits near the target
     insulting = [bool(_insults_near_target(u.folded)) for u in aimed]
     scored = iter(models.offensive_probability([u.text for u, i in zip(aimed, insulting, strict=True) if i]))
     offensive = [float(next(scored)) if i else 0.0 for i in insulting]
-    readable = [neutral(u.text, u.names) for u in aimed]
+    spans = windows(found) if models.classifier is not None else []
+    read = [readable(u) for u in [*aimed, *(w for _, _, w in spans)]]
     if models.classifier is not None:
-        probabilities = models.classifier.probabilities(readable, models.encode)
+        probabilities = models.classifier.probabilities(read, models.encode)
         similarity = np.zeros(len(aimed), np.float32)
     else:
         probabilities = np.zeros((len(aimed), len(CLASSES)), np.float32)
-        similarity = np.max(models.embed(readable) @ models.threat_exemplars.T, axis=1)
-    hits = [
-        hit
-        for unit, offensive_p, closeness, p in zip(aimed, offensive, similarity, probabilities, strict=True)
-        if (hit := _judge(unit, float(offensive_p), float(closeness), p, models.classifier)) is not None
-    ]
+        similarity = np.max(models.embed(read) @ models.threat_exemplars.T, axis=1)
+    judged = {
+        id(unit): _judge(unit, float(offensive_p), float(closeness), p, models.classifier)
+        for unit, offensive_p, closeness, p in zip(
+            aimed, offensive, similarity, probabilities[: len(aimed)], strict=True
+        )
+    }
+    hits = [hit for unit in aimed if (hit := judged[id(unit)]) is not None]
+    if models.classifier is not None:
+        hits += _window_hits(spans, probabilities[len(aimed) :], judged, models.classifier)
     severity = "threat" if any(h.kind == "threat" for h in hits) else ("abuse" if hits else "none")
     return HarassmentFinding(hits=_most_severe(hits), severity=severity)
+
+
+_RANK = {None: 0, "abuse": 1, "threat": 2}
+
+
+def _window_hits(
+    spans: list[tuple[Unit, Unit, Unit]],
+    probabilities: npt.NDArray[np.float32],
+    judged: dict[int, HarassmentHit | None],
+    classifier: HarassmentClassifier,
+) -> list[HarassmentHit]:
+    """The windows the classifier finds more severe than either of their units."""
+    hits = []
+    for (first, second, window), p in zip(spans, probabilities, strict=True):
+        kind = classifier.judge(p)
+        alone = max(_RANK[h.kind if (h := judged.get(id(u))) else None] for u in (first, second))
+        p_threat, p_abuse = float(p[CLASSES.index("threat")]), float(p[CLASSES.index("abuse")])
+        if kind == "threat" and _RANK[kind] > alone:
+            hits.append(_hit("threat", window, [window.text], p_threat))
+        elif kind == "abuse" and _RANK[kind] > alone:
+            hits.append(_hit("abuse", window, [window.text], p_threat + p_abuse))
+    return hits
 
 
 def _judge(

@@ -269,29 +269,33 @@ def _zipf(word: str) -> float:
     return float(zipf_frequency(word, "en"))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=8192)
+def _zipf_most(word: str, languages: tuple[str, ...]) -> float:
+    """The word's frequency in whichever of `languages` uses it most."""
+    from wordfreq import zipf_frequency
+
+    return max(float(zipf_frequency(word, language)) for language in languages)
+
+
 def _zipf_any(word: str) -> float:
-    """The word's frequency in whichever of PET_LANGUAGES uses it most."""
-    from wordfreq import zipf_frequency
-
-    return max(float(zipf_frequency(word, language)) for language in PET_LANGUAGES)
+    return _zipf_most(word, PET_LANGUAGES)
 
 
-@lru_cache(maxsize=4096)
 def _zipf_wider(word: str) -> float:
-    from wordfreq import zipf_frequency
+    return _zipf_most(word, WIDER_LANGUAGES)
 
-    return max(float(zipf_frequency(word, language)) for language in WIDER_LANGUAGES)
+
+def _initials(words: list[str]) -> str:
+    return "".join(word[0] for word in words)
 
 
 def stands_alone(hit: NameHit) -> bool:
     """A pet name (not initials) rare enough in every language lyrics here are written in, and in
     those of other large audiences, to be read as the person with nothing more said of it."""
     form = fold(hit.matched).replace(" ", "")
-    initials = "".join(word[0] for word in fold(hit.person.name).split())
     return (
         hit.coined
-        and form != initials
+        and form != _initials(fold(hit.person.name).split())
         and _zipf_any(form) < PET_ALONE_BELOW_ZIPF
         and _zipf_wider(form) < PET_NAME_BELOW_ZIPF
     )
@@ -470,7 +474,7 @@ class NameIndex:
             for alias in (person.name, *person.aliases):
                 name_words = fold(alias).split()
                 if len(name_words) >= INITIALS_MIN:
-                    by_initials.setdefault("".join(w[0] for w in name_words), set()).add(person.name)
+                    by_initials.setdefault(_initials(name_words), set()).add(person.name)
                 for word in name_words:
                     self.name_words.add(word)
                     if word in TITLE_WORDS or word in _LINK_WORDS or not word.isalpha():
