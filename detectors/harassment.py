@@ -16,9 +16,10 @@ Unit by unit (a sentence, or a line of lyrics):
   rather than of whom), trained on corpus/harassment. It scores threats (stated,
   wished, described as a scene, incited) and abuse (insults, humiliation, incitement to pile on,
   dehumanising comparisons, body-shaming) apart from what merely sounds violent or rude.
-The classifier also reads each two adjacent units of a field where either is aimed, as one
-window: a threat told over two lines ("<name> keeps talking / I got a shovel and a quiet spot")
-is in neither alone; a window counts where it is more severe than both its units.
+The classifier also reads each two adjacent units of a field where either is aimed, and a field
+of three or four units whole, as windows: a threat told over two lines ("<name> keeps talking /
+I got a shovel and a quiet spot") is in neither alone; a window counts where it is more severe
+than each of its units.
 A threat with a target is `threat` (takedown); abuse with a target is `abuse` (review).
 """
 
@@ -30,7 +31,6 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
-from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -365,20 +365,33 @@ def units(text: TrackText, names: NameIndex) -> list[Unit]:
 
 
 WINDOW_JOIN = " / "
+WHOLE_FIELD_UNITS = 4  # a field of at most this many units is also read whole, as training reads a line
 
 
-def windows(found: Sequence[Unit]) -> list[tuple[Unit, Unit, Unit]]:
-    """Each two adjacent units of a field read together where either is aimed (the two, then the
-    window): a threat told over two lines ("Wrenfield keeps talking / I got a shovel and a quiet
-    spot") is in neither alone. The window's text joins the two as a lyric line is written."""
+def windows(found: Sequence[Unit]) -> list[tuple[tuple[Unit, ...], Unit]]:
+    """Units of a field read together where any is aimed (the units, then the window): each two
+    adjacent ones, and a short field whole. A threat told over two lines ("Wrenfield keeps talking
+    / I got a shovel and a quiet spot") is in neither alone. A window's text joins its units as a
+    lyric line is written."""
+    by_field: dict[str, list[Unit]] = {}
+    for unit in found:
+        by_field.setdefault(unit.field, []).append(unit)
     out = []
-    for a, b in pairwise(found):
-        if a.field == b.field and (a.targets or b.targets):
-            shift = len(a.text) + len(WINDOW_JOIN)
-            moved = [replace(h, start=h.start + shift, end=h.end + shift) for h in b.names]
-            text = f"{a.text}{WINDOW_JOIN}{b.text}"
-            out.append((a, b, Unit(a.field, text, [*a.names, *moved], sorted({*a.targets, *b.targets}))))
+    for units_of_field in by_field.values():
+        spans = [tuple(units_of_field[i : i + 2]) for i in range(len(units_of_field) - 1)]
+        if 2 < len(units_of_field) <= WHOLE_FIELD_UNITS:
+            spans.append(tuple(units_of_field))
+        out += [(parts, _joined(parts)) for parts in spans if any(u.targets for u in parts)]
     return out
+
+
+def _joined(parts: tuple[Unit, ...]) -> Unit:
+    names, shift = [], 0
+    for unit in parts:
+        names += [replace(h, start=h.start + shift, end=h.end + shift) for h in unit.names]
+        shift += len(unit.text) + len(WINDOW_JOIN)
+    targets = sorted({t for unit in parts for t in unit.targets})
+    return Unit(parts[0].field, WINDOW_JOIN.join(u.text for u in parts), names, targets)
 
 
 def readable(unit: Unit) -> str:
@@ -500,7 +513,7 @@ def harassment(text: TrackText, names: NameIndex, models: TextModels) -> Harassm
     scored = iter(models.offensive_probability([u.text for u, i in zip(aimed, insulting, strict=True) if i]))
     offensive = [float(next(scored)) if i else 0.0 for i in insulting]
     spans = windows(found) if models.classifier is not None else []
-    read = [readable(u) for u in [*aimed, *(w for _, _, w in spans)]]
+    read = [readable(u) for u in [*aimed, *(w for _, w in spans)]]
     if models.classifier is not None:
         probabilities = models.classifier.probabilities(read, models.encode)
         similarity = np.zeros(len(aimed), np.float32)
@@ -524,16 +537,16 @@ _RANK = {None: 0, "abuse": 1, "threat": 2}
 
 
 def _window_hits(
-    spans: list[tuple[Unit, Unit, Unit]],
+    spans: list[tuple[tuple[Unit, ...], Unit]],
     probabilities: npt.NDArray[np.float32],
     judged: dict[int, HarassmentHit | None],
     classifier: HarassmentClassifier,
 ) -> list[HarassmentHit]:
-    """The windows the classifier finds more severe than either of their units."""
+    """The windows the classifier finds more severe than any of their units."""
     hits = []
-    for (first, second, window), p in zip(spans, probabilities, strict=True):
+    for (parts, window), p in zip(spans, probabilities, strict=True):
         kind = classifier.judge(p)
-        alone = max(_RANK[h.kind if (h := judged.get(id(u))) else None] for u in (first, second))
+        alone = max(_RANK[h.kind if (h := judged.get(id(u))) else None] for u in parts)
         p_threat, p_abuse = float(p[CLASSES.index("threat")]), float(p[CLASSES.index("abuse")])
         if kind == "threat" and _RANK[kind] > alone:
             hits.append(_hit("threat", window, [window.text], p_threat))

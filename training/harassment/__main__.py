@@ -14,7 +14,7 @@ are chosen on out-of-fold predictions, folds grouped by *writer*: the checks mee
 never saw, and a writer's own other lines predict its lines better than a new writer's would, so
 thresholds chosen within writers promise a precision that new text does not get. The thresholds
 are chosen for the whole check as the detector runs it, unit by unit with the rules first, then
-the windows of two adjacent units, at TARGET_PRECISION for threats and for harassment of either
+its windows (adjacent units read together), at TARGET_PRECISION for threats and for harassment of either
 kind. Writes detectors/harassment_classifier.json. Deterministic; takes about 45 minutes on two
 cores (six fine-tunings: one per fold, then the final one; each is kept in
 training/.cache/harassment, so a change in what is judged of the lines, not in the lines
@@ -80,7 +80,7 @@ class Aimed:
     the models learn from), per unit what the rules say (threat; abuse, given the unit's
     offensive score), and whether the name finder reads the target (if not, the line is one unit
     named as its writer named it, and the rules are not asked). What the detector judges of the
-    line (`judged`) is its aimed units, then its windows of two adjacent units (the classifier
+    line (`judged`) is its aimed units, then its windows of adjacent units (the classifier
     alone judges those)."""
 
     line: texts.Line
@@ -128,7 +128,7 @@ def aimed_lines(
                 readable,
                 [bool(harassment.rule_threat(u)) for u in aimed],
                 [bool(harassment.rule_abuse(u, float(o))) for u, o in zip(aimed, offensive, strict=True)],
-                windows=tuple(harassment.readable(w) for _, _, w in harassment.windows(units)),
+                windows=tuple(harassment.readable(w) for _, w in harassment.windows(units)),
             )
         )
     return kept
