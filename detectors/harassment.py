@@ -16,10 +16,6 @@ Unit by unit (a sentence, or a line of lyrics):
   rather than of whom), trained on corpus/harassment. It scores threats (stated,
   wished, described as a scene, incited) and abuse (insults, humiliation, incitement to pile on,
   dehumanising comparisons, body-shaming) apart from what merely sounds violent or rude.
-The classifier also reads each two adjacent units of a field where either is aimed, and a field
-of three or four units whole, as windows: a threat told over two lines ("<name> keeps talking /
-I got a shovel and a quiet spot") is in neither alone; a window counts where it is more severe
-than each of its units.
 A threat with a target is `threat` (takedown); abuse with a target is `abuse` (review).
 """
 
@@ -29,7 +25,7 @@ import copy
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -364,42 +360,6 @@ def units(text: TrackText, names: NameIndex) -> list[Unit]:
     return found
 
 
-WINDOW_JOIN = " / "
-WHOLE_FIELD_UNITS = 4  # a field of at most this many units is also read whole, as training reads a line
-
-
-def windows(found: Sequence[Unit]) -> list[tuple[tuple[Unit, ...], Unit]]:
-    """Units of a field read together where any is aimed (the units, then the window): each two
-    adjacent ones, and a short field whole. A threat told over two lines ("Wrenfield keeps talking
-    / I got a shovel and a quiet spot") is in neither alone. A window's text joins its units as a
-    lyric line is written."""
-    by_field: dict[str, list[Unit]] = {}
-    for unit in found:
-        by_field.setdefault(unit.field, []).append(unit)
-    out = []
-    for units_of_field in by_field.values():
-        spans = [tuple(units_of_field[i : i + 2]) for i in range(len(units_of_field) - 1)]
-        if 2 < len(units_of_field) <= WHOLE_FIELD_UNITS:
-            spans.append(tuple(units_of_field))
-        out += [(parts, _joined(parts)) for parts in spans if any(u.targets for u in parts)]
-    return out
-
-
-def _joined(parts: tuple[Unit, ...]) -> Unit:
-    names, shift = [], 0
-    for unit in parts:
-        names += [replace(h, start=h.start + shift, end=h.end + shift) for h in unit.names]
-        shift += len(unit.text) + len(WINDOW_JOIN)
-    targets = sorted({t for unit in parts for t in unit.targets})
-    return Unit(parts[0].field, WINDOW_JOIN.join(u.text for u in parts), names, targets)
-
-
-def readable(unit: Unit) -> str:
-    """What the classifier reads of a unit or a window: the names neutral, a window's units
-    joined by a space as training joins a line's units (a unit never holds WINDOW_JOIN)."""
-    return neutral(unit.text, unit.names).replace(WINDOW_JOIN, " ")
-
-
 # what makes a loose form of a name ("mateo", "zeph") a person: said of it ("mateo is", "zeph's",
 # "caleb gon"), or a person spoken to or of in the unit
 _PERSON_PREDICATE = re.compile(
@@ -504,55 +464,27 @@ def _insults_near_target(folded: str) -> list[str]:
 
 
 def harassment(text: TrackText, names: NameIndex, models: TextModels) -> HarassmentFinding:
-    found = units(text, names)
-    aimed = [u for u in found if u.targets]
+    aimed = [u for u in units(text, names) if u.targets]
     if not aimed:
         return HarassmentFinding(hits=[], severity="none")
     # the offensive-language score only matters where an insult sits near the target
     insulting = [bool(_insults_near_target(u.folded)) for u in aimed]
     scored = iter(models.offensive_probability([u.text for u, i in zip(aimed, insulting, strict=True) if i]))
     offensive = [float(next(scored)) if i else 0.0 for i in insulting]
-    spans = windows(found) if models.classifier is not None else []
-    read = [readable(u) for u in [*aimed, *(w for _, w in spans)]]
+    readable = [neutral(u.text, u.names) for u in aimed]
     if models.classifier is not None:
-        probabilities = models.classifier.probabilities(read, models.encode)
+        probabilities = models.classifier.probabilities(readable, models.encode)
         similarity = np.zeros(len(aimed), np.float32)
     else:
         probabilities = np.zeros((len(aimed), len(CLASSES)), np.float32)
-        similarity = np.max(models.embed(read) @ models.threat_exemplars.T, axis=1)
-    judged = {
-        id(unit): _judge(unit, float(offensive_p), float(closeness), p, models.classifier)
-        for unit, offensive_p, closeness, p in zip(
-            aimed, offensive, similarity, probabilities[: len(aimed)], strict=True
-        )
-    }
-    hits = [hit for unit in aimed if (hit := judged[id(unit)]) is not None]
-    if models.classifier is not None:
-        hits += _window_hits(spans, probabilities[len(aimed) :], judged, models.classifier)
+        similarity = np.max(models.embed(readable) @ models.threat_exemplars.T, axis=1)
+    hits = [
+        hit
+        for unit, offensive_p, closeness, p in zip(aimed, offensive, similarity, probabilities, strict=True)
+        if (hit := _judge(unit, float(offensive_p), float(closeness), p, models.classifier)) is not None
+    ]
     severity = "threat" if any(h.kind == "threat" for h in hits) else ("abuse" if hits else "none")
     return HarassmentFinding(hits=_most_severe(hits), severity=severity)
-
-
-_RANK = {None: 0, "abuse": 1, "threat": 2}
-
-
-def _window_hits(
-    spans: list[tuple[tuple[Unit, ...], Unit]],
-    probabilities: npt.NDArray[np.float32],
-    judged: dict[int, HarassmentHit | None],
-    classifier: HarassmentClassifier,
-) -> list[HarassmentHit]:
-    """The windows the classifier finds more severe than any of their units."""
-    hits = []
-    for (parts, window), p in zip(spans, probabilities, strict=True):
-        kind = classifier.judge(p)
-        alone = max(_RANK[h.kind if (h := judged.get(id(u))) else None] for u in parts)
-        p_threat, p_abuse = float(p[CLASSES.index("threat")]), float(p[CLASSES.index("abuse")])
-        if kind == "threat" and _RANK[kind] > alone:
-            hits.append(_hit("threat", window, [window.text], p_threat))
-        elif kind == "abuse" and _RANK[kind] > alone:
-            hits.append(_hit("abuse", window, [window.text], p_threat + p_abuse))
-    return hits
 
 
 def _judge(

@@ -9,6 +9,10 @@ prompt, lyrics), with the registry its writers wrote about. Reported:
   when it is `abuse`), overall and per field, and `harassment_precision` / `harassment_recall`
   for either (a threat found as abuse still reaches a reviewer);
 - `untargeted_false_alarm_rate`: explicit or violent lines aimed at nobody real that were flagged;
+- `mixed_lyrics_false_alarm_rate` / `mixed_lyrics_false_threat_rate`: lyrics of two test lines,
+  a harmless one that names a registered person (praise, news, critique, a love song...) and an
+  explicit or violent one aimed at nobody, in either order, as a track's lyrics put them side by
+  side (three such lines drawn for each harmless one, seeded): flagged at all, and as threats;
 - `name_request_recall`: requests for an opted-out artist's voice or style (misspelt, leetspeak,
   partial names, look-alike letters) found, and `name_request_false_alarms` on lines that name an
   opted-out artist without asking for them;
@@ -39,6 +43,8 @@ from detectors.text import TrackText
 from training.harassment.scores import rates
 
 UNTARGETED = ("explicit_untargeted", "violence_fictional")
+NAMING_HARMLESS = ("praise", "news_mention", "neutral", "critique", "love_song", "mention_no_request")
+MIXES_PER_LINE = 3
 SPEED_TRACKS = 60
 LYRIC_LINES = 60
 
@@ -78,6 +84,26 @@ def _speed(lines: list[texts.Line], names: NameIndex, opted_out: NameIndex) -> d
     return {
         "text_checks_ms_p50": round(float(np.percentile(took, 50)), 1),
         "text_checks_ms_p95": round(float(np.percentile(took, 95)), 1),
+    }
+
+
+def _mixed_lyrics(lines: list[texts.Line], names: NameIndex) -> dict[str, Any]:
+    """Each harmless line naming a registered person beside explicit or violent lines aimed at
+    nobody, in one lyric, either order: how often the check flags the pair."""
+    rng = random.Random(3)
+    naming = [ln for ln in lines if ln.label == "none" and ln.kind in NAMING_HARMLESS and ln.person]
+    untargeted = [ln for ln in lines if ln.label == "none" and ln.kind in UNTARGETED]
+    models = load_text_models()
+    found: Counter[str] = Counter()
+    for named in naming:
+        for other in rng.sample(untargeted, min(MIXES_PER_LINE, len(untargeted))):
+            for lyric in (f"{named.text} / {other.text}", f"{other.text} / {named.text}"):
+                found[harassment(TrackText.one_field("lyrics", lyric), names, models).severity] += 1
+    total = sum(found.values())
+    return {
+        "mixed_lyrics": total,
+        "mixed_lyrics_false_alarm_rate": round((total - found["none"]) / max(1, total), 4),
+        "mixed_lyrics_false_threat_rate": round(found["threat"] / max(1, total), 4),
     }
 
 
@@ -131,6 +157,7 @@ def main() -> None:
                 sum(r.line.person in r.requested for r in field_requests) / len(field_requests), 4
             )
     report["by_field"] = by_field
+    report.update(_mixed_lyrics(lines, names))
     report.update(_speed(lines, names, opted_out))
     console = Console(stderr=True)
     for r in rows:

@@ -2,7 +2,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from detectors.harassment import harassment, load_text_models, readable, tuned_encoder, units, windows
+from detectors.harassment import harassment, load_text_models, tuned_encoder, units
 from detectors.names import NameIndex, Person
 from detectors.text import TrackText
 from detectors.text_classifier import (
@@ -59,46 +59,6 @@ def test_a_pronoun_is_aimed_at_the_person_the_title_names() -> None:
     aimed = [u for u in units(track, PEOPLE) if u.targets]
     assert [u.targets for u in aimed] == [["Marisol Okafor"], ["Marisol Okafor"]]
     assert harassment(track, PEOPLE, load_text_models()).severity == "threat"
-
-
-def test_adjacent_units_of_a_field_are_read_together_where_either_is_aimed() -> None:
-    track = TrackText(
-        source="upload",
-        title="Diss (Pike Edition)",
-        lyrics="Jonah Pike runs his mouth on every show / got a shovel in the boot\nsunny\nsalt sea\nwaves",
-    )
-    found = units(track, PEOPLE)
-    read = [readable(window) for _, window in windows(found)]
-    # the title is a field of its own; the lyric's last lines name nobody; five units are not
-    # read whole
-    assert read == ["Alex runs his mouth on every show got a shovel in the boot"]
-    ((first, second), window) = windows(found)[0]
-    assert window.text == f"{first.text} / {second.text}" and window.targets == ["Jonah Pike"]
-
-
-def test_a_short_field_is_also_read_whole() -> None:
-    found = units(TrackText.one_field("lyrics", "Pike talks / a shovel / a quiet spot / no rush"), PEOPLE)
-    read = [readable(window) for _, window in windows(found)]
-    assert read == ["Alex talks a shovel", "Alex talks a shovel a quiet spot no rush"]
-    assert [len(parts) for parts, _ in windows(found)] == [2, 4]
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Theo Mbeki-Lund talks big on the radio / gonna burn that studio down with everybody inside",
-        "Marisol Okafor got my name in her mouth again / sharpened the knife, waiting by the stage door",
-    ],
-)
-def test_a_threat_told_over_two_lines_is_a_threat_quoting_both(text: str) -> None:
-    found = harassment(TrackText.one_field("lyrics", text), PEOPLE, load_text_models())
-    assert found.severity == "threat"
-    assert found.hits[0].kind == "threat" and " / " in found.hits[0].sentence
-
-
-def test_names_in_either_unit_of_a_window_are_replaced() -> None:
-    found = units(TrackText.one_field("lyrics", "Okafor sings flat / Jonah Pike plays bass worse"), PEOPLE)
-    assert [readable(w) for _, w in windows(found)] == ["Alex sings flat Alex plays bass worse"]
 
 
 def test_a_hit_names_its_target_however_the_name_was_disguised() -> None:

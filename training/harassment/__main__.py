@@ -13,12 +13,13 @@ regularisation, the screening threshold, the blend of the two models and the dec
 are chosen on out-of-fold predictions, folds grouped by *writer*: the checks meet writers they
 never saw, and a writer's own other lines predict its lines better than a new writer's would, so
 thresholds chosen within writers promise a precision that new text does not get. The thresholds
-are chosen for the whole check as the detector runs it, unit by unit with the rules first, then
-its windows (adjacent units read together), at TARGET_PRECISION for threats and for harassment of either
-kind. Writes detectors/harassment_classifier.json. Deterministic; takes about 45 minutes on two
-cores (six fine-tunings: one per fold, then the final one; each is kept in
-training/.cache/harassment, so a change in what is judged of the lines, not in the lines
-themselves, costs readings only).
+are chosen for the whole check as the detector runs it, unit by unit with the rules first, at
+TARGET_PRECISION for threats and for harassment of either kind. Writes
+detectors/harassment_classifier.json. Deterministic; takes about 45 minutes on two cores (six
+fine-tunings: one per fold, then the final one). Each fold's tuned model is kept in
+training/.cache/harassment beside its readings, so a change in what is judged of the lines (not in
+the lines) costs readings, not tunings; readings are made as the detector makes them (the adapter
+merged into the encoder).
 """
 
 from __future__ import annotations
@@ -79,9 +80,7 @@ class Aimed:
     """A line with someone to aim at: its aimed units as the classifier reads them (joined, what
     the models learn from), per unit what the rules say (threat; abuse, given the unit's
     offensive score), and whether the name finder reads the target (if not, the line is one unit
-    named as its writer named it, and the rules are not asked). What the detector judges of the
-    line (`judged`) is its aimed units, then its windows of adjacent units (the classifier
-    alone judges those)."""
+    named as its writer named it, and the rules are not asked)."""
 
     line: texts.Line
     text: str
@@ -89,19 +88,6 @@ class Aimed:
     rule_threat: list[bool]
     rule_abuse: list[bool]
     read_by_finder: bool = True
-    windows: tuple[str, ...] = ()
-
-    @property
-    def judged(self) -> list[str]:
-        return [*self.units, *self.windows]
-
-    @property
-    def judged_rule_threat(self) -> list[bool]:
-        return [*self.rule_threat, *(False for _ in self.windows)]
-
-    @property
-    def judged_rule_abuse(self) -> list[bool]:
-        return [*self.rule_abuse, *(False for _ in self.windows)]
 
 
 def aimed_lines(
@@ -118,7 +104,7 @@ def aimed_lines(
             if named is not None:
                 kept.append(Aimed(line, named, [named], [False], [False], read_by_finder=False))
             continue
-        readable = [harassment.readable(u) for u in aimed]
+        readable = [harassment.neutral(u.text, u.names) for u in aimed]
         said = [u.text for u in aimed]
         offensive = _offensive(models, said) if models is not None else np.zeros(len(aimed))
         kept.append(
@@ -128,7 +114,6 @@ def aimed_lines(
                 readable,
                 [bool(harassment.rule_threat(u)) for u in aimed],
                 [bool(harassment.rule_abuse(u, float(o))) for u, o in zip(aimed, offensive, strict=True)],
-                windows=tuple(harassment.readable(w) for _, w in harassment.windows(units)),
             )
         )
     return kept
@@ -137,7 +122,7 @@ def aimed_lines(
 def lines_digest(kept: list[Aimed]) -> str:
     """What the classifier was fitted on, as one digest: a shipped classifier whose digest the
     current corpus and name finder do not give was trained on other lines and is not reproduced."""
-    fitted_on = [[a.text, a.line.label, a.read_by_finder, a.judged] for a in kept]
+    fitted_on = [[a.text, a.line.label, a.read_by_finder] for a in kept]
     return hashlib.sha256(json.dumps(fitted_on).encode()).hexdigest()
 
 
@@ -301,15 +286,15 @@ def fit(authors: tuple[str, ...], quiet: bool = False) -> dict[str, Any]:
     words = vectoriser.fit_transform([a.text for a in kept])
     split = folds(kept)
     c = best_c(words, y, split, say)
-    unit_of = np.asarray([i for i, a in enumerate(kept) for _ in a.judged])
-    unit_texts = [t for a in kept for t in a.judged]
+    unit_of = np.asarray([i for i, a in enumerate(kept) for _ in a.units])
+    unit_texts = [t for a in kept for t in a.units]
     unit_words = vectoriser.transform(unit_texts)
     scores = UnitScores(
         unit_of,
         np.zeros((len(unit_of), len(CLASSES))),
         np.zeros((len(unit_of), len(CLASSES))),
-        np.asarray([r for a in kept for r in a.judged_rule_threat]),
-        np.asarray([r for a in kept for r in a.judged_rule_abuse]),
+        np.asarray([r for a in kept for r in a.rule_threat]),
+        np.asarray([r for a in kept for r in a.rule_abuse]),
     )
     line_lexical = np.zeros((len(y), len(CLASSES)))
     line_texts = [a.text for a in kept]
