@@ -192,6 +192,9 @@ _INSULT_AT_TARGET = re.compile(
     r"(?:\w+ ){0,3}(?:" + "|".join(sorted(INSULTS)) + r")\b"
 )
 _SECOND_OR_THIRD_PERSON = re.compile(r"\b(?:you|u|ya|your|ur|he|him|his|she|her|they|them)\b")
+_SECOND_PERSON = re.compile(r"\b(?:you|u|ya|your|ur|yourself)\b")
+_THIRD_PERSON = re.compile(r"\b(?:he|him|his|she|her|they|them)\b")
+PRONOUN_REACH = 2  # units after a name that a third-person pronoun may still mean that person
 # sentences, and lyric lines written "a / b"; a full stop ends a sentence only before a space
 # ("R.a.v.i A.n.a.n.d" stays whole)
 _UNIT = re.compile(r"(?:[^.!?\n;/]|/(?! )|\.(?=\S))+")
@@ -340,8 +343,12 @@ class Unit:
 
 
 def units(text: TrackText, names: NameIndex) -> list[Unit]:
-    """Sentences and lyric lines, with the people each is aimed at: those it names, or (in the
-    second or third person) those named in the title, description or prompt, or earlier on."""
+    """Sentences and lyric lines, with the people each is aimed at: those it names; for a unit in
+    the second person, those named in the title, description or prompt and those the text speaks
+    *to* by name; for one in the third person, those named in the title, description or prompt and
+    those named within PRONOUN_REACH units before it. A "you" after a line that praises someone
+    in the third person is not aimed at them ("Glass Lanterns slay every time / f*** you, f*** your
+    crew" addresses a rival, not the band)."""
     found: list[Unit] = []
     for field_name, value in text.fields():
         for match in _UNIT.finditer(value):
@@ -349,15 +356,32 @@ def units(text: TrackText, names: NameIndex) -> list[Unit]:
             if sentence:
                 hits = [h for h in names.find(sentence, loose=True) if h.certain or _supports(sentence, h)]
                 found.append(Unit(field_name, sentence, hits, []))
-    context = sorted({h.person.name for u in found if u.field != "lyrics" for h in u.names})
-    for unit in found:
-        named = sorted({h.person.name for h in unit.names})
+    track = {h.person.name for u in found if u.field != "lyrics" for h in u.names}
+    spoken_to: set[str] = set()
+    named_at: list[tuple[int, set[str]]] = []
+    for index, unit in enumerate(found):
+        named = {h.person.name for h in unit.names}
+        folded = fold(unit.text)
         if named:
-            unit.targets = named
-            context = sorted(set(context) | set(named))
-        elif _SECOND_OR_THIRD_PERSON.search(fold(unit.text)):
-            unit.targets = context
+            unit.targets = sorted(named)
+            named_at.append((index, named))
+            if _SECOND_PERSON.search(folded) or any(_spoken_to(unit.text, h) for h in unit.names):
+                spoken_to |= named
+            continue
+        aimed = set()
+        if _SECOND_PERSON.search(folded):
+            aimed |= track | spoken_to
+        if _THIRD_PERSON.search(folded):
+            aimed |= track.union(*(n for at, n in named_at if index - at <= PRONOUN_REACH))
+        unit.targets = sorted(aimed)
     return found
+
+
+def _spoken_to(sentence: str, hit: NameHit) -> bool:
+    """The unit speaks to the person it names: the name set off by a comma, "!" or "?", or
+    ending the unit ("Korhonen, I've been sharpening something", "rest easy, Pike")."""
+    after = sentence[hit.end :].lstrip(" ")
+    return not after or after[0] in ",!?"
 
 
 # what makes a loose form of a name ("mateo", "zeph") a person: said of it ("mateo is", "zeph's",

@@ -61,6 +61,33 @@ def test_a_pronoun_is_aimed_at_the_person_the_title_names() -> None:
     assert harassment(track, PEOPLE, load_text_models()).severity == "threat"
 
 
+def _targets(text: str) -> list[list[str]]:
+    return [u.targets for u in units(TrackText.one_field("lyrics", text), PEOPLE)]
+
+
+def test_you_after_a_line_that_speaks_of_someone_is_not_aimed_at_them() -> None:
+    """Lyrics put a shout-out beside lines to a rival: "you" is whoever the text speaks to."""
+    assert _targets("Jonah Pike plays the best shows in town / fuck you and your whole crew") == [
+        ["Jonah Pike"],
+        [],
+    ]
+
+
+def test_you_after_a_line_that_speaks_to_someone_is_aimed_at_them() -> None:
+    assert _targets("Jonah Pike, you think you're safe / I know where you sleep") == [
+        ["Jonah Pike"],
+        ["Jonah Pike"],
+    ]
+    assert _targets("rest easy, Pike / your days are counted") == [["Jonah Pike"], ["Jonah Pike"]]
+
+
+def test_he_and_she_mean_someone_named_just_before() -> None:
+    near = _targets("Pike thinks the beef is over / it ain't / he about to learn")
+    assert near == [["Jonah Pike"], [], ["Jonah Pike"]]
+    far = _targets("Pike thinks the beef is over / sun is up / birds sing / rain falls / he about to learn")
+    assert far[-1] == []
+
+
 def test_a_hit_names_its_target_however_the_name_was_disguised() -> None:
     found = harassment(
         TrackText.one_field("title", "0k4f0r deserves a slow death"), PEOPLE, load_text_models()
