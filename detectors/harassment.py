@@ -380,8 +380,7 @@ def units(text: TrackText, names: NameIndex) -> list[Unit]:
 def _spoken_to(sentence: str, hit: NameHit) -> bool:
     """The unit speaks to the person it names: the name set off by a comma, "!" or "?", or
     ending the unit ("Korhonen, I've been sharpening something", "rest easy, Pike")."""
-    after = sentence[hit.end :].lstrip(" ")
-    return not after or after[0] in ",!?"
+    return sentence[hit.end :].lstrip(" ")[:1] in _VOCATIVE_AFTER
 
 
 # what makes a loose form of a name ("mateo", "zeph") a person: said of it ("mateo is", "zeph's",
