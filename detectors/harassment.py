@@ -6,8 +6,9 @@ Unit by unit (a sentence, or a line of lyrics):
 - *who* is targeted: a real person named in the unit (by their name or a distinctive part of it,
   however it is spelt: see `detectors.names`; also by the short and bent forms people use for
   someone they attack, those that could be ordinary words only where the unit speaks of a person:
-  see `_supports`), or, for a unit in the second or third person, a person named earlier in the
-  text or in its title/description/prompt;
+  see `_supports`), or, for a unit in the second person, a person the text speaks to by name,
+  and for one in the third person, a person named in the units just before with no one else
+  introduced since (see `units`), and for both a person named in the title, description or prompt;
 - *what is said about them*, only for units with a target: a precise first layer of rules (a
   threat pattern: intent + violent act against a person, wishes of death, "I know where you
   live"; a strong insult at the person), then the project's classifier
@@ -191,10 +192,28 @@ _INSULT_AT_TARGET = re.compile(
     r"(?:such |so |just |nothing but )?(?:a |an |the )?"
     r"(?:\w+ ){0,3}(?:" + "|".join(sorted(INSULTS)) + r")\b"
 )
-_SECOND_OR_THIRD_PERSON = re.compile(r"\b(?:you|u|ya|your|ur|he|him|his|she|her|they|them)\b")
 _SECOND_PERSON = re.compile(r"\b(?:you|u|ya|your|ur|yourself)\b")
 _THIRD_PERSON = re.compile(r"\b(?:he|him|his|she|her|they|them)\b")
 PRONOUN_REACH = 2  # units after a name that a third-person pronoun may still mean that person
+# someone else a "he", "her" or "them" may mean: a person introduced by an article or "my"/"our"
+# ("the sheriff", "a man", "my nan") or a kinship word standing alone ("Mama's dancing"); not
+# "that rat", "this clown", "he's just a man", "his mama", which as often mean the person named
+_PERSON_NOUNS = (
+    "man|men|woman|women|boy|boys|girl|girls|guy|guys|dude|kid|kids|child|children|lady|"
+    "mama|mom|mum|mother|dad|daddy|father|papa|brother|sister|sisters|stepsisters|son|daughter|"
+    "wife|husband|uncle|aunt|nan|granny|grandma|grandpa|cousin|friend|stranger|neighbour|neighbor|"
+    "boss|foreman|teacher|doctor|nurse|priest|preacher|sheriff|deputy|cop|cops|officer|judge|"
+    "lawyer|coroner|producer|landlord|king|queen|prince|princess|witch|wizard|villain|hero|soldier|"
+    "captain|killer|thief|rustler|outlaw|bandit|pirate|zombie|ghost|monster|demon|devil|"
+    "vampire|beast|ex|lover|girlfriend|boyfriend|bride|groom|stepmother|stepfather|"
+    "sailor|farmer|widow|hunter|cowboy|gambler"
+)
+_OTHER_PERSON = re.compile(
+    r"(?<!\bis )(?<!\bs )(?<!\bjust )(?<!\blike )(?<!\bhis )(?<!\bher )(?<!\btheir )(?<!\bur )"
+    r"(?<!\byour )\b(?:(?:the|a|an|some|every|my|our|old|young) (?:[\w-]+ )?(?:"
+    + _PERSON_NOUNS
+    + r")|(?:mama|daddy|nan|granny|grandma|grandpa|papa))\b"
+)
 # sentences, and lyric lines written "a / b"; a full stop ends a sentence only before a space
 # ("R.a.v.i A.n.a.n.d" stays whole)
 _UNIT = re.compile(r"(?:[^.!?\n;/]|/(?! )|\.(?=\S))+")
@@ -346,9 +365,10 @@ def units(text: TrackText, names: NameIndex) -> list[Unit]:
     """Sentences and lyric lines, with the people each is aimed at: those it names; for a unit in
     the second person, those named in the title, description or prompt and those the text speaks
     *to* by name; for one in the third person, those named in the title, description or prompt and
-    those named within PRONOUN_REACH units before it. A "you" after a line that praises someone
-    in the third person is not aimed at them ("Glass Lanterns slay every time / f*** you, f*** your
-    crew" addresses a rival, not the band)."""
+    those named within PRONOUN_REACH units before it, unless someone else is introduced in between
+    ("the sheriff", "my nan"). A "you" after a line that praises someone in the third person is not
+    aimed at them ("Glass Lanterns slay every time / f*** you, f*** your crew" addresses a rival,
+    not the band)."""
     found: list[Unit] = []
     for field_name, value in text.fields():
         for match in _UNIT.finditer(value):
@@ -365,22 +385,77 @@ def units(text: TrackText, names: NameIndex) -> list[Unit]:
         if named:
             unit.targets = sorted(named)
             named_at.append((index, named))
-            if _SECOND_PERSON.search(folded) or any(_spoken_to(unit.text, h) for h in unit.names):
+            if _addressed_in_second_person(folded) or any(
+                _spoken_to(unit.text, h, unit.names) for h in unit.names
+            ):
                 spoken_to |= named
             continue
         aimed = set()
         if _SECOND_PERSON.search(folded):
             aimed |= track | spoken_to
         if _THIRD_PERSON.search(folded):
-            aimed |= track.union(*(n for at, n in named_at if index - at <= PRONOUN_REACH))
+            aimed |= track.union(*(n for at, n in named_at if _pronoun_may_mean(found, at, index)))
         unit.targets = sorted(aimed)
     return found
 
 
-def _spoken_to(sentence: str, hit: NameHit) -> bool:
-    """The unit speaks to the person it names: the name set off by a comma, "!" or "?", or
-    ending the unit ("Korhonen, I've been sharpening something", "rest easy, Pike")."""
-    return sentence[hit.end :].lstrip(" ")[:1] in _VOCATIVE_AFTER
+def _pronoun_may_mean(found: list[Unit], named: int, pronoun: int) -> bool:
+    """A third-person pronoun in unit `pronoun` may mean who unit `named` names: it is near and
+    no one else is introduced in between or beside it ("Rook bodied that feature / the producer
+    had to change his seat": his seat is the producer's)."""
+    return pronoun - named <= PRONOUN_REACH and not any(
+        _OTHER_PERSON.search(unit.text.lower()) for unit in found[named + 1 : pronoun + 1]
+    )
+
+
+def _addressed_in_second_person(folded: str) -> bool:
+    """The unit's first pronoun is "you" (or a form of it): "Tobias, you saved my life", not
+    "Lil Juniper could run me over with her tour bus and I'd say thank you"."""
+    second = _SECOND_PERSON.search(folded)
+    third = _THIRD_PERSON.search(folded)
+    return second is not None and (third is None or second.start() < third.start())
+
+
+def _spoken_to(sentence: str, hit: NameHit, hits: list[NameHit]) -> bool:
+    """The unit speaks to the person it names: the name (all its words written there) opens the
+    unit, after a greeting at most, or follows a comma, "!", "?" or a "you", and is set off by a
+    comma, "!" or "?" or ends the unit ("Korhonen, I've been sharpening something", "rest easy,
+    Pike", "love you Mara"). Not a name after a word it belongs to ("obsessed with Vesper Kane,
+    tease her") nor one of a list of names ("Serwaa, Wrenfield Among Mercury Prize Nominees")."""
+    start, end = _name_span(sentence, hit, hits)
+    after = sentence[end:].lstrip(" ")
+    if after[:1] not in _VOCATIVE_AFTER:
+        return False
+    if any(
+        other.person != hit.person and other.start >= end and not sentence[end : other.start].strip(" ,")
+        for other in hits
+    ):
+        return False
+    before = sentence[:start].rstrip()
+    return (
+        _VOCATIVE_BEFORE.fullmatch(fold(before)) is not None
+        or before[-1:] in (",", "!", "?", ":", "-", "\u2014")
+        or fold(before).split()[-1:] in (["you"], ["u"], ["ya"])
+    )
+
+
+def _name_span(sentence: str, hit: NameHit, hits: list[NameHit]) -> tuple[int, int]:
+    """Where the person's name is written around `hit`: with the neighbouring hits of the same
+    person and the words of their name or a title before it ("Paper" of "Paper Saints" when only
+    "Saints" was found, "Miss" of "Miss Vance")."""
+    start, end = hit.start, hit.end
+    for other in sorted(hits, key=lambda h: h.start):
+        if other.person == hit.person and other.start >= end and not sentence[end : other.start].strip():
+            end = other.end
+    for other in sorted(hits, key=lambda h: -h.start):
+        if other.person == hit.person and other.end <= start and not sentence[other.end : start].strip():
+            start = other.start
+    name_words = set(fold(hit.person.name).split())
+    words = sentence[:start].rstrip().split(" ")
+    while words and fold(words[-1]) and (fold(words[-1]) in name_words or fold(words[-1]) in _NAME_TITLES):
+        words.pop()
+        start = len(" ".join(words)) + (1 if words else 0)
+    return start, end
 
 
 # what makes a loose form of a name ("mateo", "zeph") a person: said of it ("mateo is", "zeph's",
@@ -443,8 +518,12 @@ def _supports(sentence: str, hit: NameHit) -> bool:
         or _VIOLENT_WORD.search(near)
         or _WISH.search(before)
         or (bool(next_char) and next_char in _WEAPON_EMOJI)
-        or (not hit.coined and _SECOND_OR_THIRD_PERSON.search(fold(sentence)))
+        or (not hit.coined and _in_second_or_third_person(fold(sentence)))
     )
+
+
+def _in_second_or_third_person(folded: str) -> bool:
+    return bool(_SECOND_PERSON.search(folded) or _THIRD_PERSON.search(folded))
 
 
 def _with_more_of_the_name(sentence: str, hit: NameHit) -> bool:

@@ -88,6 +88,36 @@ def test_he_and_she_mean_someone_named_just_before() -> None:
     assert far[-1] == []
 
 
+def test_he_and_she_mean_someone_else_the_lines_between_introduce() -> None:
+    """ "Pike played the last song / the sheriff left his badge in the river": the badge is the
+    sheriff's; a "he" with nobody else in between still means Pike, and "his mama" is his."""
+    assert _targets("Pike played the last song / the sheriff left his badge in the river") == [
+        ["Jonah Pike"],
+        [],
+    ]
+    assert _targets("Okafor sang all night / Mama's dancing like she's twenty-one") == [
+        ["Marisol Okafor"],
+        [],
+    ]
+    assert _targets("Pike ran his mouth again / his mama's ashamed of him") == [
+        ["Jonah Pike"],
+        ["Jonah Pike"],
+    ]
+
+
+def test_a_name_is_spoken_to_only_where_it_is_set_apart() -> None:
+    """A name that ends a clause after a word it belongs to is spoken of, not to; a greeting,
+    a title or a "you" before it still speaks to the person."""
+    spoken_of = _targets("made this for my friend obsessed with Jonah Pike, she loves it / you a target")
+    assert spoken_of[-1] == []
+    in_a_list = _targets("Okafor, Pike among the nominees / I'll end you")
+    assert in_a_list[-1] == []
+    assert _targets("dear Jonah Pike, it's been a while / I know where you sleep")[-1] == ["Jonah Pike"]
+    assert _targets("love you Pike / but you better watch your back")[-1] == ["Jonah Pike"]
+    thanked = _targets("Okafor could run me over with her tour bus and I'd say thank you / I'll kill you")
+    assert thanked[-1] == []
+
+
 def test_a_hit_names_its_target_however_the_name_was_disguised() -> None:
     found = harassment(
         TrackText.one_field("title", "0k4f0r deserves a slow death"), PEOPLE, load_text_models()
