@@ -37,7 +37,13 @@ with only a nickname); zd, obsessive fans whose devotion turns menacing, bitter 
 resentment aimed at women artists, conspiracy commenters, nu-metal, emo rap and industrial (calm,
 second-person, conditional threats with no weapon words); ze, East and South-East Asian pop and its
 diaspora (Mandopop, Cantopop, idol survival shows, V-pop, luk thung, OPM; livestream comments, KTV,
-fan translation accounts, prompts in English as a second language). The split
+fan translation accounts, prompts in English as a second language). Written since and not yet
+trained on (NOT_YET_TRAINED_AUTHORS): zf, violence told rather than
+threatened (song premises typed into AI generators, concept albums, horror and murder ballads,
+fan-fiction summaries, dream diaries, meme and fake-news titles; Welsh, Gaelic and Portuguese
+names), with the same framings about fictional people as hard negatives; zg, understatement, irony
+and code (indie, shoegaze, R&B, Bandcamp and Instagram, English by Nordic, Dutch, Baltic and
+Hungarian speakers; "drive safe 🙂", emoji doing the work, dry humiliation). The split
 is by author: the test part shares no writer, no template and no target name with the training
 part.
 `bench/harassment/labelled.jsonl`, the first set written beside the rules, is training material
@@ -55,6 +61,9 @@ HERE = Path(__file__).with_name("harassment")
 SEED = Path(__file__).parent.parent / "bench" / "harassment" / "labelled.jsonl"
 SEED_PEOPLE = ("Taylor Swift", "Drake", "Billie Eilish", "Kanye West", "Ed Sheeran", "Nova Reyes")
 TRAIN_AUTHORS = ("seed", *"abefghijklmnopqrstuvwxy", "z", "za", "zb", "zc", "zd", "ze")
+# written, and trained on once in a trial (threat recall up, two-line mixes flagged more than the
+# limit set beforehand: README, Decisions); not yet what the shipped classifier learns from
+NOT_YET_TRAINED_AUTHORS = ("zf", "zg")
 TEST_AUTHORS = ("c", "d")
 
 Label = Literal["threat", "abuse", "name_request", "none"]
