@@ -432,10 +432,11 @@ def _spoken_to(sentence: str, hit: NameHit, hits: list[NameHit]) -> bool:
     ):
         return False
     before = sentence[:start].rstrip()
+    folded_before = fold(before)
     return (
-        _VOCATIVE_BEFORE.fullmatch(fold(before)) is not None
+        _VOCATIVE_BEFORE.fullmatch(folded_before) is not None
         or before[-1:] in (",", "!", "?", ":", "-", "\u2014")
-        or fold(before).split()[-1:] in (["you"], ["u"], ["ya"])
+        or folded_before.split()[-1:] in (["you"], ["u"], ["ya"])
     )
 
 
@@ -452,7 +453,7 @@ def _name_span(sentence: str, hit: NameHit, hits: list[NameHit]) -> tuple[int, i
             start = other.start
     name_words = set(fold(hit.person.name).split())
     words = sentence[:start].rstrip().split(" ")
-    while words and fold(words[-1]) and (fold(words[-1]) in name_words or fold(words[-1]) in _NAME_TITLES):
+    while words and (last := fold(words[-1])) and (last in name_words or last in _NAME_TITLES):
         words.pop()
         start = len(" ".join(words)) + (1 if words else 0)
     return start, end
