@@ -43,7 +43,13 @@ threatened (song premises typed into AI generators, concept albums, horror and m
 fan-fiction summaries, dream diaries, meme and fake-news titles; Welsh, Gaelic and Portuguese
 names), with the same framings about fictional people as hard negatives; zg, understatement, irony
 and code (indie, shoegaze, R&B, Bandcamp and Instagram, English by Nordic, Dutch, Baltic and
-Hungarian speakers; "drive safe 🙂", emoji doing the work, dry humiliation). The split
+Hungarian speakers; "drive safe 🙂", emoji doing the work, dry humiliation); zi and zj, what sounds
+like a threat and is not, written beside what is, mostly as pairs on one idea (gig and tour
+logistics, fans condemning threats others made, murder ballads and ghost stories about fictional
+people, praise and love in words of violence and crime, harsh critique; zi with Greek, Turkish,
+Armenian, Georgian and Persian names, zj with Indonesian, Malay, Thai and Japanese ones, some lines
+in those languages), briefed from the kinds of harmless lines the classifier took for threats out
+of fold on the other training writers, never from the test writers' lines. The split
 is by author: the test part shares no writer, no template and no target name with the training
 part.
 `bench/harassment/labelled.jsonl`, the first set written beside the rules, is training material
@@ -61,9 +67,9 @@ HERE = Path(__file__).with_name("harassment")
 SEED = Path(__file__).parent.parent / "bench" / "harassment" / "labelled.jsonl"
 SEED_PEOPLE = ("Taylor Swift", "Drake", "Billie Eilish", "Kanye West", "Ed Sheeran", "Nova Reyes")
 TRAIN_AUTHORS = ("seed", *"abefghijklmnopqrstuvwxy", "z", "za", "zb", "zc", "zd", "ze")
-# written, and trained on once in a trial (threat recall up, two-line mixes flagged more than the
-# limit set beforehand: README, Decisions); not yet what the shipped classifier learns from
-NOT_YET_TRAINED_AUTHORS = ("zf", "zg")
+# written, and trained on in trials (threat recall up, two-line mixes flagged as threats more than
+# the limit set beforehand: README, Decisions); not yet what the shipped classifier learns from
+NOT_YET_TRAINED_AUTHORS = ("zf", "zg", "zi", "zj")
 TEST_AUTHORS = ("c", "d")
 
 Label = Literal["threat", "abuse", "name_request", "none"]

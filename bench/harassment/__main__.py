@@ -13,6 +13,9 @@ prompt, lyrics), with the registry its writers wrote about. Reported:
   a harmless one that names a registered person (praise, news, critique, a love song...) and an
   explicit or violent one aimed at nobody, in either order, as a track's lyrics put them side by
   side (three such lines drawn for each harmless one, seeded): flagged at all, and as threats;
+  `mixed_lyrics_aimed_rate`: how often the line aimed at nobody is read as aimed at the person the
+  other names, before any model judges it (how a change to who a pronoun means is judged on
+  training writers, `--authors`, without reading the test part);
 - `name_request_recall`: requests for an opted-out artist's voice or style (misspelt, leetspeak,
   partial names, look-alike letters) found, and `name_request_false_alarms` on lines that name an
   opted-out artist without asking for them;
@@ -36,7 +39,7 @@ import torch
 from rich.console import Console
 
 from corpus import texts
-from detectors.harassment import harassment, load_text_models
+from detectors.harassment import harassment, load_text_models, units
 from detectors.impersonation import name_requests
 from detectors.names import NameIndex, Person
 from detectors.text import TrackText
@@ -89,21 +92,29 @@ def _speed(lines: list[texts.Line], names: NameIndex, opted_out: NameIndex) -> d
 
 def _mixed_lyrics(lines: list[texts.Line], names: NameIndex) -> dict[str, Any]:
     """Each harmless line naming a registered person beside explicit or violent lines aimed at
-    nobody, in one lyric, either order: how often the check flags the pair."""
+    nobody, in one lyric, either order: how often the check flags the pair, and how often the
+    line aimed at nobody is read as aimed at the person the other names (before any model)."""
     rng = random.Random(3)
     naming = [ln for ln in lines if ln.label == "none" and ln.kind in NAMING_HARMLESS and ln.person]
     untargeted = [ln for ln in lines if ln.label == "none" and ln.kind in UNTARGETED]
     models = load_text_models()
     found: Counter[str] = Counter()
+    aimed = 0
     for named in naming:
         for other in rng.sample(untargeted, min(MIXES_PER_LINE, len(untargeted))):
-            for lyric in (f"{named.text} / {other.text}", f"{other.text} / {named.text}"):
-                found[harassment(TrackText.one_field("lyrics", lyric), names, models).severity] += 1
+            alone = len(units(TrackText.one_field("lyrics", other.text), names))
+            for other_first in (False, True):
+                lyric = f"{other.text} / {named.text}" if other_first else f"{named.text} / {other.text}"
+                text = TrackText.one_field("lyrics", lyric)
+                found[harassment(text, names, models).severity] += 1
+                read = units(text, names)
+                aimed += any(u.targets for u in (read[:alone] if other_first else read[-alone:]))
     total = sum(found.values())
     return {
         "mixed_lyrics": total,
         "mixed_lyrics_false_alarm_rate": round((total - found["none"]) / max(1, total), 4),
         "mixed_lyrics_false_threat_rate": round(found["threat"] / max(1, total), 4),
+        "mixed_lyrics_aimed_rate": round(aimed / max(1, total), 4),
     }
 
 
