@@ -90,6 +90,15 @@ def _speed(lines: list[texts.Line], names: NameIndex, opted_out: NameIndex) -> d
     }
 
 
+def other_line_aimed(named: str, other: str, other_first: bool, names: NameIndex) -> bool:
+    """In the lyric of `named` and `other` (a line aimed at nobody), in that order or the other,
+    whether a unit of `other` is read as aimed at someone."""
+    alone = len(units(TrackText.one_field("lyrics", other), names))
+    lyric = f"{other} / {named}" if other_first else f"{named} / {other}"
+    read = units(TrackText.one_field("lyrics", lyric), names)
+    return any(u.targets for u in (read[:alone] if other_first else read[-alone:]))
+
+
 def _mixed_lyrics(lines: list[texts.Line], names: NameIndex) -> dict[str, Any]:
     """Each harmless line naming a registered person beside explicit or violent lines aimed at
     nobody, in one lyric, either order: how often the check flags the pair, and how often the
@@ -102,13 +111,10 @@ def _mixed_lyrics(lines: list[texts.Line], names: NameIndex) -> dict[str, Any]:
     aimed = 0
     for named in naming:
         for other in rng.sample(untargeted, min(MIXES_PER_LINE, len(untargeted))):
-            alone = len(units(TrackText.one_field("lyrics", other.text), names))
             for other_first in (False, True):
                 lyric = f"{other.text} / {named.text}" if other_first else f"{named.text} / {other.text}"
-                text = TrackText.one_field("lyrics", lyric)
-                found[harassment(text, names, models).severity] += 1
-                read = units(text, names)
-                aimed += any(u.targets for u in (read[:alone] if other_first else read[-alone:]))
+                found[harassment(TrackText.one_field("lyrics", lyric), names, models).severity] += 1
+                aimed += other_line_aimed(named.text, other.text, other_first, names)
     total = sum(found.values())
     return {
         "mixed_lyrics": total,
