@@ -90,12 +90,16 @@ def _speed(lines: list[texts.Line], names: NameIndex, opted_out: NameIndex) -> d
     }
 
 
+def two_line_lyric(named: str, other: str, other_first: bool) -> TrackText:
+    """The lyrics of a track that puts `named` and `other` side by side, in that order or the other."""
+    return TrackText.one_field("lyrics", f"{other} / {named}" if other_first else f"{named} / {other}")
+
+
 def other_line_aimed(named: str, other: str, other_first: bool, names: NameIndex) -> bool:
     """In the lyric of `named` and `other` (a line aimed at nobody), in that order or the other,
     whether a unit of `other` is read as aimed at someone."""
     alone = len(units(TrackText.one_field("lyrics", other), names))
-    lyric = f"{other} / {named}" if other_first else f"{named} / {other}"
-    read = units(TrackText.one_field("lyrics", lyric), names)
+    read = units(two_line_lyric(named, other, other_first), names)
     return any(u.targets for u in (read[:alone] if other_first else read[-alone:]))
 
 
@@ -112,8 +116,8 @@ def _mixed_lyrics(lines: list[texts.Line], names: NameIndex) -> dict[str, Any]:
     for named in naming:
         for other in rng.sample(untargeted, min(MIXES_PER_LINE, len(untargeted))):
             for other_first in (False, True):
-                lyric = f"{other.text} / {named.text}" if other_first else f"{named.text} / {other.text}"
-                found[harassment(TrackText.one_field("lyrics", lyric), names, models).severity] += 1
+                lyric = two_line_lyric(named.text, other.text, other_first)
+                found[harassment(lyric, names, models).severity] += 1
                 aimed += other_line_aimed(named.text, other.text, other_first, names)
     total = sum(found.values())
     return {
