@@ -45,6 +45,7 @@ from detectors.text_classifier import (
     Encode,
     HarassmentClassifier,
 )
+from detectors.text_onnx import onnx_text_encoder
 from model.findings import HarassmentFinding, HarassmentHit
 from model.limits import LIST_ITEMS, NAME_CHARS, SENTENCE_CHARS, clip
 from model.names import fold
@@ -266,7 +267,8 @@ def base_transformer() -> torch.nn.Module:
 def tuned_encoder(adapter: Adapter, bfloat16: bool = False) -> Encode:
     """`Encode` over a copy of MiniLM with `adapter` merged into its weights; with `bfloat16`, its
     weights in bfloat16 (the detector, where the CPU has it natively: the text checks nearly a
-    third faster, and `bench.harassment` the same on every figure)."""
+    third faster, and `bench.harassment` the same on every figure); else run by ONNX Runtime
+    where it gives PyTorch's encodings (`detectors.text_onnx`: a third faster)."""
     import torch
 
     base = base_encoder()
@@ -285,7 +287,8 @@ def tuned_encoder(adapter: Adapter, bfloat16: bool = False) -> Encode:
         with torch.inference_mode():
             return np.asarray(pooled_states(model, base.tokenizer, texts).float().numpy(), dtype=np.float32)
 
-    return encode
+    fast = None if bfloat16 else onnx_text_encoder(model, base.tokenizer, encode)
+    return encode if fast is None else fast
 
 
 def text_models(classifier: HarassmentClassifier | None) -> TextModels:

@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from detectors.onnx_runtime import session
+
 
 class WindowEncoder:
     """Calls the encoder: ONNX Runtime for batch x 1 x `length` inputs, PyTorch for others (and
@@ -37,7 +39,7 @@ class WindowEncoder:
     def _start_session(self) -> None:
         # as many threads as PyTorch has now: analysis processes run one each, side by side
         self.threads = torch.get_num_threads()
-        self.session = _session(self.exported, self.threads)
+        self.session = session(self.exported, self.threads)
 
     def __call__(self, audio: torch.Tensor) -> torch.Tensor:
         if tuple(audio.shape) != self.shape or (torch.is_grad_enabled() and audio.requires_grad):
@@ -83,15 +85,3 @@ def _exported(encoder: nn.Module, shape: tuple[int, int, int]) -> bytes:
         path = Path(folder) / "encoder.onnx"
         torch.onnx.export(encoder, (example,), path, input_names=["audio"], dynamo=False)
         return path.read_bytes()
-
-
-def _session(exported: bytes, threads: int) -> Any:
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    # idle threads sleep instead of spinning: the worker's other threads need the core
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.log_severity_level = 3
-    return onnxruntime.InferenceSession(exported, options, providers=["CPUExecutionProvider"])

@@ -245,3 +245,26 @@ def test_the_encoder_in_bfloat16_reads_as_in_float32() -> None:
     assert not np.array_equal(exact, fast)  # it did run in bfloat16
     cosine = (exact * fast).sum(axis=1) / np.linalg.norm(exact, axis=1) / np.linalg.norm(fast, axis=1)
     assert cosine.min() > 0.99
+
+
+def test_the_encoder_on_onnx_runtime_reads_as_pytorch_does_alone_or_in_a_padded_batch() -> None:
+    """Without native bfloat16 the detector reads units with ONNX Runtime (a third faster): the
+    same encodings as PyTorch's, whatever the batch a unit is padded in and the threads."""
+    import torch
+
+    from detectors.harassment import base_encoder, base_transformer, pooled_states
+    from detectors.text_onnx import OnnxTextEncoder
+
+    encode = tuned_encoder(Adapter(1.0, {}))
+    assert isinstance(encode, OnnxTextEncoder)
+    texts = ["I will hurt Alex tonight", "a long line about Alex at the O2 and the show and the crowd", "yo"]
+    with torch.inference_mode():
+        exact = pooled_states(base_transformer().eval(), base_encoder().tokenizer, texts).numpy()
+    assert np.allclose(encode(texts), exact, atol=1e-4)
+    assert np.allclose(encode(texts[:1])[0], encode(texts)[0], atol=1e-4)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert np.allclose(encode(texts), exact, atol=1e-4)
+    finally:
+        torch.set_num_threads(threads)

@@ -15,8 +15,11 @@ never saw, and a writer's own other lines predict its lines better than a new wr
 thresholds chosen within writers promise a precision that new text does not get. The thresholds
 are chosen for the whole check as the detector runs it, unit by unit with the rules first, at
 TARGET_PRECISION for threats and for harassment of either kind. Writes
-detectors/harassment_classifier.json. Deterministic; takes about 45 minutes on two cores (six
-fine-tunings: one per fold, then the final one). Each fold's tuned model is kept in
+detectors/harassment_classifier.json. Seeded, but not bit for bit: the lines, folds and settings
+come out the same, while the tuned weights follow torch's floating-point order on the machine (a
+fresh machine on 2026-12-08 gave weights a few per cent apart and out-of-fold figures within 0.001
+of the shipped training's). It takes about 45-70 minutes on two cores (six fine-tunings: one per
+fold, then the final one). Each fold's tuned model is kept in
 training/.cache/harassment beside its readings, so a change in what is judged of the lines (not in
 the lines) costs readings, not tunings; readings are made as the detector makes them (the adapter
 merged into the encoder).
@@ -272,12 +275,49 @@ def thresholds(
     return best[1], {k: round(v, 3) for k, v in best[2].items()}
 
 
-def fit(authors: tuple[str, ...], quiet: bool = False) -> dict[str, Any]:
-    """The classifier trained on `authors`, as the JSON document the detector loads."""
+@dataclass(frozen=True)
+class Blend:
+    """One lexical weight tried: the units' combined probabilities, the thresholds chosen on
+    them and the out-of-fold figures at those thresholds."""
+
+    lexical_weight: float
+    combined: npt.NDArray[np.float64]
+    at: tuple[float, float, float]  # harm_at, threat_at, threat_share_at
+    figures: dict[str, float]
+
+    @property
+    def gained(self) -> float:
+        return self.figures.get("threat_recall", 0.0) + self.figures.get("harm_recall", 0.0)
+
+
+@dataclass(frozen=True)
+class OutOfFold:
+    """What the settings are chosen on: every kept line read by models that never saw its
+    writer, and the blends tried (the chosen one is `best`)."""
+
+    lines: list[texts.Line]  # every line of the writers, kept or not
+    kept: list[Aimed]
+    y: npt.NDArray[np.int64]
+    words: Any  # the lines' lexical features
+    vectoriser: CountVectorizer
+    c: float
+    scores: UnitScores
+    screen_at: float
+    screened: npt.NDArray[np.bool_]  # per unit: the semantic model reads it
+    judged: npt.NDArray[np.bool_]  # per line: it chooses the thresholds
+    blends: list[Blend]
+
+    @property
+    def best(self) -> Blend:
+        return max(self.blends, key=lambda b: (b.gained, -b.lexical_weight))
+
+
+def out_of_fold(authors: tuple[str, ...], say: Callable[[str], None]) -> OutOfFold:
+    """The folds (each fold's tuned model from the cache when it was made before) and the
+    settings chosen on their predictions."""
     models = harassment.load_text_models(with_classifier=False)
     lines = texts.lines(authors)
     kept = training_lines(authors, models)
-    say = (lambda _: None) if quiet else print
     by_label = dict(Counter(a.line.label for a in kept))
     read = sum(a.read_by_finder for a in kept)
     say(f"{len(kept)} of {len(lines)} training lines aim at someone ({read} read by the finder): {by_label}")
@@ -307,24 +347,41 @@ def fit(authors: tuple[str, ...], quiet: bool = False) -> dict[str, Any]:
         say(f"fold {fold + 1}/{len(split)}: tuning MiniLM on {len(train)} lines")
         scores.semantic[units] = _held_out_semantic([line_texts[i] for i in train], y[train], held_texts, say)
     screen_at = screen(line_lexical, y)
-    closer = (1.0 - scores.lexical[:, 0]) >= screen_at
+    screened = (1.0 - scores.lexical[:, 0]) >= screen_at
     # the seed set was written beside the rules; lines the finder does not aim the detector never judges
     judged = np.asarray([a.line.author != "seed" and a.read_by_finder for a in kept])
-    tried = []
+    blends = []
     for weight in LEXICAL_WEIGHTS:
-        blend = weight * scores.lexical + (1.0 - weight) * scores.semantic
-        combined = np.where(closer[:, None], blend, scores.lexical)
+        combined = blended(scores, screened, weight)
         at, figures = thresholds(scores, combined, y, judged)
-        gained = figures.get("threat_recall", 0.0) + figures.get("harm_recall", 0.0)
         say(f"lexical weight {weight}: out of fold, by writer: {figures}")
-        tried.append((gained, -weight, weight, at, figures))
-    _, _, lexical_weight, (harm_at, threat_at, share_at), figures = max(tried)
+        blends.append(Blend(weight, combined, at, figures))
+    return OutOfFold(lines, kept, y, words, vectoriser, c, scores, screen_at, screened, judged, blends)
+
+
+def blended(scores: UnitScores, screened: npt.NDArray[np.bool_], weight: float) -> npt.NDArray[np.float64]:
+    """Per unit, the probabilities the detector acts on: the lexical model's alone where it
+    screened the unit out, else its blend with the semantic model's."""
+    blend = weight * scores.lexical + (1.0 - weight) * scores.semantic
+    combined: npt.NDArray[np.float64] = np.where(screened[:, None], blend, scores.lexical)
+    return combined
+
+
+def fit(authors: tuple[str, ...], quiet: bool = False) -> dict[str, Any]:
+    """The classifier trained on `authors`, as the JSON document the detector loads."""
+    say = (lambda _: None) if quiet else print
+    oof = out_of_fold(authors, say)
+    kept, y, words, c = oof.kept, oof.y, oof.words, oof.c
+    chosen = oof.best
+    lexical_weight, (harm_at, threat_at, share_at), figures = chosen.lexical_weight, chosen.at, chosen.figures
+    line_texts = [a.text for a in kept]
+    read = sum(a.read_by_finder for a in kept)
     lexical_final = lexical_model(c).fit(words, y)
     say(f"tuning MiniLM on all {len(kept)} lines")
     semantic = _cached(
         "final", [line_texts, y.tolist()], lambda: tuning.tune(line_texts, y, say).document(), say
     )
-    vocabulary = vectoriser.get_feature_names_out()
+    vocabulary = oof.vectoriser.get_feature_names_out()
     return {
         "classes": list(CLASSES),
         "trained_on": {
@@ -333,12 +390,12 @@ def fit(authors: tuple[str, ...], quiet: bool = False) -> dict[str, Any]:
             "read_by_finder": read,
             "lines_digest": lines_digest(kept),
         },
-        "screen_at": round(screen_at, 4),
+        "screen_at": round(oof.screen_at, 4),
         "lexical_weight": lexical_weight,
         "harm_at": harm_at,
         "threat_at": threat_at,
         "threat_share_at": share_at,
-        "out_of_fold": {**figures, "screened_out": round(float(1.0 - closer.mean()), 3)},
+        "out_of_fold": {**figures, "screened_out": round(float(1.0 - oof.screened.mean()), 3)},
         "lexical": {
             "C": c,
             "weights": {

@@ -128,7 +128,7 @@ def tune(
     say: Callable[[str], None] = lambda _: None,
     epochs: float = EPOCHS,
 ) -> Tuned:
-    """The adapters and head fitted to `texts` (deterministic: seeded)."""
+    """The adapters and head fitted to `texts` (seeded; the same bits only on the same machine)."""
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(0)
     tuned = Tuned(_with_adapters(generator), nn.Linear(ENCODING, len(CLASSES)))
