@@ -18,7 +18,7 @@ TARGET_PRECISION for threats and for harassment of either kind. Writes
 detectors/harassment_classifier.json. Seeded, but not bit for bit: the lines, folds and settings
 come out the same, while the tuned weights follow torch's floating-point order on the machine (a
 fresh machine on 2026-12-08 gave weights a few per cent apart and out-of-fold figures within 0.001
-of the shipped training's). It takes about 45-70 minutes on two cores (six fine-tunings: one per
+of the shipped training's). It takes 45-80 minutes on two cores (six fine-tunings: one per
 fold, then the final one). Each fold's tuned model is kept in
 training/.cache/harassment beside its readings, so a change in what is judged of the lines (not in
 the lines) costs readings, not tunings; readings are made as the detector makes them (the adapter
